@@ -1,0 +1,357 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	gbytes "github.com/labstack/gommon/bytes"
+
+	"github.com/unionportal/unionportal/database"
+)
+
+// envPrefix starts the name of every setting.
+const envPrefix = "UNIONPORTAL_"
+
+// Config is every setting of the portal, read once at start-up from UNIONPORTAL_*
+// environment variables and, optionally, a config file with the same keys.
+type Config struct {
+	Addr           string
+	DataDir        string
+	DatabaseURL    string
+	Database       database.Target // DatabaseURL, parsed
+	Storage        string
+	S3Endpoint     string
+	S3Bucket       string
+	S3AccessKey    string
+	S3SecretKey    string
+	S3Region       string
+	S3UseTLS       bool
+	SMTPURL        string
+	BaseURL        *url.URL
+	SecretKey      string
+	LogFormat      string
+	LogLevel       string
+	MaxBodyBytes   int64
+	TrustedProxies []*net.IPNet
+}
+
+// setting describes one configuration key: its default, what it expects, and how it is
+// parsed into Config. The table is the single source for parsing, validation messages
+// and the documentation test that keeps the README's table complete.
+type setting struct {
+	key    string // without the prefix
+	def    string
+	expect string
+	apply  func(c *Config, v string) error
+}
+
+var settings = []setting{
+	{"ADDR", ":8080", "a listen address host:port, such as :8080 or 127.0.0.1:8080", func(c *Config, v string) error {
+		host, port, err := net.SplitHostPort(v)
+		if err != nil {
+			return err
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("port %q out of range", port)
+		}
+		if host != "" && net.ParseIP(host) == nil && !validHostname(host) {
+			return fmt.Errorf("host %q is not an IP address or host name", host)
+		}
+		c.Addr = v
+		return nil
+	}},
+	{"DATA_DIR", "./data", "a writable directory", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return errors.New("empty")
+		}
+		c.DataDir = v
+		return nil
+	}},
+	{"DATABASE_URL", "", "postgres://user:password@host:port/dbname, sqlite://PATH or a SQLite file path", func(c *Config, v string) error {
+		c.DatabaseURL = v
+		return nil // parsed after DATA_DIR is known, in loadConfig
+	}},
+	{"STORAGE", "local", "local or s3", func(c *Config, v string) error {
+		if v != "local" && v != "s3" {
+			return fmt.Errorf("unknown storage %q", v)
+		}
+		c.Storage = v
+		return nil
+	}},
+	{"S3_ENDPOINT", "", "host:port of the S3 server, without a scheme", func(c *Config, v string) error {
+		if v != "" && strings.Contains(v, "://") {
+			return errors.New("give host:port; the scheme comes from UNIONPORTAL_S3_USE_TLS")
+		}
+		c.S3Endpoint = v
+		return nil
+	}},
+	{"S3_BUCKET", "", "an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)", func(c *Config, v string) error {
+		if v != "" && !bucketName.MatchString(v) {
+			return fmt.Errorf("invalid bucket name %q", v)
+		}
+		c.S3Bucket = v
+		return nil
+	}},
+	{"S3_ACCESS_KEY", "", "the S3 access key", func(c *Config, v string) error { c.S3AccessKey = v; return nil }},
+	{"S3_SECRET_KEY", "", "the S3 secret key", func(c *Config, v string) error { c.S3SecretKey = v; return nil }},
+	{"S3_REGION", "", "the S3 region, if the server needs one", func(c *Config, v string) error { c.S3Region = v; return nil }},
+	{"S3_USE_TLS", "true", "true or false", func(c *Config, v string) (err error) {
+		c.S3UseTLS, err = strconv.ParseBool(v)
+		return err
+	}},
+	{"SMTP_URL", "", "smtp://user:password@host:port or smtps://…; unset writes mail to <data dir>/outbox", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil {
+			return errors.New("not a URL")
+		}
+		if u.Scheme != "smtp" && u.Scheme != "smtps" {
+			return fmt.Errorf("scheme %q is neither smtp nor smtps", u.Scheme)
+		}
+		if u.Hostname() == "" {
+			return errors.New("no host")
+		}
+		c.SMTPURL = v
+		return nil
+	}},
+	{"BASE_URL", "http://localhost:8080", "the absolute http(s) URL users reach the portal at", func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("not an absolute http or https URL")
+		}
+		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return errors.New("may not carry a query, fragment or user")
+		}
+		u.Path = strings.TrimRight(u.Path, "/")
+		c.BaseURL = u
+		return nil
+	}},
+	{"SECRET_KEY", "", "at least 32 characters; unset generates one into <data dir>/secret.key", func(c *Config, v string) error {
+		if v != "" && len(v) < 32 {
+			return fmt.Errorf("only %d characters", len(v))
+		}
+		c.SecretKey = v
+		return nil
+	}},
+	{"LOG_FORMAT", "auto", "auto (text on a terminal, JSON otherwise), json or text", func(c *Config, v string) error {
+		if v != "auto" && v != "json" && v != "text" {
+			return fmt.Errorf("unknown format %q", v)
+		}
+		c.LogFormat = v
+		return nil
+	}},
+	{"LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
+		switch v {
+		case "debug", "info", "warn", "error":
+			c.LogLevel = v
+			return nil
+		}
+		return fmt.Errorf("unknown level %q", v)
+	}},
+	{"MAX_REQUEST_BYTES", "4MiB", "a size such as 4MiB: the largest request body outside file uploads", func(c *Config, v string) error {
+		n, err := gbytes.Parse(v)
+		if err != nil || n < 1024 {
+			return fmt.Errorf("%q is not a size of at least 1KiB", v)
+		}
+		c.MaxBodyBytes = n
+		return nil
+	}},
+	{"TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			_, n, err := net.ParseCIDR(part)
+			if err != nil {
+				return fmt.Errorf("%q is not a CIDR", part)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		}
+		return nil
+	}},
+}
+
+var (
+	bucketName   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	hostnameRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+	configFileKV = regexp.MustCompile(`^([A-Z0-9_]+)\s*=\s*(.*)$`)
+)
+
+func validHostname(h string) bool { return len(h) <= 253 && hostnameRe.MatchString(h) }
+
+// keyConfig names the file the other settings may come from.
+const keyConfig = envPrefix + "CONFIG"
+
+// ConfigErrors lists every bad setting, one per line.
+type ConfigErrors []string
+
+func (e ConfigErrors) Error() string { return strings.Join(e, "\n") }
+
+// loadConfig reads the settings: defaults, then the config file (file, or
+// UNIONPORTAL_CONFIG), then the environment, which wins. It reports every bad or
+// unknown key at once, each by name with what was expected.
+func loadConfig(environ []string, file string) (*Config, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, envPrefix) {
+			env[k] = v
+		}
+	}
+	if file == "" {
+		file = env[keyConfig]
+	}
+	values := map[string]string{}
+	var errs ConfigErrors
+	if file != "" {
+		fromFile, err := readConfigFile(file)
+		if err != nil {
+			return nil, ConfigErrors{fmt.Sprintf("%s: %v", keyConfig, err)}
+		}
+		for k, v := range fromFile {
+			values[k] = v
+		}
+	}
+	for k, v := range env {
+		values[k] = v
+	}
+
+	known := map[string]bool{keyConfig: true}
+	c := &Config{}
+	for _, s := range settings {
+		key := envPrefix + s.key
+		known[key] = true
+		v, ok := values[key]
+		if !ok {
+			v = s.def
+		}
+		if err := s.apply(c, v); err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q: %v; expected %s", key, v, err, s.expect))
+		}
+	}
+	var unknown []string
+	for k := range values {
+		// The test rig's variables share the prefix but are not settings.
+		if !known[k] && !strings.HasPrefix(k, envPrefix+"TEST_") {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		errs = append(errs, fmt.Sprintf("%s: unknown setting (a typo?); see the configuration table in README.md", k))
+	}
+	if c.DataDir != "" {
+		t, err := database.ParseURL(c.DatabaseURL, c.DataDir)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%sDATABASE_URL: %v", envPrefix, err))
+		}
+		c.Database = t
+	}
+	if c.Storage == "s3" {
+		for key, v := range map[string]string{"S3_ENDPOINT": c.S3Endpoint, "S3_BUCKET": c.S3Bucket, "S3_ACCESS_KEY": c.S3AccessKey, "S3_SECRET_KEY": c.S3SecretKey} {
+			if v == "" {
+				errs = append(errs, fmt.Sprintf("%s%s: required when UNIONPORTAL_STORAGE=s3", envPrefix, key))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return nil, errs
+	}
+	return c, nil
+}
+
+// readConfigFile reads KEY=value lines; blank lines and lines starting with # are
+// skipped, and a value may be wrapped in double quotes.
+func readConfigFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the config file: %v", unwrapPath(err))
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		m := configFileKV.FindStringSubmatch(line)
+		if m == nil {
+			return nil, fmt.Errorf("%s line %d: expected KEY=value", path, n)
+		}
+		v := m[2]
+		if uq, err := strconv.Unquote(v); err == nil && strings.HasPrefix(v, `"`) {
+			v = uq
+		}
+		out[m[1]] = v
+	}
+	return out, sc.Err()
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// prepareDataDir creates the data directory if needed and checks that it is writable.
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("%sDATA_DIR=%q: cannot create it: %v", envPrefix, dir, unwrapPath(err))
+	}
+	probe, err := os.CreateTemp(dir, ".write-test-")
+	if err != nil {
+		return fmt.Errorf("%sDATA_DIR=%q: not writable: %v", envPrefix, dir, unwrapPath(err))
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// loadSecretKey returns the configured secret key or the one generated into the data
+// directory on the first run.
+func loadSecretKey(c *Config) error {
+	if c.SecretKey != "" {
+		return nil
+	}
+	path := filepath.Join(c.DataDir, "secret.key")
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		key := strings.TrimSpace(string(b))
+		if len(key) < 32 {
+			return fmt.Errorf("%sSECRET_KEY: %s holds only %d characters; expected at least 32 (delete it to generate a new one)", envPrefix, path, len(key))
+		}
+		c.SecretKey = key
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		raw := make([]byte, 32)
+		_, _ = rand.Read(raw)
+		key := hex.EncodeToString(raw)
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			return fmt.Errorf("%sSECRET_KEY: cannot write %s: %v", envPrefix, path, unwrapPath(err))
+		}
+		c.SecretKey = key
+		return nil
+	default:
+		return fmt.Errorf("%sSECRET_KEY: cannot read %s: %v", envPrefix, path, unwrapPath(err))
+	}
+}

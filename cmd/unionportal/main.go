@@ -1,0 +1,152 @@
+// Command unionportal is the portal: the HTTP API and web UI, the dispatch workers, the
+// database migrations and the administration commands. main reads the configuration,
+// assembles the parts and runs one subcommand.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+const usage = `usage: unionportal <command> [flags]
+
+commands:
+  serve [--demo]   run the portal (migrates the database first)
+  migrate          apply pending database migrations, then exit
+  version          print the version
+
+flags:
+  --config FILE    read settings from FILE (KEY=value lines); the environment wins
+
+Settings come from UNIONPORTAL_* environment variables; see README.md.
+`
+
+// exitUsage is the exit status for a command line that cannot be understood.
+const exitUsage = 2
+
+// run executes one command line and returns the process exit status. Errors are printed
+// as one line each on stderr, never as a stack trace.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("unionportal "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	configFile := fs.String("config", "", "settings file")
+	var demo *bool
+	switch cmd {
+	case "serve":
+		demo = fs.Bool("demo", false, "seed demo data into an empty database")
+	case "migrate", "version":
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unionportal: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unionportal %s: unexpected argument %q\n\n%s", cmd, fs.Arg(0), usage)
+		return exitUsage
+	}
+	if cmd == "version" {
+		fmt.Fprintln(stdout, "unionportal", buildVersion())
+		return 0
+	}
+
+	cfg, err := loadConfig(environ, *configFile)
+	if err != nil {
+		printErr(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg, stderr)
+	switch cmd {
+	case "serve":
+		err = serve(ctx, cfg, log, *demo)
+	case "migrate":
+		err = migrate(ctx, cfg, log, stdout)
+	}
+	if err != nil {
+		printErr(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func printErr(w io.Writer, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(w, "unionportal:", line)
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "dev-" + rev
+}
+
+// newLogger logs to w: as text when w is a terminal and the format is auto, else JSON.
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,2 @@
+-- +goose Up
+INSERT INTO widgets (id, name) VALUES (1, 'first');

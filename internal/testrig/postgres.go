@@ -1,0 +1,135 @@
+package testrig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PostgresMajor is the PostgreSQL major version the rig runs.
+const PostgresMajor = "15"
+
+// Postgres is a throwaway PostgreSQL cluster in a temporary directory.
+type Postgres struct {
+	Port    int
+	Dir     string
+	Version string
+	proc    *process
+}
+
+// URL returns the superuser URL of database name.
+func (p *Postgres) URL(name string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, name)
+}
+
+// Stop shuts the server down (fast mode) as if PostgreSQL went away; Start brings it back
+// on the same port with the same data.
+func (p *Postgres) Stop() error { return p.proc.stop() }
+
+// Start starts a stopped server again.
+func (p *Postgres) Start(ctx context.Context) error { return p.proc.start(ctx) }
+
+// FindPostgresBin returns the directory holding initdb and postgres: $UNIONPORTAL_TEST_PG_BIN,
+// else Debian's /usr/lib/postgresql/15/bin.
+func FindPostgresBin() (string, error) {
+	candidates := []string{os.Getenv(EnvPostgresBin), "/usr/lib/postgresql/" + PostgresMajor + "/bin"}
+	for _, d := range candidates {
+		if d == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("PostgreSQL %s binaries not found in %s", PostgresMajor, strings.Join(candidates[1:], ", "))
+}
+
+// InstallPostgres installs Debian's postgresql-15 package when the rig runs as root on
+// a machine that has apt-get; otherwise it explains what to install.
+func InstallPostgres(ctx context.Context, progress func(string)) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("install PostgreSQL %s (Debian: apt-get install postgresql-%s) or set %s", PostgresMajor, PostgresMajor, EnvPostgresBin)
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return fmt.Errorf("PostgreSQL %s is missing and there is no apt-get to install it; set %s", PostgresMajor, EnvPostgresBin)
+	}
+	progress("installing postgresql-" + PostgresMajor + " with apt-get")
+	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "postgresql-" + PostgresMajor}} {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// StartPostgres creates a cluster in dir (which must be empty or missing) and starts it
+// on a free loopback port. PostgreSQL refuses to run as root, so under root the cluster
+// belongs to the postgres system user.
+func StartPostgres(ctx context.Context, binDir, dir string) (*Postgres, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, errors.New("running as root, but there is no postgres user to run PostgreSQL as")
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return nil, err
+		}
+	}
+	data := filepath.Join(dir, "data")
+	initdb := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"), "-D", data, "-U", "postgres",
+		"-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	initdb.Dir = dir
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &Postgres{Port: port, Dir: dir}
+	p.proc = &process{
+		name: "PostgreSQL",
+		argv: []string{filepath.Join(binDir, "postgres"), "-D", data, "-p", strconv.Itoa(port),
+			"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + dir,
+			"-c", "max_connections=300", "-c", "fsync=off", "-c", "synchronous_commit=off",
+			"-c", "full_page_writes=off"},
+		cred:     cred,
+		stopSig:  syscall.SIGINT, // fast shutdown
+		stopWait: 20 * time.Second,
+		logPath:  filepath.Join(dir, "postgres.log"),
+		ready: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			conn, err := pgx.Connect(ctx, p.URL("postgres"))
+			if err != nil {
+				return err
+			}
+			defer conn.Close(context.Background())
+			return conn.QueryRow(ctx, "SHOW server_version").Scan(&p.Version)
+		},
+	}
+	if err := p.proc.start(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
