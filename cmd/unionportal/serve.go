@@ -57,43 +57,31 @@ func migrate(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Write
 	return nil
 }
 
-// serve runs the portal until SIGINT or SIGTERM, then shuts down in order: stop
-// accepting, drain requests for up to drainTimeout, close the database.
-func serve(ctx context.Context, cfg *Config, log *slog.Logger, demo bool) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // a second signal ends the process at once
-	}()
+// app is the assembled portal: configuration, database and HTTP server.
+type app struct {
+	cfg *Config
+	log *slog.Logger
+	db  *database.DB
+	srv *api.Server
+}
 
+// newApp opens and migrates the database and builds the server. The caller owns the
+// result and ends it with run (or close, if it never runs).
+func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
-		if err := db.Close(); err != nil {
-			log.Warn("closing the database", "error", err)
-		}
-		log.Info("database closed; stopped")
-	}()
+	a := &app{cfg: cfg, log: log, db: db}
 	if err := loadSecretKey(cfg); err != nil {
-		return err
+		a.close()
+		return nil, err
 	}
 	if _, err := migrateDB(ctx, db, log); err != nil {
-		return err
+		a.close()
+		return nil, err
 	}
-	if demo {
-		// The demo tenant, users and Case 3386 are seeded once the domain exists (see
-		// the workflow issue); until then the flag is accepted and changes nothing.
-		log.Warn("--demo: there is no demo data to seed yet")
-	}
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("%sADDR=%q: cannot listen: %v", envPrefix, cfg.Addr, unwrapNet(err))
-	}
-	srv := api.New(api.Options{
+	a.srv = api.New(api.Options{
 		Logger:         log,
 		HTTPS:          cfg.BaseURL.Scheme == "https",
 		MaxBodyBytes:   cfg.MaxBodyBytes,
@@ -101,9 +89,48 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, demo bool) error 
 		Version:        buildVersion(),
 		Checks:         []api.Check{{Name: "database", Fn: db.Ping}},
 	})
-	log.Info("unionportal serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(),
-		"database", db.String(), "data_dir", cfg.DataDir, "version", buildVersion())
-	return srv.Serve(ctx, ln, drainTimeout)
+	return a, nil
+}
+
+// run serves on ln until ctx ends, then shuts down in order: stop accepting, drain
+// requests for up to drainTimeout, close the database.
+func (a *app) run(ctx context.Context, ln net.Listener) error {
+	defer a.close()
+	a.log.Info("unionportal serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String(),
+		"database", a.db.String(), "data_dir", a.cfg.DataDir, "version", buildVersion())
+	return a.srv.Serve(ctx, ln, drainTimeout)
+}
+
+func (a *app) close() {
+	if err := a.db.Close(); err != nil {
+		a.log.Warn("closing the database", "error", err)
+	}
+	a.log.Info("database closed; stopped")
+}
+
+// serve runs the portal until SIGINT or SIGTERM.
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, demo bool) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal ends the process at once
+	}()
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if demo {
+		// The demo tenant, users and Case 3386 are seeded once the domain exists (see
+		// the workflow issue); until then the flag is accepted and changes nothing.
+		log.Warn("--demo: there is no demo data to seed yet")
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		a.close()
+		return fmt.Errorf("%sADDR=%q: cannot listen: %v", envPrefix, cfg.Addr, unwrapNet(err))
+	}
+	return a.run(ctx, ln)
 }
 
 func unwrapNet(err error) error {

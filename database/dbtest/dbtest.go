@@ -37,14 +37,19 @@ func Only(dialects ...database.Dialect) Option {
 // fresh migrated database that is closed and removed when the subtest ends.
 func Each(t *testing.T, fn func(t *testing.T, db *database.DB), opts ...Option) {
 	t.Helper()
+	EachDialect(t, func(t *testing.T, d database.Dialect) { fn(t, New(t, d)) }, opts...)
+}
+
+// EachDialect runs fn as a subtest per database, for tests that open the database
+// themselves (through Target).
+func EachDialect(t *testing.T, fn func(t *testing.T, d database.Dialect), opts ...Option) {
+	t.Helper()
 	o := options{dialects: []database.Dialect{database.SQLite, database.Postgres}}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	for _, d := range o.dialects {
-		t.Run(string(d), func(t *testing.T) {
-			fn(t, New(t, d))
-		})
+		t.Run(string(d), func(t *testing.T) { fn(t, d) })
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -34,6 +35,9 @@ func (m *MinIO) Start(ctx context.Context) error { return m.proc.start(ctx) }
 
 // StartMinIO starts the MinIO binary bin with its data in dir.
 func StartMinIO(ctx context.Context, bin, dir string) (*MinIO, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -77,6 +81,9 @@ func (m *Mailpit) Start(ctx context.Context) error { return m.proc.start(ctx) }
 // StartMailpit starts the Mailpit binary bin with its database in dir. extraArgs are
 // passed on, for tests that need it to refuse recipients, say.
 func StartMailpit(ctx context.Context, bin, dir string, extraArgs ...string) (*Mailpit, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	smtpPort, err := FreePort()
 	if err != nil {
 		return nil, err

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.DataDir != "./data" || c.Storage != "local" || c.BaseURL.String() != "http://localhost:8080" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.Database.Dialect != "sqlite" || c.Database.DSN != filepath.Join("data", "unionportal.db") {
+		t.Errorf("default database = %+v, want the SQLite file in the data dir", c.Database)
+	}
+	if c.MaxBodyBytes != 4<<20 {
+		t.Errorf("MaxBodyBytes = %d", c.MaxBodyBytes)
+	}
+}
+
+func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
+	tests := []struct {
+		env  string
+		want string // each error line names the key and what was expected
+	}{
+		{"UNIONPORTAL_ADDR=8080", "UNIONPORTAL_ADDR=\"8080\": address 8080: missing port in address; expected a listen address"},
+		{"UNIONPORTAL_ADDR=:99999", "UNIONPORTAL_ADDR=\":99999\": port \"99999\" out of range"},
+		{"UNIONPORTAL_DATA_DIR= ", "UNIONPORTAL_DATA_DIR=\" \": empty; expected a writable directory"},
+		{"UNIONPORTAL_DATABASE_URL=mysql://db/x", "UNIONPORTAL_DATABASE_URL: unsupported scheme"},
+		{"UNIONPORTAL_DATABASE_URL=postgres://h:notaport/x", "UNIONPORTAL_DATABASE_URL: not a valid URL"},
+		{"UNIONPORTAL_DATABASE_URL=postgres://h:99999999/x", "UNIONPORTAL_DATABASE_URL: invalid PostgreSQL URL"},
+		{"UNIONPORTAL_STORAGE=disk", "UNIONPORTAL_STORAGE=\"disk\": unknown storage \"disk\"; expected local or s3"},
+		{"UNIONPORTAL_STORAGE=s3", "UNIONPORTAL_S3_BUCKET: required when UNIONPORTAL_STORAGE=s3"},
+		{"UNIONPORTAL_S3_ENDPOINT=https://s3.example", "UNIONPORTAL_S3_ENDPOINT=\"https://s3.example\": give host:port"},
+		{"UNIONPORTAL_S3_BUCKET=Evidence_Files", "UNIONPORTAL_S3_BUCKET=\"Evidence_Files\": invalid bucket name"},
+		{"UNIONPORTAL_S3_USE_TLS=maybe", "UNIONPORTAL_S3_USE_TLS=\"maybe\""},
+		{"UNIONPORTAL_SMTP_URL=http://mail.example", "UNIONPORTAL_SMTP_URL=\"http://mail.example\": scheme \"http\" is neither smtp nor smtps"},
+		{"UNIONPORTAL_SMTP_URL=smtp://", "UNIONPORTAL_SMTP_URL=\"smtp://\": no host"},
+		{"UNIONPORTAL_BASE_URL=portal.example", "UNIONPORTAL_BASE_URL=\"portal.example\": not an absolute http or https URL"},
+		{"UNIONPORTAL_BASE_URL=https://u:p@portal.example", "may not carry a query, fragment or user"},
+		{"UNIONPORTAL_SECRET_KEY=short", "UNIONPORTAL_SECRET_KEY=\"short\": only 5 characters; expected at least 32"},
+		{"UNIONPORTAL_LOG_FORMAT=xml", "UNIONPORTAL_LOG_FORMAT=\"xml\": unknown format"},
+		{"UNIONPORTAL_LOG_LEVEL=loud", "UNIONPORTAL_LOG_LEVEL=\"loud\": unknown level"},
+		{"UNIONPORTAL_MAX_REQUEST_BYTES=lots", "UNIONPORTAL_MAX_REQUEST_BYTES=\"lots\""},
+		{"UNIONPORTAL_MAX_REQUEST_BYTES=10", "UNIONPORTAL_MAX_REQUEST_BYTES=\"10\""},
+		{"UNIONPORTAL_TRUSTED_PROXIES=10.0.0.0/8,nonsense", "UNIONPORTAL_TRUSTED_PROXIES=\"10.0.0.0/8,nonsense\": \"nonsense\" is not a CIDR"},
+		{"UNIONPORTAL_DATABSE_URL=x", "UNIONPORTAL_DATABSE_URL: unknown setting"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			_, err := loadConfig([]string{tt.env}, "")
+			if err == nil {
+				t.Fatalf("accepted %s", tt.env)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n%s\nwant it to contain:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigReportsEveryError(t *testing.T) {
+	_, err := loadConfig([]string{"UNIONPORTAL_ADDR=x", "UNIONPORTAL_STORAGE=y", "UNIONPORTAL_LOG_LEVEL=z"}, "")
+	errs, ok := err.(ConfigErrors)
+	if !ok || len(errs) != 3 {
+		t.Fatalf("err = %v, want three errors", err)
+	}
+}
+
+func TestLoadConfigValid(t *testing.T) {
+	c, err := loadConfig([]string{
+		"UNIONPORTAL_ADDR=127.0.0.1:9000",
+		"UNIONPORTAL_DATABASE_URL=postgres://up:pw@db:5432/up",
+		"UNIONPORTAL_STORAGE=s3", "UNIONPORTAL_S3_ENDPOINT=minio:9000", "UNIONPORTAL_S3_BUCKET=evidence",
+		"UNIONPORTAL_S3_ACCESS_KEY=a", "UNIONPORTAL_S3_SECRET_KEY=b", "UNIONPORTAL_S3_USE_TLS=false",
+		"UNIONPORTAL_SMTP_URL=smtp://relay.example:587",
+		"UNIONPORTAL_BASE_URL=https://portal.example/",
+		"UNIONPORTAL_MAX_REQUEST_BYTES=8MiB",
+		"UNIONPORTAL_TRUSTED_PROXIES=10.0.0.0/8, 192.168.0.0/16",
+		"UNIONPORTAL_TEST_POSTGRES_URL=ignored", // the rig's variables are not settings
+		"OTHER=ignored",
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database.Dialect != "postgres" || c.S3UseTLS || c.MaxBodyBytes != 8<<20 || len(c.TrustedProxies) != 2 || c.BaseURL.String() != "https://portal.example" {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestConfigFileAndEnvironmentPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "unionportal.conf")
+	content := "# comment\n\nUNIONPORTAL_ADDR=127.0.0.1:7000\nUNIONPORTAL_LOG_LEVEL = \"debug\"\n"
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig([]string{"UNIONPORTAL_ADDR=127.0.0.1:7001"}, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:7001" {
+		t.Errorf("Addr = %q: the environment must win over the file", c.Addr)
+	}
+	if c.LogLevel != "debug" {
+		t.Errorf("LogLevel = %q: the file's value was not used", c.LogLevel)
+	}
+	// The file may also be named by UNIONPORTAL_CONFIG.
+	c, err = loadConfig([]string{"UNIONPORTAL_CONFIG=" + file}, "")
+	if err != nil || c.Addr != "127.0.0.1:7000" {
+		t.Fatalf("via UNIONPORTAL_CONFIG: %v %+v", err, c)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.conf")
+	os.WriteFile(bad, []byte("UNIONPORTAL_ADDR\n"), 0o600)
+	if _, err := loadConfig(nil, bad); err == nil || !strings.Contains(err.Error(), "line 1: expected KEY=value") {
+		t.Errorf("malformed file: %v", err)
+	}
+	if _, err := loadConfig(nil, filepath.Join(t.TempDir(), "missing.conf")); err == nil || !strings.Contains(err.Error(), "UNIONPORTAL_CONFIG: cannot read the config file") {
+		t.Errorf("missing file: %v", err)
+	}
+	typo := filepath.Join(t.TempDir(), "typo.conf")
+	os.WriteFile(typo, []byte("UNIONPORTAL_ADRR=:1\n"), 0o600)
+	if _, err := loadConfig(nil, typo); err == nil || !strings.Contains(err.Error(), "UNIONPORTAL_ADRR: unknown setting") {
+		t.Errorf("unknown key in the file: %v", err)
+	}
+}
+
+func TestSecretKeyGeneratedOnceAndKept(t *testing.T) {
+	dir := t.TempDir()
+	c := &Config{DataDir: dir}
+	if err := loadSecretKey(c); err != nil {
+		t.Fatal(err)
+	}
+	first := c.SecretKey
+	if len(first) < 32 {
+		t.Fatalf("generated key %q too short", first)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "secret.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret.key: %v, mode %v; want 0600", err, fi.Mode())
+	}
+	c2 := &Config{DataDir: dir}
+	if err := loadSecretKey(c2); err != nil || c2.SecretKey != first {
+		t.Fatalf("second start read %q (%v), want the first key", c2.SecretKey, err)
+	}
+}
+
+// TestReadmeDocumentsEverySetting keeps the README's configuration table complete.
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(string(readme), "`"+envPrefix+s.key+"`") {
+			t.Errorf("README.md does not document %s%s", envPrefix, s.key)
+		}
+	}
+}

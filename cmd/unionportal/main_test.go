@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/database/dbtest"
+	"github.com/unionportal/unionportal/internal/testrig"
+)
+
+// runMainEnv makes the test binary act as the unionportal binary, so tests can send it
+// real signals without building it separately.
+const runMainEnv = "UNIONPORTAL_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func runCLI(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, env, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCommandLine(t *testing.T) {
+	dataDir := t.TempDir()
+	fileAsDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(fileAsDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		env        []string
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{"no command", nil, nil, 2, "usage: unionportal"},
+		{"unknown command", nil, []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"unknown flag", nil, []string{"serve", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{"demo is not a migrate flag", nil, []string{"migrate", "--demo"}, 2, "flag provided but not defined: -demo"},
+		{"stray argument", nil, []string{"migrate", "now"}, 2, `unexpected argument "now"`},
+		{"bad setting", []string{"UNIONPORTAL_LOG_LEVEL=loud"}, []string{"serve"}, 1, "UNIONPORTAL_LOG_LEVEL"},
+		{"bad database URL", []string{"UNIONPORTAL_DATA_DIR=" + dataDir, "UNIONPORTAL_DATABASE_URL=oracle://db"}, []string{"serve"}, 1, "UNIONPORTAL_DATABASE_URL: unsupported scheme"},
+		{"unreachable PostgreSQL", []string{"UNIONPORTAL_DATA_DIR=" + dataDir, "UNIONPORTAL_DATABASE_URL=postgres://up:hunter2hunter2@127.0.0.1:1/up"}, []string{"migrate"}, 1, "UNIONPORTAL_DATABASE_URL: cannot connect to PostgreSQL at postgres://up:xxxxx@127.0.0.1:1/up"},
+		{"data dir is a file", []string{"UNIONPORTAL_DATA_DIR=" + fileAsDir}, []string{"serve"}, 1, "UNIONPORTAL_DATA_DIR=" + `"` + fileAsDir + `": cannot create it: not a directory`},
+		{"address in use", []string{"UNIONPORTAL_DATA_DIR=" + dataDir, "UNIONPORTAL_ADDR=" + busyAddr(t)}, []string{"serve"}, 1, "cannot listen: address already in use"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tt.env, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr)
+			}
+			if !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("stderr:\n%s\nwant it to contain %q", stderr, tt.wantStderr)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "hunter2") {
+				t.Errorf("stderr shows a stack trace or a password:\n%s", stderr)
+			}
+			if tt.wantCode == 1 {
+				// One clear line: the JSON log lines are not errors, the last line is.
+				lines := strings.Split(strings.TrimSpace(stderr), "\n")
+				last := lines[len(lines)-1]
+				if !strings.HasPrefix(last, "unionportal: ") {
+					t.Errorf("last stderr line %q is not the error", last)
+				}
+			}
+		})
+	}
+}
+
+// busyAddr returns an address that something else is listening on for the rest of t.
+func busyAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := runCLI(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "unionportal ") {
+		t.Fatalf("version: exit %d, %q", code, stdout)
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	dbtest.EachDialect(t, func(t *testing.T, d database.Dialect) {
+		tg := dbtest.Target(t, d)
+		env := []string{"UNIONPORTAL_DATA_DIR=" + t.TempDir(), "UNIONPORTAL_DATABASE_URL=" + rawURL(tg)}
+		for i := 0; i < 2; i++ {
+			code, stdout, stderr := runCLI(t, env, "migrate")
+			if code != 0 {
+				t.Fatalf("run %d: exit %d: %s", i+1, code, stderr)
+			}
+			if i == 1 && !strings.Contains(stdout, "schema up to date") {
+				t.Errorf("second run printed %q, want 'schema up to date'", stdout)
+			}
+		}
+	})
+}
+
+func rawURL(tg database.Target) string {
+	if tg.Dialect == database.SQLite {
+		return "sqlite://" + tg.DSN
+	}
+	return tg.DSN
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	port, err := testrig.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+func waitStatus(t *testing.T, url string, want int, within time.Duration) (time.Duration, *http.Response, []byte) {
+	t.Helper()
+	client := &http.Client{Timeout: 3 * time.Second}
+	start := time.Now()
+	var last string
+	for time.Since(start) < within {
+		resp, err := client.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return time.Since(start), resp, body
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("GET %s did not answer %d within %s; last: %s", url, want, within, last)
+	return 0, nil, nil
+}
+
+// TestServeBinaryStartsAndStopsOnSIGTERM runs the real process on the embedded default
+// and stops it as an orchestrator would.
+func TestServeBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0], "serve", "--demo")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "UNIONPORTAL_DATA_DIR="+dataDir, "UNIONPORTAL_ADDR="+addr, "UNIONPORTAL_LOG_FORMAT=json")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+
+	waitStatus(t, "http://"+addr+"/healthz", 200, 15*time.Second)
+	waitStatus(t, "http://"+addr+"/readyz", 200, 5*time.Second)
+	if _, err := os.Stat(filepath.Join(dataDir, "unionportal.db")); err != nil {
+		t.Errorf("the SQLite file was not created in the data dir: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still running 20s after SIGTERM\n%s", logs.String())
+	}
+	for _, want := range []string{`"msg":"unionportal serving"`, `"msg":"shutting down`, `"msg":"database closed; stopped"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+}
+
+// TestReadinessFollowsPostgreSQL stops and restarts a PostgreSQL server under a running
+// portal: /readyz and database-backed requests answer 503 quickly while it is gone and
+// recover by themselves when it is back.
+func TestReadinessFollowsPostgreSQL(t *testing.T) {
+	pg := testrig.PrivatePostgres(t)
+	cfg, err := loadConfig([]string{
+		"UNIONPORTAL_DATA_DIR=" + t.TempDir(),
+		"UNIONPORTAL_DATABASE_URL=" + pg.URL("postgres"),
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(context.Background(), cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A route that needs the database, as every domain route will.
+	a.srv.Echo().GET("/test/db", func(c echo.Context) error {
+		var one int
+		if err := a.db.Conn(c.Request().Context()).Raw("SELECT 1").Scan(&one).Error; err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, one)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + ln.Addr().String()
+
+	waitStatus(t, base+"/readyz", 200, 5*time.Second)
+	waitStatus(t, base+"/test/db", 200, 5*time.Second)
+
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The first probe after the stop must already say so, and in time.
+	start := time.Now()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with PostgreSQL stopped: %d, want 503", resp.StatusCode)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("/readyz took %s with PostgreSQL stopped, want under 2s", d)
+	}
+	_, resp, body := waitStatus(t, base+"/test/db", http.StatusServiceUnavailable, 5*time.Second)
+	var p map[string]any
+	if resp.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(body, &p) != nil || p["code"] != "database_unavailable" {
+		t.Errorf("request while PostgreSQL is down: %s %s", resp.Header.Get("Content-Type"), body)
+	}
+
+	if err := pg.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, base+"/readyz", 200, 10*time.Second)
+	waitStatus(t, base+"/test/db", 200, 10*time.Second)
+}
