@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -153,8 +154,15 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	if p.Status == http.StatusServiceUnavailable {
+	switch p.Status {
+	case http.StatusServiceUnavailable:
 		c.Response().Header().Set("Retry-After", "5")
+	case http.StatusTooManyRequests:
+		if secs, ok := p.Extra["retry_after"].(int); ok {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		}
+	case http.StatusUnauthorized:
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="unionportal"`)
 	}
 	if req.Method == http.MethodHead {
 		_ = c.NoContent(p.Status)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/unionportal/unionportal/auth"
 )
 
 // Options configure a Server. The zero value serves with safe defaults.
@@ -35,6 +37,10 @@ type Options struct {
 	Checks []Check
 	// Version is reported by /healthz.
 	Version string
+	// Auth serves /api/v1; without it only the health routes exist.
+	Auth *auth.Service
+	// SessionAbsolute is the lifetime of the session cookie (default 12 h).
+	SessionAbsolute time.Duration
 }
 
 // Server is the portal's HTTP server.
@@ -42,6 +48,8 @@ type Server struct {
 	echo *echo.Echo
 	log  *slog.Logger
 	opts Options
+	// access records what each route requires, by "METHOD /path".
+	access map[string]Access
 }
 
 // New builds the server and registers every route.
@@ -57,7 +65,10 @@ func New(opts Options) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, log: opts.Logger, opts: opts}
+	if opts.SessionAbsolute <= 0 {
+		opts.SessionAbsolute = 12 * time.Hour
+	}
+	s := &Server{echo: e, log: opts.Logger, opts: opts, access: map[string]Access{}}
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
 
@@ -76,6 +87,26 @@ func New(opts Options) *Server {
 func (s *Server) routes() {
 	s.echo.GET("/healthz", s.healthz)
 	s.echo.GET("/readyz", s.readyz)
+	if s.opts.Auth == nil {
+		return
+	}
+	const v1 = "/api/v1"
+	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login)
+	s.route(http.MethodPost, v1+"/auth/logout", Authenticated(), s.logout)
+	s.route(http.MethodGet, v1+"/me", Authenticated(), s.me)
+	s.route(http.MethodGet, v1+"/me/tokens", Authenticated(), s.listTokens)
+	s.route(http.MethodPost, v1+"/me/tokens", Authenticated(), s.createToken)
+	s.route(http.MethodDelete, v1+"/me/tokens/:id", Authenticated(), s.revokeToken)
+
+	s.route(http.MethodGet, v1+"/tenants", Authenticated(), s.listTenants)
+	s.route(http.MethodPost, v1+"/tenants", Platform(), s.createTenant)
+	s.route(http.MethodGet, v1+"/tenants/:tenant", Tenant(auth.PermTenantRead), s.getTenant)
+	s.route(http.MethodGet, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationRead), s.listOrganizations)
+	s.route(http.MethodPost, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationManage), s.createOrganization)
+	s.route(http.MethodGet, v1+"/tenants/:tenant/users", Tenant(auth.PermUserRead), s.listUsers)
+	s.route(http.MethodPost, v1+"/tenants/:tenant/users", Tenant(auth.PermUserManage), s.createUser)
+	s.route(http.MethodPatch, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.updateUser)
+	s.route(http.MethodDelete, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.deactivateUser)
 }
 
 // Handler returns the server as an http.Handler, for tests and embedding.

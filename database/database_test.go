@@ -157,7 +157,7 @@ func TestMigrateAppliesOnceAndIsIdempotent(t *testing.T) {
 		if n != 1 {
 			t.Errorf("widgets has %d rows, want 1", n)
 		}
-	})
+	}, dbtest.Empty())
 }
 
 func TestMigrateFailureRollsBack(t *testing.T) {
@@ -180,7 +180,7 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 		if !reflect.DeepEqual(recorded, []int64{1, 2}) {
 			t.Errorf("recorded versions %v, want [1 2]", recorded)
 		}
-	})
+	}, dbtest.Empty())
 }
 
 func TestEmbeddedMigrationsMatchAcrossDialects(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	gbytes "github.com/labstack/gommon/bytes"
 
@@ -27,24 +28,26 @@ const envPrefix = "UNIONPORTAL_"
 // Config is every setting of the portal, read once at start-up from UNIONPORTAL_*
 // environment variables and, optionally, a config file with the same keys.
 type Config struct {
-	Addr           string
-	DataDir        string
-	DatabaseURL    string
-	Database       database.Target // DatabaseURL, parsed
-	Storage        string
-	S3Endpoint     string
-	S3Bucket       string
-	S3AccessKey    string
-	S3SecretKey    string
-	S3Region       string
-	S3UseTLS       bool
-	SMTPURL        string
-	BaseURL        *url.URL
-	SecretKey      string
-	LogFormat      string
-	LogLevel       string
-	MaxBodyBytes   int64
-	TrustedProxies []*net.IPNet
+	Addr            string
+	DataDir         string
+	DatabaseURL     string
+	Database        database.Target // DatabaseURL, parsed
+	Storage         string
+	S3Endpoint      string
+	S3Bucket        string
+	S3AccessKey     string
+	S3SecretKey     string
+	S3Region        string
+	S3UseTLS        bool
+	SMTPURL         string
+	BaseURL         *url.URL
+	SecretKey       string
+	LogFormat       string
+	LogLevel        string
+	MaxBodyBytes    int64
+	TrustedProxies  []*net.IPNet
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
 }
 
 // setting describes one configuration key: its default, what it expects, and how it is
@@ -170,6 +173,14 @@ var settings = []setting{
 		c.MaxBodyBytes = n
 		return nil
 	}},
+	{"SESSION_IDLE_TIMEOUT", "2h", "a duration such as 30m or 2h: a session unused this long ends", func(c *Config, v string) (err error) {
+		c.SessionIdle, err = positiveDuration(v)
+		return err
+	}},
+	{"SESSION_MAX_AGE", "12h", "a duration such as 12h: every session ends this long after login", func(c *Config, v string) (err error) {
+		c.SessionAbsolute, err = positiveDuration(v)
+		return err
+	}},
 	{"TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
 		c.TrustedProxies = nil
 		for _, part := range strings.Split(v, ",") {
@@ -192,6 +203,14 @@ var (
 	hostnameRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
 	configFileKV = regexp.MustCompile(`^([A-Z0-9_]+)\s*=\s*(.*)$`)
 )
+
+func positiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Minute {
+		return 0, fmt.Errorf("%q is not a duration of at least 1m", v)
+	}
+	return d, nil
+}
 
 func validHostname(h string) bool { return len(h) <= 253 && hostnameRe.MatchString(h) }
 
@@ -269,6 +288,9 @@ func loadConfig(environ []string, file string) (*Config, error) {
 				errs = append(errs, fmt.Sprintf("%s%s: required when UNIONPORTAL_STORAGE=s3", envPrefix, key))
 			}
 		}
+	}
+	if c.SessionIdle > c.SessionAbsolute && c.SessionAbsolute > 0 {
+		errs = append(errs, fmt.Sprintf("%sSESSION_IDLE_TIMEOUT: %s is longer than UNIONPORTAL_SESSION_MAX_AGE (%s)", envPrefix, c.SessionIdle, c.SessionAbsolute))
 	}
 	if len(errs) > 0 {
 		sort.Strings(errs)

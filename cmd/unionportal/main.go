@@ -19,7 +19,7 @@ import (
 var version = ""
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }
 
 const usage = `usage: unionportal <command> [flags]
@@ -28,6 +28,9 @@ commands:
   serve [--demo]   run the portal (migrates the database first)
   migrate          apply pending database migrations, then exit
   version          print the version
+  admin create-superadmin --email E [--name N]
+                   create a platform superadmin (or reset one's password);
+                   the password is read from standard input
 
 flags:
   --config FILE    read settings from FILE (KEY=value lines); the environment wins
@@ -40,20 +43,31 @@ const exitUsage = 2
 
 // run executes one command line and returns the process exit status. Errors are printed
 // as one line each on stderr, never as a stack trace.
-func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd == "admin" {
+		if len(rest) == 0 || rest[0] != "create-superadmin" {
+			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin\n\n%s", usage)
+			return exitUsage
+		}
+		cmd, rest = "admin create-superadmin", rest[1:]
+	}
 	fs := flag.NewFlagSet("unionportal "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	configFile := fs.String("config", "", "settings file")
 	var demo *bool
+	var email, name *string
 	switch cmd {
 	case "serve":
 		demo = fs.Bool("demo", false, "seed demo data into an empty database")
+	case "admin create-superadmin":
+		email = fs.String("email", "", "the superadmin's e-mail address")
+		name = fs.String("name", "Platform administrator", "the superadmin's name")
 	case "migrate", "version":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -88,6 +102,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		err = serve(ctx, cfg, log, *demo)
 	case "migrate":
 		err = migrate(ctx, cfg, log, stdout)
+	case "admin create-superadmin":
+		if *email == "" {
+			fmt.Fprintf(stderr, "unionportal admin create-superadmin: --email is required\n")
+			return exitUsage
+		}
+		err = createSuperadmin(ctx, cfg, log, *email, *name, stdin, stdout)
 	}
 	if err != nil {
 		printErr(stderr, err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/unionportal/unionportal/api"
+	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 )
 
@@ -29,6 +30,15 @@ func openDatabase(ctx context.Context, cfg *Config, log *slog.Logger) (*database
 		return nil, fmt.Errorf("%sDATABASE_URL: %v", envPrefix, err)
 	}
 	return db, nil
+}
+
+func newAuth(ctx context.Context, cfg *Config, db *database.DB, log *slog.Logger) (*auth.Service, error) {
+	svc, err := auth.NewService(ctx, db, auth.Options{Logger: log, SecretKey: []byte(cfg.SecretKey),
+		SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute})
+	if err != nil {
+		return nil, fmt.Errorf("authorization: %v", err)
+	}
+	return svc, nil
 }
 
 func migrateDB(ctx context.Context, db *database.DB, log *slog.Logger) ([]int64, error) {
@@ -59,10 +69,11 @@ func migrate(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Write
 
 // app is the assembled portal: configuration, database and HTTP server.
 type app struct {
-	cfg *Config
-	log *slog.Logger
-	db  *database.DB
-	srv *api.Server
+	cfg  *Config
+	log  *slog.Logger
+	db   *database.DB
+	auth *auth.Service
+	srv  *api.Server
 }
 
 // newApp opens and migrates the database and builds the server. The caller owns the
@@ -81,13 +92,19 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
+	if a.auth, err = newAuth(ctx, cfg, db, log); err != nil {
+		a.close()
+		return nil, err
+	}
 	a.srv = api.New(api.Options{
-		Logger:         log,
-		HTTPS:          cfg.BaseURL.Scheme == "https",
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		TrustedProxies: cfg.TrustedProxies,
-		Version:        buildVersion(),
-		Checks:         []api.Check{{Name: "database", Fn: db.Ping}},
+		Auth:            a.auth,
+		SessionAbsolute: cfg.SessionAbsolute,
+		Logger:          log,
+		HTTPS:           cfg.BaseURL.Scheme == "https",
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		TrustedProxies:  cfg.TrustedProxies,
+		Version:         buildVersion(),
+		Checks:          []api.Check{{Name: "database", Fn: db.Ping}},
 	})
 	return a, nil
 }

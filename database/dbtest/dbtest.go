@@ -26,6 +26,12 @@ type Option func(*options)
 
 type options struct {
 	dialects []database.Dialect
+	empty    bool
+}
+
+// Empty gives the test a database without the portal's schema, for migration tests.
+func Empty() Option {
+	return func(o *options) { o.empty = true }
 }
 
 // Only restricts a test to the named databases.
@@ -37,7 +43,17 @@ func Only(dialects ...database.Dialect) Option {
 // fresh migrated database that is closed and removed when the subtest ends.
 func Each(t *testing.T, fn func(t *testing.T, db *database.DB), opts ...Option) {
 	t.Helper()
-	EachDialect(t, func(t *testing.T, d database.Dialect) { fn(t, New(t, d)) }, opts...)
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	EachDialect(t, func(t *testing.T, d database.Dialect) {
+		if o.empty {
+			fn(t, open(t, d, false))
+		} else {
+			fn(t, New(t, d))
+		}
+	}, opts...)
 }
 
 // EachDialect runs fn as a subtest per database, for tests that open the database
@@ -57,13 +73,18 @@ func EachDialect(t *testing.T, fn func(t *testing.T, d database.Dialect), opts .
 // without the rig it skips t (or fails it when the rig is required).
 func New(t testing.TB, d database.Dialect) *database.DB {
 	t.Helper()
-	target := Target(t, d)
+	return open(t, d, true)
+}
+
+func open(t testing.TB, d database.Dialect, migrated bool) *database.DB {
+	t.Helper()
+	target := target(t, d, migrated)
 	db, err := database.Open(context.Background(), target, database.Options{MaxOpenConns: 5})
 	if err != nil {
 		t.Fatalf("open %s: %v", d, err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if d == database.SQLite {
+	if d == database.SQLite && migrated {
 		if _, err := db.Migrate(context.Background(), nil); err != nil {
 			t.Fatalf("migrate sqlite: %v", err)
 		}
@@ -76,13 +97,18 @@ func New(t testing.TB, d database.Dialect) *database.DB {
 // running the portal binary. The database is removed when t ends.
 func Target(t testing.TB, d database.Dialect) database.Target {
 	t.Helper()
+	return target(t, d, true)
+}
+
+func target(t testing.TB, d database.Dialect, migrated bool) database.Target {
+	t.Helper()
 	switch d {
 	case database.SQLite:
 		p := filepath.Join(t.TempDir(), "test.db")
 		return database.Target{Dialect: database.SQLite, DSN: p, Display: p}
 	case database.Postgres:
 		admin := testrig.SkipOrFail(t, testrig.EnvPostgresURL, "PostgreSQL")
-		name := createFromTemplate(t, admin)
+		name := createFromTemplate(t, admin, migrated)
 		u := withDatabase(admin, name)
 		tg, err := database.ParseURL(u, "")
 		if err != nil {
@@ -107,11 +133,15 @@ var (
 	templateErr  error
 )
 
-func createFromTemplate(t testing.TB, admin string) string {
+func createFromTemplate(t testing.TB, admin string, migrated bool) string {
 	t.Helper()
-	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(admin) })
-	if templateErr != nil {
-		t.Fatalf("PostgreSQL template database: %v", templateErr)
+	tmpl := "template0"
+	if migrated {
+		templateOnce.Do(func() { templateName, templateErr = ensureTemplate(admin) })
+		if templateErr != nil {
+			t.Fatalf("PostgreSQL template database: %v", templateErr)
+		}
+		tmpl = templateName
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -121,7 +151,7 @@ func createFromTemplate(t testing.TB, admin string) string {
 	}
 	defer conn.Close(context.Background())
 	name := "test_" + strings.ReplaceAll(uuid.NewString(), "-", "")
-	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, templateName)); err != nil {
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {

@@ -1,0 +1,147 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/auth"
+)
+
+// Access is what a route requires. Every /api/v1 route declares one where it is
+// registered, so the route table reads as the access policy (a test enforces it).
+type Access struct {
+	kind accessKind
+	perm auth.Permission
+}
+
+type accessKind int
+
+const (
+	accessPublic accessKind = iota + 1
+	accessAuthenticated
+	accessPlatform
+	accessTenant
+)
+
+// Public routes need no login.
+func Public() Access { return Access{kind: accessPublic} }
+
+// Authenticated routes need a logged-in user, in no particular tenant.
+func Authenticated() Access { return Access{kind: accessAuthenticated} }
+
+// Platform routes need a superadmin.
+func Platform() Access { return Access{kind: accessPlatform} }
+
+// Tenant routes act in the tenant named by the :tenant path parameter and need perm
+// there. A tenant the caller does not belong to answers 404.
+func Tenant(perm auth.Permission) Access { return Access{kind: accessTenant, perm: perm} }
+
+func (a Access) String() string {
+	switch a.kind {
+	case accessPublic:
+		return "public"
+	case accessAuthenticated:
+		return "authenticated"
+	case accessPlatform:
+		return "platform superadmin"
+	case accessTenant:
+		return "tenant:" + string(a.perm)
+	}
+	return "none"
+}
+
+// Context keys of the authenticated principal and tenant access.
+const (
+	principalKey = "unionportal.principal"
+	tenantKey    = "unionportal.tenant_access"
+)
+
+// cookieName is the session cookie; over https the __Host- prefix pins it to this host.
+func (s *Server) cookieName() string {
+	if s.opts.HTTPS {
+		return "__Host-up_session"
+	}
+	return "up_session"
+}
+
+// route registers a handler with the access it requires.
+func (s *Server) route(method, path string, access Access, h echo.HandlerFunc) {
+	s.access[method+" "+path] = access
+	s.echo.Add(method, path, h, s.guard(access))
+}
+
+// guard authenticates and authorizes a request before its handler runs.
+func (s *Server) guard(access Access) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if access.kind == accessPublic {
+				return next(c)
+			}
+			p, err := s.authenticate(c)
+			if err != nil {
+				return err
+			}
+			c.Set(principalKey, p)
+			switch access.kind {
+			case accessPlatform:
+				if !p.User.IsSuperadmin {
+					return &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only a platform superadmin may do this"}
+				}
+			case accessTenant:
+				ta, err := s.opts.Auth.ResolveTenant(c.Request().Context(), p, c.Param("tenant"))
+				if err != nil {
+					return err
+				}
+				if err := ta.Require(access.perm); err != nil {
+					return err
+				}
+				c.Set(tenantKey, ta)
+			}
+			return next(c)
+		}
+	}
+}
+
+// authenticate finds the principal from a bearer token or the session cookie. Mutating
+// requests authenticated by cookie must carry the session's CSRF token.
+func (s *Server) authenticate(c echo.Context) (*auth.Principal, error) {
+	req := c.Request()
+	var bearer, session string
+	if h := req.Header.Get(echo.HeaderAuthorization); h != "" {
+		scheme, token, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return nil, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "unauthenticated", Message: "expected Authorization: Bearer <token>"}
+		}
+		bearer = strings.TrimSpace(token)
+	} else if ck, err := req.Cookie(s.cookieName()); err == nil {
+		session = ck.Value
+	}
+	p, err := s.opts.Auth.Authenticate(req.Context(), session, bearer, c.RealIP())
+	if err != nil {
+		return nil, err
+	}
+	if p.Via == auth.ViaSession && !safeMethod(req.Method) && !s.opts.Auth.CheckCSRF(p.SessionID, req.Header.Get("X-CSRF-Token")) {
+		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: "csrf_failed", Message: "send the X-CSRF-Token header given at login (or by GET /api/v1/me)"}
+	}
+	return p, nil
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func principal(c echo.Context) *auth.Principal { return c.Get(principalKey).(*auth.Principal) }
+
+func tenantAccess(c echo.Context) *auth.TenantAccess { return c.Get(tenantKey).(*auth.TenantAccess) }
+
+// RouteAccess lists every registered route ("METHOD /path") with what it requires.
+func (s *Server) RouteAccess() map[string]Access {
+	out := make(map[string]Access, len(s.access))
+	for k, v := range s.access {
+		out[k] = v
+	}
+	return out
+}

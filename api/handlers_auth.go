@@ -1,0 +1,137 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
+)
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	User      auth.User `json:"user"`
+	CSRFToken string    `json:"csrf_token"`
+}
+
+func (s *Server) login(c echo.Context) error {
+	var req loginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	var fields []apperr.FieldError
+	if req.Email == "" {
+		fields = append(fields, apperr.FieldError{Field: "email", Message: "required"})
+	}
+	if req.Password == "" {
+		fields = append(fields, apperr.FieldError{Field: "password", Message: "required"})
+	}
+	if len(fields) > 0 {
+		return apperr.Invalid("e-mail and password are required", fields...)
+	}
+	ctx := c.Request().Context()
+	p, token, err := s.opts.Auth.Login(ctx, req.Email, req.Password, c.RealIP(), c.Request().UserAgent())
+	if err != nil {
+		return err
+	}
+	// A session that came with the request is replaced, never reused.
+	if ck, err := c.Request().Cookie(s.cookieName()); err == nil && ck.Value != "" {
+		if old, err := s.opts.Auth.Authenticate(ctx, ck.Value, "", c.RealIP()); err == nil {
+			_ = s.opts.Auth.Logout(ctx, old)
+		}
+	}
+	c.SetCookie(s.sessionCookie(token, int(s.opts.SessionAbsolute.Seconds())))
+	return c.JSON(http.StatusOK, loginResponse{User: p.User, CSRFToken: s.opts.Auth.CSRFToken(p.SessionID)})
+}
+
+func (s *Server) sessionCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: s.cookieName(), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.opts.HTTPS, SameSite: http.SameSiteLaxMode}
+}
+
+func (s *Server) logout(c echo.Context) error {
+	if err := s.opts.Auth.Logout(c.Request().Context(), principal(c)); err != nil {
+		return err
+	}
+	c.SetCookie(s.sessionCookie("", -1))
+	return c.NoContent(http.StatusNoContent)
+}
+
+type meResponse struct {
+	User        auth.User             `json:"user"`
+	Memberships []auth.MembershipView `json:"memberships"`
+	CSRFToken   string                `json:"csrf_token,omitempty"`
+}
+
+func (s *Server) me(c echo.Context) error {
+	p := principal(c)
+	ms, err := s.opts.Auth.Memberships(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	resp := meResponse{User: p.User, Memberships: ms}
+	if p.Via == auth.ViaSession {
+		resp.CSRFToken = s.opts.Auth.CSRFToken(p.SessionID)
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// pageParams reads ?cursor= and ?limit= for a list whose cursors carry keys values.
+func pageParams(c echo.Context, keys int) (database.Page, error) {
+	return database.ParsePage(c.QueryParam("cursor"), c.QueryParam("limit"), keys)
+}
+
+func (s *Server) listTokens(c echo.Context) error {
+	page, err := pageParams(c, 2)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.opts.Auth.ListTokens(c.Request().Context(), principal(c), page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listOf(items, next))
+}
+
+type tokenRequest struct {
+	Name      string  `json:"name"`
+	ExpiresAt *string `json:"expires_at"`
+}
+
+func (s *Server) createToken(c echo.Context) error {
+	var req tokenRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	var expires *time.Time
+	if req.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
+		if err != nil {
+			return apperr.Invalid("the token is invalid", apperr.FieldError{Field: "expires_at", Message: "expected an RFC 3339 time such as 2027-01-31T00:00:00Z"})
+		}
+		expires = &t
+	}
+	t, err := s.opts.Auth.CreateToken(c.Request().Context(), principal(c), req.Name, expires)
+	if err != nil {
+		return err
+	}
+	return created(c, t)
+}
+
+func (s *Server) revokeToken(c echo.Context) error {
+	id := c.Param("id")
+	if !auth.ValidID(id) {
+		return apperr.NotFound("token")
+	}
+	if err := s.opts.Auth.RevokeToken(c.Request().Context(), principal(c), id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/unionportal/unionportal/auth"
+)
+
+func (s *Server) listTenants(c echo.Context) error {
+	page, err := pageParams(c, 1)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.opts.Auth.ListTenants(c.Request().Context(), principal(c), page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listOf(items, next))
+}
+
+type tenantRequest struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+func (s *Server) createTenant(c echo.Context) error {
+	var req tenantRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	t, err := s.opts.Auth.CreateTenant(c.Request().Context(), principal(c), req.Slug, req.Name)
+	if err != nil {
+		return err
+	}
+	return created(c, t)
+}
+
+func (s *Server) getTenant(c echo.Context) error {
+	return c.JSON(http.StatusOK, tenantAccess(c).Tenant)
+}
+
+func (s *Server) listOrganizations(c echo.Context) error {
+	page, err := pageParams(c, 2)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.opts.Auth.ListOrganizations(c.Request().Context(), tenantAccess(c), page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listOf(items, next))
+}
+
+func (s *Server) createOrganization(c echo.Context) error {
+	var req auth.OrganizationInput
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	o, err := s.opts.Auth.CreateOrganization(c.Request().Context(), tenantAccess(c), req)
+	if err != nil {
+		return err
+	}
+	return created(c, o)
+}
+
+func (s *Server) listUsers(c echo.Context) error {
+	page, err := pageParams(c, 1)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.opts.Auth.ListUsers(c.Request().Context(), tenantAccess(c), page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listOf(items, next))
+}
+
+func (s *Server) createUser(c echo.Context) error {
+	var req auth.UserInput
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	m, err := s.opts.Auth.CreateUser(c.Request().Context(), tenantAccess(c), req)
+	if err != nil {
+		return err
+	}
+	return created(c, m)
+}
+
+func (s *Server) updateUser(c echo.Context) error {
+	var req auth.UserPatch
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	m, err := s.opts.Auth.UpdateUser(c.Request().Context(), tenantAccess(c), c.Param("id"), req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}
+
+func (s *Server) deactivateUser(c echo.Context) error {
+	if err := s.opts.Auth.DeactivateUser(c.Request().Context(), tenantAccess(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}

@@ -1,0 +1,208 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/casbin/casbin/v2"
+	"github.com/casbin/casbin/v2/model"
+	gormadapter "github.com/casbin/gorm-adapter/v3"
+	"gorm.io/gorm"
+
+	"github.com/unionportal/unionportal/database"
+)
+
+// Role names. A user holds roles per tenant.
+const (
+	RoleTenantAdmin = "tenant_admin"
+	RoleReviewer    = "reviewer"
+	RoleSignatory   = "signatory"
+	RoleEditor      = "editor"
+	RoleViewer      = "viewer"
+)
+
+// Roles lists every role, in the order the UI shows them.
+var Roles = []string{RoleTenantAdmin, RoleReviewer, RoleSignatory, RoleEditor, RoleViewer}
+
+// Permission names one thing a role may do in its tenant. The role -> permission policy
+// is seeded by a migration (database/migrations/*/00002_role_permissions.sql).
+type Permission string
+
+// Permissions the portal checks.
+const (
+	PermTenantRead         Permission = "tenant:read"
+	PermSettingsRead       Permission = "settings:read"
+	PermSettingsWrite      Permission = "settings:write"
+	PermOrganizationRead   Permission = "organization:read"
+	PermOrganizationManage Permission = "organization:manage"
+	PermUserRead           Permission = "user:read"
+	PermUserManage         Permission = "user:manage"
+	PermCaseRead           Permission = "case:read"
+	PermCaseCreate         Permission = "case:create"
+	PermCaseUpdate         Permission = "case:update"
+	// PermSubmissionReadAll and PermSubmissionReadOwn decide the scope of submission
+	// queries: the whole tenant, or the caller's own organization.
+	PermSubmissionReadAll  Permission = "submission:read_all"
+	PermSubmissionReadOwn  Permission = "submission:read_own"
+	PermSubmissionWriteOwn Permission = "submission:write_own"
+	PermSubmissionReview   Permission = "submission:review"
+	PermSubmissionSign     Permission = "submission:sign"
+	PermSubmissionResend   Permission = "submission:resend"
+	PermCommentRead        Permission = "comment:read"
+	PermCommentCreate      Permission = "comment:create"
+	PermEventRead          Permission = "event:read"
+)
+
+// casbinModel is RBAC with domains: r.sub is a user id (or a role), r.dom a tenant id,
+// r.obj a permission. Policies (p) are role -> permission and hold in every tenant;
+// grouping rules (g) give a user a role in one tenant.
+const casbinModel = `
+[request_definition]
+r = sub, dom, obj
+
+[policy_definition]
+p = sub, obj
+
+[role_definition]
+g = _, _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = g(r.sub, p.sub, r.dom) && r.obj == p.obj
+`
+
+// policyCheckInterval bounds how stale another process's view of the policy can be:
+// each process compares the policy version with the database at most this often.
+const policyCheckInterval = 200 * time.Millisecond
+
+// Authorizer answers "may user U do P in tenant T". It wraps casbin's synced cached
+// enforcer, loads the policy through the gorm adapter, and reloads it when the policy
+// version in the database moves, whichever process moved it.
+type Authorizer struct {
+	db  *database.DB
+	log *slog.Logger
+
+	// mu is held for reading by every decision and for writing by a reload, so no
+	// decision made on the old policy can be cached after the reload cleared the cache.
+	mu       sync.RWMutex
+	enforcer *casbin.SyncedCachedEnforcer
+	version  int64
+
+	checkMu   sync.Mutex
+	lastCheck time.Time
+}
+
+// NewAuthorizer loads the policy from db.
+func NewAuthorizer(ctx context.Context, db *database.DB, log *slog.Logger) (*Authorizer, error) {
+	m, err := model.NewModelFromString(casbinModel)
+	if err != nil {
+		return nil, err
+	}
+	g := db.Conn(context.Background())
+	// The table comes from our migrations; the adapter must not AutoMigrate it.
+	gormadapter.TurnOffAutoMigrate(g)
+	adapter, err := gormadapter.NewAdapterByDB(g)
+	if err != nil {
+		return nil, fmt.Errorf("casbin adapter: %w", err)
+	}
+	e, err := casbin.NewSyncedCachedEnforcer(m, adapter)
+	if err != nil {
+		return nil, fmt.Errorf("casbin enforcer: %w", err)
+	}
+	a := &Authorizer{db: db, log: log, enforcer: e}
+	if err := a.reload(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// reload reads the version, then the policy, under the write lock.
+func (a *Authorizer) reload(ctx context.Context) error {
+	var st authzState
+	if err := a.db.Conn(ctx).First(&st, 1).Error; err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.enforcer.LoadPolicy(); err != nil {
+		return fmt.Errorf("load policy: %w", err)
+	}
+	_ = a.enforcer.InvalidateCache()
+	a.version = st.Version
+	return nil
+}
+
+// Refresh reloads the policy if another process (or this one) changed it since the
+// last load. It queries the database at most every policyCheckInterval unless force.
+func (a *Authorizer) Refresh(ctx context.Context, force bool) error {
+	a.checkMu.Lock()
+	defer a.checkMu.Unlock()
+	if !force && time.Since(a.lastCheck) < policyCheckInterval {
+		return nil
+	}
+	var st authzState
+	if err := a.db.Conn(ctx).First(&st, 1).Error; err != nil {
+		return err
+	}
+	a.lastCheck = time.Now()
+	a.mu.RLock()
+	current := a.version
+	a.mu.RUnlock()
+	if st.Version == current {
+		return nil
+	}
+	a.log.Debug("authorization policy changed; reloading", "from", current, "to", st.Version)
+	return a.reload(ctx)
+}
+
+// Can reports whether subject (a user id, or a role name) holds perm in tenantID.
+func (a *Authorizer) Can(subject, tenantID string, perm Permission) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	ok, err := a.enforcer.Enforce(subject, tenantID, string(perm))
+	if err != nil {
+		a.log.Error("casbin enforce failed", "error", err)
+		return false
+	}
+	return ok
+}
+
+// RolesOf lists the roles userID holds in tenantID.
+func (a *Authorizer) RolesOf(userID, tenantID string) []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.enforcer.GetRolesForUserInDomain(userID, tenantID)
+}
+
+// RolePermissions lists the permissions of role, for documentation and tests.
+func (a *Authorizer) RolePermissions(role string) []Permission {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	rules, _ := a.enforcer.GetFilteredPolicy(0, role)
+	out := make([]Permission, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, Permission(r[1]))
+	}
+	return out
+}
+
+// setRoles replaces userID's roles in tenantID inside the transaction carried by ctx
+// and bumps the policy version, so that every process reloads. The caller reloads this
+// process's enforcer after commit (Refresh(ctx, true)).
+func (a *Authorizer) setRoles(ctx context.Context, userID, tenantID string, roles []string) error {
+	tx := a.db.Conn(ctx)
+	if err := tx.Where("ptype = 'g' AND v0 = ? AND v2 = ?", userID, tenantID).Delete(&gormadapter.CasbinRule{}).Error; err != nil {
+		return err
+	}
+	for _, r := range roles {
+		if err := tx.Create(&gormadapter.CasbinRule{Ptype: "g", V0: userID, V1: r, V2: tenantID}).Error; err != nil {
+			return err
+		}
+	}
+	return tx.Model(&authzState{}).Where("id = 1").Update("version", gorm.Expr("version + 1")).Error
+}

@@ -1,0 +1,63 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// MembershipView is one tenant the user belongs to, as /me shows it.
+type MembershipView struct {
+	Tenant       TenantRef       `json:"tenant"`
+	Organization OrganizationRef `json:"organization"`
+	Roles        []string        `json:"roles"`
+}
+
+// TenantRef names a tenant.
+type TenantRef struct {
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+// OrganizationRef names an organization.
+type OrganizationRef struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Country string `json:"country"`
+	Kind    string `json:"kind"`
+}
+
+// Memberships lists the principal's active memberships with their roles, by tenant slug.
+func (s *Service) Memberships(ctx context.Context, p *Principal) ([]MembershipView, error) {
+	if err := s.authz.Refresh(ctx, false); err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		TenantID, TenantSlug, TenantName    string
+		OrgID, OrgName, OrgCountry, OrgKind string
+		CreatedAt                           time.Time
+	}
+	err := s.db.Conn(ctx).Table("memberships").
+		Select("tenants.id AS tenant_id, tenants.slug AS tenant_slug, tenants.name AS tenant_name, "+
+			"organizations.id AS org_id, organizations.name AS org_name, organizations.country AS org_country, organizations.kind AS org_kind").
+		Joins("JOIN tenants ON tenants.id = memberships.tenant_id").
+		Joins("JOIN organizations ON organizations.id = memberships.organization_id").
+		Where("memberships.user_id = ? AND memberships.active", p.User.ID).
+		Order("tenants.slug").Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MembershipView, 0, len(rows))
+	for _, r := range rows {
+		roles := s.authz.RolesOf(p.User.ID, r.TenantID)
+		if roles == nil {
+			roles = []string{}
+		}
+		out = append(out, MembershipView{
+			Tenant:       TenantRef{ID: r.TenantID, Slug: r.TenantSlug, Name: r.TenantName},
+			Organization: OrganizationRef{ID: r.OrgID, Name: r.OrgName, Country: r.OrgCountry, Kind: r.OrgKind},
+			Roles:        roles,
+		})
+	}
+	return out, nil
+}

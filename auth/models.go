@@ -1,0 +1,113 @@
+// Package auth owns who may do what: tenants, organizations, users and their
+// memberships, sessions, API tokens, the login rate limit, and authorization (casbin
+// RBAC with one domain per tenant, plus the organization scoping of every
+// tenant-scoped query). It knows nothing of HTTP.
+package auth
+
+import "time"
+
+// Tenant is one global union federation; nothing ever crosses from one to another.
+type Tenant struct {
+	ID        string    `json:"id"`
+	Slug      string    `json:"slug"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Organization kinds.
+const (
+	KindAffiliate   = "affiliate"
+	KindSecretariat = "secretariat"
+)
+
+// Organization is an affiliate union or the tenant's secretariat.
+type Organization struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenant_id"`
+	Name      string    `json:"name"`
+	Country   string    `json:"country"`
+	Kind      string    `json:"kind"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// User is a person who logs in. Email is stored lower-cased and is unique platform-wide.
+type User struct {
+	ID           string    `json:"id"`
+	Email        string    `json:"email"`
+	Name         string    `json:"name"`
+	PasswordHash string    `json:"-"`
+	IsSuperadmin bool      `json:"is_superadmin"`
+	Active       bool      `json:"active"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Membership places a user in one organization of a tenant. Roles are casbin grouping
+// rules, not columns: see Authorizer.
+type Membership struct {
+	ID             string    `json:"id"`
+	UserID         string    `json:"user_id"`
+	TenantID       string    `json:"tenant_id"`
+	OrganizationID string    `json:"organization_id"`
+	Active         bool      `json:"active"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// Session is a browser login. Only the SHA-256 of its token is stored.
+type Session struct {
+	ID         string
+	TokenHash  string
+	UserID     string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+	IP         string
+	UserAgent  string
+}
+
+// APIToken is a bearer token for REST clients. Only the SHA-256 of the token is stored;
+// Prefix (the first characters) lets its owner recognise it in a list.
+type APIToken struct {
+	ID         string     `json:"id"`
+	UserID     string     `json:"-"`
+	Name       string     `json:"name"`
+	TokenHash  string     `json:"-"`
+	Prefix     string     `json:"prefix"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"-"`
+}
+
+// LoginAttempt records one login, for the rate limit.
+type LoginAttempt struct {
+	ID        int64
+	Email     string
+	IP        string
+	Success   bool
+	CreatedAt time.Time
+}
+
+// Event is one entry of the audit trail.
+type Event struct {
+	ID         int64     `json:"id"`
+	TenantID   *string   `json:"tenant_id"`
+	ActorID    *string   `json:"actor_id"`
+	Action     string    `json:"action"`
+	ObjectType string    `json:"object_type"`
+	ObjectID   string    `json:"object_id"`
+	IP         string    `json:"ip"`
+	Details    string    `json:"details"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// authzState holds the policy version that every portal process compares with its own.
+type authzState struct {
+	ID      int
+	Version int64
+}
+
+func (authzState) TableName() string { return "authz_state" }

@@ -1,0 +1,151 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"slices"
+
+	"gorm.io/gorm"
+
+	"github.com/unionportal/unionportal/apperr"
+)
+
+// How a request authenticated.
+const (
+	ViaSession = "session"
+	ViaToken   = "token"
+)
+
+// Principal is an authenticated user for the length of one request.
+type Principal struct {
+	User User
+	// Via says whether a session cookie or an API token authenticated the request.
+	Via       string
+	SessionID string
+	TokenID   string
+	IP        string
+}
+
+// Actor returns who the principal is for the audit trail.
+func (p *Principal) Actor() Actor { return Actor{UserID: p.User.ID, IP: p.IP} }
+
+// TenantAccess is a principal acting in one tenant: the tenant, the membership (nil for
+// a superadmin who is not a member) and the roles held there.
+type TenantAccess struct {
+	Principal  *Principal
+	Tenant     Tenant
+	Membership *Membership
+	Roles      []string
+	authz      *Authorizer
+}
+
+// Can reports whether the principal holds perm in this tenant. A superadmin holds a
+// tenant admin's permissions in every tenant, so that a new tenant can be set up.
+func (a *TenantAccess) Can(perm Permission) bool {
+	if a.Membership != nil && a.Membership.Active && a.authz.Can(a.Principal.User.ID, a.Tenant.ID, perm) {
+		return true
+	}
+	return a.Principal.User.IsSuperadmin && a.authz.Can(RoleTenantAdmin, a.Tenant.ID, perm)
+}
+
+// Require returns a 403 unless the principal holds perm.
+func (a *TenantAccess) Require(perm Permission) error {
+	if a.Can(perm) {
+		return nil
+	}
+	return &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "your roles in this tenant do not allow this"}
+}
+
+// HasRole reports whether the principal holds role in this tenant.
+func (a *TenantAccess) HasRole(role string) bool { return slices.Contains(a.Roles, role) }
+
+// Actor returns who acts, for the audit trail.
+func (a *TenantAccess) Actor() Actor { return a.Principal.Actor() }
+
+// Scope limits queries to what a caller may see in one tenant: always the tenant, and
+// for organization-scoped roles (editor, viewer) their own organization. Every
+// tenant-scoped query is built through a Scope; there is no other way to get one than
+// from a TenantAccess, so a handler cannot forget the conditions.
+type Scope struct {
+	tenantID       string
+	organizationID string // empty: the whole tenant
+}
+
+// TenantScope is the whole tenant, for objects every member may see (organizations,
+// cases) or that are already guarded by a permission (users).
+func (a *TenantAccess) TenantScope() Scope { return Scope{tenantID: a.Tenant.ID} }
+
+// ScopeFor is the scope of objects owned by organizations (submissions and what hangs
+// off them): the whole tenant with readAll, the caller's organization with readOwn, and
+// a 404 without either, so that the caller learns nothing.
+func (a *TenantAccess) ScopeFor(readAll, readOwn Permission) (Scope, error) {
+	switch {
+	case a.Can(readAll):
+		return Scope{tenantID: a.Tenant.ID}, nil
+	case a.Can(readOwn) && a.Membership != nil:
+		return Scope{tenantID: a.Tenant.ID, organizationID: a.Membership.OrganizationID}, nil
+	}
+	return Scope{}, apperr.NotFound("resource")
+}
+
+// TenantID is the scope's tenant.
+func (s Scope) TenantID() string { return s.tenantID }
+
+// OrganizationID is the organization the scope is limited to, or "" for the whole tenant.
+func (s Scope) OrganizationID() string { return s.organizationID }
+
+// Apply adds the scope's conditions on table to q. Tables with an organization_id
+// column get the organization condition when the scope has one; pass owned=false for
+// tables without one.
+func (s Scope) Apply(q *gorm.DB, table string, owned bool) *gorm.DB {
+	if s.tenantID == "" {
+		// A zero Scope is a programming error: refuse rather than query every tenant.
+		panic("auth: query with a zero Scope")
+	}
+	q = q.Where(table+".tenant_id = ?", s.tenantID)
+	if owned && s.organizationID != "" {
+		q = q.Where(table+".organization_id = ?", s.organizationID)
+	}
+	return q
+}
+
+// CSRFToken returns the token that mutating requests of sessionID must carry: an HMAC
+// of the session id, so it needs no storage and can be handed out again after a reload.
+func (s *Service) CSRFToken(sessionID string) string {
+	m := hmac.New(sha256.New, s.opts.SecretKey)
+	m.Write([]byte("csrf:" + sessionID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// CheckCSRF reports whether token is the CSRF token of sessionID.
+func (s *Service) CheckCSRF(sessionID, token string) bool {
+	return token != "" && hmac.Equal([]byte(token), []byte(s.CSRFToken(sessionID)))
+}
+
+// ResolveTenant gives the principal's access to the tenant with this slug. A tenant the
+// principal does not belong to answers 404, as if it did not exist.
+func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) (*TenantAccess, error) {
+	if err := s.authz.Refresh(ctx, false); err != nil {
+		return nil, err
+	}
+	var t Tenant
+	if err := s.db.Conn(ctx).Where("slug = ?", slug).First(&t).Error; err != nil {
+		return nil, notFound(err, "tenant")
+	}
+	a := &TenantAccess{Principal: p, Tenant: t, authz: s.authz}
+	var m Membership
+	err := s.db.Conn(ctx).Where("user_id = ? AND tenant_id = ? AND active", p.User.ID, t.ID).First(&m).Error
+	switch {
+	case err == nil:
+		a.Membership = &m
+		a.Roles = s.authz.RolesOf(p.User.ID, t.ID)
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return nil, err
+	case !p.User.IsSuperadmin:
+		return nil, apperr.NotFound("tenant")
+	}
+	return a, nil
+}

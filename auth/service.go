@@ -1,0 +1,202 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/database"
+)
+
+// Options configure a Service. Zero values take the documented defaults.
+type Options struct {
+	Logger *slog.Logger
+	// SecretKey derives the CSRF token of each session; at least 32 bytes.
+	SecretKey []byte
+	// SessionIdle ends a session unused for this long (default 2 h); SessionAbsolute
+	// ends every session this long after login (default 12 h).
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	// PasswordParams tune argon2id; nil means DefaultPasswordParams.
+	PasswordParams *argon2id.Params
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultPasswordParams follow OWASP's argon2id recommendation (46 MiB, 1 pass, 1 lane).
+var DefaultPasswordParams = &argon2id.Params{Memory: 46 * 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// Service is the auth domain: every operation on tenants, organizations, users,
+// sessions and tokens, with authorization and audit events.
+type Service struct {
+	db    *database.DB
+	authz *Authorizer
+	log   *slog.Logger
+	opts  Options
+	// hashing bounds concurrent argon2id work, which costs PasswordParams.Memory each.
+	hashing chan struct{}
+	// dummyHash is verified against when a login names no user, so that an unknown
+	// e-mail costs the same time as a wrong password.
+	dummyHash string
+}
+
+// NewService builds the auth service on db.
+func NewService(ctx context.Context, db *database.DB, opts Options) (*Service, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(opts.SecretKey) < 32 {
+		return nil, errors.New("auth: the secret key must be at least 32 bytes")
+	}
+	if opts.SessionIdle <= 0 {
+		opts.SessionIdle = 2 * time.Hour
+	}
+	if opts.SessionAbsolute <= 0 {
+		opts.SessionAbsolute = 12 * time.Hour
+	}
+	if opts.PasswordParams == nil {
+		opts.PasswordParams = DefaultPasswordParams
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	authz, err := NewAuthorizer(ctx, db, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{db: db, authz: authz, log: opts.Logger, opts: opts, hashing: make(chan struct{}, 2)}
+	if s.dummyHash, err = argon2id.CreateHash(randomToken(16), opts.PasswordParams); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Authorizer returns the service's authorizer.
+func (s *Service) Authorizer() *Authorizer { return s.authz }
+
+func (s *Service) now() time.Time { return s.opts.Now().UTC() }
+
+// MinPasswordLength is the shortest password accepted.
+const MinPasswordLength = 12
+
+// maxPasswordLength bounds the work an attacker can ask of the hash function.
+const maxPasswordLength = 1024
+
+func validatePassword(field, pw string) *apperr.FieldError {
+	switch {
+	case len([]rune(pw)) < MinPasswordLength:
+		return &apperr.FieldError{Field: field, Message: "must be at least 12 characters"}
+	case len(pw) > maxPasswordLength:
+		return &apperr.FieldError{Field: field, Message: "must be at most 1024 bytes"}
+	}
+	return nil
+}
+
+// hashPassword hashes pw with argon2id, waiting its turn so that a burst of logins
+// cannot exhaust memory.
+func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
+	if err := s.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer s.release()
+	return argon2id.CreateHash(pw, s.opts.PasswordParams)
+}
+
+func (s *Service) checkPassword(ctx context.Context, pw, hash string) (bool, error) {
+	if err := s.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer s.release()
+	ok, err := argon2id.ComparePasswordAndHash(pw, hash)
+	if err != nil {
+		return false, err
+	}
+	return ok, nil
+}
+
+func (s *Service) acquire(ctx context.Context) error {
+	select {
+	case s.hashing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) release() { <-s.hashing }
+
+// randomToken returns n random bytes from crypto/rand, base64url-encoded.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hashToken is how session and API tokens are stored: they carry 256 random bits, so a
+// fast hash suffices and a database leak does not reveal usable tokens.
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func newID() string { return uuid.NewString() }
+
+// ValidID reports whether id is a UUID in canonical form. Ids from clients are checked
+// before they reach a query: PostgreSQL would refuse a malformed one with an error.
+func ValidID(id string) bool {
+	u, err := uuid.Parse(id)
+	return err == nil && u.String() == id
+}
+
+// Actor is who does something, and from where, for the audit trail.
+type Actor struct {
+	UserID string
+	IP     string
+}
+
+// recordEvent writes an audit event in the transaction carried by ctx (if any).
+func (s *Service) recordEvent(ctx context.Context, tenantID string, actor Actor, action, objectType, objectID string, details map[string]any) error {
+	e := Event{Action: action, ObjectType: objectType, ObjectID: objectID, IP: actor.IP, Details: "{}", CreatedAt: s.now()}
+	if tenantID != "" {
+		e.TenantID = &tenantID
+	}
+	if actor.UserID != "" {
+		e.ActorID = &actor.UserID
+	}
+	if len(details) > 0 {
+		b, err := json.Marshal(details)
+		if err != nil {
+			return err
+		}
+		e.Details = string(b)
+	}
+	return s.db.Conn(ctx).Create(&e).Error
+}
+
+// notFound maps gorm's not-found to a typed 404 and passes other errors on.
+func notFound(err error, what string) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return apperr.NotFound(what)
+	}
+	return err
+}
+
+// duplicate maps a unique-constraint violation to a 409 naming field.
+func duplicate(err error, field, message string) error {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return &apperr.Error{Kind: apperr.KindConflict, Code: "duplicate", Message: message,
+			Fields: []apperr.FieldError{{Field: field, Message: message}}}
+	}
+	return err
+}

@@ -1,0 +1,217 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/unionportal/unionportal/apperr"
+)
+
+// Login rate limit: after loginMaxFailures failed logins within loginWindow, for one
+// account or from one address, further attempts are refused until the window has moved.
+const (
+	loginMaxFailures = 5
+	loginWindow      = 15 * time.Minute
+)
+
+// touchInterval is how stale a session's last-seen time or a token's last-used time may
+// be before a request updates it: one write a minute, not one per request.
+const touchInterval = time.Minute
+
+// errInvalidCredentials is the one answer for an unknown user, a wrong password and a
+// deactivated account.
+var errInvalidCredentials = &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "invalid_credentials", Message: "the e-mail or password is wrong"}
+
+// errUnauthenticated asks the client to log in.
+var errUnauthenticated = &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "unauthenticated", Message: "log in, or send an API token"}
+
+// NormalizeEmail lower-cases and trims an e-mail address.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// validEmail accepts a bare address (no display name) of sensible length.
+func validEmail(email string) bool {
+	if len(email) > 254 {
+		return false
+	}
+	a, err := mail.ParseAddress(email)
+	return err == nil && a.Address == email && a.Name == ""
+}
+
+// Login checks an e-mail and password and opens a new session, returning the session
+// token to set as a cookie. Attempts are rate limited per account and per address.
+func (s *Service) Login(ctx context.Context, email, password, ip, userAgent string) (*Principal, string, error) {
+	email = NormalizeEmail(email)
+	if err := s.checkLoginRate(ctx, email, ip); err != nil {
+		return nil, "", err
+	}
+	var u User
+	err := s.db.Conn(ctx).Where("email = ?", email).First(&u).Error
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, "", err
+	}
+	found := err == nil
+	hash := s.dummyHash
+	if found {
+		hash = u.PasswordHash
+	}
+	ok, err := s.checkPassword(ctx, password, hash)
+	if err != nil {
+		return nil, "", err
+	}
+	success := found && ok && u.Active
+	actor := Actor{IP: ip}
+	if found {
+		actor.UserID = u.ID
+	}
+	if !success {
+		err := s.db.WithTx(ctx, func(ctx context.Context) error {
+			if err := s.db.Conn(ctx).Create(&LoginAttempt{Email: email, IP: ip, Success: false, CreatedAt: s.now()}).Error; err != nil {
+				return err
+			}
+			return s.recordEvent(ctx, "", actor, "login.failed", "user", actor.UserID, map[string]any{"email": email})
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return nil, "", errInvalidCredentials
+	}
+	token := randomToken(32)
+	now := s.now()
+	sess := Session{ID: newID(), TokenHash: hashToken(token), UserID: u.ID, CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(s.opts.SessionAbsolute), IP: ip, UserAgent: truncate(userAgent, 512)}
+	err = s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.db.Conn(ctx).Create(&LoginAttempt{Email: email, IP: ip, Success: true, CreatedAt: now}).Error; err != nil {
+			return err
+		}
+		if err := s.db.Conn(ctx).Create(&sess).Error; err != nil {
+			return err
+		}
+		return s.recordEvent(ctx, "", actor, "login", "session", sess.ID, nil)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return &Principal{User: u, Via: ViaSession, SessionID: sess.ID, IP: ip}, token, nil
+}
+
+// checkLoginRate refuses a login when the account or the address has failed too often.
+// Failures of an account count from its last successful login.
+func (s *Service) checkLoginRate(ctx context.Context, email, ip string) error {
+	now := s.now()
+	since := now.Add(-loginWindow)
+	check := func(q *gorm.DB) (time.Duration, error) {
+		var rows []LoginAttempt
+		if err := q.Where("NOT success AND created_at > ?", since).Order("created_at DESC").Limit(loginMaxFailures).Find(&rows).Error; err != nil {
+			return 0, err
+		}
+		if len(rows) < loginMaxFailures {
+			return 0, nil
+		}
+		// Blocked until the oldest of the last five failures leaves the window.
+		return rows[len(rows)-1].CreatedAt.Add(loginWindow).Sub(now), nil
+	}
+	var lastSuccess LoginAttempt
+	accountSince := since
+	err := s.db.Conn(ctx).Where("email = ? AND success", email).Order("created_at DESC").First(&lastSuccess).Error
+	if err == nil && lastSuccess.CreatedAt.After(since) {
+		accountSince = lastSuccess.CreatedAt
+	} else if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return err
+	}
+	wait, err := check(s.db.Conn(ctx).Model(&LoginAttempt{}).Where("email = ? AND created_at > ?", email, accountSince))
+	if err != nil {
+		return err
+	}
+	waitIP, err := check(s.db.Conn(ctx).Model(&LoginAttempt{}).Where("ip = ?", ip))
+	if err != nil {
+		return err
+	}
+	wait = max(wait, waitIP)
+	if wait <= 0 {
+		return nil
+	}
+	secs := int(wait.Seconds()) + 1
+	return (&apperr.Error{Kind: apperr.KindRateLimited, Code: "too_many_attempts",
+		Message: "too many failed logins; try again later"}).With("retry_after", secs)
+}
+
+// Authenticate resolves a session token (from the cookie) or an API token (from the
+// Authorization header) to a principal. Expired sessions are deleted on sight.
+func (s *Service) Authenticate(ctx context.Context, sessionToken, apiToken, ip string) (*Principal, error) {
+	switch {
+	case apiToken != "":
+		return s.authenticateToken(ctx, apiToken, ip)
+	case sessionToken != "":
+		return s.authenticateSession(ctx, sessionToken, ip)
+	}
+	return nil, errUnauthenticated
+}
+
+func (s *Service) authenticateSession(ctx context.Context, token, ip string) (*Principal, error) {
+	var sess Session
+	if err := s.db.Conn(ctx).Where("token_hash = ?", hashToken(token)).First(&sess).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, errUnauthenticated
+		}
+		return nil, err
+	}
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.opts.SessionIdle)) {
+		if err := s.db.Conn(ctx).Delete(&Session{}, "id = ?", sess.ID).Error; err != nil {
+			return nil, err
+		}
+		return nil, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "session_expired", Message: "the session has expired; log in again"}
+	}
+	u, err := s.activeUser(ctx, sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if now.Sub(sess.LastSeenAt) > touchInterval {
+		if err := s.db.Conn(ctx).Model(&Session{}).Where("id = ?", sess.ID).Update("last_seen_at", now).Error; err != nil {
+			return nil, err
+		}
+	}
+	return &Principal{User: *u, Via: ViaSession, SessionID: sess.ID, IP: ip}, nil
+}
+
+func (s *Service) activeUser(ctx context.Context, id string) (*User, error) {
+	var u User
+	if err := s.db.Conn(ctx).Where("id = ? AND active", id).First(&u).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, errUnauthenticated
+		}
+		return nil, err
+	}
+	return &u, nil
+}
+
+// Logout ends the principal's session. A principal authenticated by API token has no
+// session to end.
+func (s *Service) Logout(ctx context.Context, p *Principal) error {
+	if p.SessionID == "" {
+		return nil
+	}
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.db.Conn(ctx).Delete(&Session{}, "id = ?", p.SessionID).Error; err != nil {
+			return err
+		}
+		return s.recordEvent(ctx, "", p.Actor(), "logout", "session", p.SessionID, nil)
+	})
+}
+
+// endSessions deletes every session of userID, in the transaction carried by ctx.
+func (s *Service) endSessions(ctx context.Context, userID string) error {
+	return s.db.Conn(ctx).Delete(&Session{}, "user_id = ?", userID).Error
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

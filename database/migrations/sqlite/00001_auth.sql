@@ -1,0 +1,115 @@
+-- +goose Up
+-- Tenants, organizations, users and their memberships, sessions, API tokens, login
+-- attempts, the audit event log, and the casbin authorization rules.
+
+CREATE TABLE tenants (
+    id         TEXT PRIMARY KEY,
+    slug       TEXT NOT NULL UNIQUE,
+    name       TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE organizations (
+    id         TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL REFERENCES tenants (id),
+    name       TEXT NOT NULL,
+    country    TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('affiliate', 'secretariat')),
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    UNIQUE (tenant_id, name)
+);
+CREATE INDEX organizations_tenant_name ON organizations (tenant_id, name, id);
+
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    is_superadmin BOOLEAN NOT NULL DEFAULT FALSE,
+    active        BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at    TIMESTAMP NOT NULL,
+    updated_at    TIMESTAMP NOT NULL
+);
+
+CREATE TABLE memberships (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL REFERENCES users (id),
+    tenant_id       TEXT NOT NULL REFERENCES tenants (id),
+    organization_id TEXT NOT NULL REFERENCES organizations (id),
+    active          BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at      TIMESTAMP NOT NULL,
+    updated_at      TIMESTAMP NOT NULL,
+    UNIQUE (user_id, tenant_id)
+);
+CREATE INDEX memberships_tenant ON memberships (tenant_id, user_id);
+
+CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    token_hash   TEXT NOT NULL UNIQUE,
+    user_id      TEXT NOT NULL REFERENCES users (id),
+    created_at   TIMESTAMP NOT NULL,
+    last_seen_at TIMESTAMP NOT NULL,
+    expires_at   TIMESTAMP NOT NULL,
+    ip           TEXT NOT NULL DEFAULT '',
+    user_agent   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+
+CREATE TABLE api_tokens (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users (id),
+    name         TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,
+    prefix       TEXT NOT NULL,
+    created_at   TIMESTAMP NOT NULL,
+    expires_at   TIMESTAMP,
+    last_used_at TIMESTAMP,
+    revoked_at   TIMESTAMP
+);
+CREATE INDEX api_tokens_user ON api_tokens (user_id, created_at, id);
+
+CREATE TABLE login_attempts (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    email      TEXT NOT NULL,
+    ip         TEXT NOT NULL,
+    success    BOOLEAN NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX login_attempts_email ON login_attempts (email, created_at);
+CREATE INDEX login_attempts_ip ON login_attempts (ip, created_at);
+
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id   TEXT REFERENCES tenants (id),
+    actor_id    TEXT REFERENCES users (id),
+    action      TEXT NOT NULL,
+    object_type TEXT NOT NULL DEFAULT '',
+    object_id   TEXT NOT NULL DEFAULT '',
+    ip          TEXT NOT NULL DEFAULT '',
+    details     TEXT NOT NULL DEFAULT '{}',
+    created_at  TIMESTAMP NOT NULL
+);
+CREATE INDEX events_tenant ON events (tenant_id, id);
+
+-- The casbin gorm-adapter's table, created here rather than by the adapter's AutoMigrate.
+CREATE TABLE casbin_rule (
+    id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    ptype VARCHAR(100) NOT NULL DEFAULT '',
+    v0    VARCHAR(100) NOT NULL DEFAULT '',
+    v1    VARCHAR(100) NOT NULL DEFAULT '',
+    v2    VARCHAR(100) NOT NULL DEFAULT '',
+    v3    VARCHAR(100) NOT NULL DEFAULT '',
+    v4    VARCHAR(100) NOT NULL DEFAULT '',
+    v5    VARCHAR(100) NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX idx_casbin_rule ON casbin_rule (ptype, v0, v1, v2, v3, v4, v5);
+
+-- Bumped in the transaction of every change to casbin_rule, so every portal process
+-- notices and reloads the policy.
+CREATE TABLE authz_state (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO authz_state (id, version) VALUES (1, 1);
