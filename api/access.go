@@ -85,17 +85,23 @@ func (s *Server) guard(access Access) echo.MiddlewareFunc {
 				return err
 			}
 			c.Set(principalKey, p)
+			ctx, req := c.Request().Context(), c.Request()
 			switch access.kind {
 			case accessPlatform:
 				if !p.User.IsSuperadmin {
+					s.opts.Auth.RecordDenied(ctx, p, "", req.Method, c.Path(), "not a superadmin")
 					return &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only a platform superadmin may do this"}
 				}
 			case accessTenant:
-				ta, err := s.opts.Auth.ResolveTenant(c.Request().Context(), p, c.Param("tenant"))
+				ta, err := s.opts.Auth.ResolveTenant(ctx, p, c.Param("tenant"))
 				if err != nil {
+					if apperr.KindOf(err) == apperr.KindNotFound {
+						s.opts.Auth.RecordDenied(ctx, p, "", req.Method, c.Path(), "tenant not visible")
+					}
 					return err
 				}
 				if err := ta.Require(access.perm); err != nil {
+					s.opts.Auth.RecordDenied(ctx, p, ta.Tenant.ID, req.Method, c.Path(), "lacks "+string(access.perm))
 					return err
 				}
 				c.Set(tenantKey, ta)

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"math"
 	"net/mail"
 	"strings"
 	"time"
@@ -116,14 +117,11 @@ func (s *Service) checkLoginRate(ctx context.Context, email, ip string) error {
 		return rows[len(rows)-1].CreatedAt.Add(loginWindow).Sub(now), nil
 	}
 	var lastSuccess LoginAttempt
-	accountSince := since
-	err := s.db.Conn(ctx).Where("email = ? AND success", email).Order("created_at DESC").First(&lastSuccess).Error
-	if err == nil && lastSuccess.CreatedAt.After(since) {
-		accountSince = lastSuccess.CreatedAt
-	} else if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+	err := s.db.Conn(ctx).Where("email = ? AND success", email).Order("id DESC").First(&lastSuccess).Error
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		return err
 	}
-	wait, err := check(s.db.Conn(ctx).Model(&LoginAttempt{}).Where("email = ? AND created_at > ?", email, accountSince))
+	wait, err := check(s.db.Conn(ctx).Model(&LoginAttempt{}).Where("email = ? AND id > ?", email, lastSuccess.ID))
 	if err != nil {
 		return err
 	}
@@ -135,7 +133,7 @@ func (s *Service) checkLoginRate(ctx context.Context, email, ip string) error {
 	if wait <= 0 {
 		return nil
 	}
-	secs := int(wait.Seconds()) + 1
+	secs := int(math.Ceil(wait.Seconds()))
 	return (&apperr.Error{Kind: apperr.KindRateLimited, Code: "too_many_attempts",
 		Message: "too many failed logins; try again later"}).With("retry_after", secs)
 }

@@ -37,7 +37,7 @@ type Member struct {
 	Email          string    `json:"email"`
 	Name           string    `json:"name"`
 	OrganizationID string    `json:"organization_id"`
-	Roles          []string  `json:"roles"`
+	Roles          []string  `json:"roles" gorm:"-"`
 	Active         bool      `json:"active"`
 	CreatedAt      time.Time `json:"created_at"`
 }

@@ -266,3 +266,47 @@ func TestReadinessFollowsPostgreSQL(t *testing.T) {
 	waitStatus(t, base+"/readyz", 200, 10*time.Second)
 	waitStatus(t, base+"/test/db", 200, 10*time.Second)
 }
+
+func TestCreateSuperadmin(t *testing.T) {
+	dataDir := t.TempDir()
+	env := []string{"UNIONPORTAL_DATA_DIR=" + dataDir}
+	runWithStdin := func(stdin string, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, env, strings.NewReader(stdin), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	if code, _, stderr := runWithStdin("", "admin", "create-superadmin"); code != 2 || !strings.Contains(stderr, "--email is required") {
+		t.Errorf("without --email: %d %s", code, stderr)
+	}
+	if code, _, stderr := runWithStdin("", "admin", "frobnicate"); code != 2 || !strings.Contains(stderr, "create-superadmin") {
+		t.Errorf("unknown admin command: %d %s", code, stderr)
+	}
+	if code, _, stderr := runWithStdin("", "admin", "create-superadmin", "--email", "root@fed.test"); code != 1 || !strings.Contains(stderr, "no password on standard input") {
+		t.Errorf("no password: %d %s", code, stderr)
+	}
+	if code, _, stderr := runWithStdin("short\n", "admin", "create-superadmin", "--email", "root@fed.test"); code != 1 || !strings.Contains(stderr, "password: must be at least 12 characters") {
+		t.Errorf("short password: %d %s", code, stderr)
+	}
+	code, stdout, stderr := runWithStdin("a long enough password\n", "admin", "create-superadmin", "--email", "Root@Fed.test")
+	if code != 0 || !strings.Contains(stdout, "superadmin root@fed.test") {
+		t.Fatalf("create: %d %s %s", code, stdout, stderr)
+	}
+	db, err := database.Open(context.Background(), database.Target{Dialect: database.SQLite, DSN: filepath.Join(dataDir, "unionportal.db")}, database.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var super bool
+	if err := db.Conn(context.Background()).Raw("SELECT is_superadmin FROM users WHERE email = 'root@fed.test'").Scan(&super).Error; err != nil || !super {
+		t.Errorf("is_superadmin = %v (%v)", super, err)
+	}
+	// Running it again resets the password of the same account.
+	if code, _, stderr := runWithStdin("another long password\n", "admin", "create-superadmin", "--email", "root@fed.test"); code != 0 {
+		t.Errorf("second run: %d %s", code, stderr)
+	}
+	var n int64
+	db.Conn(context.Background()).Raw("SELECT count(*) FROM users").Scan(&n)
+	if n != 1 {
+		t.Errorf("%d users after two runs, want 1", n)
+	}
+}

@@ -1,0 +1,228 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+
+	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
+)
+
+// testPassword is every fixture user's password.
+const testPassword = "correct horse battery staple"
+
+// cheapPasswords keeps argon2id fast in tests; production uses auth.DefaultPasswordParams.
+var cheapPasswords = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// fakeClock is a settable clock for session expiry tests.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// harness is one portal process: an auth service and a server on a database.
+type harness struct {
+	t     *testing.T
+	db    *database.DB
+	auth  *auth.Service
+	srv   *Server
+	clock *fakeClock
+}
+
+func newHarness(t *testing.T, db *database.DB) *harness {
+	t.Helper()
+	clock := &fakeClock{now: time.Now().UTC()}
+	svc, err := auth.NewService(context.Background(), db, auth.Options{
+		SecretKey:      []byte("0123456789abcdef0123456789abcdef"),
+		PasswordParams: cheapPasswords,
+		Now:            clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, db: db, auth: svc, srv: New(Options{Auth: svc}), clock: clock}
+}
+
+// client is one HTTP client of the portal: a browser (cookie and CSRF token) or a REST
+// client (bearer token).
+type client struct {
+	h      *harness
+	ip     string
+	cookie *http.Cookie
+	csrf   string
+	bearer string
+	user   auth.User
+}
+
+func (h *harness) anonymous() *client { return &client{h: h, ip: "198.51.100.7"} }
+
+type response struct {
+	*httptest.ResponseRecorder
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body.Bytes(), v); err != nil {
+		t.Fatalf("response is not JSON (%v): %s", err, r.Body)
+	}
+}
+
+func (r response) problem(t *testing.T) map[string]any {
+	t.Helper()
+	if ct := r.Header().Get("Content-Type"); ct != ProblemContentType {
+		t.Fatalf("Content-Type %q, want problem+json; status %d body %s", ct, r.Code, r.Body)
+	}
+	var p map[string]any
+	r.json(t, &p)
+	return p
+}
+
+// fieldNames lists the fields a problem names.
+func fieldNames(p map[string]any) []string {
+	var out []string
+	errs, _ := p["errors"].([]any)
+	for _, e := range errs {
+		out = append(out, e.(map[string]any)["field"].(string))
+	}
+	return out
+}
+
+func (c *client) do(method, path string, body any) response {
+	c.h.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = bytes.NewBufferString(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			c.h.t.Fatal(err)
+		}
+		r = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, r)
+	req.RemoteAddr = c.ip + ":40000"
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.cookie != nil {
+		req.AddCookie(c.cookie)
+	}
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	rec := httptest.NewRecorder()
+	c.h.srv.Handler().ServeHTTP(rec, req)
+	return response{rec}
+}
+
+func (c *client) must(status int, method, path string, body any) response {
+	c.h.t.Helper()
+	r := c.do(method, path, body)
+	if r.Code != status {
+		c.h.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.Code, status, r.Body)
+	}
+	return r
+}
+
+// login logs in as a browser would and returns the client.
+func (h *harness) login(email string) *client {
+	h.t.Helper()
+	c := h.anonymous()
+	c.loginAs(email, testPassword)
+	return c
+}
+
+func (c *client) loginAs(email, password string) response {
+	c.h.t.Helper()
+	r := c.do(http.MethodPost, "/api/v1/auth/login", map[string]string{"email": email, "password": password})
+	if r.Code != http.StatusOK {
+		return r
+	}
+	for _, ck := range r.Result().Cookies() {
+		if ck.Name == "up_session" {
+			c.cookie = ck
+		}
+	}
+	var body loginResponse
+	r.json(c.h.t, &body)
+	c.csrf, c.user = body.CSRFToken, body.User
+	return r
+}
+
+// world is two tenants with organizations and users in every role.
+type world struct {
+	super                  *client
+	tenantA, tenantB       auth.Tenant
+	orgA1, orgA2, orgB     auth.Organization
+	adminA, editorA1       *client
+	reviewerA, viewerA2    *client
+	adminB                 *client
+	editorA1ID, viewerA2ID string
+}
+
+func (h *harness) superadmin() *client {
+	h.t.Helper()
+	if _, err := h.auth.CreateSuperadmin(context.Background(), "root@platform.test", "Root", testPassword); err != nil {
+		h.t.Fatal(err)
+	}
+	return h.login("root@platform.test")
+}
+
+func (h *harness) world() *world {
+	h.t.Helper()
+	w := &world{super: h.superadmin()}
+	w.super.must(201, "POST", "/api/v1/tenants", map[string]string{"slug": "alpha", "name": "Alpha Federation"}).json(h.t, &w.tenantA)
+	w.super.must(201, "POST", "/api/v1/tenants", map[string]string{"slug": "beta", "name": "Beta Federation"}).json(h.t, &w.tenantB)
+	org := func(tenant, name, country, kind string, into *auth.Organization) {
+		w.super.must(201, "POST", "/api/v1/tenants/"+tenant+"/organizations",
+			map[string]string{"name": name, "country": country, "kind": kind}).json(h.t, into)
+	}
+	org("alpha", "Alpha Secretariat", "CH", "secretariat", &w.orgA1)
+	org("alpha", "Miners of Kyrgyzstan", "KG", "affiliate", &w.orgA2)
+	org("beta", "Beta Builders", "FR", "affiliate", &w.orgB)
+	user := func(tenant, email, orgID string, roles ...string) string {
+		var m auth.Member
+		w.super.must(201, "POST", "/api/v1/tenants/"+tenant+"/users", map[string]any{
+			"email": email, "name": email, "password": testPassword, "organization_id": orgID, "roles": roles}).json(h.t, &m)
+		return m.ID
+	}
+	user("alpha", "admin@alpha.test", w.orgA1.ID, "tenant_admin")
+	user("alpha", "reviewer@alpha.test", w.orgA1.ID, "reviewer")
+	w.editorA1ID = user("alpha", "editor@alpha.test", w.orgA1.ID, "editor")
+	w.viewerA2ID = user("alpha", "viewer@alpha.test", w.orgA2.ID, "viewer")
+	user("beta", "admin@beta.test", w.orgB.ID, "tenant_admin")
+	w.adminA = h.login("admin@alpha.test")
+	w.reviewerA = h.login("reviewer@alpha.test")
+	w.editorA1 = h.login("editor@alpha.test")
+	w.viewerA2 = h.login("viewer@alpha.test")
+	w.adminB = h.login("admin@beta.test")
+	return w
+}

@@ -1,0 +1,186 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/database/dbtest"
+)
+
+// publicRoutes may be reached without logging in; every other /api/v1 route needs a
+// login and declares its permission.
+var publicRoutes = []string{"POST /api/v1/auth/login", "GET /api/v1/openapi.json"}
+
+func TestEveryRouteDeclaresItsAccess(t *testing.T) {
+	h := newHarness(t, dbtest.New(t, database.SQLite))
+	declared := h.srv.RouteAccess()
+	n := 0
+	for _, r := range h.srv.Echo().Routes() {
+		if !strings.HasPrefix(r.Path, "/api/v1") {
+			continue
+		}
+		n++
+		key := r.Method + " " + r.Path
+		a, ok := declared[key]
+		switch {
+		case !ok:
+			t.Errorf("%s is registered without an access declaration (use Server.route)", key)
+		case a.kind == accessPublic && !slices.Contains(publicRoutes, key):
+			t.Errorf("%s is public but not in the list of public routes", key)
+		case a.kind == accessTenant && !strings.Contains(r.Path, ":tenant"):
+			t.Errorf("%s requires a tenant permission but has no :tenant parameter", key)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d /api/v1 routes found", n)
+	}
+}
+
+// TestPermissionsExistInPolicy catches a route declaring a permission that no role has.
+func TestPermissionsExistInPolicy(t *testing.T) {
+	h := newHarness(t, dbtest.New(t, database.SQLite))
+	all := map[auth.Permission]bool{}
+	for _, role := range auth.Roles {
+		for _, p := range h.auth.Authorizer().RolePermissions(role) {
+			all[p] = true
+		}
+	}
+	for key, a := range h.srv.RouteAccess() {
+		if a.kind == accessTenant && !all[a.perm] {
+			t.Errorf("%s requires %q, which no role holds", key, a.perm)
+		}
+	}
+}
+
+// snapshot serialises every table a request could change (not the audit trail, which
+// records the refusals), to prove that refused requests change nothing.
+func snapshot(t *testing.T, db *database.DB) string {
+	t.Helper()
+	var b strings.Builder
+	for _, table := range []string{"tenants", "organizations", "users", "memberships", "api_tokens", "casbin_rule", "authz_state", "sessions"} {
+		var rows []map[string]any
+		if err := db.Conn(context.Background()).Table(table).Order("1").Find(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			delete(r, "last_seen_at")
+			delete(r, "last_used_at")
+			j, _ := json.Marshal(r)
+			b.Write(j)
+		}
+	}
+	return b.String()
+}
+
+// fillPath replaces :tenant with the victim tenant's slug and every :id with the id of
+// an object of the victim's that the collection route above it lists, as seen by owner.
+func fillPath(t *testing.T, path, slug string, owner *client) string {
+	t.Helper()
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		switch {
+		case p == ":tenant":
+			parts[i] = slug
+		case strings.HasPrefix(p, ":"):
+			collection := strings.Join(parts[:i], "/")
+			var l struct {
+				Items []map[string]any `json:"items"`
+			}
+			owner.must(200, "GET", collection, nil).json(t, &l)
+			if len(l.Items) == 0 {
+				t.Fatalf("%s: the fixture has no object at %s to aim at", path, collection)
+			}
+			parts[i] = fmt.Sprint(l.Items[len(l.Items)-1]["id"])
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// TestIsolationMatrix is generated from the route table: for every route that acts on a
+// tenant's objects, users of another tenant and members of another organization without
+// the permission try tenant alpha's ids in the path and body. They get 404 or 403, and
+// nothing changes.
+func TestIsolationMatrix(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		w := h.world()
+		// An API token of alpha's, so that /me/tokens/:id has a target.
+		w.editorA1.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "alpha's"})
+		var betaTok auth.NewToken
+		w.adminB.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "beta's"}).json(t, &betaTok)
+		betaREST := &client{h: h, ip: "203.0.113.66", bearer: betaTok.Token}
+
+		// A body that names alpha's objects wherever a body can.
+		body := map[string]any{"name": "Intruder", "slug": "intrusion", "email": "intruder@beta.test", "password": testPassword,
+			"organization_id": w.orgA2.ID, "roles": []string{"tenant_admin"}, "country": "FR", "kind": "affiliate", "active": false}
+
+		routes := h.srv.RouteAccess()
+		keys := make([]string, 0, len(routes))
+		for k := range routes {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		before := snapshot(t, db)
+		checked := 0
+		for _, key := range keys {
+			a := routes[key]
+			method, path, _ := strings.Cut(key, " ")
+			if !strings.HasPrefix(path, "/api/v1") || a.kind == accessPublic {
+				continue
+			}
+			switch {
+			case a.kind == accessTenant:
+				target := fillPath(t, path, "alpha", w.super)
+				for name, intruder := range map[string]*client{"beta admin (session)": w.adminB, "beta admin (token)": betaREST} {
+					r := intruder.do(method, target, bodyFor(method, body))
+					if r.Code != http.StatusNotFound {
+						t.Errorf("%s %s as %s: %d, want 404; body %s", method, target, name, r.Code, r.Body)
+					}
+				}
+				// A member of another organization of alpha, without the permission.
+				if !slices.Contains(h.auth.Authorizer().RolePermissions(auth.RoleViewer), a.perm) {
+					r := w.viewerA2.do(method, target, bodyFor(method, body))
+					if r.Code != http.StatusForbidden && r.Code != http.StatusNotFound {
+						t.Errorf("%s %s as alpha's viewer of another organization: %d, want 403/404", method, target, r.Code)
+					}
+				}
+				checked++
+			case strings.Contains(path, "/:"):
+				// Per-user objects outside tenants (/me/tokens/:id): another user's id is 404.
+				target := fillPath(t, path, "alpha", w.editorA1)
+				if r := w.adminB.do(method, target, bodyFor(method, body)); r.Code != http.StatusNotFound {
+					t.Errorf("%s %s as another user: %d, want 404", method, target, r.Code)
+				}
+				checked++
+			case a.kind == accessPlatform:
+				for _, c := range []*client{w.adminA, w.adminB, betaREST} {
+					if r := c.do(method, path, bodyFor(method, body)); r.Code != http.StatusForbidden {
+						t.Errorf("%s %s as a tenant admin: %d, want 403", method, path, r.Code)
+					}
+				}
+				checked++
+			}
+		}
+		if checked < 8 {
+			t.Fatalf("only %d routes checked", checked)
+		}
+		if after := snapshot(t, db); after != before {
+			t.Error("refused requests changed the database")
+		}
+	})
+}
+
+func bodyFor(method string, body map[string]any) any {
+	if method == http.MethodGet || method == http.MethodDelete {
+		return nil
+	}
+	return body
+}
