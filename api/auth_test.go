@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
@@ -402,7 +403,7 @@ func TestAuditEvents(t *testing.T) {
 				t.Errorf("no %s event among %v", want, actions)
 			}
 		}
-		var ev auth.Event
+		var ev audit.Event
 		db.Conn(context.Background()).Table("events").Where("action = 'user.updated'").First(&ev)
 		if ev.TenantID == nil || *ev.TenantID != w.tenantA.ID || ev.ActorID == nil || ev.IP == "" ||
 			!strings.Contains(ev.Details, `"roles_before":["viewer"]`) {

@@ -91,19 +91,6 @@ type LoginAttempt struct {
 	CreatedAt time.Time
 }
 
-// Event is one entry of the audit trail.
-type Event struct {
-	ID         int64     `json:"id"`
-	TenantID   *string   `json:"tenant_id"`
-	ActorID    *string   `json:"actor_id"`
-	Action     string    `json:"action"`
-	ObjectType string    `json:"object_type"`
-	ObjectID   string    `json:"object_id"`
-	IP         string    `json:"ip"`
-	Details    string    `json:"details"`
-	CreatedAt  time.Time `json:"created_at"`
-}
-
 // authzState holds the policy version that every portal process compares with its own.
 type authzState struct {
 	ID      int

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/database"
 )
 
@@ -150,7 +150,12 @@ func hashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func newID() string { return uuid.NewString() }
+// newID returns a UUIDv7: random enough to be unguessable (74 random bits), and ordered
+// by creation time, which keeps indexes compact and breaks ties in time-ordered lists.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// NewID is newID for other domain packages.
+func NewID() string { return newID() }
 
 // ValidID reports whether id is a UUID in canonical form. Ids from clients are checked
 // before they reach a query: PostgreSQL would refuse a malformed one with an error.
@@ -165,23 +170,11 @@ type Actor struct {
 	IP     string
 }
 
-// recordEvent writes an audit event in the transaction carried by ctx (if any).
+// recordEvent appends an audit event in the transaction carried by ctx (if any).
 func (s *Service) recordEvent(ctx context.Context, tenantID string, actor Actor, action, objectType, objectID string, details map[string]any) error {
-	e := Event{Action: action, ObjectType: objectType, ObjectID: objectID, IP: actor.IP, Details: "{}", CreatedAt: s.now()}
-	if tenantID != "" {
-		e.TenantID = &tenantID
-	}
-	if actor.UserID != "" {
-		e.ActorID = &actor.UserID
-	}
-	if len(details) > 0 {
-		b, err := json.Marshal(details)
-		if err != nil {
-			return err
-		}
-		e.Details = string(b)
-	}
-	return s.db.Conn(ctx).Create(&e).Error
+	_, err := audit.Record(ctx, s.db, audit.Entry{TenantID: tenantID, ActorID: actor.UserID, IP: actor.IP,
+		Action: action, ObjectType: objectType, ObjectID: objectID, Details: details, At: s.now()})
+	return err
 }
 
 // notFound maps gorm's not-found to a typed 404 and passes other errors on.

@@ -28,6 +28,8 @@ commands:
   serve [--demo]   run the portal (migrates the database first)
   migrate          apply pending database migrations, then exit
   version          print the version
+  audit verify [--tenant SLUG]
+                   check the audit trail's hash chains; exit 1 on a broken link
   admin create-superadmin --email E [--name N]
                    create a platform superadmin (or reset one's password);
                    the password is read from standard input
@@ -49,6 +51,13 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return exitUsage
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd == "audit" {
+		if len(rest) == 0 || rest[0] != "verify" {
+			fmt.Fprintf(stderr, "unionportal audit: expected the subcommand verify\n\n%s", usage)
+			return exitUsage
+		}
+		cmd, rest = "audit verify", rest[1:]
+	}
 	if cmd == "admin" {
 		if len(rest) == 0 || rest[0] != "create-superadmin" {
 			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin\n\n%s", usage)
@@ -61,13 +70,15 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	configFile := fs.String("config", "", "settings file")
 	var demo *bool
-	var email, name *string
+	var email, name, tenant *string
 	switch cmd {
 	case "serve":
 		demo = fs.Bool("demo", false, "seed demo data into an empty database")
 	case "admin create-superadmin":
 		email = fs.String("email", "", "the superadmin's e-mail address")
 		name = fs.String("name", "Platform administrator", "the superadmin's name")
+	case "audit verify":
+		tenant = fs.String("tenant", "", "verify only this tenant's chain (its slug)")
 	case "migrate", "version":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -102,6 +113,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		err = serve(ctx, cfg, log, *demo)
 	case "migrate":
 		err = migrate(ctx, cfg, log, stdout)
+	case "audit verify":
+		err = auditVerify(ctx, cfg, log, *tenant, stdout)
 	case "admin create-superadmin":
 		if *email == "" {
 			fmt.Fprintf(stderr, "unionportal admin create-superadmin: --email is required\n")

@@ -310,3 +310,34 @@ func TestCreateSuperadmin(t *testing.T) {
 		t.Errorf("%d users after two runs, want 1", n)
 	}
 }
+
+func TestAuditVerifyCommand(t *testing.T) {
+	dataDir := t.TempDir()
+	env := []string{"UNIONPORTAL_DATA_DIR=" + dataDir}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"admin", "create-superadmin", "--email", "root@fed.test"}, env,
+		strings.NewReader("a long enough password\n"), &out, &errOut); code != 0 {
+		t.Fatalf("create-superadmin: %s", errOut.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"audit", "verify"}, env, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("verify on an intact trail: exit %d: %s %s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "platform: 1 events, chain intact") {
+		t.Errorf("output %q", out.String())
+	}
+	db, err := database.Open(context.Background(), database.Target{Dialect: database.SQLite, DSN: filepath.Join(dataDir, "unionportal.db")}, database.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Conn(context.Background()).Exec("UPDATE events SET ip = '10.9.9.9'")
+	db.Close()
+	out.Reset()
+	code := run(context.Background(), []string{"audit", "verify"}, env, strings.NewReader(""), &out, &errOut)
+	if code != 1 || !strings.Contains(out.String(), "BROKEN") || !strings.Contains(out.String(), "sequence number 1") {
+		t.Errorf("verify on an edited trail: exit %d, %q", code, out.String())
+	}
+	if code := run(context.Background(), []string{"audit", "verify", "--tenant", "nope"}, env, strings.NewReader(""), &out, &errOut); code != 1 {
+		t.Errorf("unknown tenant: exit %d", code)
+	}
+}

@@ -80,8 +80,13 @@ CREATE TABLE login_attempts (
 CREATE INDEX login_attempts_email ON login_attempts (email, created_at);
 CREATE INDEX login_attempts_ip ON login_attempts (ip, created_at);
 
+-- The audit trail. Events form one SHA-256 hash chain per tenant (chain = the tenant id,
+-- or '' for platform events such as logins): hash = SHA-256(prev_hash, seq and the
+-- canonical content), so an edited, deleted or reordered row breaks the chain.
 CREATE TABLE events (
     id          BIGSERIAL PRIMARY KEY,
+    chain       TEXT NOT NULL,
+    seq         BIGINT NOT NULL,
     tenant_id   UUID REFERENCES tenants (id),
     actor_id    UUID REFERENCES users (id),
     action      TEXT NOT NULL,
@@ -89,9 +94,20 @@ CREATE TABLE events (
     object_id   TEXT NOT NULL DEFAULT '',
     ip          TEXT NOT NULL DEFAULT '',
     details     TEXT NOT NULL DEFAULT '{}',
-    created_at  TIMESTAMPTZ NOT NULL
+    created_at  TIMESTAMPTZ NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    UNIQUE (chain, seq)
 );
 CREATE INDEX events_tenant ON events (tenant_id, id);
+CREATE INDEX events_object ON events (object_type, object_id, id);
+
+-- The head of each chain; writers lock it, so events of one tenant are written one at a time.
+CREATE TABLE event_chain_heads (
+    chain TEXT PRIMARY KEY,
+    seq   BIGINT NOT NULL,
+    hash  TEXT NOT NULL
+);
 
 -- The casbin gorm-adapter's table, created here rather than by the adapter's AutoMigrate.
 CREATE TABLE casbin_rule (
