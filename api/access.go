@@ -67,9 +67,13 @@ func (s *Server) cookieName() string {
 	return "up_session"
 }
 
-// route registers a handler with the access it requires.
-func (s *Server) route(method, path string, access Access, h echo.HandlerFunc) {
-	s.access[method+" "+path] = access
+// route registers a handler with the access it requires and its documentation, from
+// which the OpenAPI document is generated.
+func (s *Server) route(method, path string, access Access, h echo.HandlerFunc, doc Doc) {
+	key := method + " " + path
+	s.access[key] = access
+	doc.access = access
+	s.docs[key] = doc
 	s.echo.Add(method, path, h, s.guard(access))
 }
 

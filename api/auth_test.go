@@ -308,8 +308,8 @@ func TestUserManagement(t *testing.T) {
 
 		var users list[auth.Member]
 		w.adminA.must(200, "GET", "/api/v1/tenants/alpha/users", nil).json(t, &users)
-		if len(users.Items) != 4 {
-			t.Fatalf("alpha has %d members, want 4: %+v", len(users.Items), users.Items)
+		if len(users.Items) != 5 {
+			t.Fatalf("alpha has %d members, want 5: %+v", len(users.Items), users.Items)
 		}
 		for _, u := range users.Items {
 			if u.Email == "admin@beta.test" {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/workflow"
 )
 
 // testPassword is every fixture user's password.
@@ -46,6 +47,7 @@ type harness struct {
 	t     *testing.T
 	db    *database.DB
 	auth  *auth.Service
+	wf    *workflow.Service
 	srv   *Server
 	clock *fakeClock
 }
@@ -61,7 +63,8 @@ func newHarness(t *testing.T, db *database.DB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, db: db, auth: svc, srv: New(Options{Auth: svc}), clock: clock}
+	wf := workflow.NewService(db, workflow.Options{Now: clock.Now})
+	return &harness{t: t, db: db, auth: svc, wf: wf, srv: New(Options{Auth: svc, Workflow: wf}), clock: clock}
 }
 
 // client is one HTTP client of the portal: a browser (cookie and CSRF token) or a REST
@@ -184,9 +187,17 @@ type world struct {
 	orgA1, orgA2, orgB     auth.Organization
 	adminA, editorA1       *client
 	reviewerA, viewerA2    *client
+	editorA2               *client
 	adminB                 *client
 	editorA1ID, viewerA2ID string
+	caseA                  workflow.Case
+	// submissionA belongs to organization A1 of tenant alpha; its title and body carry
+	// secretMarker, which no response to anyone outside A1 or the secretariat may contain.
+	submissionA workflow.SubmissionView
 }
+
+// secretMarker is in the title and body of the fixture's confidential submission.
+const secretMarker = "WITNESS-NAME-7731"
 
 func (h *harness) superadmin() *client {
 	h.t.Helper()
@@ -218,11 +229,23 @@ func (h *harness) world() *world {
 	user("alpha", "reviewer@alpha.test", w.orgA1.ID, "reviewer")
 	w.editorA1ID = user("alpha", "editor@alpha.test", w.orgA1.ID, "editor")
 	w.viewerA2ID = user("alpha", "viewer@alpha.test", w.orgA2.ID, "viewer")
+	user("alpha", "editor2@alpha.test", w.orgA2.ID, "editor")
 	user("beta", "admin@beta.test", w.orgB.ID, "tenant_admin")
 	w.adminA = h.login("admin@alpha.test")
 	w.reviewerA = h.login("reviewer@alpha.test")
 	w.editorA1 = h.login("editor@alpha.test")
 	w.viewerA2 = h.login("viewer@alpha.test")
+	w.editorA2 = h.login("editor2@alpha.test")
 	w.adminB = h.login("admin@beta.test")
+
+	w.reviewerA.must(201, "POST", "/api/v1/tenants/alpha/cases", map[string]any{
+		"number": "3386", "country": "KG", "title": "Kyrgyzstan", "complainants": []string{"Alpha Federation"}}).json(h.t, &w.caseA)
+	w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{
+		"case_id": w.caseA.ID, "kind": "additional_information", "title": "Update " + secretMarker,
+		"body": "The union leader " + secretMarker + " was arrested.", "language": "en"}).json(h.t, &w.submissionA)
+	w.editorA1.must(200, "POST", "/api/v1/tenants/alpha/submissions/"+w.submissionA.ID+"/transitions",
+		map[string]string{"action": "submit"}).json(h.t, &w.submissionA)
+	w.reviewerA.must(201, "POST", "/api/v1/tenants/alpha/submissions/"+w.submissionA.ID+"/comments",
+		map[string]any{"body": "Please add the date of the arrest " + secretMarker})
 	return w
 }

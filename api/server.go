@@ -11,12 +11,15 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/workflow"
 )
 
 // Options configure a Server. The zero value serves with safe defaults.
@@ -37,8 +40,9 @@ type Options struct {
 	Checks []Check
 	// Version is reported by /healthz.
 	Version string
-	// Auth serves /api/v1; without it only the health routes exist.
-	Auth *auth.Service
+	// Auth and Workflow serve /api/v1; without Auth only the health routes exist.
+	Auth     *auth.Service
+	Workflow *workflow.Service
 	// SessionAbsolute is the lifetime of the session cookie (default 12 h).
 	SessionAbsolute time.Duration
 }
@@ -48,8 +52,13 @@ type Server struct {
 	echo *echo.Echo
 	log  *slog.Logger
 	opts Options
-	// access records what each route requires, by "METHOD /path".
+	// access records what each route requires, and docs how it is called, by
+	// "METHOD /path".
 	access map[string]Access
+	docs   map[string]Doc
+
+	openapiOnce sync.Once
+	openapiDoc  map[string]any
 }
 
 // New builds the server and registers every route.
@@ -68,7 +77,7 @@ func New(opts Options) *Server {
 	if opts.SessionAbsolute <= 0 {
 		opts.SessionAbsolute = 12 * time.Hour
 	}
-	s := &Server{echo: e, log: opts.Logger, opts: opts, access: map[string]Access{}}
+	s := &Server{echo: e, log: opts.Logger, opts: opts, access: map[string]Access{}, docs: map[string]Doc{}}
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
 
@@ -91,22 +100,48 @@ func (s *Server) routes() {
 		return
 	}
 	const v1 = "/api/v1"
-	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login)
-	s.route(http.MethodPost, v1+"/auth/logout", Authenticated(), s.logout)
-	s.route(http.MethodGet, v1+"/me", Authenticated(), s.me)
-	s.route(http.MethodGet, v1+"/me/tokens", Authenticated(), s.listTokens)
-	s.route(http.MethodPost, v1+"/me/tokens", Authenticated(), s.createToken)
-	s.route(http.MethodDelete, v1+"/me/tokens/:id", Authenticated(), s.revokeToken)
+	s.route(http.MethodGet, v1+"/openapi.json", Public(), s.serveOpenAPI, Doc{Summary: "This API's OpenAPI 3.1 document", Response: map[string]any{}})
+	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login, Doc{Summary: "Log in; sets the session cookie", Request: loginRequest{}, Response: loginResponse{}})
+	s.route(http.MethodPost, v1+"/auth/logout", Authenticated(), s.logout, Doc{Summary: "Log out: end this session", Status: http.StatusNoContent})
+	s.route(http.MethodGet, v1+"/me", Authenticated(), s.me, Doc{Summary: "The logged-in user, memberships and CSRF token", Response: meResponse{}})
+	s.route(http.MethodGet, v1+"/me/tokens", Authenticated(), s.listTokens, Doc{Summary: "Your API tokens", Response: auth.APIToken{}, List: true})
+	s.route(http.MethodPost, v1+"/me/tokens", Authenticated(), s.createToken, Doc{Summary: "Create an API token (shown once)", Request: tokenRequest{}, Response: auth.NewToken{}, Status: http.StatusCreated})
+	s.route(http.MethodDelete, v1+"/me/tokens/:id", Authenticated(), s.revokeToken, Doc{Summary: "Revoke one of your API tokens", Status: http.StatusNoContent})
 
-	s.route(http.MethodGet, v1+"/tenants", Authenticated(), s.listTenants)
-	s.route(http.MethodPost, v1+"/tenants", Platform(), s.createTenant)
-	s.route(http.MethodGet, v1+"/tenants/:tenant", Tenant(auth.PermTenantRead), s.getTenant)
-	s.route(http.MethodGet, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationRead), s.listOrganizations)
-	s.route(http.MethodPost, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationManage), s.createOrganization)
-	s.route(http.MethodGet, v1+"/tenants/:tenant/users", Tenant(auth.PermUserRead), s.listUsers)
-	s.route(http.MethodPost, v1+"/tenants/:tenant/users", Tenant(auth.PermUserManage), s.createUser)
-	s.route(http.MethodPatch, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.updateUser)
-	s.route(http.MethodDelete, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.deactivateUser)
+	s.route(http.MethodGet, v1+"/tenants", Authenticated(), s.listTenants, Doc{Summary: "Your tenants (all, for a superadmin)", Response: auth.Tenant{}, List: true})
+	s.route(http.MethodPost, v1+"/tenants", Platform(), s.createTenant, Doc{Summary: "Create a tenant (superadmin)", Request: tenantRequest{}, Response: auth.Tenant{}, Status: http.StatusCreated})
+	s.route(http.MethodGet, v1+"/tenants/:tenant", Tenant(auth.PermTenantRead), s.getTenant, Doc{Summary: "A tenant", Response: auth.Tenant{}})
+	s.route(http.MethodGet, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationRead), s.listOrganizations, Doc{Summary: "The tenant's organizations, by name", Response: auth.Organization{}, List: true})
+	s.route(http.MethodPost, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationManage), s.createOrganization, Doc{Summary: "Add an affiliate or the secretariat", Request: auth.OrganizationInput{}, Response: auth.Organization{}, Status: http.StatusCreated})
+	s.route(http.MethodGet, v1+"/tenants/:tenant/users", Tenant(auth.PermUserRead), s.listUsers, Doc{Summary: "The tenant's members, by e-mail", Response: auth.Member{}, List: true})
+	s.route(http.MethodPost, v1+"/tenants/:tenant/users", Tenant(auth.PermUserManage), s.createUser, Doc{Summary: "Add a member (a new user, or an existing one without password)", Request: auth.UserInput{}, Response: auth.Member{}, Status: http.StatusCreated})
+	s.route(http.MethodPatch, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.updateUser, Doc{Summary: "Change a member's organization, roles or active state", Request: auth.UserPatch{}, Response: auth.Member{}})
+	s.route(http.MethodDelete, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.deactivateUser, Doc{Summary: "Deactivate a membership", Status: http.StatusNoContent})
+	if s.opts.Workflow == nil {
+		return
+	}
+	const t = v1 + "/tenants/:tenant"
+	s.route(http.MethodGet, t+"/settings", Tenant(auth.PermSettingsRead), s.getSettings, Doc{Summary: "Tenant settings", Response: workflow.Settings{}})
+	s.route(http.MethodPut, t+"/settings", Tenant(auth.PermSettingsWrite), s.putSettings, Doc{Summary: "Replace the tenant settings", Request: workflow.Settings{}, Response: workflow.Settings{}})
+	s.route(http.MethodGet, t+"/cases", Tenant(auth.PermCaseRead), s.listCases, Doc{Summary: "Cases, newest first", Response: workflow.Case{}, List: true})
+	s.route(http.MethodPost, t+"/cases", Tenant(auth.PermCaseCreate), s.createCase, Doc{Summary: "Record a case", Request: workflow.CaseInput{}, Response: workflow.Case{}, Status: http.StatusCreated})
+	s.route(http.MethodGet, t+"/cases/:id", Tenant(auth.PermCaseRead), s.getCase, Doc{Summary: "A case", Response: workflow.Case{}})
+	s.route(http.MethodPatch, t+"/cases/:id", Tenant(auth.PermCaseUpdate), s.updateCase, Doc{Summary: "Change a case", Request: workflow.CaseInput{}, Response: workflow.Case{}})
+	// Submission routes need only tenant:read at the door: what a caller may see and do
+	// depends on the submission (its organization, state and authors), so the workflow
+	// service decides, from its table and the caller's scope.
+	s.route(http.MethodGet, t+"/submissions", Tenant(auth.PermTenantRead), s.listSubmissions, Doc{Summary: "Submissions you may see, newest first", Response: workflow.SubmissionSummary{}, List: true, Query: []string{"state", "case_id", "organization_id", "q"}})
+	s.route(http.MethodPost, t+"/submissions", Tenant(auth.PermSubmissionWriteOwn), s.createSubmission, Doc{Summary: "Start a draft for your organization", Request: workflow.SubmissionInput{}, Response: workflow.SubmissionView{}, Status: http.StatusCreated})
+	s.route(http.MethodGet, t+"/submissions/:id", Tenant(auth.PermTenantRead), s.getSubmission, Doc{Summary: "A submission with its allowed actions (ETag: its version)", Response: workflow.SubmissionView{}})
+	s.route(http.MethodPatch, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.updateSubmission, Doc{Summary: "Edit a draft (If-Match required)", Request: workflow.SubmissionInput{}, Response: workflow.SubmissionView{}, Headers: []string{"If-Match"}})
+	s.route(http.MethodDelete, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.deleteSubmission, Doc{Summary: "Delete a draft that was never submitted", Status: http.StatusNoContent})
+	s.route(http.MethodPost, t+"/submissions/:id/transitions", Tenant(auth.PermTenantRead), s.transition, Doc{Summary: "Take a workflow action", Request: transitionRequest{}, Response: workflow.SubmissionView{}})
+	s.route(http.MethodGet, t+"/submissions/:id/revisions", Tenant(auth.PermTenantRead), s.listRevisions, Doc{Summary: "Revisions, oldest first (without bodies)", Response: workflow.Revision{}, List: true})
+	s.route(http.MethodGet, t+"/submissions/:id/revisions/:n", Tenant(auth.PermTenantRead), s.getRevision, Doc{Summary: "Revision n", Response: workflow.Revision{}})
+	s.route(http.MethodGet, t+"/submissions/:id/diff", Tenant(auth.PermTenantRead), s.diff, Doc{Summary: "Word-level diff of two revisions", Response: workflow.Diff{}, Query: []string{"from", "to"}})
+	s.route(http.MethodGet, t+"/submissions/:id/comments", Tenant(auth.PermCommentRead), s.listComments, Doc{Summary: "Comments, oldest first", Response: workflow.Comment{}, List: true})
+	s.route(http.MethodPost, t+"/submissions/:id/comments", Tenant(auth.PermCommentCreate), s.addComment, Doc{Summary: "Comment on a submission", Request: commentRequest{}, Response: workflow.Comment{}, Status: http.StatusCreated})
+	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true})
 }
 
 // Handler returns the server as an http.Handler, for tests and embedding.

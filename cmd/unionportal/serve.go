@@ -14,6 +14,7 @@ import (
 	"github.com/unionportal/unionportal/api"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/workflow"
 )
 
 // drainTimeout is how long in-flight requests may run after SIGINT or SIGTERM.
@@ -98,6 +99,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	a.srv = api.New(api.Options{
 		Auth:            a.auth,
+		Workflow:        workflow.NewService(db, workflow.Options{Logger: log}),
 		SessionAbsolute: cfg.SessionAbsolute,
 		Logger:          log,
 		HTTPS:           cfg.BaseURL.Scheme == "https",

@@ -1,0 +1,239 @@
+package api
+
+import (
+	"net/http"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Doc describes a route for the OpenAPI document, next to the route's registration so
+// the two cannot drift apart.
+type Doc struct {
+	Summary string
+	// Request and Response are zero values of the body types; nil means no body.
+	Request  any
+	Response any
+	// List: the response is {"items": [Response...], "next_cursor": "..."}.
+	List bool
+	// Status is the success status; 0 means 200.
+	Status int
+	// Query and Headers name the query parameters and request headers the route reads.
+	Query   []string
+	Headers []string
+
+	access Access
+}
+
+// openAPI builds the OpenAPI 3.1 document from the route table.
+func (s *Server) openAPI() map[string]any {
+	g := &schemaGen{components: map[string]any{}}
+	paths := map[string]map[string]any{}
+	keys := make([]string, 0, len(s.docs))
+	for k := range s.docs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		d := s.docs[key]
+		method, path, _ := strings.Cut(key, " ")
+		oaPath, params := openAPIPath(path)
+		for _, q := range d.Query {
+			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": map[string]any{"type": "string"}})
+		}
+		if d.List {
+			params = append(params,
+				map[string]any{"name": "cursor", "in": "query", "required": false, "schema": map[string]any{"type": "string"}},
+				map[string]any{"name": "limit", "in": "query", "required": false, "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 100}})
+		}
+		for _, h := range d.Headers {
+			params = append(params, map[string]any{"name": h, "in": "header", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		status := d.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		ok := map[string]any{"description": http.StatusText(status)}
+		if d.Response != nil {
+			schema := g.schema(reflect.TypeOf(d.Response))
+			if d.List {
+				schema = map[string]any{"type": "object", "required": []string{"items", "next_cursor"}, "properties": map[string]any{
+					"items": map[string]any{"type": "array", "items": schema}, "next_cursor": map[string]any{"type": "string"}}}
+			}
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": schema}}
+		}
+		op := map[string]any{
+			"summary":      d.Summary,
+			"operationId":  operationID(method, path),
+			"x-permission": d.access.String(),
+			"responses": map[string]any{
+				strconv.Itoa(status): ok,
+				"default": map[string]any{"description": "An RFC 9457 problem", "content": map[string]any{
+					ProblemContentType: map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}},
+			},
+		}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		if d.Request != nil {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(d.Request))}}}
+		}
+		if d.access.kind != accessPublic {
+			op["security"] = []map[string][]string{{"session": {}}, {"bearer": {}}}
+		}
+		if paths[oaPath] == nil {
+			paths[oaPath] = map[string]any{}
+		}
+		paths[oaPath][strings.ToLower(method)] = op
+	}
+	g.components["Problem"] = g.schema(reflect.TypeOf(Problem{}))
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{"title": "unionportal API", "version": "v1",
+			"description": "Complaints and updates to the ILO Committee on Freedom of Association, from draft to dispatch."},
+		"servers": []map[string]any{{"url": "/api/v1"}},
+		"paths":   paths,
+		"components": map[string]any{
+			"schemas": g.components,
+			"securitySchemes": map[string]any{
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": s.cookieName(),
+					"description": "Browser session; mutating requests also need the X-CSRF-Token header."},
+				"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "API token (up_…)"},
+			},
+		},
+	}
+}
+
+// openAPIPath turns /api/v1/tenants/:tenant into /tenants/{tenant} and its parameters.
+func openAPIPath(path string) (string, []map[string]any) {
+	var params []map[string]any
+	parts := strings.Split(strings.TrimPrefix(path, "/api/v1"), "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, ":") {
+			name := p[1:]
+			parts[i] = "{" + name + "}"
+			params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+	}
+	return strings.Join(parts, "/"), params
+}
+
+func operationID(method, path string) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	for _, p := range strings.Split(strings.TrimPrefix(path, "/api/v1/"), "/") {
+		p = strings.TrimPrefix(p, ":")
+		if p == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(p[:1]) + strings.ReplaceAll(p[1:], "-", ""))
+	}
+	return b.String()
+}
+
+// schemaGen derives JSON schemas from Go types, following encoding/json's rules.
+type schemaGen struct {
+	components map[string]any
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+func (g *schemaGen) schema(t reflect.Type) map[string]any {
+	nullable := false
+	for t.Kind() == reflect.Pointer {
+		t, nullable = t.Elem(), true
+	}
+	var s map[string]any
+	switch {
+	case t == timeType:
+		s = map[string]any{"type": "string", "format": "date-time"}
+	case t.Kind() == reflect.String:
+		s = map[string]any{"type": "string"}
+	case t.Kind() == reflect.Bool:
+		s = map[string]any{"type": "boolean"}
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		s = map[string]any{"type": "integer"}
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		s = map[string]any{"type": "number"}
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
+		s = map[string]any{"type": "array", "items": g.schema(t.Elem())}
+	case t.Kind() == reflect.Map:
+		s = map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem())}
+	case t.Kind() == reflect.Struct:
+		name := t.Name()
+		if _, done := g.components[name]; !done {
+			g.components[name] = map[string]any{} // placeholder against recursion
+			g.components[name] = g.object(t)
+		}
+		s = map[string]any{"$ref": "#/components/schemas/" + name}
+	default:
+		s = map[string]any{}
+	}
+	if nullable {
+		return map[string]any{"oneOf": []any{s, map[string]any{"type": "null"}}}
+	}
+	return s
+}
+
+func (g *schemaGen) object(t reflect.Type) map[string]any {
+	props := map[string]any{}
+	var required []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			if f.Anonymous && name == "" {
+				walk(f.Type)
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			props[name] = g.schema(f.Type)
+			if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
+				required = append(required, name)
+			}
+		}
+	}
+	walk(t)
+	sort.Strings(required)
+	out := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		out["required"] = required
+	}
+	return out
+}
+
+// requestFields lists the JSON fields of a route's request body, for tests that build
+// bodies for every route.
+func requestFields(doc Doc) []string {
+	if doc.Request == nil {
+		return nil
+	}
+	g := &schemaGen{components: map[string]any{}}
+	obj := g.object(reflect.TypeOf(doc.Request))
+	var out []string
+	for k := range obj["properties"].(map[string]any) {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Server) serveOpenAPI(c echo.Context) error {
+	s.openapiOnce.Do(func() { s.openapiDoc = s.openAPI() })
+	return c.JSON(http.StatusOK, s.openapiDoc)
+}

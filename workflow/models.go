@@ -1,0 +1,124 @@
+// Package workflow owns cases, submissions, their revisions, comments and approvals,
+// the state machine that moves a submission from draft to dispatch, tenant settings,
+// and the events that record every step. It knows nothing of HTTP; it never imports
+// dispatch, which it reaches through the Dispatcher interface.
+package workflow
+
+import "time"
+
+// State is where a submission stands in the workflow.
+type State string
+
+// The states of a submission.
+const (
+	Draft            State = "draft"
+	Submitted        State = "submitted"
+	InReview         State = "in_review"
+	ChangesRequested State = "changes_requested"
+	Approved         State = "approved"
+	Dispatching      State = "dispatching"
+	Dispatched       State = "dispatched"
+	DispatchFailed   State = "dispatch_failed"
+	Rejected         State = "rejected"
+	Withdrawn        State = "withdrawn"
+)
+
+// States lists every state.
+var States = []State{Draft, Submitted, InReview, ChangesRequested, Approved, Dispatching, Dispatched, DispatchFailed, Rejected, Withdrawn}
+
+// Submission kinds.
+const (
+	KindComplaint             = "complaint"
+	KindAdditionalInformation = "additional_information"
+	KindAssociation           = "association"
+	KindFollowUp              = "follow_up"
+)
+
+// Kinds lists every submission kind.
+var Kinds = []string{KindComplaint, KindAdditionalInformation, KindAssociation, KindFollowUp}
+
+// Case is an ILO Committee on Freedom of Association case.
+type Case struct {
+	ID           string    `json:"id"`
+	TenantID     string    `json:"-"`
+	Number       string    `json:"number"`
+	Country      string    `json:"country"`
+	Title        string    `json:"title"`
+	Complainants []string  `json:"complainants" gorm:"serializer:json"`
+	Status       string    `json:"status"`
+	NormlexURL   string    `json:"normlex_url" gorm:"column:normlex_url"`
+	CreatedBy    string    `json:"created_by"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Submission is a document sent about a case: drafted by an affiliate, reviewed and
+// approved by the secretariat, then dispatched to the ILO.
+type Submission struct {
+	ID             string    `json:"id"`
+	TenantID       string    `json:"-"`
+	CaseID         string    `json:"case_id"`
+	OrganizationID string    `json:"organization_id"`
+	AuthorID       string    `json:"author_id"`
+	Kind           string    `json:"kind"`
+	Title          string    `json:"title"`
+	Body           string    `json:"body"`
+	Language       string    `json:"language"`
+	State          State     `json:"state"`
+	Version        int64     `json:"version"`
+	Revision       int       `json:"revision"`
+	ReviewerID     *string   `json:"reviewer_id"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// Revision is an immutable snapshot taken at every submit.
+type Revision struct {
+	ID           string           `json:"-"`
+	TenantID     string           `json:"-"`
+	SubmissionID string           `json:"submission_id"`
+	Number       int              `json:"number"`
+	Title        string           `json:"title"`
+	Body         string           `json:"body,omitempty"`
+	Language     string           `json:"language"`
+	Attachments  []AttachmentSnap `json:"attachments" gorm:"serializer:json"`
+	CreatedBy    string           `json:"created_by"`
+	CreatedAt    time.Time        `json:"created_at"`
+}
+
+// AttachmentSnap is an attachment as a revision recorded it.
+type AttachmentSnap struct {
+	ID          string `json:"id"`
+	FileName    string `json:"file_name"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"content_type"`
+	SHA256      string `json:"sha256"`
+}
+
+// Comment is a remark on a submission, optionally about one revision.
+type Comment struct {
+	ID           string    `json:"id"`
+	TenantID     string    `json:"-"`
+	SubmissionID string    `json:"submission_id"`
+	AuthorID     string    `json:"author_id"`
+	Body         string    `json:"body"`
+	Revision     *int      `json:"revision"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Approval is one reviewer's approval of one revision.
+type Approval struct {
+	ID           string
+	TenantID     string
+	SubmissionID string
+	Revision     int
+	ReviewerID   string
+	CreatedAt    time.Time
+}
+
+type contributor struct {
+	SubmissionID string
+	UserID       string
+}
+
+func (contributor) TableName() string { return "submission_contributors" }

@@ -1,0 +1,191 @@
+package workflow
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/audit"
+	"github.com/unionportal/unionportal/auth"
+)
+
+// Revisions lists a submission's revisions, oldest first, without their bodies.
+func (s *Service) Revisions(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]Revision, error) {
+	sub, err := s.load(ctx, a, submissionID, false)
+	if err != nil {
+		return nil, err
+	}
+	var revs []Revision
+	err = s.db.Conn(ctx).Select("id, tenant_id, submission_id, number, title, language, attachments, created_by, created_at").
+		Where("submission_id = ? AND tenant_id = ?", sub.ID, sub.TenantID).Order("number").Find(&revs).Error
+	return revs, err
+}
+
+// Revision returns revision n of a submission.
+func (s *Service) Revision(ctx context.Context, a *auth.TenantAccess, submissionID string, n string) (*Revision, error) {
+	sub, err := s.load(ctx, a, submissionID, false)
+	if err != nil {
+		return nil, err
+	}
+	num, err := strconv.Atoi(n)
+	if err != nil || num < 1 {
+		return nil, apperr.NotFound("revision")
+	}
+	return s.revision(ctx, sub, num)
+}
+
+func (s *Service) revision(ctx context.Context, sub *Submission, n int) (*Revision, error) {
+	var r Revision
+	if err := s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ? AND number = ?", sub.ID, sub.TenantID, n).First(&r).Error; err != nil {
+		return nil, notFound(err, "revision")
+	}
+	return &r, nil
+}
+
+// DiffOp is one piece of a word-level diff: text kept, inserted or deleted.
+type DiffOp struct {
+	Op   string `json:"op"` // equal, insert, delete
+	Text string `json:"text"`
+}
+
+// Diff compares two revisions word by word.
+type Diff struct {
+	From  int      `json:"from"`
+	To    int      `json:"to"`
+	Title []DiffOp `json:"title"`
+	Body  []DiffOp `json:"body"`
+}
+
+// Diff compares revisions from and to of a submission, word by word.
+func (s *Service) Diff(ctx context.Context, a *auth.TenantAccess, submissionID, from, to string) (*Diff, error) {
+	sub, err := s.load(ctx, a, submissionID, false)
+	if err != nil {
+		return nil, err
+	}
+	var f []apperr.FieldError
+	nf, err1 := strconv.Atoi(from)
+	nt, err2 := strconv.Atoi(to)
+	if err1 != nil || nf < 1 {
+		f = append(f, apperr.FieldError{Field: "from", Message: "expected a revision number"})
+	}
+	if err2 != nil || nt < 1 {
+		f = append(f, apperr.FieldError{Field: "to", Message: "expected a revision number"})
+	}
+	if len(f) > 0 {
+		return nil, apperr.Malformed("invalid revision numbers", f...)
+	}
+	rf, err := s.revision(ctx, sub, nf)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := s.revision(ctx, sub, nt)
+	if err != nil {
+		return nil, err
+	}
+	return &Diff{From: nf, To: nt, Title: wordDiff(rf.Title, rt.Title), Body: wordDiff(rf.Body, rt.Body)}, nil
+}
+
+// words splits text into words and the whitespace between them, so that joining the
+// pieces gives the text back exactly.
+var words = regexp.MustCompile(`\s+|[^\s]+`)
+
+// wordDiff diffs a and b by words with difflib's sequence matcher.
+func wordDiff(a, b string) []DiffOp {
+	wa, wb := words.FindAllString(a, -1), words.FindAllString(b, -1)
+	m := difflib.NewMatcherWithJunk(wa, wb, false, nil)
+	out := []DiffOp{}
+	emit := func(op string, parts []string) {
+		if len(parts) == 0 {
+			return
+		}
+		text := ""
+		for _, p := range parts {
+			text += p
+		}
+		if n := len(out); n > 0 && out[n-1].Op == op {
+			out[n-1].Text += text
+			return
+		}
+		out = append(out, DiffOp{Op: op, Text: text})
+	}
+	for _, c := range m.GetOpCodes() {
+		switch c.Tag {
+		case 'e':
+			emit("equal", wa[c.I1:c.I2])
+		case 'd':
+			emit("delete", wa[c.I1:c.I2])
+		case 'i':
+			emit("insert", wb[c.J1:c.J2])
+		case 'r':
+			emit("delete", wa[c.I1:c.I2])
+			emit("insert", wb[c.J1:c.J2])
+		}
+	}
+	return out
+}
+
+// Comments lists a submission's comments, oldest first.
+func (s *Service) Comments(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]Comment, error) {
+	sub, err := s.load(ctx, a, submissionID, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []Comment
+	err = s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ?", sub.ID, sub.TenantID).Order("created_at, id").Find(&out).Error
+	return out, err
+}
+
+// AddComment comments on a submission the caller may see, optionally about a revision.
+func (s *Service) AddComment(ctx context.Context, a *auth.TenantAccess, submissionID, body string, revision *int) (*Comment, error) {
+	if err := a.Require(auth.PermCommentCreate); err != nil {
+		return nil, err
+	}
+	var c *Comment
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		sub, err := s.load(ctx, a, submissionID, false)
+		if err != nil {
+			return err
+		}
+		var f []apperr.FieldError
+		if l := len([]rune(body)); l == 0 || l > MaxCommentLength || isBlank(body) {
+			f = append(f, apperr.FieldError{Field: "body", Message: "required, at most 20000 characters"})
+		}
+		if revision != nil && (*revision < 1 || *revision > sub.Revision) {
+			f = append(f, apperr.FieldError{Field: "revision", Message: "expected the number of an existing revision"})
+		}
+		if len(f) > 0 {
+			return apperr.Invalid("the comment is invalid", f...)
+		}
+		c = &Comment{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, AuthorID: a.Principal.User.ID,
+			Body: body, Revision: revision, CreatedAt: s.now()}
+		if err := s.db.Conn(ctx).Create(c).Error; err != nil {
+			return err
+		}
+		return s.event(ctx, a, "submission.commented", "submission", sub.ID, map[string]any{"comment_id": c.ID})
+	})
+	return c, err
+}
+
+func isBlank(s string) bool {
+	for _, r := range s {
+		if r != ' ' && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// Events is a submission's timeline: every audit event about it, oldest first.
+func (s *Service) Events(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]audit.Event, error) {
+	sub, err := s.load(ctx, a, submissionID, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []audit.Event
+	err = s.db.Conn(ctx).Where("tenant_id = ? AND object_type = 'submission' AND object_id = ?", sub.TenantID, sub.ID).
+		Order("seq").Find(&out).Error
+	return out, err
+}

@@ -1,0 +1,126 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/audit"
+	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
+)
+
+// Dispatcher schedules the sending of an approved submission. Workflow calls it inside
+// the transaction that moves the submission to dispatching, so the job exists if and
+// only if the state change committed. The dispatch package implements it.
+type Dispatcher interface {
+	EnqueueDispatch(ctx context.Context, sub *Submission) error
+}
+
+// Options configure a Service.
+type Options struct {
+	Logger *slog.Logger
+	// Dispatcher enqueues dispatch jobs; nil leaves dispatching submissions to a
+	// dispatcher that is not running in this process.
+	Dispatcher Dispatcher
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is the workflow domain.
+type Service struct {
+	db   *database.DB
+	opts Options
+}
+
+// NewService builds the workflow service.
+func NewService(db *database.DB, opts Options) *Service {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{db: db, opts: opts}
+}
+
+func (s *Service) now() time.Time { return s.opts.Now().UTC() }
+
+// event appends an audit event to the tenant's chain in the transaction carried by ctx.
+func (s *Service) event(ctx context.Context, a *auth.TenantAccess, action, objectType, objectID string, details map[string]any) error {
+	actor := a.Actor()
+	_, err := audit.Record(ctx, s.db, audit.Entry{TenantID: a.Tenant.ID, ActorID: actor.UserID, IP: actor.IP,
+		Action: action, ObjectType: objectType, ObjectID: objectID, Details: details, At: s.now()})
+	return err
+}
+
+// forUpdate locks the selected rows until the transaction ends (PostgreSQL; SQLite
+// transactions hold the whole database already).
+func (s *Service) forUpdate(q *gorm.DB) *gorm.DB {
+	if s.db.Dialect() == database.Postgres {
+		return q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return q
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return apperr.NotFound(what)
+	}
+	return err
+}
+
+// submissionScope is what the caller may see of submissions: the whole tenant for
+// reviewers, signatories and admins, its own organization for editors and viewers.
+func submissionScope(a *auth.TenantAccess) (auth.Scope, error) {
+	sc, err := a.ScopeFor(auth.PermSubmissionReadAll, auth.PermSubmissionReadOwn)
+	if err != nil {
+		return sc, apperr.NotFound("submission")
+	}
+	return sc, nil
+}
+
+// load finds a submission the caller may see; others answer 404. lock takes the row
+// lock for a change.
+func (s *Service) load(ctx context.Context, a *auth.TenantAccess, id string, lock bool) (*Submission, error) {
+	sc, err := submissionScope(a)
+	if err != nil {
+		return nil, err
+	}
+	if !auth.ValidID(id) {
+		return nil, apperr.NotFound("submission")
+	}
+	q := sc.Apply(s.db.Conn(ctx), "submissions", true).Where("id = ?", id)
+	if lock {
+		q = s.forUpdate(q)
+	}
+	var sub Submission
+	if err := q.First(&sub).Error; err != nil {
+		return nil, notFound(err, "submission")
+	}
+	return &sub, nil
+}
+
+// actorFor gathers what the workflow table needs to know about the caller and sub.
+func (s *Service) actorFor(ctx context.Context, a *auth.TenantAccess, sub *Submission) (actor, error) {
+	who := actor{can: a.Can}
+	if a.Membership != nil {
+		who.organizationID = a.Membership.OrganizationID
+	}
+	var n int64
+	uid := a.Principal.User.ID
+	if err := s.db.Conn(ctx).Model(&contributor{}).Where("submission_id = ? AND user_id = ?", sub.ID, uid).Count(&n).Error; err != nil {
+		return who, err
+	}
+	who.contributor = n > 0
+	if err := s.db.Conn(ctx).Model(&Approval{}).Where("submission_id = ? AND revision = ? AND reviewer_id = ?", sub.ID, sub.Revision, uid).Count(&n).Error; err != nil {
+		return who, err
+	}
+	who.approved = n > 0
+	return who, nil
+}

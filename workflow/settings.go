@@ -1,0 +1,202 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/auth"
+)
+
+// Settings is a tenant's configuration document: {"workflow": {...}, "dispatch": {...}}.
+type Settings struct {
+	Workflow WorkflowSettings `json:"workflow"`
+	Dispatch DispatchSettings `json:"dispatch"`
+}
+
+// WorkflowSettings tune approval.
+type WorkflowSettings struct {
+	// RequiredApprovals is how many distinct reviewers must approve a revision.
+	RequiredApprovals int `json:"required_approvals"`
+	// RequireSignatory adds the approved -> sign step before dispatch.
+	RequireSignatory bool `json:"require_signatory"`
+}
+
+// DispatchSettings say how approved submissions are sent.
+type DispatchSettings struct {
+	// Sandbox sends everything to SandboxRecipient and marks the letter as a test.
+	Sandbox          bool        `json:"sandbox"`
+	SandboxRecipient string      `json:"sandbox_recipient"`
+	From             Mailbox     `json:"from"`
+	ReplyTo          string      `json:"reply_to"`
+	Recipients       []Recipient `json:"recipients"`
+	Letterhead       Letterhead  `json:"letterhead"`
+	Signatory        Person      `json:"signatory"`
+	// MaxEmailBytes bounds an e-mail; larger evidence is sent as expiring links.
+	MaxEmailBytes int64 `json:"max_email_bytes"`
+}
+
+// Mailbox is a name and an address.
+type Mailbox struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+// Recipient is one addressee of dispatched letters.
+type Recipient struct {
+	Name    string `json:"name"`
+	Title   string `json:"title"`
+	Address string `json:"address"`
+	Kind    string `json:"kind"` // to, cc or bcc
+}
+
+// Letterhead is the sender block of the letter.
+type Letterhead struct {
+	Organization string   `json:"organization"`
+	AddressLines []string `json:"address_lines"`
+	Place        string   `json:"place"`
+}
+
+// Person is a name and a title, such as the signatory.
+type Person struct {
+	Name  string `json:"name"`
+	Title string `json:"title"`
+}
+
+// DefaultMaxEmailBytes is the default bound on one e-mail.
+const DefaultMaxEmailBytes = 15 << 20
+
+// DefaultSettings are a new tenant's: one approval, no signatory step, sandbox on.
+func DefaultSettings() Settings {
+	return Settings{
+		Workflow: WorkflowSettings{RequiredApprovals: 1},
+		Dispatch: DispatchSettings{Sandbox: true, MaxEmailBytes: DefaultMaxEmailBytes, Recipients: []Recipient{}},
+	}
+}
+
+// Validate checks every field and names each bad one.
+func (s *Settings) Validate() error {
+	var f []apperr.FieldError
+	add := func(field, msg string) { f = append(f, apperr.FieldError{Field: field, Message: msg}) }
+	if s.Workflow.RequiredApprovals < 1 || s.Workflow.RequiredApprovals > 10 {
+		add("workflow.required_approvals", "expected 1 to 10")
+	}
+	d := &s.Dispatch
+	checkAddr := func(field, v string, required bool) {
+		if v == "" {
+			if required {
+				add(field, "required")
+			}
+			return
+		}
+		if !validAddress(v) {
+			add(field, "expected an e-mail address such as cfa@ilo.org")
+		}
+	}
+	checkText := func(field, v string, max int) {
+		if utf8.RuneCountInString(v) > max || strings.ContainsAny(v, "\r\n") {
+			add(field, fmt.Sprintf("at most %d characters, on one line", max))
+		}
+	}
+	checkAddr("dispatch.sandbox_recipient", d.SandboxRecipient, false)
+	checkAddr("dispatch.from.address", d.From.Address, false)
+	checkText("dispatch.from.name", d.From.Name, 200)
+	checkAddr("dispatch.reply_to", d.ReplyTo, false)
+	if len(d.Recipients) > 20 {
+		add("dispatch.recipients", "at most 20 recipients")
+	}
+	hasTo := false
+	for i, r := range d.Recipients {
+		p := fmt.Sprintf("dispatch.recipients[%d]", i)
+		checkAddr(p+".address", r.Address, true)
+		checkText(p+".name", r.Name, 200)
+		checkText(p+".title", r.Title, 200)
+		switch r.Kind {
+		case "to":
+			hasTo = true
+		case "cc", "bcc":
+		default:
+			add(p+".kind", "expected to, cc or bcc")
+		}
+	}
+	if !d.Sandbox && !hasTo {
+		add("dispatch.recipients", "at least one recipient of kind to when sandbox is off")
+	}
+	checkText("dispatch.letterhead.organization", d.Letterhead.Organization, 200)
+	checkText("dispatch.letterhead.place", d.Letterhead.Place, 100)
+	if len(d.Letterhead.AddressLines) > 8 {
+		add("dispatch.letterhead.address_lines", "at most 8 lines")
+	}
+	for i, l := range d.Letterhead.AddressLines {
+		checkText(fmt.Sprintf("dispatch.letterhead.address_lines[%d]", i), l, 200)
+	}
+	checkText("dispatch.signatory.name", d.Signatory.Name, 200)
+	checkText("dispatch.signatory.title", d.Signatory.Title, 200)
+	if d.MaxEmailBytes < 1<<20 || d.MaxEmailBytes > 100<<20 {
+		add("dispatch.max_email_bytes", "expected 1 MiB to 100 MiB, in bytes")
+	}
+	if len(f) > 0 {
+		return apperr.Invalid("the settings are invalid", f...)
+	}
+	if d.Recipients == nil {
+		d.Recipients = []Recipient{}
+	}
+	return nil
+}
+
+// validAddress accepts a bare e-mail address with no display name and no line breaks.
+func validAddress(v string) bool {
+	if len(v) > 254 || strings.ContainsAny(v, "\r\n<>\"") {
+		return false
+	}
+	a, err := mail.ParseAddress(v)
+	return err == nil && a.Address == v && a.Name == ""
+}
+
+// Settings returns the tenant's settings, with defaults for what was never set.
+func (s *Service) Settings(ctx context.Context, a *auth.TenantAccess) (*Settings, error) {
+	var raw string
+	if err := s.db.Conn(ctx).Table("tenants").Where("id = ?", a.Tenant.ID).Pluck("settings", &raw).Error; err != nil {
+		return nil, err
+	}
+	return parseSettings(raw)
+}
+
+func parseSettings(raw string) (*Settings, error) {
+	st := DefaultSettings()
+	if raw != "" && raw != "{}" {
+		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+			return nil, fmt.Errorf("stored settings: %w", err)
+		}
+	}
+	return &st, nil
+}
+
+// PutSettings replaces the tenant's settings after validating them.
+func (s *Service) PutSettings(ctx context.Context, a *auth.TenantAccess, st Settings) (*Settings, error) {
+	if err := a.Require(auth.PermSettingsWrite); err != nil {
+		return nil, err
+	}
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.db.Conn(ctx).Table("tenants").Where("id = ?", a.Tenant.ID).
+			Updates(map[string]any{"settings": string(raw), "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		return s.event(ctx, a, "settings.updated", "tenant", a.Tenant.ID, map[string]any{"settings": st})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
+}

@@ -1,0 +1,354 @@
+package workflow
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
+)
+
+// MaxBodyBytes bounds a submission's Markdown body.
+const MaxBodyBytes = 1 << 20
+
+// SubmissionInput creates a submission, or changes one (nil fields are left alone).
+type SubmissionInput struct {
+	CaseID   *string `json:"case_id"`
+	Kind     *string `json:"kind"`
+	Title    *string `json:"title"`
+	Body     *string `json:"body"`
+	Language *string `json:"language"`
+}
+
+// SubmissionView is a submission as its reader sees it: with what they may do next.
+type SubmissionView struct {
+	Submission
+	AllowedActions    []Action `json:"allowed_actions"`
+	Approvals         int      `json:"approvals"`
+	RequiredApprovals int      `json:"required_approvals"`
+}
+
+// SubmissionSummary is a list item: a submission without its body.
+type SubmissionSummary struct {
+	ID             string    `json:"id"`
+	CaseID         string    `json:"case_id"`
+	OrganizationID string    `json:"organization_id"`
+	AuthorID       string    `json:"author_id"`
+	Kind           string    `json:"kind"`
+	Title          string    `json:"title"`
+	Language       string    `json:"language"`
+	State          State     `json:"state"`
+	Version        int64     `json:"version"`
+	Revision       int       `json:"revision"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	AllowedActions []Action  `json:"allowed_actions" gorm:"-"`
+}
+
+// apply copies the given fields onto sub and validates the result.
+func (in SubmissionInput) apply(sub *Submission) []apperr.FieldError {
+	var f []apperr.FieldError
+	if in.Kind != nil {
+		sub.Kind = *in.Kind
+	}
+	if in.Title != nil {
+		sub.Title = strings.TrimSpace(*in.Title)
+	}
+	if in.Body != nil {
+		sub.Body = *in.Body
+	}
+	if in.Language != nil {
+		sub.Language = *in.Language
+	}
+	if !slices.Contains(Kinds, sub.Kind) {
+		f = append(f, apperr.FieldError{Field: "kind", Message: "expected complaint, additional_information, association or follow_up"})
+	}
+	if sub.Title == "" || utf8.RuneCountInString(sub.Title) > 500 {
+		f = append(f, apperr.FieldError{Field: "title", Message: "required, at most 500 characters"})
+	}
+	if len(sub.Body) > MaxBodyBytes {
+		f = append(f, apperr.FieldError{Field: "body", Message: "at most 1 MiB"})
+	}
+	if tag, err := language.Parse(sub.Language); err != nil || sub.Language == "" || tag == language.Und {
+		f = append(f, apperr.FieldError{Field: "language", Message: "expected a BCP 47 language tag such as en, fr, es or ky"})
+	} else {
+		sub.Language = tag.String()
+	}
+	return f
+}
+
+// CreateSubmission starts a draft for the caller's organization.
+func (s *Service) CreateSubmission(ctx context.Context, a *auth.TenantAccess, in SubmissionInput) (*SubmissionView, error) {
+	if err := a.Require(auth.PermSubmissionWriteOwn); err != nil {
+		return nil, err
+	}
+	if a.Membership == nil {
+		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only a member of an organization can draft a submission"}
+	}
+	now := s.now()
+	sub := Submission{ID: auth.NewID(), TenantID: a.Tenant.ID, OrganizationID: a.Membership.OrganizationID,
+		AuthorID: a.Principal.User.ID, State: Draft, Version: 1, CreatedAt: now, UpdatedAt: now}
+	f := in.apply(&sub)
+	if in.CaseID == nil || !auth.ValidID(*in.CaseID) {
+		f = append(f, apperr.FieldError{Field: "case_id", Message: "expected the id of a case of this tenant"})
+	} else {
+		sub.CaseID = *in.CaseID
+	}
+	if len(f) > 0 {
+		return nil, apperr.Invalid("the submission is invalid", f...)
+	}
+	if _, err := s.caseByID(ctx, a, sub.CaseID, false); err != nil {
+		return nil, apperr.Invalid("the submission is invalid", apperr.FieldError{Field: "case_id", Message: "no such case in this tenant"})
+	}
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.db.Conn(ctx).Create(&sub).Error; err != nil {
+			return err
+		}
+		if err := s.db.Conn(ctx).Create(&contributor{SubmissionID: sub.ID, UserID: a.Principal.User.ID}).Error; err != nil {
+			return err
+		}
+		return s.event(ctx, a, "submission.created", "submission", sub.ID, map[string]any{"case_id": sub.CaseID, "kind": sub.Kind})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.view(ctx, a, &sub)
+}
+
+// Submission returns one submission the caller may see.
+func (s *Service) Submission(ctx context.Context, a *auth.TenantAccess, id string) (*SubmissionView, error) {
+	sub, err := s.load(ctx, a, id, false)
+	if err != nil {
+		return nil, err
+	}
+	return s.view(ctx, a, sub)
+}
+
+func (s *Service) view(ctx context.Context, a *auth.TenantAccess, sub *Submission) (*SubmissionView, error) {
+	who, err := s.actorFor(ctx, a, sub)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Settings(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	var n int64
+	if err := s.db.Conn(ctx).Model(&Approval{}).Where("submission_id = ? AND revision = ?", sub.ID, sub.Revision).Count(&n).Error; err != nil {
+		return nil, err
+	}
+	return &SubmissionView{Submission: *sub, AllowedActions: allowedActions(sub.State, sub.OrganizationID, who),
+		Approvals: int(n), RequiredApprovals: st.Workflow.RequiredApprovals}, nil
+}
+
+// editable loads a submission for a change by its editors: it must be a draft or sent
+// back for changes, owned by the caller's organization.
+func (s *Service) editable(ctx context.Context, a *auth.TenantAccess, id string) (*Submission, error) {
+	sub, err := s.load(ctx, a, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Can(auth.PermSubmissionWriteOwn) || a.Membership == nil || a.Membership.OrganizationID != sub.OrganizationID {
+		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only editors of the submission's organization may change it"}
+	}
+	if sub.State != Draft && sub.State != ChangesRequested {
+		return nil, (&apperr.Error{Kind: apperr.KindConflict, Code: "not_editable",
+			Message: "only a draft or a submission sent back for changes can be edited"}).With("state", sub.State)
+	}
+	return sub, nil
+}
+
+// UpdateSubmission changes a draft. ifMatch is the version the caller last saw (0: not
+// given, answered 428): a change to any other version is refused with 412, so two
+// editors never overwrite each other.
+func (s *Service) UpdateSubmission(ctx context.Context, a *auth.TenantAccess, id string, ifMatch int64, in SubmissionInput) (*SubmissionView, error) {
+	var sub *Submission
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		var err error
+		if sub, err = s.editable(ctx, a, id); err != nil {
+			return err
+		}
+		if ifMatch == 0 {
+			return (&apperr.Error{Kind: apperr.KindPreconditionRequired, Code: "if_match_required",
+				Message: "send If-Match with the ETag of the submission you edited"}).With("current_version", sub.Version)
+		}
+		if sub.Version != ifMatch {
+			return staleVersion(sub.Version)
+		}
+		if f := in.apply(sub); len(f) > 0 {
+			return apperr.Invalid("the submission is invalid", f...)
+		}
+		if in.CaseID != nil {
+			if !auth.ValidID(*in.CaseID) {
+				return apperr.Invalid("the submission is invalid", apperr.FieldError{Field: "case_id", Message: "expected the id of a case of this tenant"})
+			}
+			if _, err := s.caseByID(ctx, a, *in.CaseID, false); err != nil {
+				return apperr.Invalid("the submission is invalid", apperr.FieldError{Field: "case_id", Message: "no such case in this tenant"})
+			}
+			sub.CaseID = *in.CaseID
+		}
+		sub.UpdatedAt = s.now()
+		res := s.db.Conn(ctx).Model(&Submission{}).Where("id = ? AND version = ?", sub.ID, ifMatch).Updates(map[string]any{
+			"case_id": sub.CaseID, "kind": sub.Kind, "title": sub.Title, "body": sub.Body, "language": sub.Language,
+			"version": ifMatch + 1, "updated_at": sub.UpdatedAt})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return staleVersion(sub.Version)
+		}
+		sub.Version = ifMatch + 1
+		if err := s.addContributor(ctx, sub.ID, a.Principal.User.ID); err != nil {
+			return err
+		}
+		return s.event(ctx, a, "submission.edited", "submission", sub.ID, map[string]any{"version": sub.Version})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.view(ctx, a, sub)
+}
+
+func staleVersion(current int64) error {
+	return (&apperr.Error{Kind: apperr.KindPreconditionFailed, Code: "version_mismatch",
+		Message: "the submission changed since you loaded it; reload, reapply your change and save again"}).With("current_version", current)
+}
+
+func (s *Service) addContributor(ctx context.Context, submissionID, userID string) error {
+	var n int64
+	if err := s.db.Conn(ctx).Model(&contributor{}).Where("submission_id = ? AND user_id = ?", submissionID, userID).Count(&n).Error; err != nil || n > 0 {
+		return err
+	}
+	return s.db.Conn(ctx).Create(&contributor{SubmissionID: submissionID, UserID: userID}).Error
+}
+
+// DeleteSubmission deletes a draft that was never submitted.
+func (s *Service) DeleteSubmission(ctx context.Context, a *auth.TenantAccess, id string) error {
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		sub, err := s.editable(ctx, a, id)
+		if err != nil {
+			return err
+		}
+		if sub.State != Draft || sub.Revision > 0 {
+			return (&apperr.Error{Kind: apperr.KindConflict, Code: "not_deletable",
+				Message: "only a draft that was never submitted can be deleted; withdraw it instead"}).With("state", sub.State)
+		}
+		if err := s.db.Conn(ctx).Delete(&Submission{}, "id = ?", sub.ID).Error; err != nil {
+			return err
+		}
+		return s.event(ctx, a, "submission.deleted", "submission", sub.ID, map[string]any{"case_id": sub.CaseID})
+	})
+}
+
+// ListFilter narrows a submission list.
+type ListFilter struct {
+	State          string
+	CaseID         string
+	OrganizationID string
+	Q              string
+}
+
+func (f ListFilter) validate() error {
+	var fe []apperr.FieldError
+	if f.State != "" && !slices.Contains(States, State(f.State)) {
+		fe = append(fe, apperr.FieldError{Field: "state", Message: "unknown state; expected one of draft, submitted, in_review, changes_requested, approved, dispatching, dispatched, dispatch_failed, rejected, withdrawn"})
+	}
+	if f.CaseID != "" && !auth.ValidID(f.CaseID) {
+		fe = append(fe, apperr.FieldError{Field: "case_id", Message: "expected a case id"})
+	}
+	if f.OrganizationID != "" && !auth.ValidID(f.OrganizationID) {
+		fe = append(fe, apperr.FieldError{Field: "organization_id", Message: "expected an organization id"})
+	}
+	if utf8.RuneCountInString(f.Q) > 200 {
+		fe = append(fe, apperr.FieldError{Field: "q", Message: "at most 200 characters"})
+	}
+	if len(fe) > 0 {
+		return apperr.Malformed("invalid filter", fe...)
+	}
+	return nil
+}
+
+// ListSubmissions lists what the caller may see, newest first. It costs a constant
+// number of queries whatever the page size.
+func (s *Service) ListSubmissions(ctx context.Context, a *auth.TenantAccess, f ListFilter, page database.Page) ([]SubmissionSummary, string, error) {
+	if err := f.validate(); err != nil {
+		return nil, "", err
+	}
+	sc, err := submissionScope(a)
+	if err != nil {
+		return nil, "", err
+	}
+	q := sc.Apply(s.db.Conn(ctx).Model(&Submission{}), "submissions", true)
+	if f.State != "" {
+		q = q.Where("submissions.state = ?", f.State)
+	}
+	if f.CaseID != "" {
+		q = q.Where("submissions.case_id = ?", f.CaseID)
+	}
+	if f.OrganizationID != "" {
+		q = q.Where("submissions.organization_id = ?", f.OrganizationID)
+	}
+	if f.Q != "" {
+		like := "%" + escapeLike(strings.ToLower(f.Q)) + "%"
+		q = q.Where("(LOWER(submissions.title) LIKE ? ESCAPE '\\' OR LOWER(submissions.body) LIKE ? ESCAPE '\\')", like, like)
+	}
+	if q, err = afterTimeID(q, "submissions", page); err != nil {
+		return nil, "", err
+	}
+	var rows []SubmissionSummary
+	err = q.Select("id, case_id, organization_id, author_id, kind, title, language, state, version, revision, created_at, updated_at").
+		Order("submissions.created_at DESC, submissions.id DESC").Limit(page.Limit + 1).Scan(&rows).Error
+	if err != nil {
+		return nil, "", err
+	}
+	items, next := database.Trim(rows, page, func(r SubmissionSummary) []string { return timeIDKey(r.CreatedAt, r.ID) })
+	if err := s.fillAllowedActions(ctx, a, items); err != nil {
+		return nil, "", err
+	}
+	return items, next, nil
+}
+
+// fillAllowedActions computes allowed_actions for a page with two queries in all.
+func (s *Service) fillAllowedActions(ctx context.Context, a *auth.TenantAccess, items []SubmissionSummary) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	uid := a.Principal.User.ID
+	var contributed []string
+	if err := s.db.Conn(ctx).Model(&contributor{}).Where("user_id = ? AND submission_id IN ?", uid, ids).Pluck("submission_id", &contributed).Error; err != nil {
+		return err
+	}
+	var approvals []Approval
+	if err := s.db.Conn(ctx).Where("reviewer_id = ? AND submission_id IN ?", uid, ids).Find(&approvals).Error; err != nil {
+		return err
+	}
+	base := actor{can: a.Can}
+	if a.Membership != nil {
+		base.organizationID = a.Membership.OrganizationID
+	}
+	for i := range items {
+		who := base
+		who.contributor = slices.Contains(contributed, items[i].ID)
+		for _, ap := range approvals {
+			if ap.SubmissionID == items[i].ID && ap.Revision == items[i].Revision {
+				who.approved = true
+			}
+		}
+		items[i].AllowedActions = allowedActions(items[i].State, items[i].OrganizationID, who)
+	}
+	return nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
