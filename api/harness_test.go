@@ -44,7 +44,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // harness is one portal process: an auth service and a server on a database.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	db    *database.DB
 	auth  *auth.Service
 	wf    *workflow.Service
@@ -52,7 +52,7 @@ type harness struct {
 	clock *fakeClock
 }
 
-func newHarness(t *testing.T, db *database.DB) *harness {
+func newHarness(t testing.TB, db *database.DB) *harness {
 	t.Helper()
 	clock := &fakeClock{now: time.Now().UTC()}
 	svc, err := auth.NewService(context.Background(), db, auth.Options{
@@ -84,14 +84,14 @@ type response struct {
 	*httptest.ResponseRecorder
 }
 
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body.Bytes(), v); err != nil {
 		t.Fatalf("response is not JSON (%v): %s", err, r.Body)
 	}
 }
 
-func (r response) problem(t *testing.T) map[string]any {
+func (r response) problem(t testing.TB) map[string]any {
 	t.Helper()
 	if ct := r.Header().Get("Content-Type"); ct != ProblemContentType {
 		t.Fatalf("Content-Type %q, want problem+json; status %d body %s", ct, r.Code, r.Body)
@@ -112,6 +112,16 @@ func fieldNames(p map[string]any) []string {
 }
 
 func (c *client) do(method, path string, body any) response {
+	c.h.t.Helper()
+	return c.send(method, path, body, nil)
+}
+
+func (c *client) doWithHeaders(method, path string, body any, headers map[string]string) response {
+	c.h.t.Helper()
+	return c.send(method, path, body, headers)
+}
+
+func (c *client) send(method, path string, body any, headers map[string]string) response {
 	c.h.t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -140,6 +150,9 @@ func (c *client) do(method, path string, body any) response {
 	}
 	if c.bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
 	c.h.srv.Handler().ServeHTTP(rec, req)
@@ -194,6 +207,7 @@ type world struct {
 	// submissionA belongs to organization A1 of tenant alpha; its title and body carry
 	// secretMarker, which no response to anyone outside A1 or the secretariat may contain.
 	submissionA workflow.SubmissionView
+	caseBID     string
 }
 
 // secretMarker is in the title and body of the fixture's confidential submission.

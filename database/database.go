@@ -12,7 +12,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -238,3 +240,29 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes every connection.
 func (db *DB) Close() error { return db.sql.Close() }
+
+// CountQueries calls fn after every statement db runs until the returned stop is
+// called. Tests use it to prove that a request costs a constant number of queries.
+func CountQueries(db *DB, fn func()) (stop func()) {
+	name := "unionportal:count_" + newCounterName()
+	cb := func(*gorm.DB) { fn() }
+	c := db.gorm.Callback()
+	_ = c.Query().After("gorm:query").Register(name, cb)
+	_ = c.Row().After("gorm:row").Register(name, cb)
+	_ = c.Raw().After("gorm:raw").Register(name, cb)
+	_ = c.Create().After("gorm:create").Register(name, cb)
+	_ = c.Update().After("gorm:update").Register(name, cb)
+	_ = c.Delete().After("gorm:delete").Register(name, cb)
+	return func() {
+		_ = c.Query().Remove(name)
+		_ = c.Row().Remove(name)
+		_ = c.Raw().Remove(name)
+		_ = c.Create().Remove(name)
+		_ = c.Update().Remove(name)
+		_ = c.Delete().Remove(name)
+	}
+}
+
+var counterSeq atomic.Int64
+
+func newCounterName() string { return strconv.FormatInt(counterSeq.Add(1), 10) }

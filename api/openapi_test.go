@@ -1,0 +1,70 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/database/dbtest"
+)
+
+// TestOpenAPIDescribesEveryRoute fetches the document and compares it with echo's
+// route table in both directions.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	h := newHarness(t, dbtest.New(t, database.SQLite))
+	r := h.anonymous().must(200, "GET", "/api/v1/openapi.json", nil)
+	var doc struct {
+		OpenAPI string                               `json:"openapi"`
+		Paths   map[string]map[string]map[string]any `json:"paths"`
+		Comps   struct {
+			Schemas map[string]any `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(r.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi %q", doc.OpenAPI)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			documented[strings.ToUpper(method)+" "+path] = true
+			if op["summary"] == "" || op["x-permission"] == nil {
+				t.Errorf("%s %s lacks a summary or permission", method, path)
+			}
+		}
+	}
+	n := 0
+	for _, rt := range h.srv.Echo().Routes() {
+		if !strings.HasPrefix(rt.Path, "/api/v1/") {
+			continue
+		}
+		p, _ := openAPIPath(rt.Path)
+		key := rt.Method + " " + p
+		if !documented[key] {
+			t.Errorf("%s is not in the OpenAPI document", key)
+		}
+		delete(documented, key)
+		n++
+	}
+	for key := range documented {
+		t.Errorf("the OpenAPI document describes %s, which is not a route", key)
+	}
+	for _, name := range []string{"SubmissionView", "Settings", "Problem", "Member"} {
+		if _, ok := doc.Comps.Schemas[name]; !ok {
+			t.Errorf("no schema %s", name)
+		}
+	}
+	// References all resolve.
+	for _, ref := range strings.Split(r.Body.String(), `"$ref":"#/components/schemas/`)[1:] {
+		name := ref[:strings.Index(ref, `"`)]
+		if _, ok := doc.Comps.Schemas[name]; !ok {
+			t.Errorf("dangling $ref %s", name)
+		}
+	}
+	if n < 30 {
+		t.Errorf("only %d routes", n)
+	}
+}
