@@ -144,6 +144,9 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true})
 }
 
+// Workflow returns the workflow service the server uses.
+func (s *Server) Workflow() *workflow.Service { return s.opts.Workflow }
+
 // Handler returns the server as an http.Handler, for tests and embedding.
 func (s *Server) Handler() http.Handler { return s.echo }
 

@@ -110,7 +110,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	log := newLogger(cfg, stderr)
 	switch cmd {
 	case "serve":
-		err = serve(ctx, cfg, log, *demo)
+		err = serve(ctx, cfg, log, *demo, stdout)
 	case "migrate":
 		err = migrate(ctx, cfg, log, stdout)
 	case "audit verify":

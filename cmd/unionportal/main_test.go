@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -169,8 +170,8 @@ func TestServeBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "serve", "--demo")
 	cmd.Env = append(os.Environ(), runMainEnv+"=1", "UNIONPORTAL_DATA_DIR="+dataDir, "UNIONPORTAL_ADDR="+addr, "UNIONPORTAL_LOG_FORMAT=json")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	var logs, out syncBuffer
+	cmd.Stderr, cmd.Stdout = &logs, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +183,18 @@ func TestServeBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
 	waitStatus(t, "http://"+addr+"/readyz", 200, 5*time.Second)
 	if _, err := os.Stat(filepath.Join(dataDir, "unionportal.db")); err != nil {
 		t.Errorf("the SQLite file was not created in the data dir: %v", err)
+	}
+	// A printed demo login works.
+	var password string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[1] == "editor@mmtuk.example" {
+			password = f[2]
+		}
+	}
+	resp, err := http.Post("http://"+addr+"/api/v1/auth/login", "application/json",
+		strings.NewReader(`{"email":"editor@mmtuk.example","password":"`+password+`"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("demo login with %q: %v %v", password, err, resp)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -199,6 +212,56 @@ func TestServeBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
 		}
 	}
+	// --demo seeded the empty database and printed the logins.
+	for _, want := range []string{"admin@industriall.example", "editor@mmtuk.example", "viewer@mmtuk.example", "demo-"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// The draft of Case 3386 is there.
+	db, err := database.Open(context.Background(), database.Target{Dialect: database.SQLite, DSN: filepath.Join(dataDir, "unionportal.db")}, database.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var title, body string
+	db.Conn(context.Background()).Raw("SELECT title, body FROM submissions").Row().Scan(&title, &body)
+	db.Close()
+	if title != "Update on Case 3386 on Kyrgyzstan" || !strings.Contains(body, "Jogorku Kenesh") {
+		t.Errorf("demo draft %q", title)
+	}
+	// A second --demo run leaves the database alone.
+	var second bytes.Buffer
+	if code := run(context.Background(), []string{"migrate"}, []string{"UNIONPORTAL_DATA_DIR=" + dataDir}, strings.NewReader(""), &second, &second); code != 0 {
+		t.Fatal(second.String())
+	}
+	cfg, _ := loadConfig([]string{"UNIONPORTAL_DATA_DIR=" + dataDir}, "")
+	a, err := newApp(context.Background(), cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	second.Reset()
+	if err := seedDemo(context.Background(), a, &second); err != nil || !strings.Contains(second.String(), "not empty") {
+		t.Errorf("second seeding: %v %q", err, second.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's output and a test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // TestReadinessFollowsPostgreSQL stops and restarts a PostgreSQL server under a running

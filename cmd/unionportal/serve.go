@@ -128,7 +128,7 @@ func (a *app) close() {
 }
 
 // serve runs the portal until SIGINT or SIGTERM.
-func serve(ctx context.Context, cfg *Config, log *slog.Logger, demo bool) error {
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, demo bool, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -140,9 +140,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, demo bool) error 
 		return err
 	}
 	if demo {
-		// The demo tenant, users and Case 3386 are seeded once the domain exists (see
-		// the workflow issue); until then the flag is accepted and changes nothing.
-		log.Warn("--demo: there is no demo data to seed yet")
+		if err := seedDemo(ctx, a, stdout); err != nil {
+			a.close()
+			return fmt.Errorf("--demo: %v", err)
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
