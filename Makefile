@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 
-.PHONY: run build test test-unit lint clean
+.PHONY: run build test test-unit lint bench clean
 
 ## build: compile the portal into bin/unionportal
 build:
@@ -23,6 +23,10 @@ test: lint
 ## test-unit: the tests that need no server (PostgreSQL, S3 and SMTP tests skip)
 test-unit:
 	$(GO) test ./...
+
+## bench: the list benchmark (P2, P3, P8 of BENCHMARKS.md) on a private PostgreSQL
+bench:
+	$(GO) run ./bench/list
 
 ## lint: gofmt and go vet
 lint:

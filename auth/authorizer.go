@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/casbin/casbin/v2"
@@ -93,8 +94,10 @@ type Authorizer struct {
 	enforcer *casbin.SyncedCachedEnforcer
 	version  int64
 
+	// checkMu lets one request at a time compare versions; lastCheck (unix nanoseconds)
+	// lets the others skip the check without waiting for it.
 	checkMu   sync.Mutex
-	lastCheck time.Time
+	lastCheck atomic.Int64
 }
 
 // NewAuthorizer loads the policy from db.
@@ -140,16 +143,23 @@ func (a *Authorizer) reload(ctx context.Context) error {
 // Refresh reloads the policy if another process (or this one) changed it since the
 // last load. It queries the database at most every policyCheckInterval unless force.
 func (a *Authorizer) Refresh(ctx context.Context, force bool) error {
-	a.checkMu.Lock()
-	defer a.checkMu.Unlock()
-	if !force && time.Since(a.lastCheck) < policyCheckInterval {
-		return nil
+	if !force {
+		if time.Since(time.Unix(0, a.lastCheck.Load())) < policyCheckInterval {
+			return nil
+		}
+		// Another request is checking right now: its answer is as fresh as ours would be.
+		if !a.checkMu.TryLock() {
+			return nil
+		}
+	} else {
+		a.checkMu.Lock()
 	}
+	defer a.checkMu.Unlock()
 	var st authzState
 	if err := a.db.Conn(ctx).First(&st, 1).Error; err != nil {
 		return err
 	}
-	a.lastCheck = time.Now()
+	a.lastCheck.Store(time.Now().UnixNano())
 	a.mu.RLock()
 	current := a.version
 	a.mu.RUnlock()

@@ -5,8 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"slices"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -131,21 +131,33 @@ func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) 
 	if err := s.authz.Refresh(ctx, false); err != nil {
 		return nil, err
 	}
-	var t Tenant
-	if err := s.db.Conn(ctx).Where("slug = ?", slug).First(&t).Error; err != nil {
-		return nil, notFound(err, "tenant")
+	// The tenant and the caller's membership in one query.
+	var userID any // NULL for the platform itself, which has no user id
+	if ValidID(p.User.ID) {
+		userID = p.User.ID
 	}
-	a := &TenantAccess{Principal: p, Tenant: t, authz: s.authz}
-	var m Membership
-	err := s.db.Conn(ctx).Where("user_id = ? AND tenant_id = ? AND active", p.User.ID, t.ID).First(&m).Error
-	switch {
-	case err == nil:
-		a.Membership = &m
-		a.Roles = s.authz.RolesOf(p.User.ID, t.ID)
-	case !errors.Is(err, gorm.ErrRecordNotFound):
+	var rows []struct {
+		Tenant      Tenant `gorm:"embedded"`
+		MemberID    *string
+		MemberOrg   *string
+		MemberSince *time.Time
+	}
+	err := s.db.Conn(ctx).Table("tenants").
+		Select("tenants.*, memberships.id AS member_id, memberships.organization_id AS member_org, memberships.created_at AS member_since").
+		Joins("LEFT JOIN memberships ON memberships.tenant_id = tenants.id AND memberships.user_id = ? AND memberships.active", userID).
+		Where("tenants.slug = ?", slug).Limit(1).Scan(&rows).Error
+	if err != nil {
 		return nil, err
-	case !p.User.IsSuperadmin:
+	}
+	if len(rows) == 0 || (rows[0].MemberID == nil && !p.User.IsSuperadmin) {
 		return nil, apperr.NotFound("tenant")
+	}
+	r := rows[0]
+	a := &TenantAccess{Principal: p, Tenant: r.Tenant, authz: s.authz}
+	if r.MemberID != nil {
+		a.Membership = &Membership{ID: *r.MemberID, UserID: p.User.ID, TenantID: r.Tenant.ID, OrganizationID: *r.MemberOrg,
+			Active: true, CreatedAt: *r.MemberSince}
+		a.Roles = s.authz.RolesOf(p.User.ID, r.Tenant.ID)
 	}
 	return a, nil
 }

@@ -150,42 +150,43 @@ func (s *Service) Authenticate(ctx context.Context, sessionToken, apiToken, ip s
 	return nil, errUnauthenticated
 }
 
+// sessionRow is a session with its user, read in one query.
+type sessionRow struct {
+	User        User `gorm:"embedded"`
+	SessionID   string
+	SessionSeen time.Time
+	SessionEnds time.Time
+}
+
 func (s *Service) authenticateSession(ctx context.Context, token, ip string) (*Principal, error) {
-	var sess Session
-	if err := s.db.Conn(ctx).Where("token_hash = ?", hashToken(token)).First(&sess).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, errUnauthenticated
-		}
+	var rows []sessionRow
+	err := s.db.Conn(ctx).Table("sessions").
+		Select("users.*, sessions.id AS session_id, sessions.last_seen_at AS session_seen, sessions.expires_at AS session_ends").
+		Joins("JOIN users ON users.id = sessions.user_id").
+		Where("sessions.token_hash = ?", hashToken(token)).Limit(1).Scan(&rows).Error
+	if err != nil {
 		return nil, err
 	}
+	if len(rows) == 0 {
+		return nil, errUnauthenticated
+	}
+	sess := rows[0]
 	now := s.now()
-	if !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.opts.SessionIdle)) {
-		if err := s.db.Conn(ctx).Delete(&Session{}, "id = ?", sess.ID).Error; err != nil {
+	if !now.Before(sess.SessionEnds) || !now.Before(sess.SessionSeen.Add(s.opts.SessionIdle)) {
+		if err := s.db.Conn(ctx).Delete(&Session{}, "id = ?", sess.SessionID).Error; err != nil {
 			return nil, err
 		}
 		return nil, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "session_expired", Message: "the session has expired; log in again"}
 	}
-	u, err := s.activeUser(ctx, sess.UserID)
-	if err != nil {
-		return nil, err
+	if !sess.User.Active {
+		return nil, errUnauthenticated
 	}
-	if now.Sub(sess.LastSeenAt) > touchInterval {
-		if err := s.db.Conn(ctx).Model(&Session{}).Where("id = ?", sess.ID).Update("last_seen_at", now).Error; err != nil {
+	if now.Sub(sess.SessionSeen) > touchInterval {
+		if err := s.db.Conn(ctx).Model(&Session{}).Where("id = ?", sess.SessionID).Update("last_seen_at", now).Error; err != nil {
 			return nil, err
 		}
 	}
-	return &Principal{User: *u, Via: ViaSession, SessionID: sess.ID, IP: ip}, nil
-}
-
-func (s *Service) activeUser(ctx context.Context, id string) (*User, error) {
-	var u User
-	if err := s.db.Conn(ctx).Where("id = ? AND active", id).First(&u).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, errUnauthenticated
-		}
-		return nil, err
-	}
-	return &u, nil
+	return &Principal{User: sess.User, Via: ViaSession, SessionID: sess.SessionID, IP: ip}, nil
 }
 
 // Logout ends the principal's session. A principal authenticated by API token has no

@@ -2,12 +2,9 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"gorm.io/gorm"
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/database"
@@ -91,30 +88,39 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, id string) erro
 	})
 }
 
+// tokenRow is an API token with its user, read in one query.
+type tokenRow struct {
+	User         User `gorm:"embedded"`
+	TokenID      string
+	TokenExpires *time.Time
+	TokenUsed    *time.Time
+}
+
 func (s *Service) authenticateToken(ctx context.Context, token, ip string) (*Principal, error) {
 	if !strings.HasPrefix(token, APITokenPrefix) {
 		return nil, errUnauthenticated
 	}
-	var t APIToken
-	err := s.db.Conn(ctx).Where("token_hash = ? AND revoked_at IS NULL", hashToken(token)).First(&t).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	var rows []tokenRow
+	err := s.db.Conn(ctx).Table("api_tokens").
+		Select("users.*, api_tokens.id AS token_id, api_tokens.expires_at AS token_expires, api_tokens.last_used_at AS token_used").
+		Joins("JOIN users ON users.id = api_tokens.user_id").
+		Where("api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL AND users.active", hashToken(token)).
+		Limit(1).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
 		return nil, errUnauthenticated
 	}
-	if err != nil {
-		return nil, err
-	}
+	t := rows[0]
 	now := s.now()
-	if t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) {
+	if t.TokenExpires != nil && !now.Before(*t.TokenExpires) {
 		return nil, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "token_expired", Message: "the API token has expired"}
 	}
-	u, err := s.activeUser(ctx, t.UserID)
-	if err != nil {
-		return nil, err
-	}
-	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > touchInterval {
-		if err := s.db.Conn(ctx).Model(&APIToken{}).Where("id = ?", t.ID).Update("last_used_at", now).Error; err != nil {
+	if t.TokenUsed == nil || now.Sub(*t.TokenUsed) > touchInterval {
+		if err := s.db.Conn(ctx).Model(&APIToken{}).Where("id = ?", t.TokenID).Update("last_used_at", now).Error; err != nil {
 			return nil, err
 		}
 	}
-	return &Principal{User: *u, Via: ViaToken, TokenID: t.ID, IP: ip}, nil
+	return &Principal{User: t.User, Via: ViaToken, TokenID: t.TokenID, IP: ip}, nil
 }

@@ -106,12 +106,25 @@ func (s *Service) load(ctx context.Context, a *auth.TenantAccess, id string, loc
 	return &sub, nil
 }
 
-// actorFor gathers what the workflow table needs to know about the caller and sub.
-func (s *Service) actorFor(ctx context.Context, a *auth.TenantAccess, sub *Submission) (actor, error) {
-	who := actor{can: a.Can}
+// newActor describes the caller for the workflow table, with the permissions the
+// table names decided once, not once per row and rule.
+func newActor(a *auth.TenantAccess) actor {
+	perms := map[auth.Permission]bool{}
+	for _, r := range Table {
+		if _, done := perms[r.Permission]; !done {
+			perms[r.Permission] = a.Can(r.Permission)
+		}
+	}
+	who := actor{can: func(p auth.Permission) bool { return perms[p] }}
 	if a.Membership != nil {
 		who.organizationID = a.Membership.OrganizationID
 	}
+	return who
+}
+
+// actorFor gathers what the workflow table needs to know about the caller and sub.
+func (s *Service) actorFor(ctx context.Context, a *auth.TenantAccess, sub *Submission) (actor, error) {
+	who := newActor(a)
 	var n int64
 	uid := a.Principal.User.ID
 	if err := s.db.Conn(ctx).Model(&contributor{}).Where("submission_id = ? AND user_id = ?", sub.ID, uid).Count(&n).Error; err != nil {

@@ -1,0 +1,294 @@
+// Command list measures the submission list (BENCHMARKS.md P2, P3, P8) on PostgreSQL
+// with 1,000,000 submissions:
+//
+//	P2  portal GET …/submissions?limit=50 requests/s at 16 connections, over a bare
+//	    net/http + pgx handler running the same keyset query (target >= 0.60)
+//	P3  portal latency at page 2,000 over page 1 (target <= 1.2)
+//	P8  queries per request for the list (5 and 50 rows) and the detail (constant)
+//
+// It starts its own throwaway PostgreSQL cluster. Run it with `make bench`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/unionportal/unionportal/api"
+	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/workflow"
+)
+
+var (
+	rows     = flag.Int("rows", 1_000_000, "submissions to load")
+	pairs    = flag.Int("pairs", 5, "A/B pairs per figure")
+	duration = flag.Duration("duration", 3*time.Second, "length of each throughput run")
+	conns    = flag.Int("conns", 16, "concurrent connections")
+	profile  = flag.String("cpuprofile", "", "write a CPU profile of the portal's throughput runs to this file")
+)
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	ctx := context.Background()
+
+	pg, cleanup := startPostgres(ctx)
+	defer cleanup()
+	url := pg.URL("postgres")
+	target, err := database.ParseURL(url, "")
+	check(err)
+	db, err := database.Open(ctx, target, database.Options{MaxOpenConns: 32})
+	check(err)
+	defer db.Close()
+	_, err = db.Migrate(ctx, nil)
+	check(err)
+
+	quiet := slog.New(slog.DiscardHandler)
+	authSvc, err := auth.NewService(ctx, db, auth.Options{Logger: quiet, SecretKey: []byte("bench-secret-bench-secret-bench-secret"),
+		PasswordParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
+	check(err)
+	wf := workflow.NewService(db, workflow.Options{Logger: quiet})
+	token, tenantID := seed(ctx, db, authSvc, wf)
+	log.Printf("loading %d submissions…", *rows)
+	start := time.Now()
+	load(ctx, db, tenantID)
+	log.Printf("loaded in %s", time.Since(start).Round(time.Second))
+
+	portal := serve(api.New(api.Options{Logger: quiet, Auth: authSvc, Workflow: wf}).Handler())
+	pool, err := pgxpool.New(ctx, url)
+	check(err)
+	defer pool.Close()
+	bare := serve(bareHandler(pool, tenantID))
+
+	listPath := "/api/v1/tenants/bench/submissions?limit=50"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns * 2}}
+	get := func(base, path string) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		check(err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			log.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+	// Warm both sides.
+	for i := 0; i < 200; i++ {
+		get(portal, listPath)
+		get(bare, listPath)
+	}
+
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		throughput(func() { get(portal, listPath) })
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+
+	// P2: throughput, A B A B.
+	var p2 []float64
+	for i := 0; i < *pairs; i++ {
+		a := throughput(func() { get(portal, listPath) })
+		b := throughput(func() { get(bare, listPath) })
+		log.Printf("P2 pair %d: portal %.0f req/s, bare pgx %.0f req/s, ratio %.3f", i+1, a, b, a/b)
+		p2 = append(p2, a/b)
+	}
+
+	// P3: latency of page 2,000 (rows 99,951-100,000) against page 1.
+	var createdAt time.Time
+	var id string
+	check(pool.QueryRow(ctx, `SELECT created_at, id::text FROM submissions WHERE tenant_id = $1
+		ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1`, tenantID, min(1999*50, *rows/2)-1).Scan(&createdAt, &id))
+	page2000 := listPath + "&cursor=" + database.Cursor(createdAt.UTC().Format(time.RFC3339Nano), id)
+	var p3 []float64
+	for i := 0; i < *pairs; i++ {
+		a := latency(func() { get(portal, page2000) })
+		b := latency(func() { get(portal, listPath) })
+		log.Printf("P3 pair %d: page 2000 %s, page 1 %s, ratio %.3f", i+1, a, b, float64(a)/float64(b))
+		p3 = append(p3, float64(a)/float64(b))
+	}
+
+	// P8: queries per request.
+	count := func(path string) int {
+		var n atomic.Int64
+		stop := database.CountQueries(db, func() { n.Add(1) })
+		get(portal, path)
+		stop()
+		return int(n.Load())
+	}
+	var first struct {
+		Items []struct{ ID string } `json:"items"`
+	}
+	req, _ := http.NewRequest(http.MethodGet, portal+"/api/v1/tenants/bench/submissions?limit=1", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	check(err)
+	check(json.NewDecoder(resp.Body).Decode(&first))
+	resp.Body.Close()
+	q5, q50 := count("/api/v1/tenants/bench/submissions?limit=5"), count(listPath)
+	qDetail := count("/api/v1/tenants/bench/submissions/" + first.Items[0].ID)
+	log.Printf("P8: list of 5 rows %d queries, list of 50 rows %d queries, detail %d queries", q5, q50, qDetail)
+
+	fmt.Printf("machine: %s/%s, %d CPUs; %d submissions; %d pairs\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rows, *pairs)
+	fmt.Printf("P2 list/bare-pgx %.3f (spread %.3f-%.3f) | P3 page2000/page1 %.3f (spread %.3f-%.3f) | P8 queries list5=%d list50=%d detail=%d\n",
+		median(p2), slices.Min(p2), slices.Max(p2), median(p3), slices.Min(p3), slices.Max(p3), q5, q50, qDetail)
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func startPostgres(ctx context.Context) (*testrig.Postgres, func()) {
+	bin, err := testrig.FindPostgresBin()
+	check(err)
+	dir, err := os.MkdirTemp("", "unionportal-bench-")
+	check(err)
+	check(os.Chmod(dir, 0o755))
+	pg, err := testrig.StartPostgres(ctx, bin, filepath.Join(dir, "pg"))
+	if err != nil {
+		os.RemoveAll(dir)
+		log.Fatal(err)
+	}
+	log.Printf("PostgreSQL %s on 127.0.0.1:%d", pg.Version, pg.Port)
+	return pg, func() { _ = pg.Stop(); _ = os.RemoveAll(dir) }
+}
+
+// seed creates the tenant, an organization, a reviewer (who sees every submission) with
+// an API token, and a case.
+func seed(ctx context.Context, db *database.DB, a *auth.Service, wf *workflow.Service) (token, tenantID string) {
+	platform := &auth.Principal{User: auth.User{IsSuperadmin: true, Active: true}}
+	t, err := a.CreateTenant(ctx, platform, "bench", "Bench Federation")
+	check(err)
+	admin, err := a.ResolveTenant(ctx, platform, "bench")
+	check(err)
+	org, err := a.CreateOrganization(ctx, admin, auth.OrganizationInput{Name: "Secretariat", Country: "CH", Kind: "secretariat"})
+	check(err)
+	m, err := a.CreateUser(ctx, admin, auth.UserInput{Email: "reviewer@bench.test", Name: "R", Password: "bench password 123",
+		OrganizationID: org.ID, Roles: []string{"reviewer", "editor"}})
+	check(err)
+	p := &auth.Principal{User: auth.User{ID: m.ID, Email: m.Email, Active: true}}
+	tok, err := a.CreateToken(ctx, p, "bench", nil)
+	check(err)
+	access, err := a.ResolveTenant(ctx, p, "bench")
+	check(err)
+	num, country, title := "1", "CH", "Bench case"
+	c, err := wf.CreateCase(ctx, access, workflow.CaseInput{Number: &num, Country: &country, Title: &title})
+	check(err)
+	check(db.Conn(ctx).Exec("UPDATE tenants SET settings = '{}' WHERE id = ?", t.ID).Error)
+	benchCase, benchOrg, benchUser = c.ID, org.ID, m.ID
+	return tok.Token, t.ID
+}
+
+var benchCase, benchOrg, benchUser string
+
+// load inserts the submissions in one statement, newest first one second apart.
+func load(ctx context.Context, db *database.DB, tenantID string) {
+	err := db.Conn(ctx).Exec(`INSERT INTO submissions (id, tenant_id, case_id, organization_id, author_id, kind, title, body,
+		language, state, version, revision, created_at, updated_at)
+		SELECT gen_random_uuid(), ?, ?, ?, ?, 'additional_information', 'Submission ' || g, 'Body of submission ' || g, 'en',
+		(ARRAY['draft','submitted','in_review','approved','dispatched'])[1 + g % 5], 1, 0,
+		now() - g * interval '1 second', now()
+		FROM generate_series(1, ?) AS g`, tenantID, benchCase, benchOrg, benchUser, *rows).Error
+	check(err)
+	check(db.Conn(ctx).Exec("ANALYZE submissions").Error)
+}
+
+// bareHandler serves the same keyset query with pgx and encoding/json, nothing else.
+func bareHandler(pool *pgxpool.Pool, tenantID string) http.Handler {
+	type item struct {
+		ID, CaseID, OrganizationID, AuthorID, Kind, Title, Language, State string
+		Version                                                            int64
+		Revision                                                           int
+		CreatedAt, UpdatedAt                                               time.Time
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rows, err := pool.Query(r.Context(), `SELECT id::text, case_id::text, organization_id::text, author_id::text, kind, title,
+			language, state, version, revision, created_at, updated_at FROM submissions WHERE tenant_id = $1
+			ORDER BY created_at DESC, id DESC LIMIT 51`, tenantID)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		var items []item
+		for rows.Next() {
+			var it item
+			if err := rows.Scan(&it.ID, &it.CaseID, &it.OrganizationID, &it.AuthorID, &it.Kind, &it.Title, &it.Language,
+				&it.State, &it.Version, &it.Revision, &it.CreatedAt, &it.UpdatedAt); err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			items = append(items, it)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": items[:min(50, len(items))], "next_cursor": "x"})
+	})
+}
+
+func serve(h http.Handler) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	go func() { _ = http.Serve(ln, h) }()
+	return "http://" + ln.Addr().String()
+}
+
+// throughput runs do from conns goroutines for the configured duration: requests/s.
+func throughput(do func()) float64 {
+	var n atomic.Int64
+	deadline := time.Now().Add(*duration)
+	var wg sync.WaitGroup
+	for i := 0; i < *conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				do()
+				n.Add(1)
+			}
+		}()
+	}
+	start := time.Now()
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// latency is the median of 200 sequential requests.
+func latency(do func()) time.Duration {
+	var ds []time.Duration
+	for i := 0; i < 200; i++ {
+		start := time.Now()
+		do()
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
