@@ -242,7 +242,6 @@ func TestWorkflowWholePath(t *testing.T) {
 	})
 }
 
-
 func TestReceivabilityChecks(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		h := newHarness(t, db)
