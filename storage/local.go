@@ -1,0 +1,177 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Local keeps objects as files under a directory: the embedded default.
+type Local struct {
+	root string
+}
+
+var _ Store = (*Local)(nil)
+
+// NewLocal uses (and creates) dir.
+func NewLocal(dir string) (*Local, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return &Local{root: dir}, nil
+}
+
+func (l *Local) path(key string) string { return filepath.Join(l.root, filepath.FromSlash(key)) }
+
+// Put writes to a temporary file beside the target and renames it into place once
+// complete and synced, so a crash or error never leaves a partial object.
+func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64, _ string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	p := l.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".upload-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	n, err := io.Copy(tmp, ctxReader{ctx, r})
+	if err == nil && size >= 0 && n != size {
+		err = fmt.Errorf("storage: wrote %d bytes, expected %d", n, size)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}
+
+// ctxReader stops a copy when ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+type localObject struct {
+	*os.File
+	info Info
+}
+
+func (o localObject) Info() Info { return o.info }
+
+// Open opens key.
+func (l *Local) Open(_ context.Context, key string) (Object, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(l.path(key))
+	if err != nil {
+		return nil, mapLocal(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return localObject{File: f, info: Info{Key: key, Size: fi.Size(), LastModified: fi.ModTime()}}, nil
+}
+
+// Stat describes key.
+func (l *Local) Stat(_ context.Context, key string) (Info, error) {
+	if err := checkKey(key); err != nil {
+		return Info{}, err
+	}
+	fi, err := os.Stat(l.path(key))
+	if err != nil {
+		return Info{}, mapLocal(err)
+	}
+	return Info{Key: key, Size: fi.Size(), LastModified: fi.ModTime()}, nil
+}
+
+// Delete removes key.
+func (l *Local) Delete(_ context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := os.Remove(l.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return mapLocal(err)
+	}
+	return nil
+}
+
+// List walks the objects under prefix, skipping unfinished uploads.
+func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) error {
+	return filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".upload-") {
+			return nil
+		}
+		rel, err := filepath.Rel(l.root, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		return fn(Info{Key: key, Size: fi.Size(), LastModified: fi.ModTime()})
+	})
+}
+
+// PresignGet is not possible for local files: downloads go through the portal.
+func (l *Local) PresignGet(context.Context, string, time.Duration, string) (string, error) {
+	return "", ErrUnsupported
+}
+
+// Check verifies that the directory is there and writable.
+func (l *Local) Check(context.Context) error {
+	f, err := os.CreateTemp(l.root, ".check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+func mapLocal(err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %v", ErrNotExist, err)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%w: %v", ErrPermission, err)
+	}
+	return err
+}

@@ -1,0 +1,174 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/url"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// S3PartSize is the part size of multipart uploads. minio-go buffers one part per
+// upload in memory, and with an unknown size it would otherwise pick a part size that
+// allocates hundreds of MiB per upload (minio-go issues 848 and 1473).
+const S3PartSize = 8 << 20
+
+// S3Config locates a bucket.
+type S3Config struct {
+	Endpoint  string // host:port
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	Region    string
+	UseTLS    bool
+}
+
+// S3 keeps objects in an S3-compatible bucket through minio-go.
+type S3 struct {
+	client *minio.Client
+	bucket string
+}
+
+var _ Store = (*S3)(nil)
+
+// NewS3 connects and creates the bucket if it is missing.
+func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
+	client, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.UseTLS,
+		Region: cfg.Region,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &S3{client: client, bucket: cfg.Bucket}
+	exists, err := client.BucketExists(ctx, cfg.Bucket)
+	if err != nil {
+		return nil, mapS3(err)
+	}
+	if !exists {
+		if err := client.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: cfg.Region}); err != nil {
+			return nil, mapS3(err)
+		}
+	}
+	return s, nil
+}
+
+// Put uploads r. A failed multipart upload is aborted by minio-go, so nothing remains.
+func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	_, err := s.client.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
+		ContentType: contentType,
+		PartSize:    S3PartSize,
+	})
+	return mapS3(err)
+}
+
+type s3Object struct {
+	*minio.Object
+	info Info
+}
+
+func (o s3Object) Info() Info { return o.info }
+
+// Open opens key; reads and seeks turn into ranged GETs.
+func (s *S3) Open(ctx context.Context, key string) (Object, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, mapS3(err)
+	}
+	st, err := obj.Stat()
+	if err != nil {
+		obj.Close()
+		return nil, mapS3(err)
+	}
+	return s3Object{Object: obj, info: Info{Key: key, Size: st.Size, LastModified: st.LastModified}}, nil
+}
+
+// Stat describes key.
+func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
+	if err := checkKey(key); err != nil {
+		return Info{}, err
+	}
+	st, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return Info{}, mapS3(err)
+	}
+	return Info{Key: key, Size: st.Size, LastModified: st.LastModified}, nil
+}
+
+// Delete removes key.
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return mapS3(s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}))
+}
+
+// List lists the objects under prefix.
+func (s *S3) List(ctx context.Context, prefix string, fn func(Info) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return mapS3(obj.Err)
+		}
+		if err := fn(Info{Key: obj.Key, Size: obj.Size, LastModified: obj.LastModified}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PresignGet signs a GET that downloads key as an attachment named fileName.
+func (s *S3) PresignGet(ctx context.Context, key string, expiry time.Duration, fileName string) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	params := url.Values{}
+	params.Set("response-content-disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fileName}))
+	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, expiry, params)
+	if err != nil {
+		return "", mapS3(err)
+	}
+	return u.String(), nil
+}
+
+// Check asks whether the bucket exists.
+func (s *S3) Check(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return mapS3(err)
+	}
+	if !ok {
+		return fmt.Errorf("bucket %s does not exist", s.bucket)
+	}
+	return nil
+}
+
+// mapS3 turns S3 error codes into the package's errors.
+func mapS3(err error) error {
+	if err == nil {
+		return nil
+	}
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) {
+		switch resp.Code {
+		case minio.NoSuchKey, "NoSuchBucket", "NotFound":
+			return fmt.Errorf("%w: %v", ErrNotExist, err)
+		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch":
+			return fmt.Errorf("%w: %v", ErrPermission, err)
+		}
+	}
+	return err
+}
