@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -63,7 +68,12 @@ func newHarness(t testing.TB, db *database.DB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wf := workflow.NewService(db, workflow.Options{Now: clock.Now})
+	store, err := storage.NewLocal(filepath.Join(t.TempDir(), "files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := workflow.NewService(db, workflow.Options{Now: clock.Now, Storage: store,
+		Limits: workflow.Limits{MaxFileBytes: 1 << 20, MaxSubmissionBytes: 3 << 20}})
 	return &harness{t: t, db: db, auth: svc, wf: wf, srv: New(Options{Auth: svc, Workflow: wf}), clock: clock}
 }
 
@@ -153,6 +163,43 @@ func (c *client) send(method, path string, body any, headers map[string]string) 
 	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	c.h.srv.Handler().ServeHTTP(rec, req)
+	return response{rec}
+}
+
+// upload sends one file as the multipart field "file".
+func (c *client) upload(status int, submissionID, name, contentType string, data []byte) response {
+	c.h.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	hdr := textproto.MIMEHeader{}
+	hdr.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, name))
+	if contentType != "" {
+		hdr.Set("Content-Type", contentType)
+	}
+	pw, _ := mw.CreatePart(hdr)
+	pw.Write(data)
+	mw.Close()
+	r := c.rawPost("/api/v1/tenants/alpha/submissions/"+submissionID+"/attachments", mw.FormDataContentType(), &buf)
+	if status != 0 && r.Code != status {
+		c.h.t.Fatalf("upload %s: status %d, want %d; body %s", name, r.Code, status, r.Body)
+	}
+	return r
+}
+
+// rawPost sends a body with its own content type.
+func (c *client) rawPost(path, contentType string, body io.Reader) response {
+	req := httptest.NewRequest(http.MethodPost, path, body)
+	req.RemoteAddr = c.ip + ":40000"
+	req.Header.Set("Content-Type", contentType)
+	if c.cookie != nil {
+		req.AddCookie(c.cookie)
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
 	}
 	rec := httptest.NewRecorder()
 	c.h.srv.Handler().ServeHTTP(rec, req)
@@ -257,6 +304,7 @@ func (h *harness) world() *world {
 	w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{
 		"case_id": w.caseA.ID, "kind": "additional_information", "title": "Update " + secretMarker,
 		"body": "The union leader " + secretMarker + " was arrested.", "language": "en"}).json(h.t, &w.submissionA)
+	w.editorA1.upload(201, w.submissionA.ID, "witness statement.txt", "text/plain", []byte("Statement of "+secretMarker+"\n"))
 	w.editorA1.must(200, "POST", "/api/v1/tenants/alpha/submissions/"+w.submissionA.ID+"/transitions",
 		map[string]string{"action": "submit"}).json(h.t, &w.submissionA)
 	w.reviewerA.must(201, "POST", "/api/v1/tenants/alpha/submissions/"+w.submissionA.ID+"/comments",

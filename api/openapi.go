@@ -20,6 +20,8 @@ type Doc struct {
 	Response any
 	// List: the response is {"items": [Response...], "next_cursor": "..."}.
 	List bool
+	// Multipart: the request is multipart/form-data with one file in the field "file".
+	Multipart bool
 	// Status is the success status; 0 means 200.
 	Status int
 	// Query and Headers name the query parameters and request headers the route reads.
@@ -78,6 +80,11 @@ func (s *Server) openAPI() map[string]any {
 		}
 		if len(params) > 0 {
 			op["parameters"] = params
+		}
+		if d.Multipart {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"multipart/form-data": map[string]any{
+				"schema": map[string]any{"type": "object", "required": []string{"file"},
+					"properties": map[string]any{"file": map[string]any{"type": "string", "format": "binary"}}}}}}
 		}
 		if d.Request != nil {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{

@@ -66,7 +66,7 @@ func snapshot(t *testing.T, db *database.DB) string {
 	t.Helper()
 	var b strings.Builder
 	for _, table := range []string{"tenants", "organizations", "users", "memberships", "api_tokens", "casbin_rule", "authz_state", "sessions",
-		"cases", "submissions", "submission_contributors", "revisions", "approvals", "comments"} {
+		"cases", "submissions", "submission_contributors", "revisions", "approvals", "comments", "attachments"} {
 		var rows []map[string]any
 		if err := db.Conn(context.Background()).Table(table).Order("1").Find(&rows).Error; err != nil {
 			t.Fatal(err)
@@ -82,8 +82,10 @@ func snapshot(t *testing.T, db *database.DB) string {
 }
 
 // fillPath replaces :tenant with the victim tenant's slug and every :id with the id of
-// an object of the victim's that the collection route above it lists, as seen by owner.
-func fillPath(t *testing.T, path, slug string, owner *client) string {
+// an object of the victim's, as owner lists it: from the collection route above the :id,
+// or, where that is not a list route (attachments), from the list route of the same name
+// nested under another object.
+func fillPath(t *testing.T, h *harness, path, slug string, owner *client) string {
 	t.Helper()
 	parts := strings.Split(path, "/")
 	for i, p := range parts {
@@ -92,6 +94,16 @@ func fillPath(t *testing.T, path, slug string, owner *client) string {
 			parts[i] = slug
 		case strings.HasPrefix(p, ":"):
 			collection := strings.Join(parts[:i], "/")
+			if owner.do("GET", collection, nil).Code == http.StatusNotFound {
+				name := parts[i-1]
+				for key := range h.srv.RouteAccess() {
+					m, other, _ := strings.Cut(key, " ")
+					if m == "GET" && strings.HasSuffix(other, "/:id/"+name) {
+						collection = fillPath(t, h, other, slug, owner)
+						break
+					}
+				}
+			}
 			var l struct {
 				Items []map[string]any `json:"items"`
 			}
@@ -145,7 +157,7 @@ func TestIsolationMatrix(t *testing.T) {
 			}
 			switch {
 			case a.kind == accessTenant:
-				target := fillPath(t, path, "alpha", w.super)
+				target := fillPath(t, h, path, "alpha", w.super)
 				for name, intruder := range map[string]*client{"beta admin (session)": w.adminB, "beta admin (token)": betaREST} {
 					r := intruder.do(method, target, bodyFor(method, h.srv.docs[key], body))
 					if strings.Contains(r.Body.String(), secretMarker) {
@@ -178,7 +190,7 @@ func TestIsolationMatrix(t *testing.T) {
 				checked++
 			case strings.Contains(path, "/:"):
 				// Per-user objects outside tenants (/me/tokens/:id): another user's id is 404.
-				target := fillPath(t, path, "alpha", w.editorA1)
+				target := fillPath(t, h, path, "alpha", w.editorA1)
 				if r := w.adminB.do(method, target, bodyFor(method, h.srv.docs[key], body)); r.Code != http.StatusNotFound {
 					t.Errorf("%s %s as another user: %d, want 404", method, target, r.Code)
 				}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,9 @@ type Options struct {
 	Workflow *workflow.Service
 	// SessionAbsolute is the lifetime of the session cookie (default 12 h).
 	SessionAbsolute time.Duration
+	// MaxConcurrentUploads bounds uploads running at once (default 4); each holds one
+	// storage part buffer.
+	MaxConcurrentUploads int
 }
 
 // Server is the portal's HTTP server.
@@ -59,6 +63,8 @@ type Server struct {
 
 	openapiOnce sync.Once
 	openapiDoc  map[string]any
+	// uploads holds a slot per running upload.
+	uploads chan struct{}
 }
 
 // New builds the server and registers every route.
@@ -77,7 +83,11 @@ func New(opts Options) *Server {
 	if opts.SessionAbsolute <= 0 {
 		opts.SessionAbsolute = 12 * time.Hour
 	}
-	s := &Server{echo: e, log: opts.Logger, opts: opts, access: map[string]Access{}, docs: map[string]Doc{}}
+	if opts.MaxConcurrentUploads <= 0 {
+		opts.MaxConcurrentUploads = 4
+	}
+	s := &Server{echo: e, log: opts.Logger, opts: opts, access: map[string]Access{}, docs: map[string]Doc{},
+		uploads: make(chan struct{}, opts.MaxConcurrentUploads)}
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
 
@@ -86,8 +96,10 @@ func New(opts Options) *Server {
 	e.Use(s.accessLog())
 	e.Use(s.recoverPanics())
 	e.Use(s.securityHeaders())
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: byteLimit(opts.MaxBodyBytes)}))
-	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: opts.RequestTimeout}))
+	// Uploads and downloads of evidence have their own limits and may take longer than a
+	// JSON request.
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: byteLimit(opts.MaxBodyBytes), Skipper: isFileTransfer}))
+	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: opts.RequestTimeout, Skipper: isFileTransfer}))
 
 	s.routes()
 	return s
@@ -141,11 +153,18 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, t+"/submissions/:id/diff", Tenant(auth.PermTenantRead), s.diff, Doc{Summary: "Word-level diff of two revisions", Response: workflow.Diff{}, Query: []string{"from", "to"}})
 	s.route(http.MethodGet, t+"/submissions/:id/comments", Tenant(auth.PermCommentRead), s.listComments, Doc{Summary: "Comments, oldest first", Response: workflow.Comment{}, List: true})
 	s.route(http.MethodPost, t+"/submissions/:id/comments", Tenant(auth.PermCommentCreate), s.addComment, Doc{Summary: "Comment on a submission", Request: commentRequest{}, Response: workflow.Comment{}, Status: http.StatusCreated})
+	s.route(http.MethodGet, t+"/submissions/:id/attachments", Tenant(auth.PermTenantRead), s.listAttachments,
+		Doc{Summary: "The submission's evidence files", Response: workflow.Attachment{}, List: true})
+	s.route(http.MethodPost, t+"/submissions/:id/attachments", Tenant(auth.PermSubmissionWriteOwn), s.upload,
+		Doc{Summary: "Upload an evidence file (multipart/form-data, field \"file\")", Multipart: true, Response: workflow.Attachment{}, Status: http.StatusCreated})
+	s.route(http.MethodGet, t+"/attachments/:id", Tenant(auth.PermTenantRead), s.getAttachment,
+		Doc{Summary: "An evidence file's record", Response: workflow.Attachment{}})
+	s.route(http.MethodDelete, t+"/attachments/:id", Tenant(auth.PermSubmissionWriteOwn), s.deleteAttachment,
+		Doc{Summary: "Remove an evidence file from a draft", Status: http.StatusNoContent})
+	s.route(http.MethodGet, t+"/attachments/:id/content", Tenant(auth.PermTenantRead), s.downloadAttachment,
+		Doc{Summary: "Download an evidence file (Range supported; ?redirect=1 for a presigned URL on S3)", Query: []string{"redirect"}})
 	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true})
 }
-
-// Workflow returns the workflow service the server uses.
-func (s *Server) Workflow() *workflow.Service { return s.opts.Workflow }
 
 // Handler returns the server as an http.Handler, for tests and embedding.
 func (s *Server) Handler() http.Handler { return s.echo }
@@ -194,6 +213,13 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 		opts = append(opts, echo.TrustIPRange(n))
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// isFileTransfer matches the upload and download routes of attachments.
+func isFileTransfer(c echo.Context) bool {
+	p := c.Path()
+	return strings.HasSuffix(p, "/submissions/:id/attachments") && c.Request().Method == http.MethodPost ||
+		strings.HasSuffix(p, "/attachments/:id/content")
 }
 
 func byteLimit(n int64) string { return strconv.FormatInt(n, 10) + "B" }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gabriel-vasile/mimetype"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/storage"
 )
 
 // Dispatcher schedules the sending of an approved submission. Workflow calls it inside
@@ -28,6 +30,9 @@ type Options struct {
 	// Dispatcher enqueues dispatch jobs; nil leaves dispatching submissions to a
 	// dispatcher that is not running in this process.
 	Dispatcher Dispatcher
+	// Storage keeps attachments; Limits bound them.
+	Storage storage.Store
+	Limits  Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -46,6 +51,8 @@ func NewService(db *database.DB, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// Type detection reads this far into a file (a process-wide setting of the library).
+	mimetype.SetLimit(sniffBytes)
 	return &Service{db: db, opts: opts}
 }
 

@@ -234,7 +234,8 @@ func (s *Service) addContributor(ctx context.Context, submissionID, userID strin
 
 // DeleteSubmission deletes a draft that was never submitted.
 func (s *Service) DeleteSubmission(ctx context.Context, a *auth.TenantAccess, id string) error {
-	return s.db.WithTx(ctx, func(ctx context.Context) error {
+	var keys []string
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		sub, err := s.editable(ctx, a, id)
 		if err != nil {
 			return err
@@ -243,11 +244,22 @@ func (s *Service) DeleteSubmission(ctx context.Context, a *auth.TenantAccess, id
 			return (&apperr.Error{Kind: apperr.KindConflict, Code: "not_deletable",
 				Message: "only a draft that was never submitted can be deleted; withdraw it instead"}).With("state", sub.State)
 		}
+		if err := s.db.Conn(ctx).Model(&Attachment{}).Where("submission_id = ?", sub.ID).Pluck("object_key", &keys).Error; err != nil {
+			return err
+		}
+		if err := s.db.Conn(ctx).Delete(&Attachment{}, "submission_id = ?", sub.ID).Error; err != nil {
+			return err
+		}
 		if err := s.db.Conn(ctx).Delete(&Submission{}, "id = ?", sub.ID).Error; err != nil {
 			return err
 		}
 		return s.event(ctx, a, "submission.deleted", "submission", sub.ID, map[string]any{"case_id": sub.CaseID})
 	})
+	if err != nil {
+		return err
+	}
+	s.deleteObjects(ctx, keys...)
+	return nil
 }
 
 // ListFilter narrows a submission list.

@@ -80,8 +80,12 @@ func (s *Service) apply(ctx context.Context, a *auth.TenantAccess, sub *Submissi
 	switch rule.Action {
 	case ActionSubmit:
 		sub.Revision++
+		snaps, err := s.snapshotAttachments(ctx, sub)
+		if err != nil {
+			return err
+		}
 		rev := Revision{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Number: sub.Revision,
-			Title: sub.Title, Body: sub.Body, Language: sub.Language, Attachments: []AttachmentSnap{}, CreatedBy: uid, CreatedAt: now}
+			Title: sub.Title, Body: sub.Body, Language: sub.Language, Attachments: snaps, CreatedBy: uid, CreatedAt: now}
 		if err := s.db.Conn(ctx).Create(&rev).Error; err != nil {
 			return err
 		}
@@ -89,7 +93,7 @@ func (s *Service) apply(ctx context.Context, a *auth.TenantAccess, sub *Submissi
 			return err
 		}
 		updates["revision"] = sub.Revision
-		details["revision"] = sub.Revision
+		details["revision"], details["attachments"] = sub.Revision, len(snaps)
 	case ActionStartReview:
 		sub.ReviewerID = &uid
 		updates["reviewer_id"] = uid

@@ -48,6 +48,9 @@ type Config struct {
 	TrustedProxies  []*net.IPNet
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
+	MaxFileBytes    int64
+	MaxSubmission   int64
+	MaxUploads      int
 }
 
 // setting describes one configuration key: its default, what it expects, and how it is
@@ -165,13 +168,9 @@ var settings = []setting{
 		}
 		return fmt.Errorf("unknown level %q", v)
 	}},
-	{"MAX_REQUEST_BYTES", "4MiB", "a size such as 4MiB: the largest request body outside file uploads", func(c *Config, v string) error {
-		n, err := gbytes.Parse(v)
-		if err != nil || n < 1024 {
-			return fmt.Errorf("%q is not a size of at least 1KiB", v)
-		}
-		c.MaxBodyBytes = n
-		return nil
+	{"MAX_REQUEST_BYTES", "4MiB", "a size such as 4MiB: the largest request body outside file uploads", func(c *Config, v string) (err error) {
+		c.MaxBodyBytes, err = parseSize(v)
+		return err
 	}},
 	{"SESSION_IDLE_TIMEOUT", "2h", "a duration such as 30m or 2h: a session unused this long ends", func(c *Config, v string) (err error) {
 		c.SessionIdle, err = positiveDuration(v)
@@ -180,6 +179,22 @@ var settings = []setting{
 	{"SESSION_MAX_AGE", "12h", "a duration such as 12h: every session ends this long after login", func(c *Config, v string) (err error) {
 		c.SessionAbsolute, err = positiveDuration(v)
 		return err
+	}},
+	{"MAX_FILE_BYTES", "50MiB", "a size such as 50MiB: the largest evidence file", func(c *Config, v string) (err error) {
+		c.MaxFileBytes, err = parseSize(v)
+		return err
+	}},
+	{"MAX_SUBMISSION_BYTES", "200MiB", "a size such as 200MiB: all evidence files of one submission", func(c *Config, v string) (err error) {
+		c.MaxSubmission, err = parseSize(v)
+		return err
+	}},
+	{"MAX_CONCURRENT_UPLOADS", "4", "an integer from 1 to 64: uploads running at once (each holds an 8 MiB buffer)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return fmt.Errorf("%q is not an integer from 1 to 64", v)
+		}
+		c.MaxUploads = n
+		return nil
 	}},
 	{"TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
 		c.TrustedProxies = nil
@@ -203,6 +218,14 @@ var (
 	hostnameRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
 	configFileKV = regexp.MustCompile(`^([A-Z0-9_]+)\s*=\s*(.*)$`)
 )
+
+func parseSize(v string) (int64, error) {
+	n, err := gbytes.Parse(v)
+	if err != nil || n < 1024 {
+		return 0, fmt.Errorf("%q is not a size of at least 1KiB", v)
+	}
+	return n, nil
+}
 
 func positiveDuration(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)

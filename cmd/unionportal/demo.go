@@ -39,7 +39,7 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 		fmt.Fprintf(out, "--demo: the database is not empty, so no demo data was added (the demo logins, if any, are in %s)\n", logins)
 		return nil
 	}
-	wf := a.srv.Workflow()
+	wf := a.wf
 	// The seeding acts as the platform, not as a user: its events have no actor.
 	platform := &auth.Principal{User: auth.User{IsSuperadmin: true, Active: true}, IP: "demo"}
 	if _, err := a.auth.CreateTenant(ctx, platform, "industriall", "IndustriALL Global Union"); err != nil {

@@ -8,12 +8,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/unionportal/unionportal/api"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -40,6 +42,54 @@ func newAuth(ctx context.Context, cfg *Config, db *database.DB, log *slog.Logger
 		return nil, fmt.Errorf("authorization: %v", err)
 	}
 	return svc, nil
+}
+
+// openStorage opens the configured store: files in the data dir, or an S3 bucket
+// (created if missing).
+func openStorage(ctx context.Context, cfg *Config) (storage.Store, error) {
+	if cfg.Storage == "s3" {
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		s, err := storage.NewS3(ctx, storage.S3Config{Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket,
+			AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Region: cfg.S3Region, UseTLS: cfg.S3UseTLS})
+		if err != nil {
+			return nil, fmt.Errorf("%sS3_ENDPOINT=%q: cannot use bucket %q: %v", envPrefix, cfg.S3Endpoint, cfg.S3Bucket, err)
+		}
+		return s, nil
+	}
+	dir := filepath.Join(cfg.DataDir, "files")
+	s, err := storage.NewLocal(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%sDATA_DIR: cannot create %s: %v", envPrefix, dir, err)
+	}
+	return s, nil
+}
+
+// sweepInterval is how often orphaned objects are looked for; sweepGrace is how old an
+// object without row must be before it is removed (an upload may be between storing its
+// object and writing its row).
+const (
+	sweepInterval = time.Hour
+	sweepGrace    = time.Hour
+)
+
+// sweep removes orphaned objects every sweepInterval until ctx ends.
+func (a *app) sweep(ctx context.Context) {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := a.wf.SweepOrphans(ctx, sweepGrace)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("sweep of orphaned files failed; retrying next hour", "error", err)
+		} else if n > 0 {
+			a.log.Info("sweep removed orphaned files", "count", n)
+		}
+	}
 }
 
 func migrateDB(ctx context.Context, db *database.DB, log *slog.Logger) ([]int64, error) {
@@ -70,11 +120,13 @@ func migrate(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Write
 
 // app is the assembled portal: configuration, database and HTTP server.
 type app struct {
-	cfg  *Config
-	log  *slog.Logger
-	db   *database.DB
-	auth *auth.Service
-	srv  *api.Server
+	cfg   *Config
+	log   *slog.Logger
+	db    *database.DB
+	store storage.Store
+	auth  *auth.Service
+	wf    *workflow.Service
+	srv   *api.Server
 }
 
 // newApp opens and migrates the database and builds the server. The caller owns the
@@ -97,16 +149,23 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
+	if a.store, err = openStorage(ctx, cfg); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.wf = workflow.NewService(db, workflow.Options{Logger: log, Storage: a.store,
+		Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}})
 	a.srv = api.New(api.Options{
-		Auth:            a.auth,
-		Workflow:        workflow.NewService(db, workflow.Options{Logger: log}),
-		SessionAbsolute: cfg.SessionAbsolute,
-		Logger:          log,
-		HTTPS:           cfg.BaseURL.Scheme == "https",
-		MaxBodyBytes:    cfg.MaxBodyBytes,
-		TrustedProxies:  cfg.TrustedProxies,
-		Version:         buildVersion(),
-		Checks:          []api.Check{{Name: "database", Fn: db.Ping}},
+		Auth:                 a.auth,
+		Workflow:             a.wf,
+		MaxConcurrentUploads: cfg.MaxUploads,
+		SessionAbsolute:      cfg.SessionAbsolute,
+		Logger:               log,
+		HTTPS:                cfg.BaseURL.Scheme == "https",
+		MaxBodyBytes:         cfg.MaxBodyBytes,
+		TrustedProxies:       cfg.TrustedProxies,
+		Version:              buildVersion(),
+		Checks:               []api.Check{{Name: "database", Fn: db.Ping}},
 	})
 	return a, nil
 }
@@ -115,6 +174,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 // requests for up to drainTimeout, close the database.
 func (a *app) run(ctx context.Context, ln net.Listener) error {
 	defer a.close()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go a.sweep(sweepCtx)
 	a.log.Info("unionportal serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String(),
 		"database", a.db.String(), "data_dir", a.cfg.DataDir, "version", buildVersion())
 	return a.srv.Serve(ctx, ln, drainTimeout)

@@ -1,0 +1,170 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/storage"
+	"github.com/unionportal/unionportal/workflow"
+)
+
+// multipartOverhead is what a multipart body may add to its file: boundaries and part
+// headers. A request longer than the file limit plus this is refused before reading.
+const multipartOverhead = 64 << 10
+
+// uploadWait is how long an upload waits for one of the upload slots.
+const uploadWait = 30 * time.Second
+
+// upload streams the multipart field "file" to storage: never read whole into memory,
+// never written to a temporary file.
+func (s *Server) upload(c echo.Context) error {
+	req := c.Request()
+	// Who may upload here is decided before the body is looked at.
+	if err := s.opts.Workflow.CheckUpload(req.Context(), tenantAccess(c), c.Param("id")); err != nil {
+		return err
+	}
+	limit := s.opts.Workflow.FileLimit()
+	if req.ContentLength > limit+multipartOverhead {
+		return (&apperr.Error{Kind: apperr.KindTooLarge, Code: "file_too_large", Message: "the file is larger than the limit"}).
+			With("limit_bytes", limit)
+	}
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	case <-time.After(uploadWait):
+		return apperr.New(apperr.KindUnavailable, "too_many_uploads", "too many uploads are running; try again shortly")
+	case <-req.Context().Done():
+		return req.Context().Err()
+	}
+	mt, params, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return &apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: "unsupported_media_type",
+			Message: "send the file as multipart/form-data in the field \"file\""}
+	}
+	// The whole body may not exceed the file limit plus the multipart framing.
+	body := http.MaxBytesReader(c.Response(), req.Body, limit+multipartOverhead)
+	mr := multipart.NewReader(body, params["boundary"])
+	var att *workflow.Attachment
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return s.uploadReadError(c, att, err)
+		}
+		if part.FormName() != "file" {
+			part.Close()
+			return s.discard(c, att, apperr.Malformed("unexpected field "+strconv.Quote(part.FormName()),
+				apperr.FieldError{Field: part.FormName(), Message: "only the field \"file\" is accepted"}))
+		}
+		if att != nil {
+			part.Close()
+			return s.discard(c, att, apperr.Malformed("one file per request",
+				apperr.FieldError{Field: "file", Message: "send one file per request"}))
+		}
+		att, err = s.opts.Workflow.Upload(req.Context(), tenantAccess(c), c.Param("id"), part.FileName(), part.Header.Get("Content-Type"), part)
+		part.Close()
+		if err != nil {
+			return s.uploadReadError(c, nil, err)
+		}
+	}
+	if att == nil {
+		return apperr.Malformed("no file", apperr.FieldError{Field: "file", Message: "required: the file, as multipart field \"file\""})
+	}
+	return created(c, att)
+}
+
+// uploadReadError explains a body that could not be read, removing a file already
+// stored from the same request.
+func (s *Server) uploadReadError(c echo.Context, att *workflow.Attachment, err error) error {
+	var (
+		tooBig *http.MaxBytesError
+		typed  *apperr.Error
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		err = (&apperr.Error{Kind: apperr.KindTooLarge, Code: "file_too_large", Message: "the file is larger than the limit"}).
+			With("limit_bytes", s.opts.Workflow.FileLimit())
+	case errors.As(err, &typed), errors.Is(err, context.Canceled):
+		// Already explained, or the client went away.
+	default:
+		err = apperr.Malformed("the multipart body is malformed: " + err.Error())
+	}
+	return s.discard(c, att, err)
+}
+
+// discard removes an attachment stored by a request that then failed, and returns err.
+func (s *Server) discard(c echo.Context, att *workflow.Attachment, err error) error {
+	if att != nil {
+		if derr := s.opts.Workflow.DeleteAttachment(context.WithoutCancel(c.Request().Context()), tenantAccess(c), att.ID); derr != nil {
+			s.log.Warn("could not remove the file of a refused upload", "attachment_id", att.ID, "error", derr)
+		}
+	}
+	return err
+}
+
+func (s *Server) listAttachments(c echo.Context) error {
+	items, err := s.opts.Workflow.Attachments(c.Request().Context(), tenantAccess(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listOf(items, ""))
+}
+
+func (s *Server) getAttachment(c echo.Context) error {
+	att, err := s.opts.Workflow.Attachment(c.Request().Context(), tenantAccess(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, att)
+}
+
+func (s *Server) deleteAttachment(c echo.Context) error {
+	if err := s.opts.Workflow.DeleteAttachment(c.Request().Context(), tenantAccess(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// downloadAttachment streams the file with Range support, always as a download, never
+// rendered by the browser. ?redirect=1 answers with a short-lived presigned URL when the
+// store has them (S3).
+func (s *Server) downloadAttachment(c echo.Context) error {
+	ctx := c.Request().Context()
+	if c.QueryParam("redirect") == "1" {
+		att, err := s.opts.Workflow.Attachment(ctx, tenantAccess(c), c.Param("id"))
+		if err != nil {
+			return err
+		}
+		u, err := s.opts.Workflow.PresignAttachment(ctx, att)
+		if err == nil {
+			return c.Redirect(http.StatusFound, u)
+		}
+		if !errors.Is(err, storage.ErrUnsupported) {
+			return apperr.Unavailable("storage", err)
+		}
+	}
+	att, obj, err := s.opts.Workflow.OpenAttachment(ctx, tenantAccess(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, att.ContentType)
+	h.Set(echo.HeaderContentDisposition, contentDisposition(att.FileName))
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("ETag", `"`+att.SHA256+`"`)
+	h.Set(echo.HeaderCacheControl, "private, no-store")
+	http.ServeContent(c.Response(), c.Request(), "", obj.Info().LastModified, obj)
+	return nil
+}

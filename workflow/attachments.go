@@ -1,0 +1,373 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"mime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gabriel-vasile/mimetype"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/storage"
+)
+
+// Attachment is an evidence file of a submission.
+type Attachment struct {
+	ID           string     `json:"id"`
+	TenantID     string     `json:"-"`
+	SubmissionID string     `json:"submission_id"`
+	ObjectKey    string     `json:"-"`
+	FileName     string     `json:"file_name"`
+	Size         int64      `json:"size"`
+	ContentType  string     `json:"content_type"`
+	SHA256       string     `json:"sha256"`
+	CreatedBy    string     `json:"created_by"`
+	CreatedAt    time.Time  `json:"created_at"`
+	InRevision   bool       `json:"in_revision"`
+	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+}
+
+// AllowedTypes are the content types accepted as evidence, detected from the bytes.
+var AllowedTypes = []string{
+	"application/pdf",
+	"image/png",
+	"image/jpeg",
+	"image/webp",
+	"text/plain",
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document", // DOCX
+	"application/vnd.oasis.opendocument.text",                                 // ODT
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",       // XLSX
+}
+
+// sniffBytes is how much of a file is read to detect its type: enough for the zip
+// entries that tell DOCX, XLSX and ODT apart.
+const sniffBytes = 64 << 10
+
+// Limits bound uploads.
+type Limits struct {
+	MaxFileBytes       int64 // per file; 0 means 50 MiB
+	MaxSubmissionBytes int64 // all files of a submission; 0 means 200 MiB
+}
+
+func (l Limits) file() int64 {
+	if l.MaxFileBytes > 0 {
+		return l.MaxFileBytes
+	}
+	return 50 << 20
+}
+
+func (l Limits) submission() int64 {
+	if l.MaxSubmissionBytes > 0 {
+		return l.MaxSubmissionBytes
+	}
+	return 200 << 20
+}
+
+// FileLimit is the largest file accepted.
+func (s *Service) FileLimit() int64 { return s.opts.Limits.file() }
+
+func objectKey(tenantID, submissionID, attachmentID string) string {
+	return "tenants/" + tenantID + "/submissions/" + submissionID + "/" + attachmentID
+}
+
+func tooLarge(what string, limit int64) error {
+	return (&apperr.Error{Kind: apperr.KindTooLarge, Code: "file_too_large", Message: what}).With("limit_bytes", limit)
+}
+
+// errLimit stops an upload that passes its limit, from inside the reader.
+var errLimit = errors.New("upload exceeds its limit")
+
+// limitReader fails with errLimit once more than max bytes were read.
+type limitReader struct {
+	r   io.Reader
+	n   int64
+	max int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.max {
+		return n, errLimit
+	}
+	return n, err
+}
+
+// CheckUpload answers whether the caller may add files to the submission now: 404 when
+// it is not visible, 403 when not theirs to edit, 409 when its state forbids changes.
+func (s *Service) CheckUpload(ctx context.Context, a *auth.TenantAccess, submissionID string) error {
+	_, err := s.editable(ctx, a, submissionID)
+	return err
+}
+
+// Upload stores a file for a submission its caller may edit: streamed to storage with
+// its SHA-256 computed on the way, its type detected from its bytes and checked against
+// AllowedTypes (and against declaredType, when the client gave one), and its size
+// against the limits. The row is written only once the object is stored; whatever fails
+// leaves neither row nor object.
+func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID, fileName, declaredType string, r io.Reader) (*Attachment, error) {
+	sub, err := s.editable(ctx, a, submissionID)
+	if err != nil {
+		return nil, err
+	}
+	used, err := s.attachedBytes(ctx, sub.ID)
+	if err != nil {
+		return nil, err
+	}
+	limits := s.opts.Limits
+	room := min(limits.file(), limits.submission()-used)
+	if room <= 0 {
+		return nil, tooLarge("the submission's files reach its limit already", limits.submission())
+	}
+
+	head := make([]byte, sniffBytes)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err // the client went away
+	}
+	head = head[:n]
+	if n == 0 {
+		return nil, apperr.Malformed("the file is empty", apperr.FieldError{Field: "file", Message: "empty"})
+	}
+	detected := mimetype.Detect(head)
+	contentType := ""
+	for _, allowed := range AllowedTypes {
+		if detected.Is(allowed) {
+			contentType = allowed
+		}
+	}
+	if contentType == "" {
+		return nil, (&apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: "file_type_refused",
+			Message: "this kind of file is not accepted as evidence (" + detected.String() + "); send PDF, PNG, JPEG, WebP, plain text, DOCX, ODT or XLSX"}).
+			With("detected_type", detected.String())
+	}
+	if declared, _, err := mime.ParseMediaType(declaredType); err == nil && declared != "application/octet-stream" && declared != contentType {
+		return nil, (&apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: "file_type_mismatch",
+			Message: "the file was declared as " + declared + " but its content is " + contentType}).With("detected_type", contentType)
+	}
+	if contentType == "text/plain" {
+		contentType = "text/plain; charset=utf-8"
+	}
+
+	att := Attachment{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, FileName: SanitizeFileName(fileName),
+		ContentType: contentType, CreatedBy: a.Principal.User.ID}
+	att.ObjectKey = objectKey(sub.TenantID, sub.ID, att.ID)
+	hash := sha256.New()
+	lr := &limitReader{r: io.MultiReader(bytes.NewReader(head), r), max: room}
+	body := io.TeeReader(lr, hash)
+	if err := s.opts.Storage.Put(ctx, att.ObjectKey, body, -1, contentType); err != nil {
+		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey) // in case a store kept a part
+		switch {
+		case errors.Is(err, errLimit) && room < limits.file():
+			return nil, tooLarge("the submission's files would exceed its limit", limits.submission())
+		case errors.Is(err, errLimit):
+			return nil, tooLarge("the file is larger than the limit", limits.file())
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		}
+		return nil, apperr.Unavailable("storage", err)
+	}
+	att.Size, att.SHA256, att.CreatedAt = lr.n, hex.EncodeToString(hash.Sum(nil)), s.now()
+
+	err = s.db.WithTx(ctx, func(ctx context.Context) error {
+		// The submission may have moved on, or other uploads filled it, meanwhile.
+		if _, err := s.editable(ctx, a, sub.ID); err != nil {
+			return err
+		}
+		used, err := s.attachedBytes(ctx, sub.ID)
+		if err != nil {
+			return err
+		}
+		if used+att.Size > limits.submission() {
+			return tooLarge("the submission's files would exceed its limit", limits.submission())
+		}
+		if err := s.db.Conn(ctx).Create(&att).Error; err != nil {
+			return err
+		}
+		return s.event(ctx, a, "attachment.added", "submission", sub.ID,
+			map[string]any{"attachment_id": att.ID, "size": att.Size, "sha256": att.SHA256, "content_type": contentType})
+	})
+	if err != nil {
+		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey)
+		return nil, err
+	}
+	return &att, nil
+}
+
+// attachedBytes is the size of the submission's live attachments.
+func (s *Service) attachedBytes(ctx context.Context, submissionID string) (int64, error) {
+	var total int64
+	err := s.db.Conn(ctx).Model(&Attachment{}).Where("submission_id = ? AND deleted_at IS NULL", submissionID).
+		Select("COALESCE(SUM(size), 0)").Scan(&total).Error
+	return total, err
+}
+
+// Attachments lists a submission's live attachments, oldest first.
+func (s *Service) Attachments(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]Attachment, error) {
+	sub, err := s.load(ctx, a, submissionID, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []Attachment
+	err = s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ? AND deleted_at IS NULL", sub.ID, sub.TenantID).
+		Order("created_at, id").Find(&out).Error
+	return out, err
+}
+
+// Attachment returns one attachment whose submission the caller may see, including one
+// removed from the submission but kept for a revision.
+func (s *Service) Attachment(ctx context.Context, a *auth.TenantAccess, id string) (*Attachment, error) {
+	if !auth.ValidID(id) {
+		return nil, apperr.NotFound("attachment")
+	}
+	sc, err := submissionScope(a)
+	if err != nil {
+		return nil, apperr.NotFound("attachment")
+	}
+	var att Attachment
+	err = sc.Apply(s.db.Conn(ctx).Table("attachments").Select("attachments.*").
+		Joins("JOIN submissions ON submissions.id = attachments.submission_id"), "submissions", true).
+		Where("attachments.id = ?", id).Take(&att).Error
+	if err != nil {
+		return nil, notFound(err, "attachment")
+	}
+	return &att, nil
+}
+
+// OpenAttachment opens an attachment's content for reading.
+func (s *Service) OpenAttachment(ctx context.Context, a *auth.TenantAccess, id string) (*Attachment, storage.Object, error) {
+	att, err := s.Attachment(ctx, a, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	obj, err := s.opts.Storage.Open(ctx, att.ObjectKey)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotExist) {
+			s.opts.Logger.Error("an attachment's object is missing", "attachment_id", att.ID, "key", att.ObjectKey)
+			return nil, nil, apperr.Wrap(apperr.KindInternal, "object_missing", "the file is missing from storage", err)
+		}
+		return nil, nil, apperr.Unavailable("storage", err)
+	}
+	return att, obj, nil
+}
+
+// PresignAttachment returns a short-lived download URL, or storage.ErrUnsupported.
+func (s *Service) PresignAttachment(ctx context.Context, att *Attachment) (string, error) {
+	return s.opts.Storage.PresignGet(ctx, att.ObjectKey, 5*time.Minute, att.FileName)
+}
+
+// DeleteAttachment removes an attachment from a submission its caller may edit. One
+// that a revision lists keeps its row and object (the revision must stay exact); any
+// other is deleted, its object after the transaction committed.
+func (s *Service) DeleteAttachment(ctx context.Context, a *auth.TenantAccess, id string) error {
+	att, err := s.Attachment(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if att.DeletedAt != nil {
+		return apperr.NotFound("attachment")
+	}
+	err = s.db.WithTx(ctx, func(ctx context.Context) error {
+		if _, err := s.editable(ctx, a, att.SubmissionID); err != nil {
+			return err
+		}
+		q := s.db.Conn(ctx).Model(&Attachment{}).Where("id = ?", att.ID)
+		if att.InRevision {
+			if err := q.Update("deleted_at", s.now()).Error; err != nil {
+				return err
+			}
+		} else if err := s.db.Conn(ctx).Delete(&Attachment{}, "id = ?", att.ID).Error; err != nil {
+			return err
+		}
+		return s.event(ctx, a, "attachment.removed", "submission", att.SubmissionID, map[string]any{"attachment_id": att.ID})
+	})
+	if err != nil {
+		return err
+	}
+	if !att.InRevision {
+		s.deleteObjects(ctx, att.ObjectKey)
+	}
+	return nil
+}
+
+// deleteObjects removes objects after a commit. A failure is logged; the sweep removes
+// what remains.
+func (s *Service) deleteObjects(ctx context.Context, keys ...string) {
+	for _, k := range keys {
+		if err := s.opts.Storage.Delete(context.WithoutCancel(ctx), k); err != nil {
+			s.opts.Logger.Warn("could not delete an object; the sweep will", "key", k, "error", err)
+		}
+	}
+}
+
+// snapshotAttachments lists the live attachments for a new revision and marks them as
+// listed by a revision, in the transaction carried by ctx.
+func (s *Service) snapshotAttachments(ctx context.Context, sub *Submission) ([]AttachmentSnap, error) {
+	var atts []Attachment
+	if err := s.db.Conn(ctx).Where("submission_id = ? AND deleted_at IS NULL", sub.ID).Order("created_at, id").Find(&atts).Error; err != nil {
+		return nil, err
+	}
+	snaps := make([]AttachmentSnap, 0, len(atts))
+	var ids []string
+	for _, at := range atts {
+		snaps = append(snaps, AttachmentSnap{ID: at.ID, FileName: at.FileName, Size: at.Size, ContentType: at.ContentType, SHA256: at.SHA256})
+		ids = append(ids, at.ID)
+	}
+	if len(ids) > 0 {
+		if err := s.db.Conn(ctx).Model(&Attachment{}).Where("id IN ?", ids).Update("in_revision", true).Error; err != nil {
+			return nil, err
+		}
+	}
+	return snaps, nil
+}
+
+// SweepOrphans deletes objects under tenants/ that no attachment row names and that are
+// older than grace: what an upload left when the process died between storing the object
+// and writing its row. It returns how many it deleted.
+func (s *Service) SweepOrphans(ctx context.Context, grace time.Duration) (int, error) {
+	cutoff := time.Now().Add(-grace)
+	var batch []string
+	deleted := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		var known []string
+		if err := s.db.Conn(ctx).Model(&Attachment{}).Where("object_key IN ?", batch).Pluck("object_key", &known).Error; err != nil {
+			return err
+		}
+		for _, k := range batch {
+			if !slices.Contains(known, k) {
+				if err := s.opts.Storage.Delete(ctx, k); err != nil {
+					return err
+				}
+				s.opts.Logger.Info("sweep: deleted an object without attachment", "key", k)
+				deleted++
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	err := s.opts.Storage.List(ctx, "tenants/", func(info storage.Info) error {
+		if info.LastModified.After(cutoff) || !strings.Contains(info.Key, "/submissions/") {
+			return nil
+		}
+		batch = append(batch, info.Key)
+		if len(batch) == 500 {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return deleted, err
+	}
+	return deleted, flush()
+}
