@@ -53,6 +53,7 @@ type harness struct {
 	db    *database.DB
 	auth  *auth.Service
 	wf    *workflow.Service
+	store storage.Store
 	srv   *Server
 	clock *fakeClock
 }
@@ -74,7 +75,7 @@ func newHarness(t testing.TB, db *database.DB) *harness {
 	}
 	wf := workflow.NewService(db, workflow.Options{Now: clock.Now, Storage: store,
 		Limits: workflow.Limits{MaxFileBytes: 1 << 20, MaxSubmissionBytes: 3 << 20}})
-	return &harness{t: t, db: db, auth: svc, wf: wf, srv: New(Options{Auth: svc, Workflow: wf}), clock: clock}
+	return &harness{t: t, db: db, auth: svc, wf: wf, store: store, srv: New(Options{Auth: svc, Workflow: wf}), clock: clock}
 }
 
 // client is one HTTP client of the portal: a browser (cookie and CSRF token) or a REST

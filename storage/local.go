@@ -27,6 +27,9 @@ func NewLocal(dir string) (*Local, error) {
 	return &Local{root: dir}, nil
 }
 
+// Root is the directory the objects are kept in.
+func (l *Local) Root() string { return l.root }
+
 func (l *Local) path(key string) string { return filepath.Join(l.root, filepath.FromSlash(key)) }
 
 // Put writes to a temporary file beside the target and renames it into place once

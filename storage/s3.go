@@ -42,6 +42,9 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure: cfg.UseTLS,
 		Region: cfg.Region,
+		// A few quick retries, so a request fails within seconds when S3 is down
+		// rather than after minio-go's default ten.
+		MaxRetries: 3,
 	})
 	if err != nil {
 		return nil, err
