@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unionportal/unionportal/clamd"
+	"github.com/unionportal/unionportal/clamd/clamdtest"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/internal/testrig"
@@ -416,5 +418,43 @@ func TestUploadWhileMinIOStops(t *testing.T) {
 	})
 	if len(keys) != 1 {
 		t.Errorf("objects %v, want the one stored after the restart", keys)
+	}
+}
+
+func clamdScanner(addr string) workflow.Scanner {
+	c := &clamd.Client{Addr: addr}
+	return func(ctx context.Context) (workflow.Scan, error) { return c.Start(ctx) }
+}
+
+func TestUploadsAreScanned(t *testing.T) {
+	db := dbtest.New(t, database.SQLite)
+	store, _ := storage.NewLocal(filepath.Join(t.TempDir(), "files"))
+	h := newHarness(t, db)
+	addr := clamdtest.NewServer(t)
+	h.wf = workflow.NewService(db, workflow.Options{Now: h.clock.Now, Storage: store, Scanner: clamdScanner(addr)})
+	h.srv = New(Options{Auth: h.auth, Workflow: h.wf})
+	w := h.world()
+	var draft workflow.SubmissionView
+	w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+		"kind": "complaint", "title": "T", "body": "b", "language": "en"}).json(t, &draft)
+	n := len(objects(t, store))
+	w.editorA1.upload(201, draft.ID, "clean.txt", "text/plain", []byte("a clean statement\n"))
+	p := w.editorA1.upload(422, draft.ID, "eicar.txt", "text/plain", []byte(clamdtest.EICAR)).problem(t)
+	if p["code"] != "file_infected" {
+		t.Errorf("infected upload: %v", p)
+	}
+	if got := len(objects(t, store)); got != n+1 {
+		t.Errorf("%d objects, want only the clean one added", got-n)
+	}
+	var evs int64
+	db.Conn(context.Background()).Table("events").Where("action = 'attachment.infected'").Count(&evs)
+	if evs != 1 {
+		t.Errorf("%d infected events, want 1", evs)
+	}
+	// Scanner down: fail closed.
+	h.wf = workflow.NewService(db, workflow.Options{Storage: store, Scanner: clamdScanner("127.0.0.1:1")})
+	h.srv = New(Options{Auth: h.auth, Workflow: h.wf})
+	if r := w.editorA1.upload(0, draft.ID, "clean.txt", "text/plain", []byte("text\n")); r.Code != 503 {
+		t.Errorf("scanner down: %d", r.Code)
 	}
 }

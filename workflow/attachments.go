@@ -51,6 +51,23 @@ var AllowedTypes = []string{
 // entries that tell DOCX, XLSX and ODT apart.
 const sniffBytes = 64 << 10
 
+// Scanner starts a malware scan of one upload (clamd, when configured).
+type Scanner func(ctx context.Context) (Scan, error)
+
+// Scan receives a file's bytes as they stream; Verdict says whether it is clean: nil,
+// an error with an Infected() method that reports true, or another error when the scan
+// could not be done.
+type Scan interface {
+	io.Writer
+	Verdict() error
+	Close() error
+}
+
+func infected(err error) bool {
+	var i interface{ Infected() bool }
+	return errors.As(err, &i) && i.Infected()
+}
+
 // Limits bound uploads.
 type Limits struct {
 	MaxFileBytes       int64 // per file; 0 means 50 MiB
@@ -163,6 +180,16 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 	hash := sha256.New()
 	lr := &limitReader{r: io.MultiReader(bytes.NewReader(head), r), max: room}
 	body := io.TeeReader(lr, hash)
+	var scan Scan
+	if s.opts.Scanner != nil {
+		// The file streams to the scanner as it streams to storage; the row, and with it
+		// any way to download the file, exists only after a clean verdict.
+		if scan, err = s.opts.Scanner(ctx); err != nil {
+			return nil, apperr.Unavailable("malware_scanner", err)
+		}
+		defer scan.Close()
+		body = io.TeeReader(body, scan)
+	}
 	if err := s.opts.Storage.Put(ctx, att.ObjectKey, body, -1, contentType); err != nil {
 		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey) // in case a store kept a part
 		switch {
@@ -176,6 +203,22 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 		return nil, apperr.Unavailable("storage", err)
 	}
 	att.Size, att.SHA256, att.CreatedAt = lr.n, hex.EncodeToString(hash.Sum(nil)), s.now()
+	if scan != nil {
+		if err := scan.Verdict(); err != nil {
+			_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey)
+			if !infected(err) {
+				return nil, apperr.Unavailable("malware_scanner", err)
+			}
+			s.opts.Logger.Warn("upload refused: malware found", "tenant_id", sub.TenantID, "submission_id", sub.ID,
+				"user_id", a.Principal.User.ID, "sha256", att.SHA256, "verdict", err.Error())
+			if eerr := s.event(ctx, a, "attachment.infected", "submission", sub.ID,
+				map[string]any{"sha256": att.SHA256, "verdict": err.Error()}); eerr != nil {
+				return nil, eerr
+			}
+			return nil, &apperr.Error{Kind: apperr.KindInvalid, Code: "file_infected",
+				Message: "the malware scanner flagged this file; it was not stored", Fields: []apperr.FieldError{{Field: "file", Message: "infected"}}}
+		}
+	}
 
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		// The submission may have moved on, or other uploads filled it, meanwhile.

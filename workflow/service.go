@@ -30,9 +30,11 @@ type Options struct {
 	// Dispatcher enqueues dispatch jobs; nil leaves dispatching submissions to a
 	// dispatcher that is not running in this process.
 	Dispatcher Dispatcher
-	// Storage keeps attachments; Limits bound them.
+	// Storage keeps attachments; Limits bound them; Scanner, when set, checks each
+	// upload for malware before it is accepted.
 	Storage storage.Store
 	Limits  Limits
+	Scanner Scanner
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -51,6 +51,7 @@ type Config struct {
 	MaxFileBytes    int64
 	MaxSubmission   int64
 	MaxUploads      int
+	ClamdAddr       string
 }
 
 // setting describes one configuration key: its default, what it expects, and how it is
@@ -194,6 +195,15 @@ var settings = []setting{
 			return fmt.Errorf("%q is not an integer from 1 to 64", v)
 		}
 		c.MaxUploads = n
+		return nil
+	}},
+	{"CLAMD_ADDR", "", "host:port or a unix socket path of a ClamAV daemon; set, every upload is scanned", func(c *Config, v string) error {
+		if v != "" && !strings.HasPrefix(v, "/") {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return err
+			}
+		}
+		c.ClamdAddr = v
 		return nil
 	}},
 	{"TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/unionportal/unionportal/api"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/clamd"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
@@ -153,8 +154,13 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
-	a.wf = workflow.NewService(db, workflow.Options{Logger: log, Storage: a.store,
-		Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}})
+	wopts := workflow.Options{Logger: log, Storage: a.store,
+		Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}}
+	if cfg.ClamdAddr != "" {
+		client := &clamd.Client{Addr: cfg.ClamdAddr}
+		wopts.Scanner = func(ctx context.Context) (workflow.Scan, error) { return client.Start(ctx) }
+	}
+	a.wf = workflow.NewService(db, wopts)
 	a.srv = api.New(api.Options{
 		Auth:                 a.auth,
 		Workflow:             a.wf,
