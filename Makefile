@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 
-.PHONY: run build test test-unit lint bench clean
+.PHONY: run build test test-unit lint bench bench-upload clean
 
 ## build: compile the portal into bin/unionportal
 build:
@@ -27,6 +27,10 @@ test-unit:
 ## bench: the list benchmark (P2, P3, P8 of BENCHMARKS.md) on a private PostgreSQL
 bench:
 	$(GO) run ./bench/list
+
+## bench-upload: the upload benchmark (P5, P6 of BENCHMARKS.md) on a private MinIO
+bench-upload:
+	$(GO) run ./bench/upload
 
 ## lint: gofmt and go vet
 lint:

@@ -1,0 +1,267 @@
+// Command upload measures evidence uploads (BENCHMARKS.md P5, P6) against a private
+// MinIO:
+//
+//	P5  upload MB/s through the portal, 64 MiB files, 4 at once, over minio-go
+//	    PutObject with the size known, straight to the same MinIO (target >= 0.85)
+//	P6  the portal process's peak memory above idle (VmHWM - idle VmRSS) during P5 and
+//	    during 4 uploads of 256 MiB at once (target <= 64 MiB)
+//
+// The portal runs as its own process (the real binary, SQLite, S3 storage) so that its
+// memory can be read from /proc. Run it with `make bench-upload`.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/unionportal/unionportal/internal/testrig"
+)
+
+var (
+	pairs    = flag.Int("pairs", 5, "A/B pairs")
+	fileMiB  = flag.Int("file-mib", 64, "P5 file size in MiB")
+	bigMiB   = flag.Int("big-mib", 256, "P6 file size in MiB")
+	parallel = flag.Int("parallel", 4, "uploads at once")
+)
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "unionportal-bench-upload-")
+	check(err)
+	defer os.RemoveAll(dir)
+
+	bin, err := testrig.EnsureTool(ctx, "minio", testrig.MinIOModule, testrig.MinIOVersion, func(m string) { log.Print(m) })
+	check(err)
+	mio, err := testrig.StartMinIO(ctx, bin, filepath.Join(dir, "minio"))
+	check(err)
+	defer mio.Stop()
+	log.Printf("MinIO on %s", mio.Endpoint)
+
+	portalBin := filepath.Join(dir, "unionportal")
+	build := exec.Command("go", "build", "-o", portalBin, "./cmd/unionportal")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	check(build.Run())
+	port, err := testrig.FreePort()
+	check(err)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	env := append(os.Environ(), "UNIONPORTAL_DATA_DIR="+filepath.Join(dir, "data"), "UNIONPORTAL_ADDR=127.0.0.1:"+strconv.Itoa(port),
+		"UNIONPORTAL_STORAGE=s3", "UNIONPORTAL_S3_ENDPOINT="+mio.Endpoint, "UNIONPORTAL_S3_BUCKET=evidence",
+		"UNIONPORTAL_S3_ACCESS_KEY="+mio.AccessKey, "UNIONPORTAL_S3_SECRET_KEY="+mio.SecretKey, "UNIONPORTAL_S3_USE_TLS=false",
+		"UNIONPORTAL_MAX_FILE_BYTES=1GiB", "UNIONPORTAL_MAX_SUBMISSION_BYTES=1000GiB", "UNIONPORTAL_LOG_LEVEL=warn")
+	admin := exec.Command(portalBin, "admin", "create-superadmin", "--email", "root@bench.test")
+	admin.Env, admin.Stdin = env, strings.NewReader("bench password 123\n")
+	check(admin.Run())
+	portal := exec.Command(portalBin, "serve")
+	portal.Env, portal.Stderr = env, os.Stderr
+	check(portal.Start())
+	defer func() { _ = portal.Process.Kill() }()
+	waitReady(base)
+	token, submission := setup(base)
+	// Start the portal afresh: the set-up logins hashed passwords with argon2id (46 MiB
+	// each), which would inflate the idle figure. Uploads use the API token.
+	_ = portal.Process.Signal(os.Interrupt)
+	_ = portal.Wait()
+	portal = exec.Command(portalBin, "serve")
+	portal.Env, portal.Stderr = env, os.Stderr
+	check(portal.Start())
+	waitReady(base)
+
+	client, err := minio.New(mio.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(mio.AccessKey, mio.SecretKey, "")})
+	check(err)
+	if err := client.MakeBucket(ctx, "baseline", minio.MakeBucketOptions{}); err != nil {
+		log.Fatal(err)
+	}
+	size := int64(*fileMiB) << 20
+	portalUpload := func(n int64) func(i int) {
+		return func(i int) { upload(base, token, submission, n) }
+	}
+	baselineUpload := func(i int) {
+		_, err := client.PutObject(ctx, "baseline", fmt.Sprintf("obj-%d-%d", time.Now().UnixNano(), i), fileReader(size), size,
+			minio.PutObjectOptions{ContentType: "application/pdf"})
+		check(err)
+	}
+	// Warm up, then read the idle footprint.
+	portalUpload(1 << 20)(0)
+	time.Sleep(time.Second)
+	idle := procKiB(portal.Process.Pid, "VmRSS")
+
+	var p5 []float64
+	for i := 0; i < *pairs; i++ {
+		a := mbps(size, portalUpload(size))
+		b := mbps(size, baselineUpload)
+		log.Printf("P5 pair %d: portal %.0f MB/s, minio-go PutObject %.0f MB/s, ratio %.3f", i+1, a, b, a/b)
+		p5 = append(p5, a/b)
+	}
+	peakP5 := procKiB(portal.Process.Pid, "VmHWM")
+	big := int64(*bigMiB) << 20
+	bigRate := mbps(big, portalUpload(big))
+	peakP6 := procKiB(portal.Process.Pid, "VmHWM")
+	log.Printf("P6: idle RSS %d MiB; peak %d MiB after P5, %d MiB after %d x %d MiB (%.0f MB/s)",
+		idle>>10, peakP5>>10, peakP6>>10, *parallel, *bigMiB, bigRate)
+
+	s := slices.Clone(p5)
+	slices.Sort(s)
+	fmt.Printf("machine: %s/%s, %d CPUs; %d x %d MiB at once; %d pairs\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *parallel, *fileMiB, *pairs)
+	fmt.Printf("P5 portal/minio-go %.3f (spread %.3f-%.3f) | P6 peak above idle %d MiB (P5), %d MiB (%d x %d MiB)\n",
+		s[len(s)/2], s[0], s[len(s)-1], (peakP5-idle)>>10, (peakP6-idle)>>10, *parallel, *bigMiB)
+}
+
+func waitReady(base string) {
+	for i := 0; ; i++ {
+		if resp, err := http.Get(base + "/readyz"); err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			return
+		}
+		if i > 100 {
+			log.Fatal("the portal did not start")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// setup makes a tenant, an editor with an API token, a case and a draft.
+func setup(base string) (token, submission string) {
+	jar := &cookieClient{base: base}
+	var login struct {
+		CSRF string `json:"csrf_token"`
+	}
+	jar.do("POST", "/api/v1/auth/login", map[string]string{"email": "root@bench.test", "password": "bench password 123"}, &login)
+	jar.csrf = login.CSRF
+	jar.do("POST", "/api/v1/tenants", map[string]string{"slug": "bench", "name": "Bench"}, nil)
+	var org struct{ ID string }
+	jar.do("POST", "/api/v1/tenants/bench/organizations", map[string]string{"name": "Union", "country": "KG", "kind": "affiliate"}, &org)
+	jar.do("POST", "/api/v1/tenants/bench/users", map[string]any{"email": "editor@bench.test", "name": "E",
+		"password": "bench password 123", "organization_id": org.ID, "roles": []string{"editor"}}, nil)
+	ed := &cookieClient{base: base}
+	ed.do("POST", "/api/v1/auth/login", map[string]string{"email": "editor@bench.test", "password": "bench password 123"}, &login)
+	ed.csrf = login.CSRF
+	var tok struct{ Token string }
+	ed.do("POST", "/api/v1/me/tokens", map[string]string{"name": "bench"}, &tok)
+	var c, sub struct{ ID string }
+	ed.do("POST", "/api/v1/tenants/bench/cases", map[string]any{"number": "1", "country": "KG", "title": "Bench"}, &c)
+	ed.do("POST", "/api/v1/tenants/bench/submissions", map[string]any{"case_id": c.ID, "kind": "complaint",
+		"title": "Bench", "body": "b", "language": "en"}, &sub)
+	return tok.Token, sub.ID
+}
+
+type cookieClient struct {
+	base    string
+	cookies []*http.Cookie
+	csrf    string
+}
+
+func (c *cookieClient) do(method, path string, body, out any) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, c.base+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", c.csrf)
+	for _, ck := range c.cookies {
+		req.AddCookie(ck)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	check(err)
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		msg, _ := io.ReadAll(resp.Body)
+		log.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, msg)
+	}
+	if len(resp.Cookies()) > 0 {
+		c.cookies = resp.Cookies()
+	}
+	if out != nil {
+		check(json.NewDecoder(resp.Body).Decode(out))
+	}
+}
+
+// pattern is what every file is made of: a PDF header, then zeros.
+var pattern = func() []byte {
+	b := make([]byte, 1<<20)
+	copy(b, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	return b
+}()
+
+// fileReader yields size bytes of pattern without allocating them.
+func fileReader(size int64) io.Reader {
+	readers := make([]io.Reader, 0, size>>20+1)
+	for left := size; left > 0; left -= int64(len(pattern)) {
+		readers = append(readers, bytes.NewReader(pattern[:min(left, int64(len(pattern)))]))
+	}
+	return io.MultiReader(readers...)
+}
+
+// upload streams one file through the portal as multipart/form-data.
+func upload(base, token, submission string, size int64) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		fw, _ := mw.CreateFormFile("file", "evidence.pdf")
+		_, err := io.Copy(fw, fileReader(size))
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	req, _ := http.NewRequest("POST", base+"/api/v1/tenants/bench/submissions/"+submission+"/attachments", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	check(err)
+	defer resp.Body.Close()
+	if resp.StatusCode != 201 {
+		msg, _ := io.ReadAll(resp.Body)
+		log.Fatalf("upload: %d %s", resp.StatusCode, msg)
+	}
+}
+
+// mbps runs do parallel times at once and returns the total MB/s.
+func mbps(size int64, do func(i int)) float64 {
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < *parallel; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); do(i) }()
+	}
+	wg.Wait()
+	return float64(size) * float64(*parallel) / 1e6 / time.Since(start).Seconds()
+}
+
+// procKiB reads a memory figure of a process from /proc, in KiB.
+func procKiB(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	check(err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return n
+		}
+	}
+	log.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
