@@ -54,6 +54,29 @@ func FindPostgresBin() (string, error) {
 	return "", fmt.Errorf("PostgreSQL %s binaries not found in %s", PostgresMajor, strings.Join(candidates[1:], ", "))
 }
 
+// EnsureCommand makes sure the command name is on PATH, installing the Debian package
+// pkg with apt-get when it is missing and the rig runs as root.
+func EnsureCommand(ctx context.Context, name, pkg string, progress func(string)) error {
+	if _, err := exec.LookPath(name); err == nil {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%s is missing: install the Debian package %s", name, pkg)
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return fmt.Errorf("%s is missing and there is no apt-get to install %s", name, pkg)
+	}
+	progress("installing " + pkg + " with apt-get (for " + name + ")")
+	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", pkg}} {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
+
 // InstallPostgres installs Debian's postgresql-15 package when the rig runs as root on
 // a machine that has apt-get; otherwise it explains what to install.
 func InstallPostgres(ctx context.Context, progress func(string)) error {

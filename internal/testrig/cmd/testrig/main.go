@@ -131,6 +131,10 @@ func (s *services) startAll(ctx context.Context, dir string) ([]string, error) {
 			return nil, err
 		}
 	}
+	// pdftotext reads the rendered letters back in the dispatch tests.
+	if err := testrig.EnsureCommand(ctx, "pdftotext", "poppler-utils", func(m string) { logf("%s", m) }); err != nil {
+		return nil, err
+	}
 	var minioBin, mailpitBin string
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
