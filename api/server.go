@@ -20,6 +20,7 @@ import (
 
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -44,6 +45,8 @@ type Options struct {
 	// Auth and Workflow serve /api/v1; without Auth only the health routes exist.
 	Auth     *auth.Service
 	Workflow *workflow.Service
+	// Dispatch renders letters and lists dispatches; without it those routes are absent.
+	Dispatch *dispatch.Service
 	// SessionAbsolute is the lifetime of the session cookie (default 12 h).
 	SessionAbsolute time.Duration
 	// MaxConcurrentUploads bounds uploads running at once (default 4); each holds one
@@ -163,6 +166,12 @@ func (s *Server) routes() {
 		Doc{Summary: "Remove an evidence file from a draft", Status: http.StatusNoContent})
 	s.route(http.MethodGet, t+"/attachments/:id/content", Tenant(auth.PermTenantRead), s.downloadAttachment,
 		Doc{Summary: "Download an evidence file (Range supported; ?redirect=1 for a presigned URL on S3)", Query: []string{"redirect"}})
+	if s.opts.Dispatch != nil {
+		s.route(http.MethodGet, t+"/submissions/:id/letter.pdf", Tenant(auth.PermTenantRead), s.letter,
+			Doc{Summary: "The letter as it would be sent today (A4 PDF), for review before approval"})
+		s.route(http.MethodGet, t+"/submissions/:id/dispatches", Tenant(auth.PermTenantRead), s.listDispatches,
+			Doc{Summary: "Dispatch attempts with each recipient's outcome", Response: dispatch.Dispatch{}, List: true})
+	}
 	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true})
 }
 

@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"database/sql"
 
 	"gorm.io/gorm"
 )
@@ -42,4 +43,15 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context) error) er
 		return fn(context.WithValue(ctx, txKey{}, txValue{owner: db, tx: tx}))
 	})
 	return classify(err)
+}
+
+// SQLTx returns the *sql.Tx of the transaction ctx carries, for libraries that take
+// one (River's InsertTx).
+func (db *DB) SQLTx(ctx context.Context) (*sql.Tx, bool) {
+	v, ok := ctx.Value(txKey{}).(txValue)
+	if !ok || v.owner != db {
+		return nil, false
+	}
+	tx, ok := v.tx.Statement.ConnPool.(*sql.Tx)
+	return tx, ok
 }

@@ -163,10 +163,11 @@ func (s *Service) Settings(ctx context.Context, a *auth.TenantAccess) (*Settings
 	if err := s.db.Conn(ctx).Table("tenants").Where("id = ?", a.Tenant.ID).Pluck("settings", &raw).Error; err != nil {
 		return nil, err
 	}
-	return parseSettings(raw)
+	return ParseSettings(raw)
 }
 
-func parseSettings(raw string) (*Settings, error) {
+// ParseSettings reads a stored settings document, with defaults for what it lacks.
+func ParseSettings(raw string) (*Settings, error) {
 	st := DefaultSettings()
 	if raw != "" && raw != "{}" {
 		if err := json.Unmarshal([]byte(raw), &st); err != nil {

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 )
 
@@ -202,4 +203,23 @@ func (s *Service) receivable(ctx context.Context, a *auth.TenantAccess, sub *Sub
 	}
 	return &apperr.Error{Kind: apperr.KindInvalid, Code: "not_receivable",
 		Message: "the submission cannot be approved until these checks pass", Fields: failed}
+}
+
+// CompleteDispatch records the outcome of a dispatch, in the transaction carried by ctx:
+// dispatching becomes dispatched or dispatch_failed. It is the dispatch worker's step,
+// not a user's, so it is not in Table; a submission in any other state is left alone.
+func (s *Service) CompleteDispatch(ctx context.Context, tenantID, submissionID, dispatchID string, sent bool, detail string) error {
+	to := DispatchFailed
+	if sent {
+		to = Dispatched
+	}
+	res := s.db.Conn(ctx).Model(&Submission{}).Where("id = ? AND tenant_id = ? AND state = ?", submissionID, tenantID, Dispatching).
+		Updates(map[string]any{"state": to, "version": gorm.Expr("version + 1"), "updated_at": s.now()})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return res.Error
+	}
+	_, err := audit.Record(ctx, s.db, audit.Entry{TenantID: tenantID, Action: "submission." + string(to), ObjectType: "submission",
+		ObjectID: submissionID, IP: "dispatch", Details: map[string]any{"from": Dispatching, "to": to, "dispatch_id": dispatchID, "detail": detail},
+		At: s.now()})
+	return err
 }

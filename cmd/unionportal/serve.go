@@ -16,6 +16,7 @@ import (
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/clamd"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -98,7 +99,24 @@ func migrateDB(ctx context.Context, db *database.DB, log *slog.Logger) ([]int64,
 	if err != nil {
 		return applied, fmt.Errorf("database migration failed on %s: %v", db, err)
 	}
+	if err := dispatch.MigrateQueue(ctx, db); err != nil {
+		return applied, fmt.Errorf("database migration failed on %s: %v", db, err)
+	}
 	return applied, nil
+}
+
+// newDispatch builds the dispatch service: mail over SMTP when UNIONPORTAL_SMTP_URL is
+// set, else into <data dir>/outbox.
+func newDispatch(cfg *Config, db *database.DB, store storage.Store, log *slog.Logger) (*dispatch.Service, error) {
+	var sender dispatch.Sender = dispatch.Outbox{Dir: filepath.Join(cfg.DataDir, "outbox")}
+	if cfg.SMTPURL != "" {
+		smtp, err := dispatch.NewSMTP(cfg.SMTPURL)
+		if err != nil {
+			return nil, fmt.Errorf("%sSMTP_URL: %v", envPrefix, err)
+		}
+		sender = smtp
+	}
+	return dispatch.NewService(db, store, dispatch.Options{Logger: log, Sender: sender, BaseURL: cfg.BaseURL})
 }
 
 func migrate(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
@@ -121,13 +139,14 @@ func migrate(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Write
 
 // app is the assembled portal: configuration, database and HTTP server.
 type app struct {
-	cfg   *Config
-	log   *slog.Logger
-	db    *database.DB
-	store storage.Store
-	auth  *auth.Service
-	wf    *workflow.Service
-	srv   *api.Server
+	cfg      *Config
+	log      *slog.Logger
+	db       *database.DB
+	store    storage.Store
+	auth     *auth.Service
+	wf       *workflow.Service
+	dispatch *dispatch.Service
+	srv      *api.Server
 }
 
 // newApp opens and migrates the database and builds the server. The caller owns the
@@ -156,14 +175,21 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	wopts := workflow.Options{Logger: log, Storage: a.store,
 		Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}}
+	if a.dispatch, err = newDispatch(cfg, db, a.store, log); err != nil {
+		a.close()
+		return nil, err
+	}
+	wopts.Dispatcher = a.dispatch
 	if cfg.ClamdAddr != "" {
 		client := &clamd.Client{Addr: cfg.ClamdAddr}
 		wopts.Scanner = func(ctx context.Context) (workflow.Scan, error) { return client.Start(ctx) }
 	}
 	a.wf = workflow.NewService(db, wopts)
+	a.dispatch.SetWorkflow(a.wf)
 	a.srv = api.New(api.Options{
 		Auth:                 a.auth,
 		Workflow:             a.wf,
+		Dispatch:             a.dispatch,
 		MaxConcurrentUploads: cfg.MaxUploads,
 		SessionAbsolute:      cfg.SessionAbsolute,
 		Logger:               log,
@@ -183,9 +209,23 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go a.sweep(sweepCtx)
+	if err := a.dispatch.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("starting the dispatch workers: %v", err)
+	}
+	defer a.stopQueue()
 	a.log.Info("unionportal serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String(),
 		"database", a.db.String(), "data_dir", a.cfg.DataDir, "version", buildVersion())
 	return a.srv.Serve(ctx, ln, drainTimeout)
+}
+
+// stopQueue lets running dispatches finish (up to drainTimeout); a job cut short is
+// run again after a restart, with the same Message-ID.
+func (a *app) stopQueue() {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := a.dispatch.Stop(ctx); err != nil {
+		a.log.Warn("stopping the dispatch workers", "error", err)
+	}
 }
 
 func (a *app) close() {

@@ -1,0 +1,253 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/database/dbtest"
+	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/workflow"
+)
+
+// newDispatchHarness is a portal process whose dispatch workers send through sender.
+func newDispatchHarness(t *testing.T, db *database.DB, sender dispatch.Sender) *harness {
+	t.Helper()
+	h := newHarness(t, db)
+	if err := dispatch.MigrateQueue(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	d, err := dispatch.NewService(db, h.store, dispatch.Options{Sender: sender, RetryBase: 200 * time.Millisecond,
+		PollInterval: 50 * time.Millisecond, MaxAttempts: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.wf = workflow.NewService(db, workflow.Options{Now: h.clock.Now, Storage: h.store, Dispatcher: d})
+	d.SetWorkflow(h.wf)
+	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop, done := context.WithTimeout(context.Background(), 10*time.Second)
+		defer done()
+		d.Stop(stop)
+		cancel()
+	})
+	return h
+}
+
+// mailpit reads what a Mailpit server received.
+type mailpit struct{ api string }
+
+type mailpitMessage struct {
+	ID        string
+	MessageID string
+	Subject   string
+	To, Cc    []struct{ Address string }
+	Bcc       []struct{ Address string }
+}
+
+func (m mailpit) byMessageID(t *testing.T, messageID string) []mailpitMessage {
+	t.Helper()
+	resp, err := http.Get(m.api + "/api/v1/search?query=" + "message-id:" + messageID + "&limit=50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Messages []mailpitMessage }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Messages
+}
+
+func (m mailpit) attachments(t *testing.T, id string) map[string][]byte {
+	t.Helper()
+	resp, err := http.Get(m.api + "/api/v1/message/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var msg struct {
+		Attachments []struct{ PartID, FileName string }
+	}
+	json.NewDecoder(resp.Body).Decode(&msg)
+	out := map[string][]byte{}
+	for _, a := range msg.Attachments {
+		r, err := http.Get(m.api + "/api/v1/message/" + id + "/part/" + a.PartID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		out[a.FileName] = b
+	}
+	return out
+}
+
+// approveAndWait approves the fixture's submission and waits until its dispatch ends.
+func approveAndWait(t *testing.T, w *world, id string, want workflow.State) dispatch.Dispatch {
+	t.Helper()
+	w.reviewerA.must(200, "POST", subPath(id, "/transitions"), map[string]string{"action": "approve"})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var v workflow.SubmissionView
+		w.reviewerA.must(200, "GET", subPath(id), nil).json(t, &v)
+		if v.State == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state %s after 30 s, want %s", v.State, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var ds struct{ Items []dispatch.Dispatch }
+	w.reviewerA.must(200, "GET", subPath(id, "/dispatches"), nil).json(t, &ds)
+	if len(ds.Items) == 0 {
+		t.Fatal("no dispatch recorded")
+	}
+	return ds.Items[0]
+}
+
+func TestDispatchToMailpit(t *testing.T) {
+	addr := testrig.SkipOrFail(t, testrig.EnvSMTPAddr, "Mailpit")
+	mp := mailpit{api: testrig.SkipOrFail(t, testrig.EnvMailpitURL, "Mailpit API")}
+	smtp, err := dispatch.NewSMTP("smtp://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newDispatchHarness(t, db, smtp)
+		w := h.world()
+
+		t.Run("sandbox", func(t *testing.T) {
+			w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
+			// The reviewer previews the letter first.
+			r := w.reviewerA.must(200, "GET", subPath(w.submissionA.ID, "/letter.pdf"), nil)
+			if !strings.HasPrefix(r.Body.String(), "%PDF-") || r.Header().Get("Content-Type") != "application/pdf" {
+				t.Fatalf("letter preview: %s", r.Header())
+			}
+			d := approveAndWait(t, w, w.submissionA.ID, workflow.Dispatched)
+			if d.State != "sent" || !d.Sandbox || len(d.Deliveries) != 1 || d.Deliveries[0].Address != "sandbox@alpha.test" || d.Deliveries[0].Status != "accepted" {
+				t.Fatalf("dispatch %+v", d)
+			}
+			msgs := mp.byMessageID(t, d.MessageID)
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages with Message-ID %s, want 1", len(msgs), d.MessageID)
+			}
+			m := msgs[0]
+			if !strings.HasPrefix(m.Subject, "[TEST] Case No. 3386 (Kyrgyzstan): Update "+secretMarker) ||
+				len(m.To) != 1 || m.To[0].Address != "sandbox@alpha.test" || len(m.Cc)+len(m.Bcc) != 0 {
+				t.Errorf("message %+v", m)
+			}
+			files := mp.attachments(t, m.ID)
+			if !strings.HasPrefix(string(files["Case-3386-letter.pdf"]), "%PDF-") {
+				t.Errorf("no letter among %d attachments", len(files))
+			}
+			var atts struct{ Items []workflow.Attachment }
+			w.reviewerA.must(200, "GET", subPath(w.submissionA.ID, "/attachments"), nil).json(t, &atts)
+			sum := sha256.Sum256(files["witness statement.txt"])
+			if hex.EncodeToString(sum[:]) != atts.Items[0].SHA256 {
+				t.Errorf("the evidence received differs from the approved file")
+			}
+		})
+
+		t.Run("real recipients", func(t *testing.T) {
+			st := dispatchReady(1, false)
+			st["dispatch"].(map[string]any)["sandbox"] = false
+			st["dispatch"].(map[string]any)["recipients"] = []any{
+				map[string]any{"name": "Chief, FoA Branch", "title": "Chief", "address": "freedom@ilo.test", "kind": "to"},
+				map[string]any{"name": "Branch", "address": "libsynd@ilo.test", "kind": "cc"},
+				map[string]any{"name": "Archive", "address": "archive@alpha.test", "kind": "bcc"}}
+			w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", st)
+			var v workflow.SubmissionView
+			w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+				"kind": "follow_up", "title": "Follow-up\r\nBcc: evil@x.test", "body": "Text.", "language": "en"}).json(t, &v)
+			w.editorA1.must(200, "POST", subPath(v.ID, "/transitions"), map[string]string{"action": "submit"})
+			d := approveAndWait(t, w, v.ID, workflow.Dispatched)
+			msgs := mp.byMessageID(t, d.MessageID)
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages", len(msgs))
+			}
+			m := msgs[0]
+			if strings.HasPrefix(m.Subject, "[TEST]") || len(m.To) != 1 || m.To[0].Address != "freedom@ilo.test" ||
+				len(m.Cc) != 1 || m.Cc[0].Address != "libsynd@ilo.test" {
+				t.Errorf("message %+v", m)
+			}
+			// The title's line break became a space: "Bcc: evil@x.test" stayed subject text.
+			if strings.Contains(fmt.Sprint(m.To, m.Cc, m.Bcc), "evil@x.test") || len(m.Bcc) != 1 || len(d.Deliveries) != 3 ||
+				!strings.Contains(m.Subject, "Follow-up Bcc: evil@x.test") {
+				t.Errorf("header injection or recipients: %+v / %+v", m, d.Deliveries)
+			}
+		})
+	})
+}
+
+// TestDispatchRejectedAndRetried uses a private Mailpit: one that refuses a recipient
+// (a permanent 5xx: dispatch_failed, with the server's answer), and one that is down
+// for a while (retried until delivered, once).
+func TestDispatchRejectedAndRetried(t *testing.T) {
+	bin := testrig.SkipOrFail(t, testrig.EnvMailpitBin, "the Mailpit binary")
+	pit, err := testrig.StartMailpit(context.Background(), bin, t.TempDir(), "--smtp-allowed-recipients", `^sandbox@`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pit.Stop()
+	smtp, err := dispatch.NewSMTP("smtp://" + pit.SMTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dbtest.New(t, database.SQLite)
+	h := newDispatchHarness(t, db, smtp)
+	w := h.world()
+
+	st := dispatchReady(1, false)
+	st["dispatch"].(map[string]any)["sandbox_recipient"] = "nobody@alpha.test"
+	w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", st)
+	d := approveAndWait(t, w, w.submissionA.ID, workflow.DispatchFailed)
+	if d.State != "failed" || !strings.Contains(d.LastError, "550") || d.Deliveries[0].Status != "rejected" {
+		t.Fatalf("rejected dispatch %+v", d)
+	}
+
+	// Resend, with Mailpit down at first: retried, then delivered once.
+	st["dispatch"].(map[string]any)["sandbox_recipient"] = "sandbox@alpha.test"
+	w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", st)
+	if err := pit.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	w.reviewerA.must(200, "POST", subPath(w.submissionA.ID, "/transitions"), map[string]string{"action": "resend"})
+	time.Sleep(1500 * time.Millisecond)
+	var ds struct{ Items []dispatch.Dispatch }
+	w.reviewerA.must(200, "GET", subPath(w.submissionA.ID, "/dispatches"), nil).json(t, &ds)
+	if ds.Items[0].State != "queued" || ds.Items[0].Attempts == 0 || ds.Items[0].LastError == "" {
+		t.Fatalf("while Mailpit is down: %+v", ds.Items[0])
+	}
+	if err := pit.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w.reviewerA.must(200, "GET", subPath(w.submissionA.ID, "/dispatches"), nil).json(t, &ds)
+		if ds.Items[0].State == "sent" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not delivered after Mailpit came back: %+v", ds.Items[0])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(mailpit{api: pit.APIURL}.byMessageID(t, ds.Items[0].MessageID)); n != 1 {
+		t.Errorf("%d copies delivered, want 1", n)
+	}
+}

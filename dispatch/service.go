@@ -1,0 +1,263 @@
+package dispatch
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/storage"
+	"github.com/unionportal/unionportal/workflow"
+)
+
+// Dispatch is one attempt series at sending a submission: every entry into
+// dispatching creates one, with its own Message-ID, reused on every retry.
+type Dispatch struct {
+	ID           string     `json:"id"`
+	TenantID     string     `json:"-"`
+	SubmissionID string     `json:"submission_id"`
+	Revision     int        `json:"revision"`
+	State        string     `json:"state"` // queued, sent, failed
+	MessageID    string     `json:"message_id"`
+	Sandbox      bool       `json:"sandbox"`
+	Attempts     int        `json:"attempts"`
+	LastError    string     `json:"last_error"`
+	LetterKey    string     `json:"-"`
+	ManifestKey  string     `json:"-"`
+	CreatedAt    time.Time  `json:"created_at"`
+	SentAt       *time.Time `json:"sent_at"`
+	Deliveries   []Delivery `json:"deliveries" gorm:"-"`
+}
+
+// Delivery is the SMTP server's answer for one recipient.
+type Delivery struct {
+	ID         string    `json:"-"`
+	DispatchID string    `json:"-"`
+	Address    string    `json:"address"`
+	Kind       string    `json:"kind"`
+	Status     string    `json:"status"` // accepted, rejected
+	Response   string    `json:"response"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Args is the dispatch job's payload: only the dispatch id; everything else is read
+// when the job runs.
+type Args struct {
+	DispatchID string `json:"dispatch_id"`
+}
+
+// Kind names the job for River.
+func (Args) Kind() string { return "dispatch" }
+
+// Options configure the dispatch service.
+type Options struct {
+	Logger *slog.Logger
+	Sender Sender
+	// BaseURL is the portal's address, for links and the Message-ID's domain.
+	BaseURL *url.URL
+	// MaxAttempts bounds retries of temporary failures (default 10); RetryBase is the
+	// first retry delay, doubling each time up to an hour (default 30 s).
+	MaxAttempts int
+	RetryBase   time.Duration
+	// PollInterval is how often idle workers look for jobs (default 1 s).
+	PollInterval time.Duration
+	// Workers is how many dispatches run at once (default 2).
+	Workers int
+}
+
+// Service renders letters, enqueues dispatches and works them.
+type Service struct {
+	db       *database.DB
+	store    storage.Store
+	wf       *workflow.Service
+	opts     Options
+	client   *river.Client[*sql.Tx]
+	complete func(ctx context.Context, tx *sql.Tx, job *river.Job[Args]) error
+}
+
+var _ workflow.Dispatcher = (*Service)(nil)
+
+// MigrateQueue creates or updates River's tables.
+func MigrateQueue(ctx context.Context, db *database.DB) error {
+	var err error
+	if db.Dialect() == database.Postgres {
+		var m *rivermigrate.Migrator[*sql.Tx]
+		if m, err = rivermigrate.New(riverdatabasesql.New(db.SQL()), nil); err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	} else {
+		var m *rivermigrate.Migrator[*sql.Tx]
+		if m, err = rivermigrate.New(riversqlite.New(db.SQL()), nil); err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("queue migration: %w", err)
+	}
+	return nil
+}
+
+// NewService builds the service and its River client (not started).
+func NewService(db *database.DB, store storage.Store, opts Options) (*Service, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 10
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = 30 * time.Second
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	if opts.BaseURL == nil {
+		opts.BaseURL, _ = url.Parse("http://localhost:8080")
+	}
+	s := &Service{db: db, store: store, opts: opts}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
+		return nil, err
+	}
+	cfg := &river.Config{
+		Logger:            opts.Logger.With("component", "queue"),
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Workers:           workers,
+		MaxAttempts:       opts.MaxAttempts,
+		RetryPolicy:       &retryPolicy{base: opts.RetryBase},
+		FetchPollInterval: opts.PollInterval,
+		FetchCooldown:     min(opts.PollInterval, 100*time.Millisecond),
+		JobTimeout:        5 * time.Minute,
+		TestOnly:          false,
+	}
+	var err error
+	if db.Dialect() == database.Postgres {
+		s.client, err = river.NewClient(riverdatabasesql.New(db.SQL()), cfg)
+		s.complete = func(ctx context.Context, tx *sql.Tx, job *river.Job[Args]) error {
+			_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, job)
+			return err
+		}
+	} else {
+		s.client, err = river.NewClient(riversqlite.New(db.SQL()), cfg)
+		s.complete = func(ctx context.Context, tx *sql.Tx, job *river.Job[Args]) error {
+			_, err := river.JobCompleteTx[*riversqlite.Driver](ctx, tx, job)
+			return err
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetWorkflow completes the wiring: the workflow service calls the dispatcher, and the
+// dispatcher reads submissions through the workflow service.
+func (s *Service) SetWorkflow(wf *workflow.Service) { s.wf = wf }
+
+// Start starts the workers; Stop waits for running jobs to finish (or ctx to end).
+func (s *Service) Start(ctx context.Context) error { return s.client.Start(ctx) }
+
+// Stop stops fetching jobs and waits for those running.
+func (s *Service) Stop(ctx context.Context) error { return s.client.Stop(ctx) }
+
+// retryPolicy doubles the delay from base, up to an hour.
+type retryPolicy struct{ base time.Duration }
+
+func (p *retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	d := p.base << min(job.Attempt-1, 20)
+	if d > time.Hour || d <= 0 {
+		d = time.Hour
+	}
+	return time.Now().Add(d)
+}
+
+// EnqueueDispatch creates the dispatch and its job in the transaction that moves sub
+// to dispatching: both exist if and only if that transaction commits.
+func (s *Service) EnqueueDispatch(ctx context.Context, sub *workflow.Submission) error {
+	tx, ok := s.db.SQLTx(ctx)
+	if !ok {
+		return errors.New("dispatch: EnqueueDispatch outside a transaction")
+	}
+	var raw string
+	if err := s.db.Conn(ctx).Table("tenants").Where("id = ?", sub.TenantID).Pluck("settings", &raw).Error; err != nil {
+		return err
+	}
+	st, err := workflow.ParseSettings(raw)
+	if err != nil {
+		return err
+	}
+	id := auth.NewID()
+	d := Dispatch{ID: id, TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision, State: "queued",
+		MessageID: "dispatch-" + id + "@" + s.opts.BaseURL.Hostname(), Sandbox: st.Dispatch.Sandbox, CreatedAt: time.Now().UTC()}
+	if err := s.db.Conn(ctx).Create(&d).Error; err != nil {
+		return err
+	}
+	_, err = s.client.InsertTx(ctx, tx, Args{DispatchID: id}, nil)
+	return err
+}
+
+// Letter renders the letter of a submission the caller may see, as it would be sent
+// today: reviewers preview it before approving.
+func (s *Service) Letter(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]byte, error) {
+	v, err := s.wf.Submission(ctx, a, submissionID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.wf.Case(ctx, a, v.CaseID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.wf.Settings(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	l := Letter{Settings: st.Dispatch, Case: *c, Submission: v.Submission, Date: time.Now(), Sandbox: st.Dispatch.Sandbox}
+	return l.RenderBytes()
+}
+
+// Dispatches lists a submission's dispatches with their deliveries, newest first.
+func (s *Service) Dispatches(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]Dispatch, error) {
+	v, err := s.wf.Submission(ctx, a, submissionID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Dispatch
+	if err := s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ?", v.ID, a.Tenant.ID).Order("created_at DESC").Find(&out).Error; err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(out))
+	for i, d := range out {
+		ids[i] = d.ID
+	}
+	var dels []Delivery
+	if err := s.db.Conn(ctx).Where("dispatch_id IN ?", ids).Order("created_at, address").Find(&dels).Error; err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Deliveries = []Delivery{}
+		for _, dl := range dels {
+			if dl.DispatchID == out[i].ID {
+				out[i].Deliveries = append(out[i].Deliveries, dl)
+			}
+		}
+	}
+	return out, nil
+}
+
