@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -21,4 +22,23 @@ func (s *Server) listDispatches(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, listOf(items, ""))
+}
+
+// asSent serves the stored letter or manifest of a sent dispatch, byte for byte.
+func (s *Server) asSent(c echo.Context) error {
+	which := "letter.pdf"
+	contentType := "application/pdf"
+	if strings.HasSuffix(c.Path(), "/manifest.json") {
+		which, contentType = "manifest.json", "application/json"
+	}
+	obj, err := s.opts.Dispatch.AsSent(c.Request().Context(), tenantAccess(c), c.Param("id"), which)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, contentType)
+	h.Set(echo.HeaderContentDisposition, contentDisposition(which))
+	http.ServeContent(c.Response(), c.Request(), "", obj.Info().LastModified, obj)
+	return nil
 }

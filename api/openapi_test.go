@@ -7,12 +7,13 @@ import (
 
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
+	"github.com/unionportal/unionportal/dispatch"
 )
 
 // TestOpenAPIDescribesEveryRoute fetches the document and compares it with echo's
 // route table in both directions.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
-	h := newHarness(t, dbtest.New(t, database.SQLite))
+	h := newDispatchHarness(t, dbtest.New(t, database.SQLite), dispatch.Outbox{Dir: t.TempDir()})
 	r := h.anonymous().must(200, "GET", "/api/v1/openapi.json", nil)
 	var doc struct {
 		OpenAPI string                               `json:"openapi"`

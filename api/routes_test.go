@@ -13,6 +13,8 @@ import (
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
+	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/workflow"
 )
 
 // publicRoutes may be reached without logging in; every other /api/v1 route needs a
@@ -20,7 +22,7 @@ import (
 var publicRoutes = []string{"POST /api/v1/auth/login", "GET /api/v1/openapi.json"}
 
 func TestEveryRouteDeclaresItsAccess(t *testing.T) {
-	h := newHarness(t, dbtest.New(t, database.SQLite))
+	h := newDispatchHarness(t, dbtest.New(t, database.SQLite), dispatch.Outbox{Dir: t.TempDir()})
 	declared := h.srv.RouteAccess()
 	n := 0
 	for _, r := range h.srv.Echo().Routes() {
@@ -46,7 +48,7 @@ func TestEveryRouteDeclaresItsAccess(t *testing.T) {
 
 // TestPermissionsExistInPolicy catches a route declaring a permission that no role has.
 func TestPermissionsExistInPolicy(t *testing.T) {
-	h := newHarness(t, dbtest.New(t, database.SQLite))
+	h := newDispatchHarness(t, dbtest.New(t, database.SQLite), dispatch.Outbox{Dir: t.TempDir()})
 	all := map[auth.Permission]bool{}
 	for _, role := range auth.Roles {
 		for _, p := range h.auth.Authorizer().RolePermissions(role) {
@@ -66,7 +68,8 @@ func snapshot(t *testing.T, db *database.DB) string {
 	t.Helper()
 	var b strings.Builder
 	for _, table := range []string{"tenants", "organizations", "users", "memberships", "api_tokens", "casbin_rule", "authz_state", "sessions",
-		"cases", "submissions", "submission_contributors", "revisions", "approvals", "comments", "attachments"} {
+		"cases", "submissions", "submission_contributors", "revisions", "approvals", "comments", "attachments",
+		"dispatches", "deliveries"} {
 		var rows []map[string]any
 		if err := db.Conn(context.Background()).Table(table).Order("1").Find(&rows).Error; err != nil {
 			t.Fatal(err)
@@ -111,11 +114,11 @@ func fillPath(t *testing.T, h *harness, path, slug string, owner *client) string
 			if len(l.Items) == 0 {
 				t.Fatalf("%s: the fixture has no object at %s to aim at", path, collection)
 			}
-			last := l.Items[len(l.Items)-1]
-			if id, ok := last["id"]; ok {
+			first := l.Items[0]
+			if id, ok := first["id"]; ok {
 				parts[i] = fmt.Sprint(id)
 			} else {
-				parts[i] = fmt.Sprint(last["number"]) // revisions are addressed by number
+				parts[i] = fmt.Sprint(first["number"]) // revisions are addressed by number
 			}
 		}
 	}
@@ -128,8 +131,17 @@ func fillPath(t *testing.T, h *harness, path, slug string, owner *client) string
 // nothing changes.
 func TestIsolationMatrix(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		h := newHarness(t, db)
+		h := newDispatchHarness(t, db, dispatch.Outbox{Dir: t.TempDir()})
 		w := h.world()
+		// A dispatched submission, so that the dispatch routes have a target.
+		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
+		var sent workflow.SubmissionView
+		w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+			"kind": "follow_up", "title": "Sent " + secretMarker, "body": "b", "language": "en"}).json(t, &sent)
+		w.editorA1.upload(201, sent.ID, "sent evidence.txt", "text/plain", []byte("Sent statement "+secretMarker+"\n"))
+		w.editorA1.must(200, "POST", subPath(sent.ID, "/transitions"), map[string]string{"action": "submit"})
+		w.reviewerA.must(201, "POST", subPath(sent.ID, "/comments"), map[string]any{"body": "ok " + secretMarker})
+		approveAndWait(t, w, sent.ID, workflow.Dispatched)
 		// An API token of alpha's, so that /me/tokens/:id has a target.
 		w.editorA1.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "alpha's"})
 		var betaTok auth.NewToken
@@ -173,7 +185,7 @@ func TestIsolationMatrix(t *testing.T) {
 				switch {
 				case strings.Contains(r.Body.String(), secretMarker):
 					t.Errorf("%s %s as alpha's viewer of another organization: the answer shows A1's submission: %s", method, target, r.Body)
-				case !slices.Contains(h.auth.Authorizer().RolePermissions(auth.RoleViewer), a.perm) || strings.Contains(path, "/submissions/:id"):
+				case !slices.Contains(h.auth.Authorizer().RolePermissions(auth.RoleViewer), a.perm) || orgOwned(path):
 					if r.Code != http.StatusForbidden && r.Code != http.StatusNotFound {
 						t.Errorf("%s %s as alpha's viewer of another organization: %d, want 403/404", method, target, r.Code)
 					}
@@ -181,7 +193,7 @@ func TestIsolationMatrix(t *testing.T) {
 					t.Errorf("%s %s as a viewer: %d; a viewer changes nothing", method, target, r.Code)
 				}
 				// An editor of another organization may draft its own, never touch A1's.
-				if strings.Contains(path, "/submissions/:id") {
+				if orgOwned(path) {
 					r := w.editorA2.do(method, target, bodyFor(method, h.srv.docs[key], body))
 					if strings.Contains(r.Body.String(), secretMarker) || (r.Code != http.StatusForbidden && r.Code != http.StatusNotFound) {
 						t.Errorf("%s %s as an editor of another organization: %d %s, want 403/404", method, target, r.Code, r.Body)
@@ -211,6 +223,17 @@ func TestIsolationMatrix(t *testing.T) {
 			t.Error("refused requests changed the database")
 		}
 	})
+}
+
+// orgOwned reports whether a route addresses an object that belongs to one
+// organization: a submission, or what hangs off one.
+func orgOwned(path string) bool {
+	for _, p := range []string{"/submissions/:id", "/attachments/:id", "/dispatches/:id"} {
+		if strings.Contains(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // bodyFor picks from body the fields the route's request accepts, so the request gets

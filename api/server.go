@@ -171,6 +171,10 @@ func (s *Server) routes() {
 			Doc{Summary: "The letter as it would be sent today (A4 PDF), for review before approval"})
 		s.route(http.MethodGet, t+"/submissions/:id/dispatches", Tenant(auth.PermTenantRead), s.listDispatches,
 			Doc{Summary: "Dispatch attempts with each recipient's outcome", Response: dispatch.Dispatch{}, List: true})
+		s.route(http.MethodGet, t+"/dispatches/:id/letter.pdf", Tenant(auth.PermTenantRead), s.asSent,
+			Doc{Summary: "The exact letter a dispatch sent"})
+		s.route(http.MethodGet, t+"/dispatches/:id/manifest.json", Tenant(auth.PermTenantRead), s.asSent,
+			Doc{Summary: "What a dispatch sent: recipients, Message-ID, time, SHA-256 of every file"})
 	}
 	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/storage"
@@ -261,3 +262,31 @@ func (s *Service) Dispatches(ctx context.Context, a *auth.TenantAccess, submissi
 	return out, nil
 }
 
+
+// AsSent opens the exact letter ("letter.pdf") or manifest ("manifest.json") of a sent
+// dispatch of a submission the caller may see. They never change after sending.
+func (s *Service) AsSent(ctx context.Context, a *auth.TenantAccess, dispatchID, which string) (storage.Object, error) {
+	if !auth.ValidID(dispatchID) {
+		return nil, apperr.NotFound("dispatch")
+	}
+	var d Dispatch
+	if err := s.db.Conn(ctx).Where("id = ? AND tenant_id = ?", dispatchID, a.Tenant.ID).First(&d).Error; err != nil {
+		return nil, apperr.NotFound("dispatch")
+	}
+	// Visibility follows the submission's.
+	if _, err := s.wf.Submission(ctx, a, d.SubmissionID); err != nil {
+		return nil, apperr.NotFound("dispatch")
+	}
+	key := d.LetterKey
+	if which == "manifest.json" {
+		key = d.ManifestKey
+	}
+	if key == "" || d.State != "sent" {
+		return nil, apperr.NotFound("sent " + which)
+	}
+	obj, err := s.store.Open(ctx, key)
+	if err != nil {
+		return nil, apperr.Unavailable("storage", err)
+	}
+	return obj, nil
+}
