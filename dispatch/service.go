@@ -262,7 +262,6 @@ func (s *Service) Dispatches(ctx context.Context, a *auth.TenantAccess, submissi
 	return out, nil
 }
 
-
 // AsSent opens the exact letter ("letter.pdf") or manifest ("manifest.json") of a sent
 // dispatch of a submission the caller may see. They never change after sending.
 func (s *Service) AsSent(ctx context.Context, a *auth.TenantAccess, dispatchID, which string) (storage.Object, error) {
