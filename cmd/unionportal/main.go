@@ -26,6 +26,7 @@ const usage = `usage: unionportal <command> [flags]
 
 commands:
   serve [--demo]   run the portal (migrates the database first)
+  worker           run dispatch workers only, for scaling out
   migrate          apply pending database migrations, then exit
   version          print the version
   audit verify [--tenant SLUG]
@@ -79,7 +80,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		name = fs.String("name", "Platform administrator", "the superadmin's name")
 	case "audit verify":
 		tenant = fs.String("tenant", "", "verify only this tenant's chain (its slug)")
-	case "migrate", "version":
+	case "migrate", "version", "worker":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -113,6 +114,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		err = serve(ctx, cfg, log, *demo, stdout)
 	case "migrate":
 		err = migrate(ctx, cfg, log, stdout)
+	case "worker":
+		err = worker(ctx, cfg, log)
 	case "audit verify":
 		err = auditVerify(ctx, cfg, log, *tenant, stdout)
 	case "admin create-superadmin":

@@ -19,9 +19,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/workflow"
 )
 
 // runMainEnv makes the test binary act as the unionportal binary, so tests can send it
@@ -403,4 +405,97 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"audit", "verify", "--tenant", "nope"}, env, strings.NewReader(""), &out, &errOut); code != 1 {
 		t.Errorf("unknown tenant: exit %d", code)
 	}
+}
+
+// TestWorkerSendsToOutbox runs `serve` and `worker` as separate processes on one
+// SQLite file, as a scaled-out deployment would: an approval made through the portal is
+// delivered by the worker into the outbox, as one .eml with the dispatch's Message-ID.
+func TestWorkerSendsToOutbox(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := []string{"UNIONPORTAL_DATA_DIR=" + dataDir}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"migrate"}, env, strings.NewReader(""), &out, &out); code != 0 {
+		t.Fatal(out.String())
+	}
+	cfg, err := loadConfig(env, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(context.Background(), cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seedDemo(context.Background(), a, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	a.close()
+
+	cmd := exec.Command(os.Args[0], "worker")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "UNIONPORTAL_DATA_DIR="+dataDir, "UNIONPORTAL_LOG_FORMAT=json")
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	// Approve the demo draft in this process (its queue is not started: only the
+	// worker process works jobs).
+	a, err = newApp(context.Background(), cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	ctx := context.Background()
+	var editorID, reviewerID, subID string
+	a.db.Conn(ctx).Raw("SELECT id FROM users WHERE email = 'editor@mmtuk.example'").Scan(&editorID)
+	a.db.Conn(ctx).Raw("SELECT id FROM users WHERE email = 'reviewer@industriall.example'").Scan(&reviewerID)
+	a.db.Conn(ctx).Raw("SELECT id FROM submissions").Scan(&subID)
+	as := func(id string) *auth.TenantAccess {
+		ta, err := a.auth.ResolveTenant(ctx, &auth.Principal{User: auth.User{ID: id, Active: true}}, "industriall")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ta
+	}
+	if _, err := a.wf.Transition(ctx, as(editorID), subID, workflow.ActionSubmit, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.wf.Transition(ctx, as(reviewerID), subID, workflow.ActionApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var emls []string
+	for len(emls) == 0 {
+		emls, _ = filepath.Glob(filepath.Join(dataDir, "outbox", "*.eml"))
+		if time.Now().After(deadline) {
+			t.Fatalf("no e-mail in the outbox; worker log:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(emls[0])
+	// Unfold the headers (RFC 5322 folds long ones onto continuation lines).
+	eml := strings.NewReplacer("\r\n ", " ", "\n ", " ").Replace(string(b))
+	for _, want := range []string{"Message-ID: <dispatch-", "To: \"Sandbox\" <sandbox@industriall.example>",
+		"Subject: [TEST] Case No. 3386 (Kyrgyzstan): Update on Case 3386 on Kyrgyzstan", "Case-3386-letter.pdf"} {
+		if !strings.Contains(eml, want) {
+			t.Errorf("the .eml lacks %q", want)
+		}
+	}
+	if len(emls) != 1 {
+		t.Errorf("%d files in the outbox, want 1", len(emls))
+	}
+	var state string
+	for time.Now().Before(deadline) {
+		a.db.Conn(ctx).Raw("SELECT state FROM submissions WHERE id = ?", subID).Scan(&state)
+		if state == "dispatched" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if state != "dispatched" {
+		t.Errorf("state %s, want dispatched", state)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
 }

@@ -235,6 +235,25 @@ func (a *app) close() {
 	a.log.Info("database closed; stopped")
 }
 
+// worker runs the dispatch workers without the HTTP server, until SIGINT or SIGTERM.
+func worker(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.dispatch.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("starting the dispatch workers: %v", err)
+	}
+	log.Info("unionportal worker running", "database", a.db.String())
+	<-ctx.Done()
+	log.Info("stopping: letting running dispatches finish", "timeout", drainTimeout.String())
+	a.stopQueue()
+	return nil
+}
+
 // serve runs the portal until SIGINT or SIGTERM.
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, demo bool, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
