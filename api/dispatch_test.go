@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/dispatch"
@@ -33,7 +35,9 @@ func newDispatchHarness(t *testing.T, db *database.DB, sender dispatch.Sender) *
 	}
 	h.wf = workflow.NewService(db, workflow.Options{Now: h.clock.Now, Storage: h.store, Dispatcher: d})
 	d.SetWorkflow(h.wf)
-	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(d.Collectors()...)
+	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d, Metrics: reg})
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -160,6 +164,26 @@ func TestDispatchToMailpit(t *testing.T) {
 			sum := sha256.Sum256(files["witness statement.txt"])
 			if hex.EncodeToString(sum[:]) != atts.Items[0].SHA256 {
 				t.Errorf("the evidence received differs from the approved file")
+			}
+			// The as-sent record: the exact letter, and the manifest with every hash.
+			letter := w.reviewerA.must(200, "GET", "/api/v1/tenants/alpha/dispatches/"+d.ID+"/letter.pdf", nil)
+			if letter.Body.String() != string(files["Case-3386-letter.pdf"]) {
+				t.Error("the stored letter differs from the one sent")
+			}
+			var manifest struct {
+				MessageID string `json:"message_id"`
+				Files     []struct{ Name, SHA256 string }
+			}
+			w.reviewerA.must(200, "GET", "/api/v1/tenants/alpha/dispatches/"+d.ID+"/manifest.json", nil).json(t, &manifest)
+			if manifest.MessageID != "<"+d.MessageID+">" || len(manifest.Files) != 2 || manifest.Files[1].SHA256 != atts.Items[0].SHA256 {
+				t.Errorf("manifest %+v", manifest)
+			}
+			// Metrics.
+			metrics := h.anonymous().must(200, "GET", "/metrics", nil).Body.String()
+			for _, want := range []string{"unionportal_dispatch_sent_total 1", "unionportal_dispatch_queue_depth 0", `unionportal_http_responses_total{route="/api/v1/tenants/:tenant/submissions/:id",status="2xx"}`} {
+				if !strings.Contains(metrics, want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
 			}
 		})
 

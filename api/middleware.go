@@ -3,6 +3,7 @@ package api
 import (
 	"log/slog"
 	"regexp"
+	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -46,6 +47,11 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 		// what the client really received.
 		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			route := v.RoutePath
+			if route == "" {
+				route = "unmatched"
+			}
+			s.requests.WithLabelValues(route, strconv.Itoa(v.Status/100)+"xx").Inc()
 			level := slog.LevelInfo
 			if v.Status >= 500 {
 				level = slog.LevelWarn

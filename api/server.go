@@ -17,6 +17,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
@@ -52,6 +55,8 @@ type Options struct {
 	// MaxConcurrentUploads bounds uploads running at once (default 4); each holds one
 	// storage part buffer.
 	MaxConcurrentUploads int
+	// Metrics is served at /metrics; nil serves the process and Go runtime metrics only.
+	Metrics *prometheus.Registry
 }
 
 // Server is the portal's HTTP server.
@@ -63,6 +68,9 @@ type Server struct {
 	// "METHOD /path".
 	access map[string]Access
 	docs   map[string]Doc
+
+	// requests counts responses by route and status class for /metrics.
+	requests *prometheus.CounterVec
 
 	openapiOnce sync.Once
 	openapiDoc  map[string]any
@@ -90,7 +98,9 @@ func New(opts Options) *Server {
 		opts.MaxConcurrentUploads = 4
 	}
 	s := &Server{echo: e, log: opts.Logger, opts: opts, access: map[string]Access{}, docs: map[string]Doc{},
-		uploads: make(chan struct{}, opts.MaxConcurrentUploads)}
+		uploads: make(chan struct{}, opts.MaxConcurrentUploads),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "unionportal", Subsystem: "http",
+			Name: "responses_total", Help: "HTTP responses by route and status class."}, []string{"route", "status"})}
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
 
@@ -111,6 +121,7 @@ func New(opts Options) *Server {
 func (s *Server) routes() {
 	s.echo.GET("/healthz", s.healthz)
 	s.echo.GET("/readyz", s.readyz)
+	s.echo.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metricsRegistry(), promhttp.HandlerOpts{})))
 	if s.opts.Auth == nil {
 		return
 	}
@@ -226,6 +237,16 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 		opts = append(opts, echo.TrustIPRange(n))
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// metricsRegistry adds the HTTP and runtime metrics to the configured registry.
+func (s *Server) metricsRegistry() *prometheus.Registry {
+	reg := s.opts.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.requests)
+	return reg
 }
 
 // isFileTransfer matches the upload and download routes of attachments.

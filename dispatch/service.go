@@ -85,6 +85,7 @@ type Service struct {
 	opts     Options
 	client   *river.Client[*sql.Tx]
 	complete func(ctx context.Context, tx *sql.Tx, job *river.Job[Args]) error
+	metrics  *metrics
 }
 
 var _ workflow.Dispatcher = (*Service)(nil)
@@ -129,7 +130,7 @@ func NewService(db *database.DB, store storage.Store, opts Options) (*Service, e
 	if opts.BaseURL == nil {
 		opts.BaseURL, _ = url.Parse("http://localhost:8080")
 	}
-	s := &Service{db: db, store: store, opts: opts}
+	s := &Service{db: db, store: store, opts: opts, metrics: newMetrics()}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
 		return nil, err

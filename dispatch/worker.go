@@ -86,6 +86,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		if errors.Is(err, ErrTemporary) && job.Attempt < job.MaxAttempts {
 			s.db.Conn(ctx).Model(&Dispatch{}).Where("id = ?", d.ID).Updates(map[string]any{"attempts": job.Attempt, "last_error": err.Error()})
 			s.opts.Logger.Warn("dispatch failed; will retry", "dispatch_id", d.ID, "attempt", job.Attempt, "error", err)
+			s.metrics.retried.Inc()
 			return err
 		}
 		return w.finish(ctx, job, &d, recipients, false, err.Error(), nil)
@@ -319,7 +320,10 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], d *Dispatch, 
 		return err
 	}
 	if !sent {
+		s.metrics.failed.Inc()
 		s.opts.Logger.Error("dispatch failed", "dispatch_id", d.ID, "submission_id", d.SubmissionID, "response", response)
+	} else {
+		s.metrics.sent.Inc()
 	}
 	return nil
 }

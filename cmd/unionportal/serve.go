@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/unionportal/unionportal/api"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/clamd"
@@ -186,7 +188,10 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	a.wf = workflow.NewService(db, wopts)
 	a.dispatch.SetWorkflow(a.wf)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(a.dispatch.Collectors()...)
 	a.srv = api.New(api.Options{
+		Metrics:              reg,
 		Auth:                 a.auth,
 		Workflow:             a.wf,
 		Dispatch:             a.dispatch,
