@@ -390,12 +390,20 @@ func TestListQueriesConstant(t *testing.T) {
 		w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
 			"kind": "additional_information", "title": fmt.Sprint(i), "body": "b", "language": "en"})
 	}
+	// The fewest of three runs: the policy version check (one query every 200 ms per
+	// process, not per request) may fall into any run.
 	count := func(path string) int {
-		n := 0
-		stop := database.CountQueries(db, func() { n++ })
-		defer stop()
-		w.reviewerA.must(200, "GET", path, nil)
-		return n
+		best := -1
+		for i := 0; i < 3; i++ {
+			n := 0
+			stop := database.CountQueries(db, func() { n++ })
+			w.reviewerA.must(200, "GET", path, nil)
+			stop()
+			if best < 0 || n < best {
+				best = n
+			}
+		}
+		return best
 	}
 	few, many := count("/api/v1/tenants/alpha/submissions?limit=3"), count("/api/v1/tenants/alpha/submissions?limit=30")
 	if few != many {

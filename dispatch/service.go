@@ -135,6 +135,9 @@ func NewService(db *database.DB, store storage.Store, opts Options) (*Service, e
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &notifyWorker{s: s}); err != nil {
+		return nil, err
+	}
 	cfg := &river.Config{
 		Logger:            opts.Logger.With("component", "queue"),
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},

@@ -22,6 +22,9 @@ import (
 // only if the state change committed. The dispatch package implements it.
 type Dispatcher interface {
 	EnqueueDispatch(ctx context.Context, sub *Submission) error
+	// Notify schedules the e-mails that tell the people concerned that sub entered
+	// state, in the same transaction.
+	Notify(ctx context.Context, sub *Submission, state State) error
 }
 
 // Options configure a Service.

@@ -157,10 +157,29 @@ func (s *Service) apply(ctx context.Context, a *auth.TenantAccess, sub *Submissi
 	if err := s.event(ctx, a, "submission."+string(rule.Action), "submission", sub.ID, details); err != nil {
 		return err
 	}
-	if to == Dispatching && s.opts.Dispatcher != nil {
-		return s.opts.Dispatcher.EnqueueDispatch(ctx, sub)
+	if s.opts.Dispatcher == nil {
+		return nil
+	}
+	if to == Dispatching {
+		if err := s.opts.Dispatcher.EnqueueDispatch(ctx, sub); err != nil {
+			return err
+		}
+	}
+	if notified(to) && to != from {
+		return s.opts.Dispatcher.Notify(ctx, sub, to)
 	}
 	return nil
+}
+
+// notified says which states are announced by e-mail: to the authors when their
+// submission is approved, sent back, rejected, dispatched or failed; to the reviewers
+// when one is submitted or a dispatch fails.
+func notified(st State) bool {
+	switch st {
+	case Submitted, Approved, ChangesRequested, Rejected, Dispatched, DispatchFailed:
+		return true
+	}
+	return false
 }
 
 // receivable runs the checks the ILO applies before it accepts a communication, and
@@ -221,5 +240,12 @@ func (s *Service) CompleteDispatch(ctx context.Context, tenantID, submissionID, 
 	_, err := audit.Record(ctx, s.db, audit.Entry{TenantID: tenantID, Action: "submission." + string(to), ObjectType: "submission",
 		ObjectID: submissionID, IP: "dispatch", Details: map[string]any{"from": Dispatching, "to": to, "dispatch_id": dispatchID, "detail": detail},
 		At: s.now()})
-	return err
+	if err != nil || s.opts.Dispatcher == nil {
+		return err
+	}
+	var sub Submission
+	if err := s.db.Conn(ctx).Where("id = ?", submissionID).First(&sub).Error; err != nil {
+		return err
+	}
+	return s.opts.Dispatcher.Notify(ctx, &sub, to)
 }

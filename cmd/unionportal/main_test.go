@@ -467,7 +467,7 @@ func TestWorkerSendsToOutbox(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	var emls []string
 	for len(emls) == 0 {
-		emls, _ = filepath.Glob(filepath.Join(dataDir, "outbox", "*.eml"))
+		emls, _ = filepath.Glob(filepath.Join(dataDir, "outbox", "dispatch-*.eml"))
 		if time.Now().After(deadline) {
 			t.Fatalf("no e-mail in the outbox; worker log:\n%s", logs.String())
 		}
@@ -483,9 +483,33 @@ func TestWorkerSendsToOutbox(t *testing.T) {
 		}
 	}
 	if len(emls) != 1 {
-		t.Errorf("%d files in the outbox, want 1", len(emls))
+		t.Errorf("%d dispatch e-mails in the outbox, want 1", len(emls))
+	}
+	// The reviewers were told of the submission, the author of the dispatch, without
+	// the submission's text.
+	for time.Now().Before(deadline) {
+		notes, _ := filepath.Glob(filepath.Join(dataDir, "outbox", "notify-*.eml"))
+		if len(notes) >= 2 { // submitted: to the reviewer; dispatched: to the editor
+			var all string
+			for _, n := range notes {
+				b, _ := os.ReadFile(n)
+				all += strings.NewReplacer("\r\n ", " ", "\n ", " ").Replace(string(b))
+			}
+			for _, want := range []string{"To: <reviewer@industriall.example>", "To: <editor@mmtuk.example>",
+				"Subject: unionportal: a submission on Case 3386 was submitted for review", "was sent to the ILO"} {
+				if !strings.Contains(all, want) {
+					t.Errorf("notifications lack %q", want)
+				}
+			}
+			if strings.Contains(all, "Jogorku") {
+				t.Error("a notification repeats the submission's text")
+			}
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	var state string
+	deadline = time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		a.db.Conn(ctx).Raw("SELECT state FROM submissions WHERE id = ?", subID).Scan(&state)
 		if state == "dispatched" {

@@ -1,0 +1,156 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/riverqueue/river"
+	"github.com/wneessen/go-mail"
+
+	"github.com/unionportal/unionportal/workflow"
+)
+
+// NotifyArgs is a notification job: tell the people concerned that a submission
+// entered a state.
+type NotifyArgs struct {
+	TenantID     string         `json:"tenant_id"`
+	SubmissionID string         `json:"submission_id"`
+	State        workflow.State `json:"state"`
+}
+
+// Kind names the job for River.
+func (NotifyArgs) Kind() string { return "notify" }
+
+// Notify enqueues a notification in the transaction carried by ctx.
+func (s *Service) Notify(ctx context.Context, sub *workflow.Submission, state workflow.State) error {
+	tx, ok := s.db.SQLTx(ctx)
+	if !ok {
+		return errors.New("dispatch: Notify outside a transaction")
+	}
+	_, err := s.client.InsertTx(ctx, tx, NotifyArgs{TenantID: sub.TenantID, SubmissionID: sub.ID, State: state}, nil)
+	return err
+}
+
+// notifyWorker sends one notification. Its Message-ID is derived from the job, so a
+// retried job repeats the same e-mail.
+type notifyWorker struct {
+	river.WorkerDefaults[NotifyArgs]
+	s *Service
+}
+
+// notification texts, by state: who is told, and what.
+var notifications = map[workflow.State]struct {
+	authors, reviewers bool
+	what               string
+}{
+	workflow.Submitted:        {reviewers: true, what: "was submitted for review"},
+	workflow.Approved:         {authors: true, what: "was approved and awaits the signatory"},
+	workflow.ChangesRequested: {authors: true, what: "was sent back for changes"},
+	workflow.Rejected:         {authors: true, what: "was rejected"},
+	workflow.Dispatched:       {authors: true, what: "was sent to the ILO"},
+	workflow.DispatchFailed:   {authors: true, reviewers: true, what: "could not be sent to the ILO"},
+}
+
+// Work e-mails the authors and/or the tenant's reviewers. The e-mail names the case
+// and the state but not the submission's title or text: notifications leave the portal,
+// drafts should not.
+func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
+	s := w.s
+	n, ok := notifications[job.Args.State]
+	if !ok {
+		return nil
+	}
+	var sub workflow.Submission
+	if err := s.db.Conn(ctx).Where("id = ? AND tenant_id = ?", job.Args.SubmissionID, job.Args.TenantID).First(&sub).Error; err != nil {
+		return river.JobCancel(err) // deleted since
+	}
+	var c workflow.Case
+	if err := s.db.Conn(ctx).Where("id = ?", sub.CaseID).First(&c).Error; err != nil {
+		return err
+	}
+	var tenant struct{ Slug, Settings string }
+	if err := s.db.Conn(ctx).Table("tenants").Select("slug, settings").Where("id = ?", sub.TenantID).Scan(&tenant).Error; err != nil {
+		return err
+	}
+	st, err := workflow.ParseSettings(tenant.Settings)
+	if err != nil {
+		return err
+	}
+	if st.Dispatch.From.Address == "" {
+		return nil // the tenant has no sender address yet: nothing can be sent
+	}
+	var to []string
+	if n.authors {
+		var authors []string
+		err := s.db.Conn(ctx).Table("users").Joins("JOIN submission_contributors sc ON sc.user_id = users.id").
+			Where("sc.submission_id = ? AND users.active", sub.ID).Pluck("users.email", &authors).Error
+		if err != nil {
+			return err
+		}
+		to = append(to, authors...)
+	}
+	if n.reviewers {
+		var reviewers []string
+		q := s.db.Conn(ctx).Table("users").
+			Joins("JOIN memberships m ON m.user_id = users.id AND m.active").
+			Joins("JOIN casbin_rule r ON r.ptype = 'g' AND r.v1 = 'reviewer' AND r.v0 = "+castText(s, "users.id")+" AND r.v2 = "+castText(s, "m.tenant_id")).
+			Where("m.tenant_id = ? AND users.active", sub.TenantID)
+		if err := q.Pluck("users.email", &reviewers).Error; err != nil {
+			return err
+		}
+		to = append(to, reviewers...)
+	}
+	if len(to) == 0 {
+		return nil
+	}
+	case3386 := "Case " + c.Number
+	if c.Number == "" {
+		case3386 = "a new complaint"
+	}
+	link := strings.TrimRight(s.opts.BaseURL.String(), "/") + "/tenants/" + tenant.Slug + "/submissions/" + sub.ID
+	// One message per person: recipients do not learn each other's addresses. A retried
+	// job repeats the same messages (same Message-IDs).
+	for i, addr := range dedupe(to) {
+		msg := mail.NewMsg()
+		if err := msg.FromFormat(oneLine(st.Dispatch.From.Name), st.Dispatch.From.Address); err != nil {
+			return river.JobCancel(err)
+		}
+		if err := msg.To(addr); err != nil {
+			continue // an address that no longer parses: skip that person
+		}
+		msg.Subject(fmt.Sprintf("unionportal: a submission on %s %s", case3386, n.what))
+		msg.SetMessageIDWithValue(fmt.Sprintf("notify-%d-%d@%s", job.ID, i, s.opts.BaseURL.Hostname()))
+		msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
+			"A submission on %s (%s) %s.\n\nOpen it in the portal:\n%s\n\nThis message was sent by unionportal; it does not repeat the submission's content.\n",
+			case3386, CountryName(c.Country), n.what, link))
+		if err := s.opts.Sender.Send(ctx, msg); err != nil {
+			if errors.Is(err, ErrTemporary) {
+				return err
+			}
+			s.opts.Logger.Warn("notification refused", "to", addr, "error", err)
+		}
+	}
+	return nil
+}
+
+func dedupe(xs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// castText compares UUID columns with casbin's text columns on PostgreSQL.
+func castText(s *Service, col string) string {
+	if s.db.Dialect() == "postgres" {
+		return col + "::text"
+	}
+	return col
+}
