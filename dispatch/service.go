@@ -75,6 +75,9 @@ type Options struct {
 	PollInterval time.Duration
 	// Workers is how many dispatches run at once (default 2).
 	Workers int
+	// JobTimeout bounds one delivery attempt (default 5 minutes). A job left running by a
+	// killed process is taken up again twice that long after it started.
+	JobTimeout time.Duration
 }
 
 // Service renders letters, enqueues dispatches and works them.
@@ -127,6 +130,9 @@ func NewService(db *database.DB, store storage.Store, opts Options) (*Service, e
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
+	if opts.JobTimeout <= 0 {
+		opts.JobTimeout = 5 * time.Minute
+	}
 	if opts.BaseURL == nil {
 		opts.BaseURL, _ = url.Parse("http://localhost:8080")
 	}
@@ -139,15 +145,15 @@ func NewService(db *database.DB, store storage.Store, opts Options) (*Service, e
 		return nil, err
 	}
 	cfg := &river.Config{
-		Logger:            opts.Logger.With("component", "queue"),
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
-		Workers:           workers,
-		MaxAttempts:       opts.MaxAttempts,
-		RetryPolicy:       &retryPolicy{base: opts.RetryBase},
-		FetchPollInterval: opts.PollInterval,
-		FetchCooldown:     min(opts.PollInterval, 100*time.Millisecond),
-		JobTimeout:        5 * time.Minute,
-		TestOnly:          false,
+		Logger:               opts.Logger.With("component", "queue"),
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Workers:              workers,
+		MaxAttempts:          opts.MaxAttempts,
+		RetryPolicy:          &retryPolicy{base: opts.RetryBase},
+		FetchPollInterval:    opts.PollInterval,
+		FetchCooldown:        min(opts.PollInterval, 100*time.Millisecond),
+		JobTimeout:           opts.JobTimeout,
+		RescueStuckJobsAfter: 2 * opts.JobTimeout,
 	}
 	var err error
 	if db.Dialect() == database.Postgres {

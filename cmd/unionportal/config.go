@@ -52,6 +52,7 @@ type Config struct {
 	MaxSubmission   int64
 	MaxUploads      int
 	ClamdAddr       string
+	DispatchTimeout time.Duration
 }
 
 // setting describes one configuration key: its default, what it expects, and how it is
@@ -195,6 +196,14 @@ var settings = []setting{
 			return fmt.Errorf("%q is not an integer from 1 to 64", v)
 		}
 		c.MaxUploads = n
+		return nil
+	}},
+	{"DISPATCH_TIMEOUT", "5m", "a duration such as 5m: one delivery attempt's limit; a dispatch cut off by a crash resumes twice that long after it began", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return fmt.Errorf("%q is not a duration of at least 1s", v)
+		}
+		c.DispatchTimeout = d
 		return nil
 	}},
 	{"CLAMD_ADDR", "", "host:port or a unix socket path of a ClamAV daemon; set, every upload is scanned", func(c *Config, v string) error {

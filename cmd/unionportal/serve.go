@@ -118,7 +118,8 @@ func newDispatch(cfg *Config, db *database.DB, store storage.Store, log *slog.Lo
 		}
 		sender = smtp
 	}
-	return dispatch.NewService(db, store, dispatch.Options{Logger: log, Sender: sender, BaseURL: cfg.BaseURL})
+	return dispatch.NewService(db, store, dispatch.Options{Logger: log, Sender: sender, BaseURL: cfg.BaseURL,
+		JobTimeout: cfg.DispatchTimeout})
 }
 
 func migrate(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
