@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 
-.PHONY: run build test test-unit lint bench bench-upload clean
+.PHONY: run build test test-unit lint bench bench-upload bench-dispatch clean
 
 ## build: compile the portal into bin/unionportal
 build:
@@ -31,6 +31,10 @@ bench:
 ## bench-upload: the upload benchmark (P5, P6 of BENCHMARKS.md) on a private MinIO
 bench-upload:
 	$(GO) run ./bench/upload
+
+## bench-dispatch: the dispatch benchmark (P7 of BENCHMARKS.md) on a private PostgreSQL and Mailpit
+bench-dispatch:
+	$(GO) run ./bench/dispatch
 
 ## lint: gofmt and go vet
 lint:

@@ -20,7 +20,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -163,18 +162,10 @@ func check(err error) {
 }
 
 func startPostgres(ctx context.Context) (*testrig.Postgres, func()) {
-	bin, err := testrig.FindPostgresBin()
+	pg, cleanup, err := testrig.TempPostgres(ctx)
 	check(err)
-	dir, err := os.MkdirTemp("", "unionportal-bench-")
-	check(err)
-	check(os.Chmod(dir, 0o755))
-	pg, err := testrig.StartPostgres(ctx, bin, filepath.Join(dir, "pg"))
-	if err != nil {
-		os.RemoveAll(dir)
-		log.Fatal(err)
-	}
 	log.Printf("PostgreSQL %s on 127.0.0.1:%d", pg.Version, pg.Port)
-	return pg, func() { _ = pg.Stop(); _ = os.RemoveAll(dir) }
+	return pg, cleanup
 }
 
 // seed creates the tenant, an organization, a reviewer (who sees every submission) with

@@ -13,27 +13,35 @@ import (
 func PrivatePostgres(t testing.TB) *Postgres {
 	t.Helper()
 	SkipOrFail(t, EnvPostgresBin, "PostgreSQL binaries")
-	bin, err := FindPostgresBin()
+	pg, cleanup, err := TempPostgres(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	return pg
+}
+
+// TempPostgres starts a cluster in a new temporary directory; cleanup stops it and
+// removes the directory. Benchmarks use it as tests use PrivatePostgres.
+func TempPostgres(ctx context.Context) (*Postgres, func(), error) {
+	bin, err := FindPostgresBin()
+	if err != nil {
+		return nil, nil, err
 	}
 	// Not t.TempDir: its parents are private to root, and the cluster runs as the
 	// postgres user when the tests run as root.
 	dir, err := os.MkdirTemp("", "unionportal-pg-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
+		os.RemoveAll(dir)
+		return nil, nil, err
 	}
-	pg, err := StartPostgres(context.Background(), bin, filepath.Join(dir, "pg"))
+	pg, err := StartPostgres(ctx, bin, filepath.Join(dir, "pg"))
 	if err != nil {
 		os.RemoveAll(dir)
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	t.Cleanup(func() {
-		_ = pg.Stop()
-		_ = os.RemoveAll(dir)
-	})
-	return pg
+	return pg, func() { _ = pg.Stop(); _ = os.RemoveAll(dir) }, nil
 }
