@@ -187,6 +187,39 @@ func TestDispatchToMailpit(t *testing.T) {
 			}
 		})
 
+		t.Run("evidence too large goes as links", func(t *testing.T) {
+			st := dispatchReady(1, false)
+			st["dispatch"].(map[string]any)["max_email_bytes"] = 1 << 20
+			w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", st)
+			var v workflow.SubmissionView
+			w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+				"kind": "follow_up", "title": "Big", "body": "Text.", "language": "en"}).json(t, &v)
+			big := make([]byte, 1<<20-6)
+			copy(big, pdfFile)
+			var att workflow.Attachment
+			w.editorA1.upload(201, v.ID, "scan.pdf", "application/pdf", big).json(t, &att)
+			w.editorA1.must(200, "POST", subPath(v.ID, "/transitions"), map[string]string{"action": "submit"})
+			d := approveAndWait(t, w, v.ID, workflow.Dispatched)
+			msgs := mp.byMessageID(t, d.MessageID)
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages", len(msgs))
+			}
+			files := mp.attachments(t, msgs[0].ID)
+			if len(files) != 1 || files["Case-3386-letter.pdf"] == nil {
+				t.Errorf("attachments %d, want only the letter", len(files))
+			}
+			resp, err := http.Get(mp.api + "/api/v1/message/" + msgs[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var full struct{ Text string }
+			json.NewDecoder(resp.Body).Decode(&full)
+			resp.Body.Close()
+			if !strings.Contains(full.Text, "too large for e-mail") || !strings.Contains(full.Text, "/api/v1/tenants/alpha/attachments/"+att.ID+"/content") {
+				t.Errorf("the text lacks the download link:\n%s", full.Text)
+			}
+		})
+
 		t.Run("real recipients", func(t *testing.T) {
 			st := dispatchReady(1, false)
 			st["dispatch"].(map[string]any)["sandbox"] = false

@@ -113,3 +113,34 @@ func TestSubjects(t *testing.T) {
 		t.Errorf("new complaint: %q", got)
 	}
 }
+
+// FuzzLetterMarkdown renders arbitrary bodies and titles: never a panic or an error,
+// and the PDF is always produced.
+func FuzzLetterMarkdown(f *testing.F) {
+	for _, s := range []string{"# H\n\n*a* **b** [l](javascript:x)", "<script>x</script>", "- a\n  - b\n    1. c", "```\ncode\n```", "> q\n> > q2", "\x00\xff", "ң ү ө"} {
+		f.Add(s, "Title")
+	}
+	f.Fuzz(func(t *testing.T, body, title string) {
+		l := Letter{Settings: demoSettings(), Case: workflow.Case{Number: "1", Country: "KG"},
+			Submission: workflow.Submission{Kind: workflow.KindFollowUp, Title: title, Body: body}, Date: time.Now()}
+		pdf, err := l.RenderBytes()
+		if err != nil || !strings.HasPrefix(string(pdf), "%PDF-") {
+			t.Fatalf("body %q: %v", body, err)
+		}
+	})
+}
+
+// FuzzOneLine: text bound for a mail header never keeps a line break or control byte.
+func FuzzOneLine(f *testing.F) {
+	for _, s := range []string{"a\r\nBcc: x@y", "tab\there", "\x00", "ok"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := oneLine(s)
+		for _, r := range out {
+			if r < 0x20 || r == 0x7f {
+				t.Fatalf("%q -> %q keeps %U", s, out, r)
+			}
+		}
+	})
+}

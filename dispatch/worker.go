@@ -52,11 +52,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	if err := s.db.Conn(ctx).Where("submission_id = ? AND number = ?", sub.ID, d.Revision).First(&rev).Error; err != nil {
 		return err
 	}
-	var raw string
-	if err := s.db.Conn(ctx).Table("tenants").Where("id = ?", sub.TenantID).Pluck("settings", &raw).Error; err != nil {
+	var tenant struct{ Slug, Settings string }
+	if err := s.db.Conn(ctx).Table("tenants").Select("slug, settings").Where("id = ?", sub.TenantID).Scan(&tenant).Error; err != nil {
 		return err
 	}
-	st, err := workflow.ParseSettings(raw)
+	st, err := workflow.ParseSettings(tenant.Settings)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 			c.Close()
 		}
 	}()
-	msg, recipients, files, err := w.message(ctx, &d, st.Dispatch, c, sub, rev, letter, &open)
+	msg, recipients, files, err := w.message(ctx, &d, tenant.Slug, st.Dispatch, c, sub, rev, letter, &open)
 	if err != nil {
 		var perm permanentError
 		if errors.As(err, &perm) {
@@ -148,7 +148,7 @@ func oneLine(s string) string {
 }
 
 // message builds the e-mail.
-func (w *worker) message(ctx context.Context, d *Dispatch, ds workflow.DispatchSettings, c workflow.Case, sub workflow.Submission,
+func (w *worker) message(ctx context.Context, d *Dispatch, slug string, ds workflow.DispatchSettings, c workflow.Case, sub workflow.Submission,
 	rev workflow.Revision, letter []byte, open *[]io.Closer) (*mail.Msg, []recipient, []sentFile, error) {
 	msg := mail.NewMsg()
 	var rcpts []recipient
@@ -212,7 +212,8 @@ func (w *worker) message(ctx context.Context, d *Dispatch, ds workflow.DispatchS
 		if asLinks {
 			u, err := w.s.store.PresignGet(ctx, key, 7*24*time.Hour, a.FileName)
 			if errors.Is(err, storage.ErrUnsupported) {
-				u = w.s.opts.BaseURL.String() + "/api/v1/tenants/-/attachments/" + a.ID + "/content"
+				// Local storage has no presigned URLs: the portal's own download, behind its login.
+				u = strings.TrimRight(w.s.opts.BaseURL.String(), "/") + "/api/v1/tenants/" + slug + "/attachments/" + a.ID + "/content"
 			} else if err != nil {
 				return nil, nil, nil, err
 			}
