@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/internal/testrig"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -104,24 +103,9 @@ func TestDispatchSurvivesSIGKILL(t *testing.T) {
 	first, _ := startWorker()
 	defer first.Process.Kill()
 
-	var editorID, reviewerID, subID string
-	a.db.Conn(ctx).Raw("SELECT id FROM users WHERE email = 'editor@mmtuk.example'").Scan(&editorID)
-	a.db.Conn(ctx).Raw("SELECT id FROM users WHERE email = 'reviewer@industriall.example'").Scan(&reviewerID)
-	a.db.Conn(ctx).Raw("SELECT id FROM submissions").Scan(&subID)
-	as := func(id string) *auth.TenantAccess {
-		ta, err := a.auth.ResolveTenant(ctx, &auth.Principal{User: auth.User{ID: id, Active: true}}, "industriall")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ta
-	}
-	if _, err := a.wf.Transition(ctx, as(editorID), subID, workflow.ActionSubmit, ""); err != nil {
-		t.Fatal(err)
-	}
+	demoAct(t, a, "editor@mmtuk.example", workflow.ActionSubmit)
 	before := sessions.Load() // the notification of the submit may use a session too
-	if _, err := a.wf.Transition(ctx, as(reviewerID), subID, workflow.ActionApprove, ""); err != nil {
-		t.Fatal(err)
-	}
+	subID := demoAct(t, a, "reviewer@industriall.example", workflow.ActionApprove)
 	// Kill the worker once the dispatch's SMTP session is under way.
 	deadline := time.Now().Add(30 * time.Second)
 	for sessions.Load() <= before {

@@ -447,23 +447,8 @@ func TestWorkerSendsToOutbox(t *testing.T) {
 	}
 	defer a.close()
 	ctx := context.Background()
-	var editorID, reviewerID, subID string
-	a.db.Conn(ctx).Raw("SELECT id FROM users WHERE email = 'editor@mmtuk.example'").Scan(&editorID)
-	a.db.Conn(ctx).Raw("SELECT id FROM users WHERE email = 'reviewer@industriall.example'").Scan(&reviewerID)
-	a.db.Conn(ctx).Raw("SELECT id FROM submissions").Scan(&subID)
-	as := func(id string) *auth.TenantAccess {
-		ta, err := a.auth.ResolveTenant(ctx, &auth.Principal{User: auth.User{ID: id, Active: true}}, "industriall")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ta
-	}
-	if _, err := a.wf.Transition(ctx, as(editorID), subID, workflow.ActionSubmit, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.wf.Transition(ctx, as(reviewerID), subID, workflow.ActionApprove, ""); err != nil {
-		t.Fatal(err)
-	}
+	demoAct(t, a, "editor@mmtuk.example", workflow.ActionSubmit)
+	subID := demoAct(t, a, "reviewer@industriall.example", workflow.ActionApprove)
 	deadline := time.Now().Add(30 * time.Second)
 	var emls []string
 	for len(emls) == 0 {
@@ -522,4 +507,22 @@ func TestWorkerSendsToOutbox(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
+}
+
+// demoAct takes a workflow action on the demo draft as the demo user with this e-mail,
+// and returns the draft's id.
+func demoAct(t *testing.T, a *app, email string, action workflow.Action) string {
+	t.Helper()
+	ctx := context.Background()
+	var userID, subID string
+	a.db.Conn(ctx).Raw("SELECT id FROM users WHERE email = ?", email).Scan(&userID)
+	a.db.Conn(ctx).Raw("SELECT id FROM submissions ORDER BY created_at LIMIT 1").Scan(&subID)
+	ta, err := a.auth.ResolveTenant(ctx, &auth.Principal{User: auth.User{ID: userID, Active: true}}, "industriall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.wf.Transition(ctx, ta, subID, action, ""); err != nil {
+		t.Fatal(err)
+	}
+	return subID
 }
