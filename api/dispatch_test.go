@@ -256,6 +256,12 @@ func TestDispatchToMailpit(t *testing.T) {
 // for a while (retried until delivered, once).
 func TestDispatchRejectedAndRetried(t *testing.T) {
 	bin := testrig.SkipOrFail(t, testrig.EnvMailpitBin, "the Mailpit binary")
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		rejectedAndRetried(t, db, bin)
+	})
+}
+
+func rejectedAndRetried(t *testing.T, db *database.DB, bin string) {
 	pit, err := testrig.StartMailpit(context.Background(), bin, t.TempDir(), "--smtp-allowed-recipients", `^sandbox@`)
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +271,6 @@ func TestDispatchRejectedAndRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := dbtest.New(t, database.SQLite)
 	h := newDispatchHarness(t, db, smtp)
 	w := h.world()
 

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/internal/testrig"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -67,6 +69,13 @@ func slowProxy(t *testing.T, target string, delay time.Duration) (string, *atomi
 // carries the dispatch's one Message-ID.
 func TestDispatchSurvivesSIGKILL(t *testing.T) {
 	bin := testrig.SkipOrFail(t, testrig.EnvMailpitBin, "the Mailpit binary")
+	dbtest.EachDialect(t, func(t *testing.T, d database.Dialect) {
+		t.Parallel() // each waits about 40 s for the queue's rescuer
+		survivesSIGKILL(t, bin, d)
+	})
+}
+
+func survivesSIGKILL(t *testing.T, bin string, dialect database.Dialect) {
 	pit, err := testrig.StartMailpit(context.Background(), bin, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +85,9 @@ func TestDispatchSurvivesSIGKILL(t *testing.T) {
 
 	dataDir := filepath.Join(t.TempDir(), "data")
 	env := []string{"UNIONPORTAL_DATA_DIR=" + dataDir, "UNIONPORTAL_SMTP_URL=smtp://" + proxy, "UNIONPORTAL_DISPATCH_TIMEOUT=3s"}
+	if dialect == database.Postgres {
+		env = append(env, "UNIONPORTAL_DATABASE_URL="+dbtest.Target(t, database.Postgres).DSN)
+	}
 	cfg, err := loadConfig(env, "")
 	if err != nil {
 		t.Fatal(err)
