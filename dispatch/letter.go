@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-pdf/fpdf"
 	"github.com/yuin/goldmark"
@@ -103,8 +104,12 @@ func (l *Letter) Render(w io.Writer) error {
 	pdf.SetAuthor(l.Settings.Letterhead.Organization, true)
 	pdf.AddUTF8FontFromBytes(fontFamily, "", fontRegular)
 	pdf.AddUTF8FontFromBytes(fontFamily, "B", fontBold)
-	pdf.AddUTF8FontFromBytes(fontFamily, "I", fontItalic)
-	pdf.AddUTF8FontFromBytes(fontFamily, "BI", fontBoldItalic)
+	// Parsing a font is most of a letter's cost: the slanted styles only when the body
+	// can use them (emphasis or a quotation).
+	if strings.ContainsAny(l.Submission.Body, "*_>") {
+		pdf.AddUTF8FontFromBytes(fontFamily, "I", fontItalic)
+		pdf.AddUTF8FontFromBytes(fontFamily, "BI", fontBoldItalic)
+	}
 	pdf.SetMargins(25, 20, 25)
 	pdf.SetAutoPageBreak(true, 22)
 	pdf.AliasNbPages("{nb}")
@@ -307,7 +312,7 @@ func (m *markdownPDF) inline(n ast.Node) {
 	switch n := n.(type) {
 	case *ast.Text:
 		m.setFont()
-		pdf.Write(lineHeight, string(n.Segment.Value(m.source)))
+		m.write(string(n.Segment.Value(m.source)))
 		if n.HardLineBreak() {
 			pdf.Ln(lineHeight)
 		} else if n.SoftLineBreak() {
@@ -315,7 +320,7 @@ func (m *markdownPDF) inline(n ast.Node) {
 		}
 	case *ast.String:
 		m.setFont()
-		pdf.Write(lineHeight, string(n.Value))
+		m.write(string(n.Value))
 	case *ast.Emphasis:
 		saved := m.style
 		if n.Level >= 2 {
@@ -346,6 +351,27 @@ func (m *markdownPDF) inline(n ast.Node) {
 		}
 	default:
 		m.inlines(n)
+	}
+}
+
+// write flows text word by word: fpdf's Write re-measures its whole argument for every
+// line it breaks, so one long paragraph in one call costs quadratic time.
+func (m *markdownPDF) write(text string) {
+	for len(text) > 0 {
+		n := strings.IndexByte(text, ' ')
+		if n < 0 || n > 200 {
+			n = min(len(text), 200)
+		} else {
+			n++
+		}
+		chunk := text[:n]
+		// Never cut a UTF-8 sequence in two.
+		for n < len(text) && !utf8.RuneStart(text[n]) {
+			n++
+			chunk = text[:n]
+		}
+		m.pdf.Write(lineHeight, chunk)
+		text = text[n:]
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ var (
 	pairs   = flag.Int("pairs", 5, "A/B pairs")
 	batch   = flag.Int("batch", 40, "dispatches per run")
 	workers = flag.Int("workers", 2, "dispatch workers, and baseline senders")
+	profile = flag.String("cpuprofile", "", "write a CPU profile of the portal runs to this file")
 )
 
 func check(err error) {
@@ -87,10 +89,19 @@ func main() {
 		wf := workflow.NewService(db, workflow.Options{Logger: quiet, Storage: store, Dispatcher: d})
 		d.SetWorkflow(wf)
 		ids := prepare(ctx, db, authSvc, wf, i)
+		if *profile != "" && i == 0 {
+			f, err := os.Create(*profile)
+			check(err)
+			check(pprof.StartCPUProfile(f))
+			defer pprof.StopCPUProfile()
+		}
 		start := time.Now()
 		check(d.Start(ctx))
 		waitDispatched(ctx, db, ids)
 		portal := float64(len(ids)) / time.Since(start).Seconds()
+		if *profile != "" && i == 0 {
+			pprof.StopCPUProfile()
+		}
 		check(d.Stop(ctx))
 		if letterSize == 0 {
 			var key string
