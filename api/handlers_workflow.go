@@ -19,7 +19,9 @@ func (s *Server) getSettings(c echo.Context) error {
 }
 
 func (s *Server) putSettings(c echo.Context) error {
-	var req workflow.Settings
+	// Fields the document leaves out take their defaults (sandbox on, one approval,
+	// 15 MiB e-mails), never zero.
+	req := workflow.DefaultSettings()
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}

@@ -455,6 +455,11 @@ func TestCasesAndSettings(t *testing.T) {
 			t.Errorf("settings fields %v\nwant %v", fieldNames(p), want)
 		}
 		w.adminA.must(400, "PUT", "/api/v1/tenants/alpha/settings", `{"workflow":{"required_approvals":1},"extra":1}`)
+		// Left-out fields take their defaults.
+		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", `{"dispatch":{"sandbox_recipient":"s@alpha.test"}}`).json(t, &st)
+		if !st.Dispatch.Sandbox || st.Workflow.RequiredApprovals != 1 || st.Dispatch.MaxEmailBytes != workflow.DefaultMaxEmailBytes {
+			t.Errorf("defaults not applied: %+v", st)
+		}
 		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(2, true))
 		w.adminA.must(200, "GET", "/api/v1/tenants/alpha/settings", nil).json(t, &st)
 		if st.Workflow.RequiredApprovals != 2 || st.Dispatch.Signatory.Name != "A. Secretary" {
