@@ -121,12 +121,6 @@ func target(t testing.TB, d database.Dialect, migrated bool) database.Target {
 	}
 }
 
-// PostgresAdminURL returns the rig's superuser URL, skipping t without the rig.
-func PostgresAdminURL(t testing.TB) string {
-	t.Helper()
-	return testrig.SkipOrFail(t, testrig.EnvPostgresURL, "PostgreSQL")
-}
-
 var (
 	templateOnce sync.Once
 	templateName string
