@@ -283,8 +283,8 @@ func (s *Service) keepOneTenantAdmin(ctx context.Context, a *TenantAccess, userI
 	}
 	var admins int64
 	err := a.TenantScope().Apply(s.db.Conn(ctx).Table("memberships"), "memberships", false).
-		Joins("JOIN casbin_rule ON casbin_rule.ptype = 'g' AND casbin_rule.v0 = "+castText(s.db, "memberships.user_id")+
-			" AND casbin_rule.v1 = ? AND casbin_rule.v2 = "+castText(s.db, "memberships.tenant_id"), RoleTenantAdmin).
+		Joins("JOIN casbin_rule ON casbin_rule.ptype = 'g' AND casbin_rule.v0 = "+s.db.AsText("memberships.user_id")+
+			" AND casbin_rule.v1 = ? AND casbin_rule.v2 = "+s.db.AsText("memberships.tenant_id"), RoleTenantAdmin).
 		Where("memberships.active AND memberships.user_id <> ?", userID).Count(&admins).Error
 	if err != nil {
 		return err
@@ -293,14 +293,6 @@ func (s *Service) keepOneTenantAdmin(ctx context.Context, a *TenantAccess, userI
 		return &apperr.Error{Kind: apperr.KindConflict, Code: "last_tenant_admin", Message: "this is the tenant's last tenant admin; make someone else tenant admin first"}
 	}
 	return nil
-}
-
-// castText compares a UUID column with casbin's text columns on PostgreSQL.
-func castText(db *database.DB, col string) string {
-	if db.Dialect() == database.Postgres {
-		return col + "::text"
-	}
-	return col
 }
 
 // CreateSuperadmin creates a platform superadmin, or makes an existing user one and

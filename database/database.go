@@ -227,6 +227,15 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // String returns a printable description with any password masked.
 func (db *DB) String() string { return string(db.dialect) + " " + db.display }
 
+// AsText returns col as text in SQL, for comparing UUID columns with text columns (such
+// as casbin's) on PostgreSQL; SQLite stores both as text already.
+func (db *DB) AsText(col string) string {
+	if db.dialect == Postgres {
+		return col + "::text"
+	}
+	return col
+}
+
 // SQL returns the underlying connection pool, for libraries that take a *sql.DB.
 func (db *DB) SQL() *sql.DB { return db.sql }
 

@@ -95,7 +95,7 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 		var reviewers []string
 		q := s.db.Conn(ctx).Table("users").
 			Joins("JOIN memberships m ON m.user_id = users.id AND m.active").
-			Joins("JOIN casbin_rule r ON r.ptype = 'g' AND r.v1 = 'reviewer' AND r.v0 = "+castText(s, "users.id")+" AND r.v2 = "+castText(s, "m.tenant_id")).
+			Joins("JOIN casbin_rule r ON r.ptype = 'g' AND r.v1 = 'reviewer' AND r.v0 = "+s.db.AsText("users.id")+" AND r.v2 = "+s.db.AsText("m.tenant_id")).
 			Where("m.tenant_id = ? AND users.active", sub.TenantID)
 		if err := q.Pluck("users.email", &reviewers).Error; err != nil {
 			return err
@@ -145,12 +145,4 @@ func dedupe(xs []string) []string {
 		}
 	}
 	return out
-}
-
-// castText compares UUID columns with casbin's text columns on PostgreSQL.
-func castText(s *Service, col string) string {
-	if s.db.Dialect() == "postgres" {
-		return col + "::text"
-	}
-	return col
 }
