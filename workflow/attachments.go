@@ -235,6 +235,10 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 		if err := s.db.Conn(ctx).Create(&att).Error; err != nil {
 			return err
 		}
+		// Choosing the evidence is authorship: the uploader may not approve or sign.
+		if err := s.addContributor(ctx, sub.ID, a.Principal.User.ID); err != nil {
+			return err
+		}
 		return s.event(ctx, a, "attachment.added", "submission", sub.ID,
 			map[string]any{"attachment_id": att.ID, "size": att.Size, "sha256": att.SHA256, "content_type": contentType})
 	})
@@ -328,6 +332,10 @@ func (s *Service) DeleteAttachment(ctx context.Context, a *auth.TenantAccess, id
 				return err
 			}
 		} else if err := s.db.Conn(ctx).Delete(&Attachment{}, "id = ?", att.ID).Error; err != nil {
+			return err
+		}
+		// So is removing evidence.
+		if err := s.addContributor(ctx, att.SubmissionID, a.Principal.User.ID); err != nil {
 			return err
 		}
 		return s.event(ctx, a, "attachment.removed", "submission", att.SubmissionID, map[string]any{"attachment_id": att.ID})

@@ -35,7 +35,8 @@ type Rule struct {
 	OwnOrganization bool
 	// CommentRequired: the action must say why.
 	CommentRequired bool
-	// NotContributor: nobody who wrote or edited the submission may take it.
+	// NotContributor: nobody who wrote, edited, submitted or added or removed evidence
+	// of the submission may take it.
 	NotContributor bool
 }
 
@@ -47,7 +48,7 @@ var Table = []Rule{
 	{Action: ActionRequestChanges, From: []State{Submitted, InReview}, To: ChangesRequested, Permission: auth.PermSubmissionReview, CommentRequired: true},
 	{Action: ActionApprove, From: []State{Submitted, InReview}, To: Approved, Permission: auth.PermSubmissionReview, NotContributor: true},
 	{Action: ActionReject, From: []State{Submitted, InReview}, To: Rejected, Permission: auth.PermSubmissionReview, CommentRequired: true},
-	{Action: ActionSign, From: []State{Approved}, To: Dispatching, Permission: auth.PermSubmissionSign},
+	{Action: ActionSign, From: []State{Approved}, To: Dispatching, Permission: auth.PermSubmissionSign, NotContributor: true},
 	{Action: ActionResend, From: []State{DispatchFailed}, To: Dispatching, Permission: auth.PermSubmissionResend},
 }
 
@@ -87,7 +88,7 @@ func (r Rule) refusal(state State, who actor) string {
 	case r.OwnOrganization && who.organizationID == "":
 		return "forbidden"
 	case r.NotContributor && who.contributor:
-		return "author_cannot_approve"
+		return "author_cannot_" + string(r.Action)
 	case r.Action == ActionApprove && who.approved:
 		return "already_approved"
 	}

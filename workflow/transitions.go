@@ -51,8 +51,9 @@ func (s *Service) Transition(ctx context.Context, a *auth.TenantAccess, id strin
 			return (&apperr.Error{Kind: apperr.KindConflict, Code: "invalid_transition",
 				Message: "the action " + string(action) + " is not possible in state " + string(sub.State)}).
 				With("state", sub.State).With("allowed_actions", allowedActions(sub.State, sub.OrganizationID, who))
-		case "author_cannot_approve":
-			return &apperr.Error{Kind: apperr.KindForbidden, Code: "author_cannot_approve", Message: "an author of a submission cannot approve it"}
+		case "author_cannot_approve", "author_cannot_sign":
+			return &apperr.Error{Kind: apperr.KindForbidden, Code: "author_cannot_" + string(action),
+				Message: "an author of a submission (who wrote, edited or submitted it, or added or removed its evidence) cannot " + string(action) + " it"}
 		case "already_approved":
 			return &apperr.Error{Kind: apperr.KindConflict, Code: "already_approved", Message: "you have approved this revision already; another reviewer must approve"}
 		default:
