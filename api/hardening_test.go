@@ -1,10 +1,17 @@
 package api
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
+	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -49,6 +56,148 @@ func TestEvidenceMakesAnAuthor(t *testing.T) {
 			if p := c.must(403, "POST", subPath(sub.ID, "/transitions"), map[string]string{"action": "sign"}).problem(t); p["code"] != "author_cannot_sign" {
 				t.Errorf("%s signing: %v", c.user.Email, p)
 			}
+		}
+	})
+}
+
+// TestSenderDomains: a tenant sends only from domains the platform verified for it
+// (issue 9, item 5).
+func TestSenderDomains(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		w := h.world()
+		const base = "/api/v1/tenants/alpha/sender-domains"
+		// Only the superadmin verifies domains; a tenant admin reads the list.
+		w.adminA.must(403, "POST", base, map[string]string{"domain": "beta.test"})
+		w.adminA.must(403, "DELETE", base+"/alpha.test", nil)
+		if p := w.super.must(422, "POST", base, map[string]string{"domain": "not a domain"}).problem(t); !slices.Contains(fieldNames(p), "domain") {
+			t.Errorf("bad domain: %v", p)
+		}
+		w.super.must(409, "POST", base, map[string]string{"domain": "ALPHA.test."})
+		var l struct{ Items []workflow.SenderDomain }
+		w.adminA.must(200, "GET", base, nil).json(t, &l)
+		if len(l.Items) != 1 || l.Items[0].Domain != "alpha.test" {
+			t.Fatalf("domains %+v", l.Items)
+		}
+		w.viewerA2.must(403, "GET", base, nil)
+
+		// Another federation's address is refused, naming the field.
+		st := dispatchReady(1, false)
+		d := st["dispatch"].(map[string]any)
+		d["from"] = map[string]any{"name": "Beta Federation", "address": "cfa@beta.test"}
+		d["reply_to"] = "secretariat@beta.test"
+		p := w.adminA.must(422, "PUT", "/api/v1/tenants/alpha/settings", st).problem(t)
+		if f := fieldNames(p); !slices.Contains(f, "dispatch.from.address") || !slices.Contains(f, "dispatch.reply_to") {
+			t.Errorf("foreign sender: fields %v", f)
+		}
+		// Its own verified domain, in any case, passes.
+		d["from"] = map[string]any{"name": "Alpha", "address": "CFA@Alpha.Test"}
+		d["reply_to"] = "desk@alpha.test"
+		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", st)
+
+		// Withdrawn: settings stay, but nothing can be approved from it.
+		w.super.must(204, "DELETE", base+"/alpha.test", nil)
+		w.super.must(404, "DELETE", base+"/alpha.test", nil)
+		p = w.reviewerA.must(422, "POST", subPath(w.submissionA.ID, "/transitions"), map[string]string{"action": "approve"}).problem(t)
+		if p["code"] != "not_receivable" || !slices.Contains(fieldNames(p), "settings.dispatch.from.address") {
+			t.Errorf("approval from a withdrawn domain: %v", p)
+		}
+	})
+}
+
+// TestApprovalFreezesWhatIsSent: settings changed between approval and signature (or
+// before the worker runs) change nothing that goes out (issue 9, item 6).
+func TestApprovalFreezesWhatIsSent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		outbox := t.TempDir()
+		h := newDispatchHarness(t, db, dispatch.Outbox{Dir: outbox})
+		w := h.world()
+		st := dispatchReady(1, true)
+		d := st["dispatch"].(map[string]any)
+		d["sandbox"] = false
+		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", st)
+		id := w.submissionA.ID
+		w.reviewerA.must(404, "GET", subPath(id, "/snapshot"), nil)
+		var v workflow.SubmissionView
+		w.reviewerA.must(200, "POST", subPath(id, "/transitions"), map[string]string{"action": "approve"}).json(t, &v)
+		if v.State != workflow.Approved {
+			t.Fatalf("state %s", v.State)
+		}
+		var before workflow.ApprovalSnapshot
+		w.reviewerA.must(200, "GET", subPath(id, "/snapshot"), nil).json(t, &before)
+
+		// The admin now adds a Bcc, replaces the ILO, the letterhead and the signatory,
+		// and the case's number changes.
+		d["recipients"] = []any{
+			map[string]any{"name": "Someone else", "title": "", "address": "other@elsewhere.test", "kind": "to"},
+			map[string]any{"name": "Watcher", "title": "", "address": "watcher@elsewhere.test", "kind": "bcc"}}
+		d["letterhead"] = map[string]any{"organization": "Forged Letterhead", "address_lines": []string{}, "place": "Nowhere"}
+		d["signatory"] = map[string]any{"name": "Forged Signer", "title": "Nobody"}
+		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", st)
+		w.reviewerA.must(200, "PATCH", "/api/v1/tenants/alpha/cases/"+w.caseA.ID, map[string]any{"number": "9999"})
+
+		var after workflow.ApprovalSnapshot
+		w.reviewerA.must(200, "GET", subPath(id, "/snapshot"), nil).json(t, &after)
+		if after.SHA256 != before.SHA256 || after.Dispatch.Signatory.Name != "A. Secretary" || after.Case.Number != "3386" {
+			t.Fatalf("the snapshot changed with the settings: %+v", after)
+		}
+		// The preview of an approved submission is what will be sent.
+		if pdf := w.reviewerA.must(200, "GET", subPath(id, "/letter.pdf"), nil).Body.String(); strings.Contains(pdf, "Forged") {
+			t.Error("the approved letter's preview shows the changed settings")
+		}
+
+		signatory := h.anonymous()
+		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "sign@alpha.test", "name": "S",
+			"password": testPassword, "organization_id": w.orgA1.ID, "roles": []string{"signatory"}})
+		signatory.loginAs("sign@alpha.test", testPassword)
+		signatory.must(200, "POST", subPath(id, "/transitions"), map[string]string{"action": "sign"})
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			w.reviewerA.must(200, "GET", subPath(id), nil).json(t, &v)
+			if v.State == workflow.Dispatched {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("state %s after 30 s", v.State)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// The outbox also holds the notifications; the dispatch is the letter's e-mail.
+		files, _ := filepath.Glob(filepath.Join(outbox, "*.eml"))
+		var letters []string
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(raw), "<dispatch-") {
+				letters = append(letters, string(raw))
+			}
+		}
+		if len(letters) != 1 {
+			t.Fatalf("outbox holds %d dispatched letters among %d messages", len(letters), len(files))
+		}
+		msg := letters[0]
+		if !strings.Contains(msg, "freedom@ilo.test") || strings.Contains(msg, "elsewhere.test") || strings.Contains(msg, "9999") {
+			t.Errorf("the e-mail went to the changed recipients or names the changed case:\n%.2000s", msg)
+		}
+		// The as-sent record names the snapshot, and the sign event signed it.
+		var ds struct{ Items []dispatch.Dispatch }
+		w.reviewerA.must(200, "GET", subPath(id, "/dispatches"), nil).json(t, &ds)
+		var manifest struct {
+			Snapshot struct {
+				SHA256    string
+				Signatory workflow.Person
+			} `json:"approval_snapshot"`
+		}
+		w.reviewerA.must(200, "GET", "/api/v1/tenants/alpha/dispatches/"+ds.Items[0].ID+"/manifest.json", nil).json(t, &manifest)
+		if manifest.Snapshot.SHA256 != before.SHA256 || manifest.Snapshot.Signatory.Name != "A. Secretary" {
+			t.Errorf("manifest snapshot %+v, want %s", manifest.Snapshot, before.SHA256)
+		}
+		var sign int64
+		db.Conn(context.Background()).Table("events").Where("object_id = ? AND action = 'submission.sign' AND details LIKE ?", id, "%"+before.SHA256+"%").Count(&sign)
+		if sign != 1 {
+			t.Error("the sign event does not name the snapshot it signed")
 		}
 	})
 }

@@ -274,6 +274,8 @@ func (h *harness) world() *world {
 	w := &world{super: h.superadmin()}
 	w.super.must(201, "POST", "/api/v1/tenants", map[string]string{"slug": "alpha", "name": "Alpha Federation"}).json(h.t, &w.tenantA)
 	w.super.must(201, "POST", "/api/v1/tenants", map[string]string{"slug": "beta", "name": "Beta Federation"}).json(h.t, &w.tenantB)
+	// Alpha's letters go out from its own verified domain.
+	w.super.must(201, "POST", "/api/v1/tenants/alpha/sender-domains", map[string]string{"domain": "alpha.test"})
 	org := func(tenant, name, country, kind string, into *auth.Organization) {
 		w.super.must(201, "POST", "/api/v1/tenants/"+tenant+"/organizations",
 			map[string]string{"name": name, "country": country, "kind": kind}).json(h.t, into)

@@ -149,6 +149,12 @@ func (s *Server) routes() {
 	const t = v1 + "/tenants/:tenant"
 	s.route(http.MethodGet, t+"/settings", Tenant(auth.PermSettingsRead), s.getSettings, Doc{Summary: "Tenant settings", Response: workflow.Settings{}})
 	s.route(http.MethodPut, t+"/settings", Tenant(auth.PermSettingsWrite), s.putSettings, Doc{Summary: "Replace the tenant settings", Request: workflow.Settings{}, Response: workflow.Settings{}})
+	s.route(http.MethodGet, t+"/sender-domains", Tenant(auth.PermSettingsRead), s.listSenderDomains,
+		Doc{Summary: "Sender domains verified for the tenant: dispatch.from.address and dispatch.reply_to must be at one of them", Response: workflow.SenderDomain{}, List: true})
+	s.route(http.MethodPost, t+"/sender-domains", Platform(), s.addSenderDomain,
+		Doc{Summary: "Verify a sender domain for the tenant (superadmin)", Request: senderDomainRequest{}, Response: workflow.SenderDomain{}, Status: http.StatusCreated})
+	s.route(http.MethodDelete, t+"/sender-domains/:domain", Platform(), s.removeSenderDomain,
+		Doc{Summary: "Withdraw a verified sender domain (superadmin)", Status: http.StatusNoContent})
 	s.route(http.MethodGet, t+"/cases", Tenant(auth.PermCaseRead), s.listCases, Doc{Summary: "Cases, newest first", Response: workflow.Case{}, List: true})
 	s.route(http.MethodPost, t+"/cases", Tenant(auth.PermCaseCreate), s.createCase, Doc{Summary: "Record a case", Request: workflow.CaseInput{}, Response: workflow.Case{}, Status: http.StatusCreated})
 	s.route(http.MethodGet, t+"/cases/:id", Tenant(auth.PermCaseRead), s.getCase, Doc{Summary: "A case", Response: workflow.Case{}})
@@ -162,6 +168,8 @@ func (s *Server) routes() {
 	s.route(http.MethodPatch, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.updateSubmission, Doc{Summary: "Edit a draft (If-Match required)", Request: workflow.SubmissionInput{}, Response: workflow.SubmissionView{}, Headers: []string{"If-Match"}})
 	s.route(http.MethodDelete, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.deleteSubmission, Doc{Summary: "Delete a draft that was never submitted", Status: http.StatusNoContent})
 	s.route(http.MethodPost, t+"/submissions/:id/transitions", Tenant(auth.PermTenantRead), s.transition, Doc{Summary: "Take a workflow action", Request: transitionRequest{}, Response: workflow.SubmissionView{}})
+	s.route(http.MethodGet, t+"/submissions/:id/snapshot", Tenant(auth.PermTenantRead), s.getSnapshot,
+		Doc{Summary: "What the final approval froze and dispatch sends: dispatch settings and case (404 before approval)", Response: workflow.ApprovalSnapshot{}})
 	s.route(http.MethodGet, t+"/submissions/:id/revisions", Tenant(auth.PermTenantRead), s.listRevisions, Doc{Summary: "Revisions, oldest first (without bodies)", Response: workflow.Revision{}, List: true})
 	s.route(http.MethodGet, t+"/submissions/:id/revisions/:n", Tenant(auth.PermTenantRead), s.getRevision, Doc{Summary: "Revision n", Response: workflow.Revision{}})
 	s.route(http.MethodGet, t+"/submissions/:id/diff", Tenant(auth.PermTenantRead), s.diff, Doc{Summary: "Word-level diff of two revisions", Response: workflow.Diff{}, Query: []string{"from", "to"}})

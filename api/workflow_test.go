@@ -86,6 +86,13 @@ func TestWorkflowTable(t *testing.T) {
 				t.Fatal(err)
 			}
 			conn.Exec("DELETE FROM approvals WHERE submission_id = ?", id)
+			conn.Exec("DELETE FROM approval_snapshots WHERE submission_id = ?", id)
+			if state == workflow.Approved || state == workflow.DispatchFailed {
+				// What a final approval would have frozen, for sign and resend.
+				if err := conn.Exec("INSERT INTO approval_snapshots (submission_id, revision, tenant_id, dispatch, case_data, created_at) SELECT id, revision, tenant_id, '{}', '{}', created_at FROM submissions WHERE id = ?", id).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		events := func() int64 {
 			var n int64

@@ -203,17 +203,14 @@ func (s *Service) EnqueueDispatch(ctx context.Context, sub *workflow.Submission)
 	if !ok {
 		return errors.New("dispatch: EnqueueDispatch outside a transaction")
 	}
-	var raw string
-	if err := s.db.Conn(ctx).Table("tenants").Where("id = ?", sub.TenantID).Pluck("settings", &raw).Error; err != nil {
-		return err
-	}
-	st, err := workflow.ParseSettings(raw)
+	// What goes out is what the final approval froze, never today's settings.
+	snap, err := s.wf.SnapshotFor(ctx, sub.TenantID, sub.ID, sub.Revision)
 	if err != nil {
 		return err
 	}
 	id := auth.NewID()
 	d := Dispatch{ID: id, TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision, State: "queued",
-		MessageID: "dispatch-" + id + "@" + s.opts.BaseURL.Hostname(), Sandbox: st.Dispatch.Sandbox, CreatedAt: time.Now().UTC()}
+		MessageID: "dispatch-" + id + "@" + s.opts.BaseURL.Hostname(), Sandbox: snap.Dispatch.Sandbox, CreatedAt: time.Now().UTC()}
 	if err := s.db.Conn(ctx).Create(&d).Error; err != nil {
 		return err
 	}
@@ -221,11 +218,20 @@ func (s *Service) EnqueueDispatch(ctx context.Context, sub *workflow.Submission)
 	return err
 }
 
-// Letter renders the letter of a submission the caller may see, as it would be sent
-// today: reviewers preview it before approving.
+// Letter renders the letter of a submission the caller may see: before the final
+// approval as it would be sent today (reviewers preview it before approving), after it
+// from the approval snapshot, as it will be sent.
 func (s *Service) Letter(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]byte, error) {
 	v, err := s.wf.Submission(ctx, a, submissionID)
 	if err != nil {
+		return nil, err
+	}
+	snap, err := s.wf.SnapshotFor(ctx, a.Tenant.ID, v.ID, v.Revision)
+	switch {
+	case err == nil:
+		l := Letter{Settings: snap.Dispatch, Case: snap.Case.AsCase(), Submission: v.Submission, Date: time.Now(), Sandbox: snap.Dispatch.Sandbox}
+		return l.RenderBytes()
+	case apperr.KindOf(err) != apperr.KindNotFound:
 		return nil, err
 	}
 	c, err := s.wf.Case(ctx, a, v.CaseID)

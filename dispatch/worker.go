@@ -44,26 +44,24 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	if err := s.db.Conn(ctx).Where("id = ?", d.SubmissionID).First(&sub).Error; err != nil {
 		return err
 	}
-	var c workflow.Case
-	if err := s.db.Conn(ctx).Where("id = ?", sub.CaseID).First(&c).Error; err != nil {
-		return err
-	}
 	var rev workflow.Revision
 	if err := s.db.Conn(ctx).Where("submission_id = ? AND number = ?", sub.ID, d.Revision).First(&rev).Error; err != nil {
 		return err
 	}
-	var tenant struct{ Slug, Settings string }
-	if err := s.db.Conn(ctx).Table("tenants").Select("slug, settings").Where("id = ?", sub.TenantID).Scan(&tenant).Error; err != nil {
+	var slug string
+	if err := s.db.Conn(ctx).Table("tenants").Where("id = ?", sub.TenantID).Pluck("slug", &slug).Error; err != nil {
 		return err
 	}
-	st, err := workflow.ParseSettings(tenant.Settings)
+	// What the final approval froze goes out: the approved revision, and the settings
+	// and case as they were then, whatever changed since.
+	snap, err := s.wf.SnapshotFor(ctx, sub.TenantID, sub.ID, d.Revision)
 	if err != nil {
 		return err
 	}
-	// The revision that was approved is what goes out.
 	sub.Title, sub.Body, sub.Language = rev.Title, rev.Body, rev.Language
+	c, ds := snap.Case.AsCase(), snap.Dispatch
 
-	letter, err := w.letter(ctx, &d, st.Dispatch, c, sub)
+	letter, err := w.letter(ctx, &d, ds, c, sub)
 	if err != nil {
 		return err
 	}
@@ -73,7 +71,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 			c.Close()
 		}
 	}()
-	msg, recipients, files, err := w.message(ctx, &d, tenant.Slug, st.Dispatch, c, sub, rev, letter, &open)
+	msg, recipients, files, err := w.message(ctx, &d, slug, ds, c, sub, rev, letter, &open)
 	if err != nil {
 		var perm permanentError
 		if errors.As(err, &perm) {
@@ -92,7 +90,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return w.finish(ctx, job, &d, recipients, false, err.Error(), nil)
 	}
 	manifest := map[string]any{"dispatch_id": d.ID, "message_id": "<" + d.MessageID + ">", "sent_at": time.Now().UTC(),
-		"sandbox": d.Sandbox, "recipients": recipients, "files": files}
+		"sandbox": d.Sandbox, "recipients": recipients, "files": files, "revision": d.Revision,
+		"approval_snapshot": map[string]any{"sha256": snap.SHA256, "approved_at": snap.CreatedAt, "from": ds.From,
+			"reply_to": ds.ReplyTo, "letterhead": ds.Letterhead, "signatory": ds.Signatory, "case": snap.Case}}
 	return w.finish(ctx, job, &d, recipients, true, "250 accepted", manifest)
 }
 

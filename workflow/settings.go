@@ -185,6 +185,11 @@ func (s *Service) PutSettings(ctx context.Context, a *auth.TenantAccess, st Sett
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
+	if f, err := s.unverifiedSenders(ctx, a.Tenant.ID, &st.Dispatch); err != nil {
+		return nil, err
+	} else if len(f) > 0 {
+		return nil, apperr.Invalid("the settings are invalid", f...)
+	}
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return nil, err

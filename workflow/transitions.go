@@ -104,7 +104,8 @@ func (s *Service) apply(ctx context.Context, a *auth.TenantAccess, sub *Submissi
 		if err != nil {
 			return err
 		}
-		if err := s.receivable(ctx, a, sub, st); err != nil {
+		c, err := s.receivable(ctx, a, sub, st)
+		if err != nil {
 			return err
 		}
 		ap := Approval{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision, ReviewerID: uid, CreatedAt: now}
@@ -128,6 +129,20 @@ func (s *Service) apply(ctx context.Context, a *auth.TenantAccess, sub *Submissi
 		default:
 			to = Dispatching
 		}
+		if to != InReview {
+			// The final approval freezes what will be sent.
+			snap, err := s.takeSnapshot(ctx, sub, st.Dispatch, c)
+			if err != nil {
+				return err
+			}
+			details["snapshot_sha256"] = snap.SHA256
+		}
+	case ActionSign:
+		snap, err := s.SnapshotFor(ctx, sub.TenantID, sub.ID, sub.Revision)
+		if err != nil {
+			return err
+		}
+		details["snapshot_sha256"] = snap.SHA256
 	}
 
 	var commentID string
@@ -185,10 +200,11 @@ func notified(st State) bool {
 
 // receivable runs the checks the ILO applies before it accepts a communication, and
 // those dispatch needs, and lists every one that fails.
-func (s *Service) receivable(ctx context.Context, a *auth.TenantAccess, sub *Submission, st *Settings) error {
+// It returns the case, which the approval snapshot records.
+func (s *Service) receivable(ctx context.Context, a *auth.TenantAccess, sub *Submission, st *Settings) (*Case, error) {
 	c, err := s.caseByID(ctx, a, sub.CaseID, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var failed []apperr.FieldError
 	fail := func(check, msg string) { failed = append(failed, apperr.FieldError{Field: check, Message: msg}) }
@@ -208,6 +224,13 @@ func (s *Service) receivable(ctx context.Context, a *auth.TenantAccess, sub *Sub
 	if d.From.Address == "" {
 		fail("settings.dispatch.from", "no sender address is configured")
 	}
+	unverified, err := s.unverifiedSenders(ctx, sub.TenantID, &d)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range unverified {
+		fail("settings."+f.Field, f.Message)
+	}
 	hasTo := false
 	for _, r := range d.Recipients {
 		hasTo = hasTo || r.Kind == "to"
@@ -219,9 +242,9 @@ func (s *Service) receivable(ctx context.Context, a *auth.TenantAccess, sub *Sub
 		fail("settings.dispatch.recipients", "no ILO recipient is configured")
 	}
 	if len(failed) == 0 {
-		return nil
+		return c, nil
 	}
-	return &apperr.Error{Kind: apperr.KindInvalid, Code: "not_receivable",
+	return nil, &apperr.Error{Kind: apperr.KindInvalid, Code: "not_receivable",
 		Message: "the submission cannot be approved until these checks pass", Fields: failed}
 }
 

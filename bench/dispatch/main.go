@@ -143,6 +143,8 @@ func prepare(ctx context.Context, db *database.DB, a *auth.Service, wf *workflow
 	st.Dispatch.SandboxRecipient = "sandbox@bench.test"
 	st.Dispatch.From = workflow.Mailbox{Name: "Bench", Address: "cfa@bench.test"}
 	st.Dispatch.Signatory = workflow.Person{Name: "A. Secretary", Title: "General Secretary"}
+	_, err = wf.AddSenderDomain(ctx, admin, "bench.test")
+	check(err)
 	_, err = wf.PutSettings(ctx, admin, st)
 	check(err)
 	num, country, title := "3386", "KG", "Kyrgyzstan"

@@ -101,6 +101,10 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 	st.Dispatch.Letterhead = workflow.Letterhead{Organization: "IndustriALL Global Union",
 		AddressLines: []string{"54 bis, route des Acacias", "CP 1516", "1227 Geneva", "Switzerland"}, Place: "Geneva"}
 	st.Dispatch.Signatory = workflow.Person{Name: "Atle Hoie", Title: "General Secretary"}
+	// The platform has verified the demo federation's mail domain.
+	if _, err := wf.AddSenderDomain(ctx, admin, "industriall.example"); err != nil {
+		return err
+	}
 	if _, err := wf.PutSettings(ctx, admin, st); err != nil {
 		return err
 	}
