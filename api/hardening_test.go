@@ -201,3 +201,97 @@ func TestApprovalFreezesWhatIsSent(t *testing.T) {
 		}
 	})
 }
+
+// notifiedAddresses waits until every notification job finished and returns the
+// addresses that notifications about submission id went to.
+func notifiedAddresses(t *testing.T, db *database.DB, outbox, id string) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var pending int64
+		if err := db.Conn(context.Background()).Table("river_job").Where("kind = 'notify' AND state <> 'completed'").Count(&pending).Error; err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d notification jobs unfinished after 30 s", pending)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	files, _ := filepath.Glob(filepath.Join(outbox, "notify-*.eml"))
+	var to []string
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.ReplaceAll(string(raw), "=\r\n", ""), id) {
+			continue // about another submission
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if rest, ok := strings.CutPrefix(line, "To: "); ok {
+				to = append(to, strings.Trim(strings.TrimSpace(rest), "<>"))
+			}
+		}
+	}
+	slices.Sort(to)
+	return to
+}
+
+// TestNotificationsOnlyToEntitledMembers: a deactivated member, or an author whose
+// roles no longer let them see the submission, is not told (issue 9, item 15).
+func TestNotificationsOnlyToEntitledMembers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		outbox := t.TempDir()
+		h := newDispatchHarness(t, db, dispatch.Outbox{Dir: outbox})
+		w := h.world()
+		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
+		var members struct {
+			Items []struct{ ID, Email string }
+		}
+		w.adminA.must(200, "GET", "/api/v1/tenants/alpha/users", nil).json(t, &members)
+		id := func(email string) string {
+			for _, m := range members.Items {
+				if m.Email == email {
+					return m.ID
+				}
+			}
+			t.Fatalf("no member %s", email)
+			return ""
+		}
+		// A second reviewer, deactivated; a co-author moved to another organization as a viewer.
+		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "gone@alpha.test", "name": "Gone",
+			"password": testPassword, "organization_id": w.orgA1.ID, "roles": []string{"reviewer"}})
+		w.adminA.must(200, "GET", "/api/v1/tenants/alpha/users", nil).json(t, &members)
+		w.adminA.must(204, "DELETE", "/api/v1/tenants/alpha/users/"+id("gone@alpha.test"), nil)
+		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "coauthor@alpha.test", "name": "Co",
+			"password": testPassword, "organization_id": w.orgA1.ID, "roles": []string{"editor"}})
+		coauthor := h.login("coauthor@alpha.test")
+		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "left@alpha.test", "name": "Left",
+			"password": testPassword, "organization_id": w.orgA1.ID, "roles": []string{"editor"}})
+		left := h.login("left@alpha.test")
+		w.adminA.must(200, "GET", "/api/v1/tenants/alpha/users", nil).json(t, &members)
+
+		var sub workflow.SubmissionView
+		w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+			"kind": "follow_up", "title": "T", "body": "B", "language": "en"}).json(t, &sub)
+		coauthor.upload(201, sub.ID, "note.txt", "text/plain", []byte("note\n"))
+		left.upload(201, sub.ID, "other.txt", "text/plain", []byte("other\n"))
+		w.adminA.must(204, "DELETE", "/api/v1/tenants/alpha/users/"+id("left@alpha.test"), nil)
+		w.adminA.must(200, "PATCH", "/api/v1/tenants/alpha/users/"+id("coauthor@alpha.test"),
+			map[string]any{"organization_id": w.orgA2.ID, "roles": []string{"viewer"}})
+		// Submitted: the reviewers are told; the deactivated one is not.
+		w.editorA1.must(200, "POST", subPath(sub.ID, "/transitions"), map[string]string{"action": "submit"})
+		if got := notifiedAddresses(t, db, outbox, sub.ID); !slices.Equal(got, []string{"reviewer@alpha.test"}) {
+			t.Errorf("submitted: told %v, want the active reviewer only", got)
+		}
+		// Sent back: the authors are told; neither the co-author who can no longer see it
+		// nor the deactivated one is.
+		w.reviewerA.must(200, "POST", subPath(sub.ID, "/transitions"), map[string]string{"action": "request_changes", "comment": "more"})
+		if got := notifiedAddresses(t, db, outbox, sub.ID); !slices.Equal(got, []string{"editor@alpha.test", "reviewer@alpha.test"}) {
+			t.Errorf("changes requested: told %v, want the remaining author", got)
+		}
+	})
+}

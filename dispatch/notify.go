@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/wneessen/go-mail"
 
+	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -81,26 +82,30 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if st.Dispatch.From.Address == "" {
 		return nil // the tenant has no sender address yet: nothing can be sent
 	}
+	// Only active members whose roles entitle them now are told: authors who may still
+	// see the submission, and the tenant's reviewers.
 	var to []string
 	if n.authors {
-		var authors []string
-		err := s.db.Conn(ctx).Table("users").Joins("JOIN submission_contributors sc ON sc.user_id = users.id").
-			Where("sc.submission_id = ? AND users.active", sub.ID).Pluck("users.email", &authors).Error
+		authors, err := s.wf.Contributors(ctx, sub.ID)
 		if err != nil {
 			return err
 		}
-		to = append(to, authors...)
-	}
-	if n.reviewers {
-		var reviewers []string
-		q := s.db.Conn(ctx).Table("users").
-			Joins("JOIN memberships m ON m.user_id = users.id AND m.active").
-			Joins("JOIN casbin_rule r ON r.ptype = 'g' AND r.v1 = 'reviewer' AND r.v0 = "+s.db.AsText("users.id")+" AND r.v2 = "+s.db.AsText("m.tenant_id")).
-			Where("m.tenant_id = ? AND users.active", sub.TenantID)
-		if err := q.Pluck("users.email", &reviewers).Error; err != nil {
+		if authors == nil {
+			authors = []string{}
+		}
+		emails, err := auth.EntitledEmails(ctx, s.db, auth.Entitlement{TenantID: sub.TenantID, Perm: auth.PermSubmissionReadAll,
+			OrgPerm: auth.PermSubmissionReadOwn, Organization: sub.OrganizationID, Users: authors})
+		if err != nil {
 			return err
 		}
-		to = append(to, reviewers...)
+		to = append(to, emails...)
+	}
+	if n.reviewers {
+		emails, err := auth.EntitledEmails(ctx, s.db, auth.Entitlement{TenantID: sub.TenantID, Perm: auth.PermSubmissionReview})
+		if err != nil {
+			return err
+		}
+		to = append(to, emails...)
 	}
 	if len(to) == 0 {
 		return nil

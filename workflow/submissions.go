@@ -224,6 +224,14 @@ func staleVersion(current int64) error {
 		Message: "the submission changed since you loaded it; reload, reapply your change and save again"}).With("current_version", current)
 }
 
+// Contributors lists the ids of a submission's authors: everyone who created, edited
+// or submitted it, or added or removed its evidence.
+func (s *Service) Contributors(ctx context.Context, submissionID string) ([]string, error) {
+	var ids []string
+	err := s.db.Conn(ctx).Model(&contributor{}).Where("submission_id = ?", submissionID).Order("user_id").Pluck("user_id", &ids).Error
+	return ids, err
+}
+
 func (s *Service) addContributor(ctx context.Context, submissionID, userID string) error {
 	var n int64
 	if err := s.db.Conn(ctx).Model(&contributor{}).Where("submission_id = ? AND user_id = ?", submissionID, userID).Count(&n).Error; err != nil || n > 0 {
