@@ -295,3 +295,20 @@ func TestNotificationsOnlyToEntitledMembers(t *testing.T) {
 		}
 	})
 }
+
+// TestEventAddressesForAdminsOnly: the timeline shows where people acted from to tenant
+// admins and superadmins only (issue 9, item 16).
+func TestEventAddressesForAdminsOnly(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		w := h.world()
+		path := subPath(w.submissionA.ID, "/events")
+		for name, c := range map[string]*client{"reviewer": w.reviewerA, "editor": w.editorA1, "admin": w.adminA, "superadmin": w.super} {
+			r := c.must(200, "GET", path, nil)
+			shows := strings.Contains(r.Body.String(), `"ip"`) || strings.Contains(r.Body.String(), "198.51.100.7")
+			if want := name == "admin" || name == "superadmin"; shows != want {
+				t.Errorf("%s: addresses shown %v, want %v: %.300s", name, shows, want, r.Body)
+			}
+		}
+	})
+}

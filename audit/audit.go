@@ -23,19 +23,20 @@ const PlatformChain = ""
 
 // Event is one entry of the audit trail.
 type Event struct {
-	ID         int64     `json:"id"`
-	Chain      string    `json:"-"`
-	Seq        int64     `json:"seq"`
-	TenantID   *string   `json:"tenant_id"`
-	ActorID    *string   `json:"actor_id"`
-	Action     string    `json:"action"`
-	ObjectType string    `json:"object_type"`
-	ObjectID   string    `json:"object_id"`
-	IP         string    `json:"ip"`
-	Details    string    `json:"details"`
-	CreatedAt  time.Time `json:"created_at"`
-	PrevHash   string    `json:"-"`
-	Hash       string    `json:"hash"`
+	ID         int64   `json:"id"`
+	Chain      string  `json:"-"`
+	Seq        int64   `json:"seq"`
+	TenantID   *string `json:"tenant_id"`
+	ActorID    *string `json:"actor_id"`
+	Action     string  `json:"action"`
+	ObjectType string  `json:"object_type"`
+	ObjectID   string  `json:"object_id"`
+	// IP is where the actor acted from; shown to tenant admins and superadmins only.
+	IP        string    `json:"ip,omitempty"`
+	Details   string    `json:"details"`
+	CreatedAt time.Time `json:"created_at"`
+	PrevHash  string    `json:"-"`
+	Hash      string    `json:"hash"`
 }
 
 // TableName is the events table.

@@ -187,5 +187,12 @@ func (s *Service) Events(ctx context.Context, a *auth.TenantAccess, submissionID
 	var out []audit.Event
 	err = s.db.Conn(ctx).Where("tenant_id = ? AND object_type = 'submission' AND object_id = ?", sub.TenantID, sub.ID).
 		Order("seq").Find(&out).Error
+	// Where someone acted from is personal data that reviewers and editors do not need:
+	// only tenant admins and superadmins see it.
+	if !a.Principal.User.IsSuperadmin && !a.HasRole(auth.RoleTenantAdmin) {
+		for i := range out {
+			out[i].IP = ""
+		}
+	}
 	return out, err
 }
