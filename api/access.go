@@ -89,26 +89,22 @@ func (s *Server) guard(access Access) echo.MiddlewareFunc {
 				return err
 			}
 			c.Set(principalKey, p)
-			ctx, req := c.Request().Context(), c.Request()
+			ctx := c.Request().Context()
 			switch access.kind {
 			case accessPlatform:
 				if !p.User.IsSuperadmin {
-					s.opts.Auth.RecordDenied(ctx, p, "", req.Method, c.Path(), "not a superadmin")
 					return &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only a platform superadmin may do this"}
 				}
 			case accessTenant:
 				ta, err := s.opts.Auth.ResolveTenant(ctx, p, c.Param("tenant"))
 				if err != nil {
-					if apperr.KindOf(err) == apperr.KindNotFound {
-						s.opts.Auth.RecordDenied(ctx, p, "", req.Method, c.Path(), "tenant not visible")
-					}
 					return err
 				}
-				if err := ta.Require(access.perm); err != nil {
-					s.opts.Auth.RecordDenied(ctx, p, ta.Tenant.ID, req.Method, c.Path(), "lacks "+string(access.perm))
-					return err
-				}
+				// Set before the permission check, so that a refusal is audited in the tenant.
 				c.Set(tenantKey, ta)
+				if err := ta.Require(access.perm); err != nil {
+					return err
+				}
 			}
 			return next(c)
 		}
@@ -133,6 +129,8 @@ func (s *Server) authenticate(c echo.Context) (*auth.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Known before the CSRF check, so that a CSRF failure is audited as this user's.
+	c.Set(principalKey, p)
 	if p.Via == auth.ViaSession && !safeMethod(req.Method) && !s.opts.Auth.CheckCSRF(p.SessionID, req.Header.Get("X-CSRF-Token")) {
 		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: "csrf_failed", Message: "send the X-CSRF-Token header given at login (or by GET /api/v1/me)"}
 	}

@@ -312,3 +312,64 @@ func TestEventAddressesForAdminsOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusalsAreAudited: 404 on a foreign id, 403, an author approving, a CSRF failure
+// and 429 each leave an authorization.denied event, and a principal probing ids cannot
+// flood the trail (issue 9, item 12).
+func TestRefusalsAreAudited(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		w := h.world()
+		ctx := context.Background()
+		denied := func(code string) int64 {
+			var n int64
+			db.Conn(ctx).Table("events").Where("action = 'authorization.denied' AND details LIKE ?", `%"code":"`+code+`"%`).Count(&n)
+			return n
+		}
+		w.editorA2.must(404, "GET", subPath(w.submissionA.ID), nil)
+		if denied("not_found") != 1 {
+			t.Error("404 on another organization's submission: not audited")
+		}
+		w.viewerA2.must(403, "POST", "/api/v1/tenants/alpha/organizations", map[string]string{"name": "X", "country": "FR", "kind": "affiliate"})
+		if denied("forbidden") != 1 {
+			t.Error("403: not audited")
+		}
+		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
+		both := h.anonymous()
+		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "both@alpha.test", "name": "B",
+			"password": testPassword, "organization_id": w.orgA1.ID, "roles": []string{"editor", "reviewer"}})
+		both.loginAs("both@alpha.test", testPassword)
+		var sub workflow.SubmissionView
+		both.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+			"kind": "follow_up", "title": "T", "body": "B", "language": "en"}).json(t, &sub)
+		both.must(200, "POST", subPath(sub.ID, "/transitions"), map[string]string{"action": "submit"})
+		both.must(403, "POST", subPath(sub.ID, "/transitions"), map[string]string{"action": "approve"})
+		if denied("author_cannot_approve") != 1 {
+			t.Error("self-approval: not audited")
+		}
+		forged := *w.editorA1
+		forged.csrf = "forged"
+		forged.must(403, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID})
+		var csrf struct{ ActorID *string }
+		db.Conn(ctx).Table("events").Where("action = 'authorization.denied' AND details LIKE ?", `%"code":"csrf_failed"%`).First(&csrf)
+		if csrf.ActorID == nil || *csrf.ActorID != w.editorA1.user.ID {
+			t.Errorf("CSRF failure: not audited as the user's: %v", csrf.ActorID)
+		}
+		guesser := h.anonymous()
+		guesser.ip = "203.0.113.9"
+		for i := 0; i < 8; i++ {
+			guesser.do("POST", "/api/v1/auth/login", map[string]string{"email": "reviewer@alpha.test", "password": "wrong password 123"})
+		}
+		if denied("too_many_attempts") == 0 {
+			t.Error("429: not audited")
+		}
+		// A prober's 50 foreign ids leave a bounded number of events.
+		before := denied("not_found")
+		for i := 0; i < 50; i++ {
+			w.adminB.do("GET", subPath(w.submissionA.ID), nil)
+		}
+		if n := denied("not_found") - before; n == 0 || n > refusalBurst {
+			t.Errorf("50 probes left %d events, want 1 to %d", n, refusalBurst)
+		}
+	})
+}

@@ -151,6 +151,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		s.log.Log(req.Context(), level, "request failed", "request_id", p.RequestID, "method", req.Method,
 			"path", req.URL.Path, "status", p.Status, "error", err.Error())
 	}
+	s.auditRefusal(c, p.Status, p.Code)
 	if c.Response().Committed {
 		return
 	}

@@ -76,6 +76,8 @@ type Server struct {
 	openapiDoc  map[string]any
 	// uploads holds a slot per running upload.
 	uploads chan struct{}
+	// refusals limits how many refused requests each principal can write to the audit trail.
+	refusals *refusalLimiter
 }
 
 // New builds the server and registers every route.
@@ -98,7 +100,7 @@ func New(opts Options) *Server {
 		opts.MaxConcurrentUploads = 4
 	}
 	s := &Server{echo: e, log: opts.Logger, opts: opts, access: map[string]Access{}, docs: map[string]Doc{},
-		uploads: make(chan struct{}, opts.MaxConcurrentUploads),
+		uploads: make(chan struct{}, opts.MaxConcurrentUploads), refusals: newRefusalLimiter(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "unionportal", Subsystem: "http",
 			Name: "responses_total", Help: "HTTP responses by route and status class."}, []string{"route", "status"})}
 	e.HTTPErrorHandler = s.errorHandler

@@ -151,7 +151,8 @@ func (b *Break) Error() string {
 func Verify(ctx context.Context, db *database.DB, chain string) (*Break, int64, error) {
 	var head chainHead
 	err := db.Conn(ctx).Where("chain = ?", chain).First(&head).Error
-	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+	headMissing := errors.Is(err, gorm.ErrRecordNotFound)
+	if err != nil && !headMissing {
 		return nil, 0, err
 	}
 	const batch = 1000
@@ -176,15 +177,27 @@ func Verify(ctx context.Context, db *database.DB, chain string) (*Break, int64, 
 			break
 		}
 	}
+	if headMissing && want > 1 {
+		return &Break{Chain: chain, Seq: want, Reason: "the chain's head row is missing (deleted?)"}, want - 1, nil
+	}
 	if head.Seq >= want || (head.Seq == want-1 && head.Hash != prev) {
 		return &Break{Chain: chain, Seq: want, Reason: fmt.Sprintf("missing (deleted?); the chain's head records %d events", head.Seq)}, want - 1, nil
+	}
+	b, err := checkAnchor(ctx, db, chain, want-1)
+	if err != nil || b != nil {
+		return b, want - 1, err
 	}
 	return nil, want - 1, nil
 }
 
-// Chains lists every chain that has events: "" (the platform) and tenant ids.
+// Chains lists every chain that has, or is known to have had, events: "" (the
+// platform) and tenant ids. A chain counts when it has a head row, any event, or an
+// anchor, so deleting one of them does not hide it from Verify.
 func Chains(ctx context.Context, db *database.DB) ([]string, error) {
 	var chains []string
-	err := db.Conn(ctx).Model(&chainHead{}).Order("chain").Pluck("chain", &chains).Error
+	err := db.Conn(ctx).Raw(`SELECT chain FROM event_chain_heads
+		UNION SELECT DISTINCT chain FROM events
+		UNION SELECT DISTINCT object_id FROM events WHERE chain = ? AND object_type = ? AND action = ?
+		ORDER BY 1`, PlatformChain, anchorObject, AnchorAction).Scan(&chains).Error
 	return chains, err
 }

@@ -115,3 +115,76 @@ func TestConcurrentWritersKeepOneChain(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyDetectsHiddenAndRewoundChains: a tenant chain whose head row was deleted, or
+// whose newest events were deleted with the head set back, is reported (issue 9, item 11).
+func TestVerifyDetectsHiddenAndRewoundChains(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		conn := db.Conn(ctx)
+		tenant := "0190c4a8-0000-7000-8000-0000000000aa"
+		if err := conn.Exec("INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES (?, 'anchored', 'A', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)", tenant).Error; err != nil {
+			t.Fatal(err)
+		}
+		add := func(n int) {
+			for i := 0; i < n; i++ {
+				if _, err := audit.Record(ctx, db, audit.Entry{TenantID: tenant, Action: "test.event", At: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		verify := func() *audit.Break {
+			t.Helper()
+			chains, err := audit.Chains(ctx, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range chains {
+				b, _, err := audit.Verify(ctx, db, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b != nil {
+					return b
+				}
+			}
+			return nil
+		}
+		add(4)
+		if n, err := audit.Anchor(ctx, db, nil); err != nil || n != 1 {
+			t.Fatalf("anchored %d chains (%v), want 1", n, err)
+		}
+		if n, _ := audit.Anchor(ctx, db, nil); n != 0 {
+			t.Errorf("a chain that did not move was anchored again")
+		}
+		add(2)
+		if b := verify(); b != nil {
+			t.Fatalf("intact chains reported broken: %v", b)
+		}
+
+		t.Run("head deleted", func(t *testing.T) {
+			var head struct {
+				Seq  int64
+				Hash string
+			}
+			conn.Raw("SELECT seq, hash FROM event_chain_heads WHERE chain = ?", tenant).Scan(&head)
+			conn.Exec("DELETE FROM event_chain_heads WHERE chain = ?", tenant)
+			if b := verify(); b == nil || b.Chain != tenant || !strings.Contains(b.Reason, "head") {
+				t.Errorf("deleted head: %v", b)
+			}
+			conn.Exec("INSERT INTO event_chain_heads (chain, seq, hash) VALUES (?, ?, ?)", tenant, head.Seq, head.Hash)
+		})
+		t.Run("rewound past the anchor", func(t *testing.T) {
+			// Delete events 6, 5 and 4 and set the head back to event 3: a consistent,
+			// shorter chain, which only the anchor of event 4 betrays.
+			var third struct{ Hash string }
+			conn.Raw("SELECT hash FROM events WHERE chain = ? AND seq = 3", tenant).Scan(&third)
+			conn.Exec("DELETE FROM events WHERE chain = ? AND seq >= 4", tenant)
+			conn.Exec("UPDATE event_chain_heads SET seq = 3, hash = ? WHERE chain = ?", third.Hash, tenant)
+			b := verify()
+			if b == nil || b.Chain != tenant || b.Seq != 4 || !strings.Contains(b.Reason, "anchored") {
+				t.Errorf("rewound chain: %v", b)
+			}
+		})
+	})
+}

@@ -162,13 +162,3 @@ func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) 
 	return a, nil
 }
 
-// RecordDenied writes an audit event for a refused request: a permission the principal
-// lacks (in tenantID) or a tenant it cannot see (tenantID empty). It runs outside any
-// transaction, since the request itself changes nothing.
-func (s *Service) RecordDenied(ctx context.Context, p *Principal, tenantID, method, path, reason string) {
-	err := s.recordEvent(ctx, tenantID, p.Actor(), "authorization.denied", "route", method+" "+path,
-		map[string]any{"reason": reason})
-	if err != nil {
-		s.log.Warn("could not record a denied request", "error", err)
-	}
-}

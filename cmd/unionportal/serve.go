@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/unionportal/unionportal/api"
+	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/clamd"
 	"github.com/unionportal/unionportal/database"
@@ -92,6 +93,26 @@ func (a *app) sweep(ctx context.Context) {
 			a.log.Warn("sweep of orphaned files failed; retrying next hour", "error", err)
 		} else if n > 0 {
 			a.log.Info("sweep removed orphaned files", "count", n)
+		}
+	}
+}
+
+// anchorInterval is how often the heads of tenants' audit chains are anchored in the
+// platform chain (and the log), so that a chain rewound later is detected.
+const anchorInterval = 10 * time.Minute
+
+// anchorAudit anchors the audit chains at start and every anchorInterval until ctx ends.
+func (a *app) anchorAudit(ctx context.Context) {
+	t := time.NewTicker(anchorInterval)
+	defer t.Stop()
+	for {
+		if _, err := audit.Anchor(ctx, a.db, a.log); err != nil && ctx.Err() == nil {
+			a.log.Warn("anchoring the audit chains failed; retrying later", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
@@ -215,6 +236,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go a.sweep(sweepCtx)
+	go a.anchorAudit(sweepCtx)
 	if err := a.dispatch.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("starting the dispatch workers: %v", err)
 	}
