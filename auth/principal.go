@@ -161,4 +161,3 @@ func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) 
 	}
 	return a, nil
 }
-
