@@ -82,7 +82,7 @@ func (s *Server) guard(access Access) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if access.kind == accessPublic {
-				return next(c)
+				return s.publicSlot(c, next)
 			}
 			p, err := s.authenticate(c)
 			if err != nil {

@@ -30,6 +30,9 @@ func decodeJSON(c echo.Context, v any) error {
 		if errors.As(err, &he) {
 			return he // the body limit
 		}
+		if errors.Is(err, errTransferTooSlow) {
+			return err
+		}
 		return apperr.Malformed("the request body could not be read")
 	}
 	return decodeBody(body, v)

@@ -62,6 +62,7 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.KindUnsupportedMedia:     http.StatusUnsupportedMediaType,
 	apperr.KindRateLimited:          http.StatusTooManyRequests,
 	apperr.KindUnavailable:          http.StatusServiceUnavailable,
+	apperr.KindRequestTimeout:       http.StatusRequestTimeout,
 }
 
 // statusCodes names the problems that echo itself raises (routing, body limit, timeout).

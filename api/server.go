@@ -57,6 +57,16 @@ type Options struct {
 	MaxConcurrentUploads int
 	// Metrics is served at /metrics; nil serves the process and Go runtime metrics only.
 	Metrics *prometheus.Registry
+	// BodyReadTimeout bounds how long a request body (other than an upload) may take to
+	// arrive; 0 means 15 seconds.
+	BodyReadTimeout time.Duration
+	// MinTransferBytes and TransferWindow are the slowest an upload or download may go:
+	// one that moves fewer bytes in a window is cut off (default 32 KiB per 15 s).
+	MinTransferBytes int64
+	TransferWindow   time.Duration
+	// MaxPublicPerAddress bounds the unauthenticated requests (login) one address may
+	// have open at once; 0 means 8.
+	MaxPublicPerAddress int
 }
 
 // Server is the portal's HTTP server.
@@ -78,6 +88,8 @@ type Server struct {
 	uploads chan struct{}
 	// refusals limits how many refused requests each principal can write to the audit trail.
 	refusals *refusalLimiter
+	// public counts each address's open unauthenticated requests.
+	public *addressSlots
 }
 
 // New builds the server and registers every route.
@@ -99,8 +111,21 @@ func New(opts Options) *Server {
 	if opts.MaxConcurrentUploads <= 0 {
 		opts.MaxConcurrentUploads = 4
 	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = defaultBodyReadTimeout
+	}
+	if opts.MinTransferBytes <= 0 {
+		opts.MinTransferBytes = defaultMinTransferBytes
+	}
+	if opts.TransferWindow <= 0 {
+		opts.TransferWindow = defaultTransferWindow
+	}
+	if opts.MaxPublicPerAddress <= 0 {
+		opts.MaxPublicPerAddress = defaultMaxPublicPerAddress
+	}
 	s := &Server{echo: e, log: opts.Logger, opts: opts, access: map[string]Access{}, docs: map[string]Doc{},
 		uploads: make(chan struct{}, opts.MaxConcurrentUploads), refusals: newRefusalLimiter(),
+		public: &addressSlots{max: opts.MaxPublicPerAddress, count: map[string]int{}},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "unionportal", Subsystem: "http",
 			Name: "responses_total", Help: "HTTP responses by route and status class."}, []string{"route", "status"})}
 	e.HTTPErrorHandler = s.errorHandler
@@ -111,6 +136,7 @@ func New(opts Options) *Server {
 	e.Use(s.accessLog())
 	e.Use(s.recoverPanics())
 	e.Use(s.securityHeaders())
+	e.Use(s.slowClients())
 	// Uploads and downloads of evidence have their own limits and may take longer than a
 	// JSON request.
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: byteLimit(opts.MaxBodyBytes), Skipper: isFileTransfer}))
@@ -210,9 +236,11 @@ func (s *Server) Echo() *echo.Echo { return s.echo }
 // lets in-flight requests finish for up to drain before closing what remains.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
 	srv := &http.Server{
-		Handler:           s.echo,
+		Handler: s.echo,
+		// Bodies and answers get per-request deadlines (slowClients); headers and idle
+		// connections get these.
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)

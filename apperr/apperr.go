@@ -27,6 +27,7 @@ const (
 	KindUnsupportedMedia                 // the content type is refused
 	KindRateLimited                      // too many attempts; try later
 	KindUnavailable                      // a backing service is down; try later
+	KindRequestTimeout                   // the client sent its request too slowly
 )
 
 // FieldError names one invalid input field and says what was expected.

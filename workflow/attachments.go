@@ -200,6 +200,9 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		}
+		if ae, ok := apperr.As(err); ok {
+			return nil, ae // the body's reader failed for the client's reason (too slow)
+		}
 		return nil, apperr.Unavailable("storage", err)
 	}
 	att.Size, att.SHA256, att.CreatedAt = lr.n, hex.EncodeToString(hash.Sum(nil)), s.now()
