@@ -282,25 +282,48 @@ func rejectedAndRetried(t *testing.T, db *database.DB, bin string) {
 		t.Fatalf("rejected dispatch %+v", d)
 	}
 
-	// Resend, with Mailpit down at first: retried, then delivered once.
+	// Fixing the settings does not change what was approved: a resend goes to the
+	// approved (wrong) address again.
 	st["dispatch"].(map[string]any)["sandbox_recipient"] = "sandbox@alpha.test"
 	w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", st)
+	w.reviewerA.must(200, "POST", subPath(w.submissionA.ID, "/transitions"), map[string]string{"action": "resend"})
+	var ds struct{ Items []dispatch.Dispatch }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w.reviewerA.must(200, "GET", subPath(w.submissionA.ID, "/dispatches"), nil).json(t, &ds)
+		if len(ds.Items) == 2 && ds.Items[0].State != "queued" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("resend not finished after 30 s: %+v", ds.Items)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d := ds.Items[0]; d.State != "failed" || len(d.Deliveries) != 1 || d.Deliveries[0].Address != "nobody@alpha.test" {
+		t.Fatalf("resend did not send the approved snapshot: %+v", d)
+	}
+
+	// A submission approved with the fixed settings, with Mailpit down at first: retried,
+	// then delivered once.
+	var sub workflow.SubmissionView
+	w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+		"kind": "follow_up", "title": "Second", "body": "Body.", "language": "en"}).json(t, &sub)
+	w.editorA1.must(200, "POST", subPath(sub.ID, "/transitions"), map[string]string{"action": "submit"})
 	if err := pit.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	w.reviewerA.must(200, "POST", subPath(w.submissionA.ID, "/transitions"), map[string]string{"action": "resend"})
+	w.reviewerA.must(200, "POST", subPath(sub.ID, "/transitions"), map[string]string{"action": "approve"})
 	time.Sleep(1500 * time.Millisecond)
-	var ds struct{ Items []dispatch.Dispatch }
-	w.reviewerA.must(200, "GET", subPath(w.submissionA.ID, "/dispatches"), nil).json(t, &ds)
+	w.reviewerA.must(200, "GET", subPath(sub.ID, "/dispatches"), nil).json(t, &ds)
 	if ds.Items[0].State != "queued" || ds.Items[0].Attempts == 0 || ds.Items[0].LastError == "" {
 		t.Fatalf("while Mailpit is down: %+v", ds.Items[0])
 	}
 	if err := pit.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
-		w.reviewerA.must(200, "GET", subPath(w.submissionA.ID, "/dispatches"), nil).json(t, &ds)
+		w.reviewerA.must(200, "GET", subPath(sub.ID, "/dispatches"), nil).json(t, &ds)
 		if ds.Items[0].State == "sent" {
 			break
 		}
