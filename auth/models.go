@@ -82,15 +82,6 @@ type APIToken struct {
 	RevokedAt  *time.Time `json:"-"`
 }
 
-// LoginAttempt records one login, for the rate limit.
-type LoginAttempt struct {
-	ID        int64
-	Email     string
-	IP        string
-	Success   bool
-	CreatedAt time.Time
-}
-
 // authzState holds the policy version that every portal process compares with its own.
 type authzState struct {
 	ID      int
