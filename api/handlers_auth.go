@@ -83,6 +83,22 @@ func (s *Server) me(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
+type passwordChangeRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+func (s *Server) changePassword(c echo.Context) error {
+	var req passwordChangeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.opts.Auth.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
 // pageParams reads ?cursor= and ?limit= for a list whose cursors carry keys values.
 func pageParams(c echo.Context, keys int) (database.Page, error) {
 	return database.ParsePage(c.QueryParam("cursor"), c.QueryParam("limit"), keys)

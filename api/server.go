@@ -130,6 +130,7 @@ func (s *Server) routes() {
 	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login, Doc{Summary: "Log in; sets the session cookie", Request: loginRequest{}, Response: loginResponse{}})
 	s.route(http.MethodPost, v1+"/auth/logout", Authenticated(), s.logout, Doc{Summary: "Log out: end this session", Status: http.StatusNoContent})
 	s.route(http.MethodGet, v1+"/me", Authenticated(), s.me, Doc{Summary: "The logged-in user, memberships and CSRF token", Response: meResponse{}})
+	s.route(http.MethodPost, v1+"/me/password", Authenticated(), s.changePassword, Doc{Summary: "Change your password (browser session only); your other sessions end", Request: passwordChangeRequest{}, Status: http.StatusNoContent})
 	s.route(http.MethodGet, v1+"/me/tokens", Authenticated(), s.listTokens, Doc{Summary: "Your API tokens", Response: auth.APIToken{}, List: true})
 	s.route(http.MethodPost, v1+"/me/tokens", Authenticated(), s.createToken, Doc{Summary: "Create an API token (shown once)", Request: tokenRequest{}, Response: auth.NewToken{}, Status: http.StatusCreated})
 	s.route(http.MethodDelete, v1+"/me/tokens/:id", Authenticated(), s.revokeToken, Doc{Summary: "Revoke one of your API tokens", Status: http.StatusNoContent})

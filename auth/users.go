@@ -79,7 +79,7 @@ func (s *Service) CreateUser(ctx context.Context, a *TenantAccess, in UserInput)
 	}
 	fields = checkName("name", in.Name, fields)
 	if in.Password != "" {
-		if fe := validatePassword("password", in.Password); fe != nil {
+		if fe := validatePassword("password", in.Password, in.Email, in.Name); fe != nil {
 			fields = append(fields, *fe)
 		}
 	}
@@ -303,7 +303,7 @@ func (s *Service) CreateSuperadmin(ctx context.Context, email, name, password st
 	if !validEmail(email) {
 		fields = append(fields, apperr.FieldError{Field: "email", Message: "expected an e-mail address"})
 	}
-	if fe := validatePassword("password", password); fe != nil {
+	if fe := validatePassword("password", password, email, name); fe != nil {
 		fields = append(fields, *fe)
 	}
 	if len(fields) > 0 {
