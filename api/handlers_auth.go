@@ -117,8 +117,13 @@ func (s *Server) listTokens(c echo.Context) error {
 }
 
 type tokenRequest struct {
-	Name      string  `json:"name"`
+	Name string `json:"name"`
+	// ExpiresAt is an RFC 3339 time; left out, the token does not expire (or, created
+	// by a token, expires with it, and it may not be later).
 	ExpiresAt *string `json:"expires_at"`
+	// CanCreateTokens lets the new token create tokens; only a browser session or a
+	// token that has it may give it.
+	CanCreateTokens bool `json:"can_create_tokens"`
 }
 
 func (s *Server) createToken(c echo.Context) error {
@@ -134,7 +139,7 @@ func (s *Server) createToken(c echo.Context) error {
 		}
 		expires = &t
 	}
-	t, err := s.opts.Auth.CreateToken(c.Request().Context(), principal(c), req.Name, expires)
+	t, err := s.opts.Auth.CreateToken(c.Request().Context(), principal(c), auth.TokenInput{Name: req.Name, ExpiresAt: expires, CanCreateTokens: req.CanCreateTokens})
 	if err != nil {
 		return err
 	}

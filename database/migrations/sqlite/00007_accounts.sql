@@ -8,3 +8,9 @@ CREATE TABLE login_limits (
 );
 CREATE INDEX login_limits_last_at ON login_limits (last_at);
 DROP TABLE login_attempts;
+
+-- API tokens: whether a token may create tokens (only a session, or a token that may,
+-- can give that), and the token that created it, whose revocation revokes it too.
+ALTER TABLE api_tokens ADD COLUMN can_create_tokens BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE api_tokens ADD COLUMN parent_id TEXT REFERENCES api_tokens (id);
+CREATE INDEX api_tokens_parent ON api_tokens (parent_id);
