@@ -208,20 +208,33 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 			return nil, apperr.Invalid("the change is invalid", apperr.FieldError{Field: "organization_id", Message: "no such organization in this tenant"})
 		}
 	}
-	oldRoles := s.authz.RolesOf(userID, a.Tenant.ID)
-	newRoles := oldRoles
-	if patch.Roles != nil {
-		newRoles = *patch.Roles
-	}
-	active := m.Active
-	if patch.Active != nil {
-		active = *patch.Active
-	}
-	if !active {
-		newRoles = nil
-	}
+	var oldRoles, newRoles []string
+	var active bool
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		if err := s.keepOneTenantAdmin(ctx, a, userID, newRoles); err != nil {
+		// The tenant is locked first, so that two changes that each leave one tenant
+		// admin cannot both pass the check; the membership and roles are then read again.
+		if err := s.lockTenant(ctx, a.Tenant.ID); err != nil {
+			return err
+		}
+		if err := s.db.Conn(ctx).Where("id = ?", m.ID).First(m).Error; err != nil {
+			return err
+		}
+		var err error
+		if oldRoles, err = s.authz.storedRoles(ctx, userID, a.Tenant.ID); err != nil {
+			return err
+		}
+		newRoles = oldRoles
+		if patch.Roles != nil {
+			newRoles = *patch.Roles
+		}
+		active = m.Active
+		if patch.Active != nil {
+			active = *patch.Active
+		}
+		if !active {
+			newRoles = nil
+		}
+		if err := s.keepOneTenantAdmin(ctx, a.Tenant.ID, userID, newRoles); err != nil {
 			return err
 		}
 		updates := map[string]any{"active": active, "updated_at": s.now()}
@@ -276,23 +289,38 @@ func (s *Service) DeactivateUser(ctx context.Context, a *TenantAccess, userID st
 }
 
 // keepOneTenantAdmin refuses a change that would leave the tenant without an active
-// tenant admin, which only a superadmin could repair.
-func (s *Service) keepOneTenantAdmin(ctx context.Context, a *TenantAccess, userID string, newRoles []string) error {
-	if slices.Contains(newRoles, RoleTenantAdmin) || !slices.Contains(s.authz.RolesOf(userID, a.Tenant.ID), RoleTenantAdmin) {
+// tenant admin, which only a superadmin could repair. It reads the database in the
+// transaction carried by ctx, which must hold the tenant's lock (lockTenant).
+func (s *Service) keepOneTenantAdmin(ctx context.Context, tenantID, userID string, newRoles []string) error {
+	if slices.Contains(newRoles, RoleTenantAdmin) {
 		return nil
 	}
-	var admins int64
-	err := a.TenantScope().Apply(s.db.Conn(ctx).Table("memberships"), "memberships", false).
+	var admins []string
+	err := s.db.Conn(ctx).Table("memberships").
 		Joins("JOIN casbin_rule ON casbin_rule.ptype = 'g' AND casbin_rule.v0 = "+s.db.AsText("memberships.user_id")+
 			" AND casbin_rule.v1 = ? AND casbin_rule.v2 = "+s.db.AsText("memberships.tenant_id"), RoleTenantAdmin).
-		Where("memberships.active AND memberships.user_id <> ?", userID).Count(&admins).Error
+		Where("memberships.tenant_id = ? AND memberships.active", tenantID).Pluck("memberships.user_id", &admins).Error
 	if err != nil {
 		return err
 	}
-	if admins == 0 {
+	if slices.Contains(admins, userID) && len(admins) == 1 {
 		return &apperr.Error{Kind: apperr.KindConflict, Code: "last_tenant_admin", Message: "this is the tenant's last tenant admin; make someone else tenant admin first"}
 	}
 	return nil
+}
+
+// lockTenant serialises changes to the tenant's memberships and roles until the
+// transaction carried by ctx ends. PostgreSQL locks the tenant's row; SQLite's write
+// transactions (BEGIN IMMEDIATE) already run one at a time.
+func (s *Service) lockTenant(ctx context.Context, tenantID string) error {
+	if !s.db.InTx(ctx) {
+		panic("auth: lockTenant outside a transaction")
+	}
+	if s.db.Dialect() != database.Postgres {
+		return nil
+	}
+	var id string
+	return s.db.Conn(ctx).Raw("SELECT id FROM tenants WHERE id = ? FOR UPDATE", tenantID).Row().Scan(&id)
 }
 
 // CreateSuperadmin creates a platform superadmin, or makes an existing user one and
