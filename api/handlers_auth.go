@@ -99,6 +99,28 @@ func (s *Server) changePassword(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+func (s *Server) myInvitations(c echo.Context) error {
+	items, err := s.opts.Auth.MyInvitations(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listOf(items, ""))
+}
+
+func (s *Server) acceptInvitation(c echo.Context) error {
+	if err := s.opts.Auth.AcceptInvitation(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) declineInvitation(c echo.Context) error {
+	if err := s.opts.Auth.DeclineInvitation(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
 // pageParams reads ?cursor= and ?limit= for a list whose cursors carry keys values.
 func pageParams(c echo.Context, keys int) (database.Page, error) {
 	return database.ParsePage(c.QueryParam("cursor"), c.QueryParam("limit"), keys)

@@ -73,6 +73,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 	now := s.now()
 	sess := Session{ID: newID(), TokenHash: hashToken(token), UserID: u.ID, CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(s.opts.SessionAbsolute), IP: ip, UserAgent: truncate(userAgent, 512)}
+	joined := false
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		if err := s.refundLogin(ctx, email, ip); err != nil {
 			return err
@@ -80,10 +81,20 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 		if err := s.db.Conn(ctx).Create(&sess).Error; err != nil {
 			return err
 		}
-		return s.recordEvent(ctx, "", actor, "login", "session", sess.ID, nil)
+		if err := s.recordEvent(ctx, "", actor, "login", "session", sess.ID, nil); err != nil {
+			return err
+		}
+		var err error
+		joined, err = s.acceptOwnInvitations(ctx, actor, u.ID)
+		return err
 	})
 	if err != nil {
 		return nil, "", err
+	}
+	if joined {
+		if err := s.authz.Refresh(ctx, true); err != nil {
+			return nil, "", err
+		}
 	}
 	return &Principal{User: u, Via: ViaSession, SessionID: sess.ID, IP: ip}, token, nil
 }

@@ -66,8 +66,14 @@ func quote(s string) string {
 	return `"` + strings.ToValidUTF8(s, "") + `"`
 }
 
-// CreateUser adds a user to the tenant in one organization with roles.
+// CreateUser adds a user to the tenant in one organization with roles, at once: a
+// superadmin's act (and the demo's). A new e-mail needs a password; an existing account
+// joins with its own. Tenant admins invite instead (InviteUser), so that nobody is put
+// into a tenant without consent.
 func (s *Service) CreateUser(ctx context.Context, a *TenantAccess, in UserInput) (*Member, error) {
+	if !a.Principal.User.IsSuperadmin {
+		return nil, errForbiddenPlatform()
+	}
 	if err := a.Require(PermUserManage); err != nil {
 		return nil, err
 	}
@@ -179,9 +185,10 @@ func (s *Service) member(ctx context.Context, a *TenantAccess, userID string) (*
 	return &m, &u, nil
 }
 
-// UpdateUser changes a member's organization, roles or active state. Removing a role
-// or deactivating ends the user's sessions; the change holds from the next request, in
-// every portal process.
+// UpdateUser changes a member's organization, roles or active state. The change holds
+// from the next request, in every portal process (the policy version moves, and the
+// membership is read on every request); the user's sessions and tokens are not ended,
+// since they may serve other tenants: they simply lose what this change took away.
 func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string, patch UserPatch) (*Member, error) {
 	if err := a.Require(PermUserManage); err != nil {
 		return nil, err
@@ -247,22 +254,12 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 		if err := s.authz.setRoles(ctx, userID, a.Tenant.ID, newRoles); err != nil {
 			return err
 		}
-		lost := !active || patch.OrganizationID != nil && *patch.OrganizationID != m.OrganizationID
-		for _, r := range oldRoles {
-			lost = lost || !slices.Contains(newRoles, r)
-		}
-		if lost {
-			if err := s.endSessions(ctx, userID); err != nil {
-				return err
-			}
-		}
 		action := "user.updated"
 		if !active && m.Active {
 			action = "user.deactivated"
 		}
 		return s.recordEvent(ctx, a.Tenant.ID, a.Actor(), action, "user", userID, map[string]any{
-			"roles_before": oldRoles, "roles": newRoles, "active": active, "organization_id": updates["organization_id"],
-			"sessions_ended": lost})
+			"roles_before": oldRoles, "roles": newRoles, "active": active, "organization_id": updates["organization_id"]})
 	})
 	if err != nil {
 		return nil, err
@@ -281,7 +278,8 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 }
 
 // DeactivateUser ends a user's membership of the tenant (the record stays, for the
-// audit trail): their roles there go, and their sessions end.
+// audit trail): their roles there go, and with them their access to the tenant, by
+// session or token alike; their other tenants are not affected.
 func (s *Service) DeactivateUser(ctx context.Context, a *TenantAccess, userID string) error {
 	inactive := false
 	_, err := s.UpdateUser(ctx, a, userID, UserPatch{Active: &inactive})
