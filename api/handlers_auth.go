@@ -83,6 +83,44 @@ func (s *Server) me(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
+type passwordChangeRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+func (s *Server) changePassword(c echo.Context) error {
+	var req passwordChangeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.opts.Auth.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) myInvitations(c echo.Context) error {
+	items, err := s.opts.Auth.MyInvitations(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listOf(items, ""))
+}
+
+func (s *Server) acceptInvitation(c echo.Context) error {
+	if err := s.opts.Auth.AcceptInvitation(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) declineInvitation(c echo.Context) error {
+	if err := s.opts.Auth.DeclineInvitation(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
 // pageParams reads ?cursor= and ?limit= for a list whose cursors carry keys values.
 func pageParams(c echo.Context, keys int) (database.Page, error) {
 	return database.ParsePage(c.QueryParam("cursor"), c.QueryParam("limit"), keys)
@@ -101,8 +139,13 @@ func (s *Server) listTokens(c echo.Context) error {
 }
 
 type tokenRequest struct {
-	Name      string  `json:"name"`
+	Name string `json:"name"`
+	// ExpiresAt is an RFC 3339 time; left out, the token does not expire (or, created
+	// by a token, expires with it, and it may not be later).
 	ExpiresAt *string `json:"expires_at"`
+	// CanCreateTokens lets the new token create tokens; only a browser session or a
+	// token that has it may give it.
+	CanCreateTokens bool `json:"can_create_tokens"`
 }
 
 func (s *Server) createToken(c echo.Context) error {
@@ -118,7 +161,7 @@ func (s *Server) createToken(c echo.Context) error {
 		}
 		expires = &t
 	}
-	t, err := s.opts.Auth.CreateToken(c.Request().Context(), principal(c), req.Name, expires)
+	t, err := s.opts.Auth.CreateToken(c.Request().Context(), principal(c), auth.TokenInput{Name: req.Name, ExpiresAt: expires, CanCreateTokens: req.CanCreateTokens})
 	if err != nil {
 		return err
 	}

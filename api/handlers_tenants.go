@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -77,16 +78,59 @@ func (s *Server) listUsers(c echo.Context) error {
 	return c.JSON(http.StatusOK, listOf(items, next))
 }
 
+// memberAdded answers POST /tenants/{tenant}/users. A tenant admin invites: status
+// "invited" with the invitation, the same answer whether or not the e-mail has an
+// account. A superadmin adds at once: status "added" with the member's fields.
+type memberAdded struct {
+	Status         string           `json:"status"`
+	ID             string           `json:"id,omitempty"`
+	Email          string           `json:"email,omitempty"`
+	Name           string           `json:"name,omitempty"`
+	OrganizationID string           `json:"organization_id,omitempty"`
+	Roles          []string         `json:"roles,omitempty"`
+	Active         bool             `json:"active,omitempty"`
+	CreatedAt      *time.Time       `json:"created_at,omitempty"`
+	Invitation     *auth.Invitation `json:"invitation,omitempty"`
+}
+
 func (s *Server) createUser(c echo.Context) error {
 	var req auth.UserInput
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	m, err := s.opts.Auth.CreateUser(c.Request().Context(), tenantAccess(c), req)
+	ctx, a := c.Request().Context(), tenantAccess(c)
+	if !a.Principal.User.IsSuperadmin {
+		inv, err := s.opts.Auth.InviteUser(ctx, a, req)
+		if err != nil {
+			return err
+		}
+		return created(c, memberAdded{Status: "invited", Invitation: inv})
+	}
+	m, err := s.opts.Auth.CreateUser(ctx, a, req)
 	if err != nil {
 		return err
 	}
-	return created(c, m)
+	return created(c, memberAdded{Status: "added", ID: m.ID, Email: m.Email, Name: m.Name, OrganizationID: m.OrganizationID,
+		Roles: m.Roles, Active: m.Active, CreatedAt: &m.CreatedAt})
+}
+
+func (s *Server) listInvitations(c echo.Context) error {
+	page, err := pageParams(c, 2)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.opts.Auth.ListInvitations(c.Request().Context(), tenantAccess(c), page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listOf(items, next))
+}
+
+func (s *Server) revokeInvitation(c echo.Context) error {
+	if err := s.opts.Auth.RevokeInvitation(c.Request().Context(), tenantAccess(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 func (s *Server) updateUser(c echo.Context) error {

@@ -67,7 +67,7 @@ func TestPermissionsExistInPolicy(t *testing.T) {
 func snapshot(t *testing.T, db *database.DB) string {
 	t.Helper()
 	var b strings.Builder
-	for _, table := range []string{"tenants", "organizations", "users", "memberships", "api_tokens", "casbin_rule", "authz_state", "sessions",
+	for _, table := range []string{"tenants", "organizations", "users", "memberships", "invitations", "api_tokens", "casbin_rule", "authz_state", "sessions",
 		"cases", "submissions", "submission_contributors", "revisions", "approvals", "comments", "attachments",
 		"dispatches", "deliveries"} {
 		var rows []map[string]any
@@ -149,6 +149,12 @@ func TestIsolationMatrix(t *testing.T) {
 		var betaTok auth.NewToken
 		w.adminB.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "beta's"}).json(t, &betaTok)
 		betaREST := &client{h: h, ip: "203.0.113.66", bearer: betaTok.Token}
+		// Invitations: one to alpha (for alpha's invitation routes), and one from beta to
+		// alpha's editor (for /me/invitations/:id, which nobody else may answer).
+		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "guest@elsewhere.test", "name": "Guest",
+			"password": testPassword, "organization_id": w.orgA2.ID, "roles": []string{"viewer"}})
+		w.adminB.must(201, "POST", "/api/v1/tenants/beta/users", map[string]any{"email": "editor@alpha.test", "name": "Editor",
+			"password": testPassword, "organization_id": w.orgB.ID, "roles": []string{"viewer"}})
 
 		// A body that names alpha's objects wherever a body can.
 		body := map[string]any{"name": "Intruder", "slug": "intrusion", "email": "intruder@beta.test", "password": testPassword,

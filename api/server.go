@@ -158,6 +158,10 @@ func (s *Server) routes() {
 	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login, Doc{Summary: "Log in; sets the session cookie", Request: loginRequest{}, Response: loginResponse{}})
 	s.route(http.MethodPost, v1+"/auth/logout", Authenticated(), s.logout, Doc{Summary: "Log out: end this session", Status: http.StatusNoContent})
 	s.route(http.MethodGet, v1+"/me", Authenticated(), s.me, Doc{Summary: "The logged-in user, memberships and CSRF token", Response: meResponse{}})
+	s.route(http.MethodPost, v1+"/me/password", Authenticated(), s.changePassword, Doc{Summary: "Change your password (browser session only); your other sessions end", Request: passwordChangeRequest{}, Status: http.StatusNoContent})
+	s.route(http.MethodGet, v1+"/me/invitations", Authenticated(), s.myInvitations, Doc{Summary: "Your pending invitations to tenants (all of them)", Response: auth.MyInvitation{}, List: true})
+	s.route(http.MethodPost, v1+"/me/invitations/:id/accept", Authenticated(), s.acceptInvitation, Doc{Summary: "Accept an invitation: join the tenant (browser session only)", Status: http.StatusNoContent})
+	s.route(http.MethodPost, v1+"/me/invitations/:id/decline", Authenticated(), s.declineInvitation, Doc{Summary: "Decline an invitation (browser session only)", Status: http.StatusNoContent})
 	s.route(http.MethodGet, v1+"/me/tokens", Authenticated(), s.listTokens, Doc{Summary: "Your API tokens", Response: auth.APIToken{}, List: true})
 	s.route(http.MethodPost, v1+"/me/tokens", Authenticated(), s.createToken, Doc{Summary: "Create an API token (shown once)", Request: tokenRequest{}, Response: auth.NewToken{}, Status: http.StatusCreated})
 	s.route(http.MethodDelete, v1+"/me/tokens/:id", Authenticated(), s.revokeToken, Doc{Summary: "Revoke one of your API tokens", Status: http.StatusNoContent})
@@ -168,9 +172,11 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationRead), s.listOrganizations, Doc{Summary: "The tenant's organizations, by name", Response: auth.Organization{}, List: true})
 	s.route(http.MethodPost, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationManage), s.createOrganization, Doc{Summary: "Add an affiliate or the secretariat", Request: auth.OrganizationInput{}, Response: auth.Organization{}, Status: http.StatusCreated})
 	s.route(http.MethodGet, v1+"/tenants/:tenant/users", Tenant(auth.PermUserRead), s.listUsers, Doc{Summary: "The tenant's members, by e-mail", Response: auth.Member{}, List: true})
-	s.route(http.MethodPost, v1+"/tenants/:tenant/users", Tenant(auth.PermUserManage), s.createUser, Doc{Summary: "Add a member (a new user, or an existing one without password)", Request: auth.UserInput{}, Response: auth.Member{}, Status: http.StatusCreated})
+	s.route(http.MethodPost, v1+"/tenants/:tenant/users", Tenant(auth.PermUserManage), s.createUser, Doc{Summary: "Invite a member (a tenant admin; the same answer whether or not the e-mail has an account), or add one at once (a superadmin)", Request: auth.UserInput{}, Response: memberAdded{}, Status: http.StatusCreated})
 	s.route(http.MethodPatch, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.updateUser, Doc{Summary: "Change a member's organization, roles or active state", Request: auth.UserPatch{}, Response: auth.Member{}})
 	s.route(http.MethodDelete, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.deactivateUser, Doc{Summary: "Deactivate a membership", Status: http.StatusNoContent})
+	s.route(http.MethodGet, v1+"/tenants/:tenant/invitations", Tenant(auth.PermUserRead), s.listInvitations, Doc{Summary: "The tenant's invitations, newest first", Response: auth.Invitation{}, List: true})
+	s.route(http.MethodDelete, v1+"/tenants/:tenant/invitations/:id", Tenant(auth.PermUserManage), s.revokeInvitation, Doc{Summary: "Revoke a pending invitation", Status: http.StatusNoContent})
 	if s.opts.Workflow == nil {
 		return
 	}

@@ -88,8 +88,14 @@ type Authorizer struct {
 	db  *database.DB
 	log *slog.Logger
 
-	// mu is held for reading by every decision and for writing by a reload, so no
-	// decision made on the old policy can be cached after the reload cleared the cache.
+	// adapter reads the policy from the database.
+	adapter *gormadapter.Adapter
+
+	// mu is held for reading by every decision and for writing while a reload swaps in
+	// the enforcer it loaded, so a decision uses one policy from start to end. No
+	// database work happens under mu: with SQLite's single connection, a request that
+	// holds the connection in a transaction and asks for a decision would otherwise
+	// wait for a reload that waits for the connection.
 	mu       sync.RWMutex
 	enforcer *casbin.SyncedCachedEnforcer
 	version  int64
@@ -102,10 +108,6 @@ type Authorizer struct {
 
 // NewAuthorizer loads the policy from db.
 func NewAuthorizer(ctx context.Context, db *database.DB, log *slog.Logger) (*Authorizer, error) {
-	m, err := model.NewModelFromString(casbinModel)
-	if err != nil {
-		return nil, err
-	}
 	g := db.Conn(context.Background())
 	// The table comes from our migrations; the adapter must not AutoMigrate it.
 	gormadapter.TurnOffAutoMigrate(g)
@@ -113,29 +115,32 @@ func NewAuthorizer(ctx context.Context, db *database.DB, log *slog.Logger) (*Aut
 	if err != nil {
 		return nil, fmt.Errorf("casbin adapter: %w", err)
 	}
-	e, err := casbin.NewSyncedCachedEnforcer(m, adapter)
-	if err != nil {
-		return nil, fmt.Errorf("casbin enforcer: %w", err)
-	}
-	a := &Authorizer{db: db, log: log, enforcer: e}
+	a := &Authorizer{db: db, log: log, adapter: adapter}
 	if err := a.reload(ctx); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// reload reads the version, then the policy, under the write lock.
+// reload reads the version, then the policy into a new enforcer, and swaps it in
+// under the write lock. A change committed in between makes the version read older
+// than the policy, and so only causes one more reload.
 func (a *Authorizer) reload(ctx context.Context) error {
 	var st authzState
 	if err := a.db.Conn(ctx).First(&st, 1).Error; err != nil {
 		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err := a.enforcer.LoadPolicy(); err != nil {
+	m, err := model.NewModelFromString(casbinModel)
+	if err != nil {
+		return err
+	}
+	e, err := casbin.NewSyncedCachedEnforcer(m, a.adapter) // loads the policy
+	if err != nil {
 		return fmt.Errorf("load policy: %w", err)
 	}
-	_ = a.enforcer.InvalidateCache()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.enforcer = e
 	a.version = st.Version
 	return nil
 }
@@ -215,4 +220,14 @@ func (a *Authorizer) setRoles(ctx context.Context, userID, tenantID string, role
 		}
 	}
 	return tx.Model(&authzState{}).Where("id = 1").Update("version", gorm.Expr("version + 1")).Error
+}
+
+// storedRoles reads userID's roles in tenantID from the database, in the transaction
+// carried by ctx: what a check inside a transaction must rely on, rather than this
+// process's cached policy.
+func (a *Authorizer) storedRoles(ctx context.Context, userID, tenantID string) ([]string, error) {
+	var roles []string
+	err := a.db.Conn(ctx).Model(&gormadapter.CasbinRule{}).Where("ptype = 'g' AND v0 = ? AND v2 = ?", userID, tenantID).
+		Order("id").Pluck("v1", &roles).Error
+	return roles, err
 }

@@ -71,24 +71,22 @@ type Session struct {
 // APIToken is a bearer token for REST clients. Only the SHA-256 of the token is stored;
 // Prefix (the first characters) lets its owner recognise it in a list.
 type APIToken struct {
-	ID         string     `json:"id"`
-	UserID     string     `json:"-"`
-	Name       string     `json:"name"`
-	TokenHash  string     `json:"-"`
-	Prefix     string     `json:"prefix"`
-	CreatedAt  time.Time  `json:"created_at"`
+	ID        string    `json:"id"`
+	UserID    string    `json:"-"`
+	Name      string    `json:"name"`
+	TokenHash string    `json:"-"`
+	Prefix    string    `json:"prefix"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is nil for a token without expiry. A token made by a token never
+	// outlives it.
 	ExpiresAt  *time.Time `json:"expires_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"-"`
-}
-
-// LoginAttempt records one login, for the rate limit.
-type LoginAttempt struct {
-	ID        int64
-	Email     string
-	IP        string
-	Success   bool
-	CreatedAt time.Time
+	// CanCreateTokens lets requests authenticated by this token create tokens.
+	CanCreateTokens bool `json:"can_create_tokens"`
+	// ParentID is the token that created this one (nil when a session did); revoking
+	// it revokes this one.
+	ParentID *string `json:"-"`
 }
 
 // authzState holds the policy version that every portal process compares with its own.

@@ -27,6 +27,8 @@ type Principal struct {
 	SessionID string
 	TokenID   string
 	IP        string
+	// Token is the API token that authenticated the request (Via == ViaToken).
+	Token *APIToken
 }
 
 // Actor returns who the principal is for the audit trail.

@@ -93,16 +93,6 @@ const MinPasswordLength = 12
 // maxPasswordLength bounds the work an attacker can ask of the hash function.
 const maxPasswordLength = 1024
 
-func validatePassword(field, pw string) *apperr.FieldError {
-	switch {
-	case len([]rune(pw)) < MinPasswordLength:
-		return &apperr.FieldError{Field: field, Message: "must be at least 12 characters"}
-	case len(pw) > maxPasswordLength:
-		return &apperr.FieldError{Field: field, Message: "must be at most 1024 bytes"}
-	}
-	return nil
-}
-
 // hashPassword hashes pw with argon2id, waiting its turn so that a burst of logins
 // cannot exhaust memory.
 func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"math"
 	"net/mail"
 	"strings"
 	"time"
@@ -11,13 +10,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/unionportal/unionportal/apperr"
-)
-
-// Login rate limit: after loginMaxFailures failed logins within loginWindow, for one
-// account or from one address, further attempts are refused until the window has moved.
-const (
-	loginMaxFailures = 5
-	loginWindow      = 15 * time.Minute
 )
 
 // touchInterval is how stale a session's last-seen time or a token's last-used time may
@@ -44,10 +36,11 @@ func validEmail(email string) bool {
 }
 
 // Login checks an e-mail and password and opens a new session, returning the session
-// token to set as a cookie. Attempts are rate limited per account and per address.
+// token to set as a cookie. Attempts are limited per (address, account) and per
+// address, counted before the password is checked (see reserveLogin).
 func (s *Service) Login(ctx context.Context, email, password, ip, userAgent string) (*Principal, string, error) {
 	email = NormalizeEmail(email)
-	if err := s.checkLoginRate(ctx, email, ip); err != nil {
+	if err := s.reserveLogin(ctx, email, ip); err != nil {
 		return nil, "", err
 	}
 	var u User
@@ -70,12 +63,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 		actor.UserID = u.ID
 	}
 	if !success {
-		err := s.db.WithTx(ctx, func(ctx context.Context) error {
-			if err := s.db.Conn(ctx).Create(&LoginAttempt{Email: email, IP: ip, Success: false, CreatedAt: s.now()}).Error; err != nil {
-				return err
-			}
-			return s.recordEvent(ctx, "", actor, "login.failed", "user", actor.UserID, map[string]any{"email": email})
-		})
+		err := s.recordEvent(ctx, "", actor, "login.failed", "user", actor.UserID, map[string]any{"email": email})
 		if err != nil {
 			return nil, "", err
 		}
@@ -85,57 +73,30 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 	now := s.now()
 	sess := Session{ID: newID(), TokenHash: hashToken(token), UserID: u.ID, CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(s.opts.SessionAbsolute), IP: ip, UserAgent: truncate(userAgent, 512)}
+	joined := false
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		if err := s.db.Conn(ctx).Create(&LoginAttempt{Email: email, IP: ip, Success: true, CreatedAt: now}).Error; err != nil {
+		if err := s.refundLogin(ctx, email, ip); err != nil {
 			return err
 		}
 		if err := s.db.Conn(ctx).Create(&sess).Error; err != nil {
 			return err
 		}
-		return s.recordEvent(ctx, "", actor, "login", "session", sess.ID, nil)
+		if err := s.recordEvent(ctx, "", actor, "login", "session", sess.ID, nil); err != nil {
+			return err
+		}
+		var err error
+		joined, err = s.acceptOwnInvitations(ctx, actor, u.ID)
+		return err
 	})
 	if err != nil {
 		return nil, "", err
 	}
+	if joined {
+		if err := s.authz.Refresh(ctx, true); err != nil {
+			return nil, "", err
+		}
+	}
 	return &Principal{User: u, Via: ViaSession, SessionID: sess.ID, IP: ip}, token, nil
-}
-
-// checkLoginRate refuses a login when the account or the address has failed too often.
-// Failures of an account count from its last successful login.
-func (s *Service) checkLoginRate(ctx context.Context, email, ip string) error {
-	now := s.now()
-	since := now.Add(-loginWindow)
-	check := func(q *gorm.DB) (time.Duration, error) {
-		var rows []LoginAttempt
-		if err := q.Where("NOT success AND created_at > ?", since).Order("created_at DESC").Limit(loginMaxFailures).Find(&rows).Error; err != nil {
-			return 0, err
-		}
-		if len(rows) < loginMaxFailures {
-			return 0, nil
-		}
-		// Blocked until the oldest of the last five failures leaves the window.
-		return rows[len(rows)-1].CreatedAt.Add(loginWindow).Sub(now), nil
-	}
-	var lastSuccess LoginAttempt
-	err := s.db.Conn(ctx).Where("email = ? AND success", email).Order("id DESC").First(&lastSuccess).Error
-	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
-		return err
-	}
-	wait, err := check(s.db.Conn(ctx).Model(&LoginAttempt{}).Where("email = ? AND id > ?", email, lastSuccess.ID))
-	if err != nil {
-		return err
-	}
-	waitIP, err := check(s.db.Conn(ctx).Model(&LoginAttempt{}).Where("ip = ?", ip))
-	if err != nil {
-		return err
-	}
-	wait = max(wait, waitIP)
-	if wait <= 0 {
-		return nil
-	}
-	secs := int(math.Ceil(wait.Seconds()))
-	return (&apperr.Error{Kind: apperr.KindRateLimited, Code: "too_many_attempts",
-		Message: "too many failed logins; try again later"}).With("retry_after", secs)
 }
 
 // Authenticate resolves a session token (from the cookie) or an API token (from the

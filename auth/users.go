@@ -66,8 +66,14 @@ func quote(s string) string {
 	return `"` + strings.ToValidUTF8(s, "") + `"`
 }
 
-// CreateUser adds a user to the tenant in one organization with roles.
+// CreateUser adds a user to the tenant in one organization with roles, at once: a
+// superadmin's act (and the demo's). A new e-mail needs a password; an existing account
+// joins with its own. Tenant admins invite instead (InviteUser), so that nobody is put
+// into a tenant without consent.
 func (s *Service) CreateUser(ctx context.Context, a *TenantAccess, in UserInput) (*Member, error) {
+	if !a.Principal.User.IsSuperadmin {
+		return nil, errForbiddenPlatform()
+	}
 	if err := a.Require(PermUserManage); err != nil {
 		return nil, err
 	}
@@ -79,7 +85,7 @@ func (s *Service) CreateUser(ctx context.Context, a *TenantAccess, in UserInput)
 	}
 	fields = checkName("name", in.Name, fields)
 	if in.Password != "" {
-		if fe := validatePassword("password", in.Password); fe != nil {
+		if fe := validatePassword("password", in.Password, in.Email, in.Name); fe != nil {
 			fields = append(fields, *fe)
 		}
 	}
@@ -179,9 +185,10 @@ func (s *Service) member(ctx context.Context, a *TenantAccess, userID string) (*
 	return &m, &u, nil
 }
 
-// UpdateUser changes a member's organization, roles or active state. Removing a role
-// or deactivating ends the user's sessions; the change holds from the next request, in
-// every portal process.
+// UpdateUser changes a member's organization, roles or active state. The change holds
+// from the next request, in every portal process (the policy version moves, and the
+// membership is read on every request); the user's sessions and tokens are not ended,
+// since they may serve other tenants: they simply lose what this change took away.
 func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string, patch UserPatch) (*Member, error) {
 	if err := a.Require(PermUserManage); err != nil {
 		return nil, err
@@ -208,20 +215,33 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 			return nil, apperr.Invalid("the change is invalid", apperr.FieldError{Field: "organization_id", Message: "no such organization in this tenant"})
 		}
 	}
-	oldRoles := s.authz.RolesOf(userID, a.Tenant.ID)
-	newRoles := oldRoles
-	if patch.Roles != nil {
-		newRoles = *patch.Roles
-	}
-	active := m.Active
-	if patch.Active != nil {
-		active = *patch.Active
-	}
-	if !active {
-		newRoles = nil
-	}
+	var oldRoles, newRoles []string
+	var active bool
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		if err := s.keepOneTenantAdmin(ctx, a, userID, newRoles); err != nil {
+		// The tenant is locked first, so that two changes that each leave one tenant
+		// admin cannot both pass the check; the membership and roles are then read again.
+		if err := s.lockTenant(ctx, a.Tenant.ID); err != nil {
+			return err
+		}
+		if err := s.db.Conn(ctx).Where("id = ?", m.ID).First(m).Error; err != nil {
+			return err
+		}
+		var err error
+		if oldRoles, err = s.authz.storedRoles(ctx, userID, a.Tenant.ID); err != nil {
+			return err
+		}
+		newRoles = oldRoles
+		if patch.Roles != nil {
+			newRoles = *patch.Roles
+		}
+		active = m.Active
+		if patch.Active != nil {
+			active = *patch.Active
+		}
+		if !active {
+			newRoles = nil
+		}
+		if err := s.keepOneTenantAdmin(ctx, a.Tenant.ID, userID, newRoles); err != nil {
 			return err
 		}
 		updates := map[string]any{"active": active, "updated_at": s.now()}
@@ -234,22 +254,12 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 		if err := s.authz.setRoles(ctx, userID, a.Tenant.ID, newRoles); err != nil {
 			return err
 		}
-		lost := !active || patch.OrganizationID != nil && *patch.OrganizationID != m.OrganizationID
-		for _, r := range oldRoles {
-			lost = lost || !slices.Contains(newRoles, r)
-		}
-		if lost {
-			if err := s.endSessions(ctx, userID); err != nil {
-				return err
-			}
-		}
 		action := "user.updated"
 		if !active && m.Active {
 			action = "user.deactivated"
 		}
 		return s.recordEvent(ctx, a.Tenant.ID, a.Actor(), action, "user", userID, map[string]any{
-			"roles_before": oldRoles, "roles": newRoles, "active": active, "organization_id": updates["organization_id"],
-			"sessions_ended": lost})
+			"roles_before": oldRoles, "roles": newRoles, "active": active, "organization_id": updates["organization_id"]})
 	})
 	if err != nil {
 		return nil, err
@@ -268,7 +278,8 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 }
 
 // DeactivateUser ends a user's membership of the tenant (the record stays, for the
-// audit trail): their roles there go, and their sessions end.
+// audit trail): their roles there go, and with them their access to the tenant, by
+// session or token alike; their other tenants are not affected.
 func (s *Service) DeactivateUser(ctx context.Context, a *TenantAccess, userID string) error {
 	inactive := false
 	_, err := s.UpdateUser(ctx, a, userID, UserPatch{Active: &inactive})
@@ -276,23 +287,38 @@ func (s *Service) DeactivateUser(ctx context.Context, a *TenantAccess, userID st
 }
 
 // keepOneTenantAdmin refuses a change that would leave the tenant without an active
-// tenant admin, which only a superadmin could repair.
-func (s *Service) keepOneTenantAdmin(ctx context.Context, a *TenantAccess, userID string, newRoles []string) error {
-	if slices.Contains(newRoles, RoleTenantAdmin) || !slices.Contains(s.authz.RolesOf(userID, a.Tenant.ID), RoleTenantAdmin) {
+// tenant admin, which only a superadmin could repair. It reads the database in the
+// transaction carried by ctx, which must hold the tenant's lock (lockTenant).
+func (s *Service) keepOneTenantAdmin(ctx context.Context, tenantID, userID string, newRoles []string) error {
+	if slices.Contains(newRoles, RoleTenantAdmin) {
 		return nil
 	}
-	var admins int64
-	err := a.TenantScope().Apply(s.db.Conn(ctx).Table("memberships"), "memberships", false).
+	var admins []string
+	err := s.db.Conn(ctx).Table("memberships").
 		Joins("JOIN casbin_rule ON casbin_rule.ptype = 'g' AND casbin_rule.v0 = "+s.db.AsText("memberships.user_id")+
 			" AND casbin_rule.v1 = ? AND casbin_rule.v2 = "+s.db.AsText("memberships.tenant_id"), RoleTenantAdmin).
-		Where("memberships.active AND memberships.user_id <> ?", userID).Count(&admins).Error
+		Where("memberships.tenant_id = ? AND memberships.active", tenantID).Pluck("memberships.user_id", &admins).Error
 	if err != nil {
 		return err
 	}
-	if admins == 0 {
+	if slices.Contains(admins, userID) && len(admins) == 1 {
 		return &apperr.Error{Kind: apperr.KindConflict, Code: "last_tenant_admin", Message: "this is the tenant's last tenant admin; make someone else tenant admin first"}
 	}
 	return nil
+}
+
+// lockTenant serialises changes to the tenant's memberships and roles until the
+// transaction carried by ctx ends. PostgreSQL locks the tenant's row; SQLite's write
+// transactions (BEGIN IMMEDIATE) already run one at a time.
+func (s *Service) lockTenant(ctx context.Context, tenantID string) error {
+	if !s.db.InTx(ctx) {
+		panic("auth: lockTenant outside a transaction")
+	}
+	if s.db.Dialect() != database.Postgres {
+		return nil
+	}
+	var id string
+	return s.db.Conn(ctx).Raw("SELECT id FROM tenants WHERE id = ? FOR UPDATE", tenantID).Row().Scan(&id)
 }
 
 // CreateSuperadmin creates a platform superadmin, or makes an existing user one and
@@ -303,7 +329,7 @@ func (s *Service) CreateSuperadmin(ctx context.Context, email, name, password st
 	if !validEmail(email) {
 		fields = append(fields, apperr.FieldError{Field: "email", Message: "expected an e-mail address"})
 	}
-	if fe := validatePassword("password", password); fe != nil {
+	if fe := validatePassword("password", password, email, name); fe != nil {
 		fields = append(fields, *fe)
 	}
 	if len(fields) > 0 {

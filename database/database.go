@@ -141,6 +141,9 @@ func Open(ctx context.Context, t Target, opts Options) (*DB, error) {
 				return nil, fmt.Errorf("cannot create the directory of the SQLite file %s: %w", t.DSN, unwrapPathError(err))
 			}
 		}
+		if err := restrictSQLiteFiles(t.DSN); err != nil {
+			return nil, fmt.Errorf("cannot restrict the permissions of the SQLite file %s: %w", t.DSN, unwrapPathError(err))
+		}
 		dialector = sqlite.Open(sqliteDSN(t.DSN))
 	default:
 		return nil, fmt.Errorf("unknown database dialect %q", t.Dialect)
@@ -180,6 +183,38 @@ func Open(ctx context.Context, t Target, opts Options) (*DB, error) {
 		return nil, openError(t, err)
 	}
 	return db, nil
+}
+
+// restrictSQLiteFiles makes the database file readable by its owner only: it creates
+// it 0600 when missing (SQLite then gives its -wal and -shm files the same mode), and
+// sets 0600 on the file and its -wal and -shm files when they exist with a wider mode,
+// as a file made by an older version or copied in may.
+func restrictSQLiteFiles(path string) error {
+	if path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o600); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // sqliteDSN adds the pragmas every connection needs. _txlock=immediate takes the write

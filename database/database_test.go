@@ -211,3 +211,32 @@ func TestEmbeddedMigrationsApply(t *testing.T) {
 }
 
 var errBoom = errors.New("boom")
+
+// TestOpenSQLiteMakesFilesPrivate: a database file (and -wal, -shm) left with a wide
+// mode is made 0600 when it is opened.
+func TestOpenSQLiteMakesFilesPrivate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "old.db")
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := database.Open(context.Background(), database.Target{Dialect: database.SQLite, DSN: path}, database.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s mode %o, want 600", filepath.Base(p), m)
+		}
+	}
+}

@@ -182,7 +182,7 @@ func seed(ctx context.Context, db *database.DB, a *auth.Service, wf *workflow.Se
 		OrganizationID: org.ID, Roles: []string{"reviewer", "editor"}})
 	check(err)
 	p := &auth.Principal{User: auth.User{ID: m.ID, Email: m.Email, Active: true}}
-	tok, err := a.CreateToken(ctx, p, "bench", nil)
+	tok, err := a.CreateToken(ctx, p, auth.TokenInput{Name: "bench"})
 	check(err)
 	access, err := a.ResolveTenant(ctx, p, "bench")
 	check(err)

@@ -377,10 +377,19 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// prepareDataDir creates the data directory if needed and checks that it is writable.
+// prepareDataDir creates the data directory if needed, makes it private to the portal's
+// user (0700, also when it existed with a wider mode: it holds the database, the
+// secret key and the evidence files) and checks that it is writable.
 func prepareDataDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("%sDATA_DIR=%q: cannot create it: %v", envPrefix, dir, unwrapPath(err))
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("%sDATA_DIR=%q: %v", envPrefix, dir, unwrapPath(err))
+	} else if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("%sDATA_DIR=%q: cannot make it private (mode 0700): %v", envPrefix, dir, unwrapPath(err))
+		}
 	}
 	probe, err := os.CreateTemp(dir, ".write-test-")
 	if err != nil {

@@ -1,0 +1,140 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/database"
+)
+
+// Login limits. Every password check (a login, or the current password when changing
+// it) first counts one attempt, atomically, against two counters: the pair (address,
+// account) and the address alone. The first loginFreePerAccount attempts of a pair and
+// loginFreePerAddress attempts of an address are free; after that each further attempt
+// waits loginBackoffBase, doubled for every failure beyond the free ones, at most
+// loginBackoffMax. A successful login clears its pair and takes its own attempt off the
+// address. Counters are forgotten loginForget after their last attempt.
+//
+// An account is never limited as a whole: failures from one address do not stop the
+// right password from another, so nobody can lock a reviewer out from elsewhere.
+const (
+	loginFreePerAccount = 5
+	loginFreePerAddress = 20
+	loginBackoffBase    = 30 * time.Second
+	loginBackoffMax     = 15 * time.Minute
+	loginForget         = time.Hour
+)
+
+// loginLimit is one counter. KeyHash is a SHA-256 of what it counts, so the table holds
+// neither addresses nor e-mail addresses.
+type loginLimit struct {
+	KeyHash  string `gorm:"primaryKey"`
+	Failures int
+	LastAt   time.Time
+}
+
+func (loginLimit) TableName() string { return "login_limits" }
+
+// loginKeys are the counters an attempt on email from ip counts against: the pair, then
+// the address.
+func loginKeys(email, ip string) (pair, address string) {
+	h := func(parts ...string) string {
+		s := sha256.New()
+		for _, p := range parts {
+			s.Write([]byte(p))
+			s.Write([]byte{0})
+		}
+		return hex.EncodeToString(s.Sum(nil))
+	}
+	return h("pair", ip, email), h("address", ip)
+}
+
+// loginBackoff is how long after its last attempt a counter with failures allows the
+// next one.
+func loginBackoff(failures, free int) time.Duration {
+	if failures < free {
+		return 0
+	}
+	wait := loginBackoffBase
+	for i := free; i < failures && wait < loginBackoffMax; i++ {
+		wait *= 2
+	}
+	return min(wait, loginBackoffMax)
+}
+
+// prunes counts reservations, so that old counters are deleted now and then.
+var prunes atomic.Uint64
+
+// reserveLogin counts one attempt on email from ip before any password is checked, in
+// a transaction of its own that locks both counters (SELECT … FOR UPDATE on
+// PostgreSQL; SQLite's write transactions are serialised already). Concurrent attempts
+// therefore see each other: however many arrive at once, only the free ones get a
+// password check. A refused attempt is not counted, so waiting is never extended by
+// trying; it answers 429 with the seconds to wait.
+func (s *Service) reserveLogin(ctx context.Context, email, ip string) error {
+	pair, address := loginKeys(email, ip)
+	free := map[string]int{pair: loginFreePerAccount, address: loginFreePerAddress}
+	keys := []string{pair, address}
+	sort.Strings(keys) // one lock order, so two attempts never deadlock
+	now := s.now()
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		conn := s.db.Conn(ctx)
+		var wait time.Duration
+		rows := make([]loginLimit, len(keys))
+		for i, k := range keys {
+			if err := conn.Exec("INSERT INTO login_limits (key_hash, failures, last_at) VALUES (?, 0, ?) ON CONFLICT (key_hash) DO NOTHING", k, now).Error; err != nil {
+				return err
+			}
+			q := conn.Where("key_hash = ?", k)
+			if s.db.Dialect() == database.Postgres {
+				q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+			}
+			if err := q.First(&rows[i]).Error; err != nil {
+				return err
+			}
+			if now.Sub(rows[i].LastAt) >= loginForget {
+				rows[i].Failures = 0
+			}
+			wait = max(wait, rows[i].LastAt.Add(loginBackoff(rows[i].Failures, free[k])).Sub(now))
+		}
+		if wait > 0 {
+			secs := int(math.Ceil(wait.Seconds()))
+			return (&apperr.Error{Kind: apperr.KindRateLimited, Code: "too_many_attempts",
+				Message: "too many failed logins from this address; try again later"}).With("retry_after", secs)
+		}
+		for _, r := range rows {
+			if err := conn.Model(&loginLimit{}).Where("key_hash = ?", r.KeyHash).
+				Updates(map[string]any{"failures": r.Failures + 1, "last_at": now}).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && prunes.Add(1)%256 == 0 {
+		if perr := s.db.Conn(ctx).Where("last_at < ?", now.Add(-loginForget)).Delete(&loginLimit{}).Error; perr != nil {
+			s.log.Warn("could not prune login counters", "error", perr)
+		}
+	}
+	return err
+}
+
+// refundLogin undoes the attempt of a successful login, in the transaction carried by
+// ctx: the pair starts afresh, and the address gets its attempt back.
+func (s *Service) refundLogin(ctx context.Context, email, ip string) error {
+	pair, address := loginKeys(email, ip)
+	conn := s.db.Conn(ctx)
+	if err := conn.Where("key_hash = ?", pair).Delete(&loginLimit{}).Error; err != nil {
+		return err
+	}
+	return conn.Model(&loginLimit{}).Where("key_hash = ? AND failures > 0", address).
+		Update("failures", gorm.Expr("failures - 1")).Error
+}
