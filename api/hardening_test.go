@@ -264,6 +264,7 @@ func TestNotificationsOnlyToEntitledMembers(t *testing.T) {
 		// A second reviewer, deactivated; a co-author moved to another organization as a viewer.
 		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "gone@alpha.test", "name": "Gone",
 			"password": testPassword, "organization_id": w.orgA1.ID, "roles": []string{"reviewer"}})
+		h.login("gone@alpha.test") // the first login accepts the invitation
 		w.adminA.must(200, "GET", "/api/v1/tenants/alpha/users", nil).json(t, &members)
 		w.adminA.must(204, "DELETE", "/api/v1/tenants/alpha/users/"+id("gone@alpha.test"), nil)
 		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "coauthor@alpha.test", "name": "Co",
