@@ -56,7 +56,7 @@ func StartMinIO(ctx context.Context, bin, dir string) (*MinIO, error) {
 		stopSig:  syscall.SIGTERM,
 		stopWait: 10 * time.Second,
 		logPath:  filepath.Join(dir, "minio.log"),
-		ready:    httpReady("http://" + m.Endpoint + "/minio/health/live"),
+		ready:    httpReady("http://" + m.Endpoint + "/minio/health/cluster"),
 	}
 	if err := m.proc.start(ctx); err != nil {
 		return nil, err
