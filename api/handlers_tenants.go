@@ -6,10 +6,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
 )
 
 func (s *Server) listTenants(c echo.Context) error {
-	page, err := pageParams(c, 1)
+	page, err := pageParams(c, database.KeyText)
 	if err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func (s *Server) getTenant(c echo.Context) error {
 }
 
 func (s *Server) listOrganizations(c echo.Context) error {
-	page, err := pageParams(c, 2)
+	page, err := pageParams(c, database.KeyText, database.KeyID)
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (s *Server) createOrganization(c echo.Context) error {
 }
 
 func (s *Server) listUsers(c echo.Context) error {
-	page, err := pageParams(c, 1)
+	page, err := pageParams(c, database.KeyText)
 	if err != nil {
 		return err
 	}
