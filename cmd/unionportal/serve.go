@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -114,6 +116,11 @@ func newDispatch(cfg *Config, db *database.DB, store storage.Store, log *slog.Lo
 	if cfg.SMTPURL != "" {
 		smtp, err := dispatch.NewSMTP(cfg.SMTPURL)
 		if err != nil {
+			// A url.Error quotes the URL, password included.
+			var uerr *url.Error
+			if errors.As(err, &uerr) {
+				err = errors.New("not a valid URL")
+			}
 			return nil, fmt.Errorf("%sSMTP_URL: %v", envPrefix, err)
 		}
 		sender = smtp
