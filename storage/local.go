@@ -40,11 +40,11 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64, _ 
 	}
 	p := l.path(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
+		return mapLocal(err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(p), ".upload-*")
 	if err != nil {
-		return err
+		return mapLocal(err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	n, err := io.Copy(tmp, ctxReader{ctx, r})
@@ -58,9 +58,9 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64, _ 
 		err = cerr
 	}
 	if err != nil {
-		return err
+		return mapLocal(err)
 	}
-	return os.Rename(tmp.Name(), p)
+	return mapLocal(os.Rename(tmp.Name(), p))
 }
 
 // ctxReader stops a copy when ctx ends.
@@ -171,6 +171,10 @@ func (l *Local) Check(context.Context) error {
 
 func mapLocal(err error) error {
 	switch {
+	case err == nil:
+		return nil
+	case IsFull(err):
+		return fmt.Errorf("%w: %v", ErrFull, err)
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%w: %v", ErrNotExist, err)
 	case errors.Is(err, fs.ErrPermission):

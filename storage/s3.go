@@ -171,6 +171,8 @@ func mapS3(err error) error {
 			return fmt.Errorf("%w: %v", ErrNotExist, err)
 		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch":
 			return fmt.Errorf("%w: %v", ErrPermission, err)
+		case "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded":
+			return fmt.Errorf("%w: %v", ErrFull, err)
 		}
 	}
 	return err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"regexp"
+	"syscall"
 	"time"
 )
 
@@ -17,7 +18,16 @@ var (
 	ErrNotExist    = fs.ErrNotExist
 	ErrPermission  = fs.ErrPermission
 	ErrUnsupported = errors.New("storage: not supported by this store")
+	// ErrFull: the store has no space left (a full disk or quota, or an S3 server whose
+	// drives are full). The API answers 503 storage_full.
+	ErrFull = errors.New("storage: no space left")
 )
+
+// IsFull reports whether err means that the store has no space left: ErrFull, or a
+// write that failed with ENOSPC or EDQUOT however it was wrapped.
+func IsFull(err error) bool {
+	return errors.Is(err, ErrFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
 
 // Info describes a stored object.
 type Info struct {
