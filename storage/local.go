@@ -15,7 +15,14 @@ import (
 // Local keeps objects as files under a directory: the embedded default.
 type Local struct {
 	root string
+	// MinFreeBytes is the free space below which Check reports the store full; 0 means
+	// DefaultMinFreeBytes.
+	MinFreeBytes int64
 }
+
+// DefaultMinFreeBytes is the free space a local store needs to be ready: room for a few
+// uploads and for the database beside it.
+const DefaultMinFreeBytes = 64 << 20
 
 var _ Store = (*Local)(nil)
 
@@ -159,14 +166,49 @@ func (l *Local) PresignGet(context.Context, string, time.Duration, string) (stri
 	return "", ErrUnsupported
 }
 
-// Check verifies that the directory is there and writable.
+// Check verifies that the directory is there, takes a file and has free space above
+// MinFreeBytes. It does not create a missing directory: a volume that went away must
+// not be replaced by an empty directory on another disk.
 func (l *Local) Check(context.Context) error {
+	fi, err := os.Stat(l.root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return notReady("the storage directory is missing", err)
+	case err != nil:
+		return notReady("the storage directory cannot be read", err)
+	case !fi.IsDir():
+		return notReady("the storage directory is not a directory", nil)
+	}
 	f, err := os.CreateTemp(l.root, ".check-*")
 	if err != nil {
-		return err
+		return notReady(writeFailure(err), err)
 	}
-	f.Close()
-	return os.Remove(f.Name())
+	_, err = f.Write([]byte("readiness probe\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if rerr := os.Remove(f.Name()); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return notReady(writeFailure(err), err)
+	}
+	floor := l.MinFreeBytes
+	if floor <= 0 {
+		floor = DefaultMinFreeBytes
+	}
+	if free, ok := freeBytes(l.root); ok && free < floor {
+		return notReady(fmt.Sprintf("the storage volume is full: %d MiB free, below the %d MiB needed", free>>20, floor>>20),
+			fmt.Errorf("%w: %d bytes free", ErrFull, free))
+	}
+	return nil
+}
+
+func writeFailure(err error) string {
+	if IsFull(err) {
+		return "the storage volume is full"
+	}
+	return "the storage directory is not writable"
 }
 
 func mapLocal(err error) error {

@@ -60,9 +60,28 @@ type Store interface {
 	// PresignGet returns a URL valid for expiry that downloads key as an attachment named
 	// fileName; stores that cannot return ErrUnsupported.
 	PresignGet(ctx context.Context, key string, expiry time.Duration, fileName string) (string, error)
-	// Check reports whether the store answers, for readiness.
+	// Check reports whether the store answers and can take files, for readiness. Its
+	// errors carry a reason safe to show anyone (see CheckError).
 	Check(ctx context.Context) error
 }
+
+// CheckError is why a store is not ready, in a few words that are safe to show anyone
+// (no host names, paths or keys); Err is the cause, for the log.
+type CheckError struct {
+	Reason string
+	Err    error
+}
+
+func (e *CheckError) Error() string {
+	if e.Err == nil {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Err.Error()
+}
+
+func (e *CheckError) Unwrap() error { return e.Err }
+
+func notReady(reason string, err error) error { return &CheckError{Reason: reason, Err: err} }
 
 // validKey accepts the keys the portal builds: slash-separated segments of letters,
 // digits, dots, hyphens and underscores, none of them "." or "..".

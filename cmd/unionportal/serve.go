@@ -210,7 +210,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		TrustedProxies:       cfg.TrustedProxies,
 		Version:              buildVersion(),
-		Checks:               []api.Check{{Name: "database", Fn: db.Ping}},
+		Checks:               []api.Check{{Name: "database", Fn: db.Ping}, {Name: "storage", Fn: a.store.Check}},
 	})
 	return a, nil
 }
