@@ -24,7 +24,23 @@ type Local struct {
 // uploads and for the database beside it.
 const DefaultMinFreeBytes = 64 << 20
 
-var _ Store = (*Local)(nil)
+var (
+	_ Store       = (*Local)(nil)
+	_ TempSweeper = (*Local)(nil)
+)
+
+// tempPrefixes start the names of Local's temporary files: uploads being written, and
+// readiness probes. No key has a segment starting with a dot.
+var tempPrefixes = []string{".upload-", ".check-"}
+
+func isTemp(name string) bool {
+	for _, p := range tempPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // NewLocal uses (and creates) dir.
 func NewLocal(dir string) (*Local, error) {
@@ -142,7 +158,7 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) er
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if d.IsDir() || strings.HasPrefix(d.Name(), ".upload-") {
+		if d.IsDir() || isTemp(d.Name()) {
 			return nil
 		}
 		rel, err := filepath.Rel(l.root, p)
@@ -159,6 +175,38 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) er
 		}
 		return fn(Info{Key: key, Size: fi.Size(), LastModified: fi.ModTime()})
 	})
+}
+
+// SweepTemp removes temporary files older than cutoff: what a write left when its
+// process was killed (SIGKILL, power loss) before it could clean up. A write in progress
+// touches its file as it goes, so a young one is left alone.
+func (l *Local) SweepTemp(ctx context.Context, cutoff time.Time) ([]string, error) {
+	var removed []string
+	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if d.IsDir() || !isTemp(d.Name()) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			return nil // removed meanwhile, or young
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		removed = append(removed, filepath.ToSlash(rel))
+		return nil
+	})
+	return removed, err
 }
 
 // PresignGet is not possible for local files: downloads go through the portal.

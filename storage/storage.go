@@ -65,6 +65,14 @@ type Store interface {
 	Check(ctx context.Context) error
 }
 
+// TempSweeper is a store that writes through temporary files, which a process killed
+// in the middle of a write leaves behind.
+type TempSweeper interface {
+	// SweepTemp removes the temporary files last modified before cutoff and returns
+	// their names relative to the store.
+	SweepTemp(ctx context.Context, cutoff time.Time) ([]string, error)
+}
+
 // CheckError is why a store is not ready, in a few words that are safe to show anyone
 // (no host names, paths or keys); Err is the cause, for the log.
 type CheckError struct {
