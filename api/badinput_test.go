@@ -106,7 +106,8 @@ func TestBadInput(t *testing.T) {
 // FuzzDecodeBody checks that no request body makes the decoder panic or return
 // anything but a typed 4xx error.
 func FuzzDecodeBody(f *testing.F) {
-	for _, seed := range []string{`{"email":"a@b.c","password":"x"}`, `{`, `[]`, `{"roles":["a"]}`, "\xff", `{"a":1}{}`, `null`, `{"organization_id":null}`} {
+	for _, seed := range []string{`{"email":"a@b.c","password":"x"}`, `{`, `[]`, `{"roles":["a"]}`, "\xff", `{"a":1}{}`, `null`, `{"organization_id":null}`,
+		`{"email":"a\u0000"}`, "{\"roles\":[\"\xff\"]}"} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

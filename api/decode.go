@@ -9,7 +9,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -17,8 +16,9 @@ import (
 )
 
 // decodeJSON reads the request body into v strictly: the body must be one JSON object
-// of valid UTF-8 sent as application/json, with no unknown fields and no trailing data.
-// Each failure is a 4xx naming the field where one is known.
+// of valid UTF-8 sent as application/json, with no unknown fields and no trailing data,
+// and no string in it may hold a NUL character (see checkJSONText). Each failure is a
+// 4xx naming the field where one is known.
 func decodeJSON(c echo.Context, v any) error {
 	mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	if err != nil || mt != echo.MIMEApplicationJSON {
@@ -43,8 +43,8 @@ func decodeBody(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apperr.Malformed("the request body is empty; expected a JSON object")
 	}
-	if !utf8.Valid(body) {
-		return apperr.Malformed("the request body is not valid UTF-8")
+	if err := checkJSONText(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -121,13 +121,14 @@ func (s *Server) declineInvitation(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// pageParams reads ?cursor= and ?limit= for a list whose cursors carry keys values.
-func pageParams(c echo.Context, keys int) (database.Page, error) {
-	return database.ParsePage(c.QueryParam("cursor"), c.QueryParam("limit"), keys)
+// pageParams reads ?cursor= and ?limit= for a list whose cursors carry one value of
+// each of keys, in order.
+func pageParams(c echo.Context, keys ...database.Key) (database.Page, error) {
+	return database.ParsePage(c.QueryParam("cursor"), c.QueryParam("limit"), keys...)
 }
 
 func (s *Server) listTokens(c echo.Context) error {
-	page, err := pageParams(c, 2)
+	page, err := pageParams(c, database.KeyTime, database.KeyID)
 	if err != nil {
 		return err
 	}

@@ -7,10 +7,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
 )
 
 func (s *Server) listTenants(c echo.Context) error {
-	page, err := pageParams(c, 1)
+	page, err := pageParams(c, database.KeyText)
 	if err != nil {
 		return err
 	}
@@ -43,7 +44,7 @@ func (s *Server) getTenant(c echo.Context) error {
 }
 
 func (s *Server) listOrganizations(c echo.Context) error {
-	page, err := pageParams(c, 2)
+	page, err := pageParams(c, database.KeyText, database.KeyID)
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func (s *Server) createOrganization(c echo.Context) error {
 }
 
 func (s *Server) listUsers(c echo.Context) error {
-	page, err := pageParams(c, 1)
+	page, err := pageParams(c, database.KeyText)
 	if err != nil {
 		return err
 	}
@@ -115,7 +116,7 @@ func (s *Server) createUser(c echo.Context) error {
 }
 
 func (s *Server) listInvitations(c echo.Context) error {
-	page, err := pageParams(c, 2)
+	page, err := pageParams(c, database.KeyTime, database.KeyID)
 	if err != nil {
 		return err
 	}

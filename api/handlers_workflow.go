@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -33,7 +34,7 @@ func (s *Server) putSettings(c echo.Context) error {
 }
 
 func (s *Server) listCases(c echo.Context) error {
-	page, err := pageParams(c, 2)
+	page, err := pageParams(c, database.KeyTime, database.KeyID)
 	if err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func (s *Server) updateCase(c echo.Context) error {
 }
 
 func (s *Server) listSubmissions(c echo.Context) error {
-	page, err := pageParams(c, 2)
+	page, err := pageParams(c, database.KeyTime, database.KeyID)
 	if err != nil {
 		return err
 	}

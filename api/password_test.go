@@ -21,8 +21,9 @@ func TestPasswordPolicy(t *testing.T) {
 			"password1234", "Password2024!", "passwordpassword", "1qaz2wsx3edc", "new.member@alpha.test"} {
 			r := w.super.do("POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "new.member@alpha.test", "name": "New Member",
 				"password": pw, "organization_id": w.orgA1.ID, "roles": []string{"viewer"}})
-			if r.Code != 422 || !slices.Equal(fieldNames(r.problem(t)), []string{"password"}) {
-				t.Errorf("password %q: %d %s, want 422 naming password", pw, r.Code, r.Body)
+			// NUL is refused with every other text field's NUL, as 400.
+			if (r.Code != 422 && !(r.Code == 400 && strings.Contains(pw, "\x00"))) || !slices.Equal(fieldNames(r.problem(t)), []string{"password"}) {
+				t.Errorf("password %q: %d %s, want 422 (400 for NUL) naming password", pw, r.Code, r.Body)
 			}
 		}
 		var n int64

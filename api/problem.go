@@ -14,6 +14,7 @@ import (
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/storage"
 )
 
 // ProblemContentType is the media type of every error response (RFC 9457).
@@ -86,6 +87,10 @@ func problemFor(err error) (p Problem, serverFault bool) {
 	case database.IsUnavailable(err):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "database_unavailable",
 			Detail: "The database is temporarily unavailable. Try again shortly."}, true
+	case database.IsFull(err), storage.IsFull(err):
+		// However the domain wrapped it (an upload reports storage_unavailable).
+		return Problem{Status: http.StatusServiceUnavailable, Code: "storage_full",
+			Detail: "The server has no storage space left. Try again later."}, true
 	case errors.As(err, &he):
 		p := Problem{Status: he.Code, Code: statusCodes[he.Code]}
 		if p.Code == "" {

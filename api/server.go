@@ -137,6 +137,8 @@ func New(opts Options) *Server {
 	e.Use(s.recoverPanics())
 	e.Use(s.securityHeaders())
 	e.Use(s.slowClients())
+	// Text no route may store: NUL and bytes that are not UTF-8 in path and query.
+	e.Use(checkRequestText)
 	// Uploads and downloads of evidence have their own limits and may take longer than a
 	// JSON request.
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: byteLimit(opts.MaxBodyBytes), Skipper: isFileTransfer}))

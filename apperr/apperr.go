@@ -89,6 +89,13 @@ func Unavailable(what string, cause error) *Error {
 	return &Error{Kind: KindUnavailable, Code: what + "_unavailable", Message: what + " is temporarily unavailable", Err: cause}
 }
 
+// Full reports that the server has no space left to store what was asked (a full disk
+// under the database or the files, or a quota). It answers 503 storage_full: the
+// request may succeed once an administrator frees space.
+func Full(cause error) *Error {
+	return &Error{Kind: KindUnavailable, Code: "storage_full", Message: "the server has no storage space left; try again later", Err: cause}
+}
+
 // With returns a copy of e with an extra problem member set.
 func (e *Error) With(key string, value any) *Error {
 	c := *e

@@ -142,12 +142,19 @@ func (s *Service) authenticateSession(ctx context.Context, token, ip string) (*P
 	if !sess.User.Active {
 		return nil, errUnauthenticated
 	}
-	if now.Sub(sess.SessionSeen) > touchInterval {
+	if now.Sub(sess.SessionSeen) > s.sessionTouchInterval() {
 		if err := s.db.Conn(ctx).Model(&Session{}).Where("id = ?", sess.SessionID).Update("last_seen_at", now).Error; err != nil {
 			return nil, err
 		}
 	}
 	return &Principal{User: sess.User, Via: ViaSession, SessionID: sess.SessionID, IP: ip}, nil
+}
+
+// sessionTouchInterval is how stale a session's last-seen time may be before a request
+// refreshes it: a quarter of the idle timeout, at most touchInterval. With a one-minute
+// idle timeout a refresh every minute would let a session in steady use expire.
+func (s *Service) sessionTouchInterval() time.Duration {
+	return min(s.opts.SessionIdle/4, touchInterval)
 }
 
 // Logout ends the principal's session. A principal authenticated by API token has no

@@ -27,25 +27,60 @@ func IsUnavailable(err error) bool {
 	return err != nil && errors.Is(classify(err), ErrUnavailable)
 }
 
+// ErrFull marks errors caused by the database's disk being full: SQLite's "database or
+// disk is full" (SQLITE_FULL), PostgreSQL's disk_full (SQLSTATE 53100), or ENOSPC or
+// EDQUOT reaching the driver. It is reported as apperr.Full (503 storage_full).
+var ErrFull = errors.New("database disk full")
+
+// IsFull reports whether err means that the database has no disk space left.
+func IsFull(err error) bool {
+	return err != nil && errors.Is(classify(err), ErrFull)
+}
+
+// fullError keeps the cause while matching ErrFull.
+type fullError struct{ cause error }
+
+func (e fullError) Error() string   { return "database disk full: " + e.cause.Error() }
+func (e fullError) Unwrap() []error { return []error{ErrFull, e.cause} }
+
 // unavailableError keeps the cause while matching ErrUnavailable.
 type unavailableError struct{ cause error }
 
 func (e unavailableError) Error() string   { return "database unavailable: " + e.cause.Error() }
 func (e unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
 
-// classify wraps connection-level failures so that IsUnavailable recognises them and
-// apperr reports them as KindUnavailable. Other errors pass through unchanged.
+// classify wraps connection-level failures so that IsUnavailable recognises them, and a
+// full disk so that IsFull does; apperr reports both as KindUnavailable. Other errors
+// pass through unchanged.
 func classify(err error) error {
-	if err == nil || errors.Is(err, ErrUnavailable) {
+	if err == nil || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrFull) {
 		return err
 	}
 	if _, ok := apperr.As(err); ok {
 		return err
 	}
+	if diskFull(err) {
+		return apperr.Full(fullError{cause: err})
+	}
 	if connectionFailure(err) {
 		return apperr.Unavailable("database", unavailableError{cause: err})
 	}
 	return err
+}
+
+// diskFull recognises a write refused for want of disk space, on either database.
+func diskFull(err error) bool {
+	var (
+		pgErr     *pgconn.PgError
+		sqliteErr *gosqlite.Error
+	)
+	switch {
+	case errors.As(err, &pgErr):
+		return pgErr.Code == "53100" // disk_full
+	case errors.As(err, &sqliteErr):
+		return sqliteErr.Code()&0xff == sqlite3.SQLITE_FULL
+	}
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 func connectionFailure(err error) bool {

@@ -15,9 +15,32 @@ import (
 // Local keeps objects as files under a directory: the embedded default.
 type Local struct {
 	root string
+	// MinFreeBytes is the free space below which Check reports the store full; 0 means
+	// DefaultMinFreeBytes.
+	MinFreeBytes int64
 }
 
-var _ Store = (*Local)(nil)
+// DefaultMinFreeBytes is the free space a local store needs to be ready: room for a few
+// uploads and for the database beside it.
+const DefaultMinFreeBytes = 64 << 20
+
+var (
+	_ Store       = (*Local)(nil)
+	_ TempSweeper = (*Local)(nil)
+)
+
+// tempPrefixes start the names of Local's temporary files: uploads being written, and
+// readiness probes. No key has a segment starting with a dot.
+var tempPrefixes = []string{".upload-", ".check-"}
+
+func isTemp(name string) bool {
+	for _, p := range tempPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // NewLocal uses (and creates) dir.
 func NewLocal(dir string) (*Local, error) {
@@ -40,11 +63,11 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64, _ 
 	}
 	p := l.path(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
+		return mapLocal(err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(p), ".upload-*")
 	if err != nil {
-		return err
+		return mapLocal(err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	n, err := io.Copy(tmp, ctxReader{ctx, r})
@@ -58,9 +81,9 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64, _ 
 		err = cerr
 	}
 	if err != nil {
-		return err
+		return mapLocal(err)
 	}
-	return os.Rename(tmp.Name(), p)
+	return mapLocal(os.Rename(tmp.Name(), p))
 }
 
 // ctxReader stops a copy when ctx ends.
@@ -135,7 +158,7 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) er
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if d.IsDir() || strings.HasPrefix(d.Name(), ".upload-") {
+		if d.IsDir() || isTemp(d.Name()) {
 			return nil
 		}
 		rel, err := filepath.Rel(l.root, p)
@@ -154,23 +177,94 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) er
 	})
 }
 
+// SweepTemp removes temporary files older than cutoff: what a write left when its
+// process was killed (SIGKILL, power loss) before it could clean up. A write in progress
+// touches its file as it goes, so a young one is left alone.
+func (l *Local) SweepTemp(ctx context.Context, cutoff time.Time) ([]string, error) {
+	var removed []string
+	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if d.IsDir() || !isTemp(d.Name()) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			return nil // removed meanwhile, or young
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		removed = append(removed, filepath.ToSlash(rel))
+		return nil
+	})
+	return removed, err
+}
+
 // PresignGet is not possible for local files: downloads go through the portal.
 func (l *Local) PresignGet(context.Context, string, time.Duration, string) (string, error) {
 	return "", ErrUnsupported
 }
 
-// Check verifies that the directory is there and writable.
+// Check verifies that the directory is there, takes a file and has free space above
+// MinFreeBytes. It does not create a missing directory: a volume that went away must
+// not be replaced by an empty directory on another disk.
 func (l *Local) Check(context.Context) error {
+	fi, err := os.Stat(l.root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return notReady("the storage directory is missing", err)
+	case err != nil:
+		return notReady("the storage directory cannot be read", err)
+	case !fi.IsDir():
+		return notReady("the storage directory is not a directory", nil)
+	}
 	f, err := os.CreateTemp(l.root, ".check-*")
 	if err != nil {
-		return err
+		return notReady(writeFailure(err), err)
 	}
-	f.Close()
-	return os.Remove(f.Name())
+	_, err = f.Write([]byte("readiness probe\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if rerr := os.Remove(f.Name()); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return notReady(writeFailure(err), err)
+	}
+	floor := l.MinFreeBytes
+	if floor <= 0 {
+		floor = DefaultMinFreeBytes
+	}
+	if free, ok := freeBytes(l.root); ok && free < floor {
+		return notReady(fmt.Sprintf("the storage volume is full: %d MiB free, below the %d MiB needed", free>>20, floor>>20),
+			fmt.Errorf("%w: %d bytes free", ErrFull, free))
+	}
+	return nil
+}
+
+func writeFailure(err error) string {
+	if IsFull(err) {
+		return "the storage volume is full"
+	}
+	return "the storage directory is not writable"
 }
 
 func mapLocal(err error) error {
 	switch {
+	case err == nil:
+		return nil
+	case IsFull(err):
+		return fmt.Errorf("%w: %v", ErrFull, err)
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%w: %v", ErrNotExist, err)
 	case errors.Is(err, fs.ErrPermission):

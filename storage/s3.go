@@ -147,16 +147,28 @@ func (s *S3) PresignGet(ctx context.Context, key string, expiry time.Duration, f
 	return u.String(), nil
 }
 
-// Check asks whether the bucket exists.
+// s3CheckTimeout bounds Check, whatever the caller's deadline: minio-go retries.
+const s3CheckTimeout = time.Second
+
+// Check asks whether the bucket exists, within s3CheckTimeout.
 func (s *S3) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s3CheckTimeout)
+	defer cancel()
 	ok, err := s.client.BucketExists(ctx, s.bucket)
-	if err != nil {
-		return mapS3(err)
+	err = mapS3(err)
+	switch {
+	case err == nil && !ok:
+		return notReady("the bucket does not exist", fmt.Errorf("bucket %s does not exist", s.bucket))
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotExist):
+		return notReady("the bucket does not exist", err)
+	case errors.Is(err, ErrPermission):
+		return notReady("the S3 server refuses the credentials", err)
+	case ctx.Err() != nil:
+		return notReady("the S3 server did not answer in time", err)
 	}
-	if !ok {
-		return fmt.Errorf("bucket %s does not exist", s.bucket)
-	}
-	return nil
+	return notReady("the S3 server is unreachable", err)
 }
 
 // mapS3 turns S3 error codes into the package's errors.
@@ -171,6 +183,8 @@ func mapS3(err error) error {
 			return fmt.Errorf("%w: %v", ErrNotExist, err)
 		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch":
 			return fmt.Errorf("%w: %v", ErrPermission, err)
+		case "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded":
+			return fmt.Errorf("%w: %v", ErrFull, err)
 		}
 	}
 	return err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"regexp"
+	"syscall"
 	"time"
 )
 
@@ -17,7 +18,16 @@ var (
 	ErrNotExist    = fs.ErrNotExist
 	ErrPermission  = fs.ErrPermission
 	ErrUnsupported = errors.New("storage: not supported by this store")
+	// ErrFull: the store has no space left (a full disk or quota, or an S3 server whose
+	// drives are full). The API answers 503 storage_full.
+	ErrFull = errors.New("storage: no space left")
 )
+
+// IsFull reports whether err means that the store has no space left: ErrFull, or a
+// write that failed with ENOSPC or EDQUOT however it was wrapped.
+func IsFull(err error) bool {
+	return errors.Is(err, ErrFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
 
 // Info describes a stored object.
 type Info struct {
@@ -50,9 +60,36 @@ type Store interface {
 	// PresignGet returns a URL valid for expiry that downloads key as an attachment named
 	// fileName; stores that cannot return ErrUnsupported.
 	PresignGet(ctx context.Context, key string, expiry time.Duration, fileName string) (string, error)
-	// Check reports whether the store answers, for readiness.
+	// Check reports whether the store answers and can take files, for readiness. Its
+	// errors carry a reason safe to show anyone (see CheckError).
 	Check(ctx context.Context) error
 }
+
+// TempSweeper is a store that writes through temporary files, which a process killed
+// in the middle of a write leaves behind.
+type TempSweeper interface {
+	// SweepTemp removes the temporary files last modified before cutoff and returns
+	// their names relative to the store.
+	SweepTemp(ctx context.Context, cutoff time.Time) ([]string, error)
+}
+
+// CheckError is why a store is not ready, in a few words that are safe to show anyone
+// (no host names, paths or keys); Err is the cause, for the log.
+type CheckError struct {
+	Reason string
+	Err    error
+}
+
+func (e *CheckError) Error() string {
+	if e.Err == nil {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Err.Error()
+}
+
+func (e *CheckError) Unwrap() error { return e.Err }
+
+func notReady(reason string, err error) error { return &CheckError{Reason: reason, Err: err} }
 
 // validKey accepts the keys the portal builds: slash-separated segments of letters,
 // digits, dots, hyphens and underscores, none of them "." or "..".

@@ -385,11 +385,23 @@ func (s *Service) snapshotAttachments(ctx context.Context, sub *Submission) ([]A
 
 // SweepOrphans deletes objects under tenants/ that no attachment row names and that are
 // older than grace: what an upload left when the process died between storing the object
-// and writing its row. It returns how many it deleted.
+// and writing its row. With a store that writes through temporary files, it also deletes
+// those older than grace: what an upload left when the process died while writing. It
+// returns how many it deleted.
 func (s *Service) SweepOrphans(ctx context.Context, grace time.Duration) (int, error) {
 	cutoff := time.Now().Add(-grace)
 	var batch []string
 	deleted := 0
+	if ts, ok := s.opts.Storage.(storage.TempSweeper); ok {
+		removed, err := ts.SweepTemp(ctx, cutoff)
+		for _, name := range removed {
+			s.opts.Logger.Info("sweep: deleted an unfinished upload's temporary file", "file", name)
+		}
+		deleted += len(removed)
+		if err != nil {
+			return deleted, err
+		}
+	}
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil

@@ -123,12 +123,14 @@ var settings = []setting{
 		if v == "" {
 			return nil
 		}
+		// The URL may carry a password: no message repeats any part of it, and url.Parse's
+		// errors, which quote the URL, are not passed on.
 		u, err := url.Parse(v)
 		if err != nil {
-			return errors.New("not a URL")
+			return errors.New("not a valid URL (is the port a number, and are special characters in the user name and password percent-encoded?)")
 		}
 		if u.Scheme != "smtp" && u.Scheme != "smtps" {
-			return fmt.Errorf("scheme %q is neither smtp nor smtps", u.Scheme)
+			return errors.New("the scheme must be smtp or smtps")
 		}
 		if u.Hostname() == "" {
 			return errors.New("no host")
@@ -150,7 +152,7 @@ var settings = []setting{
 	}},
 	{"SECRET_KEY", "", "at least 32 characters; unset generates one into <data dir>/secret.key", func(c *Config, v string) error {
 		if v != "" && len(v) < 32 {
-			return fmt.Errorf("only %d characters", len(v))
+			return errors.New("too short")
 		}
 		c.SecretKey = v
 		return nil
@@ -232,6 +234,10 @@ var settings = []setting{
 	}},
 }
 
+// secretSettings hold passwords or keys: an error about one names the setting and what
+// is wrong with it, never its value.
+var secretSettings = map[string]bool{"DATABASE_URL": true, "S3_ACCESS_KEY": true, "S3_SECRET_KEY": true, "SMTP_URL": true, "SECRET_KEY": true}
+
 var (
 	bucketName   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	hostnameRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
@@ -303,7 +309,11 @@ func loadConfig(environ []string, file string) (*Config, error) {
 			v = s.def
 		}
 		if err := s.apply(c, v); err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q: %v; expected %s", key, v, err, s.expect))
+			if secretSettings[s.key] {
+				errs = append(errs, fmt.Sprintf("%s: %v; expected %s (the value is secret, so not shown)", key, err, s.expect))
+			} else {
+				errs = append(errs, fmt.Sprintf("%s=%q: %v; expected %s", key, v, err, s.expect))
+			}
 		}
 	}
 	var unknown []string

@@ -39,11 +39,11 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"UNIONPORTAL_S3_ENDPOINT=https://s3.example", "UNIONPORTAL_S3_ENDPOINT=\"https://s3.example\": give host:port"},
 		{"UNIONPORTAL_S3_BUCKET=Evidence_Files", "UNIONPORTAL_S3_BUCKET=\"Evidence_Files\": invalid bucket name"},
 		{"UNIONPORTAL_S3_USE_TLS=maybe", "UNIONPORTAL_S3_USE_TLS=\"maybe\""},
-		{"UNIONPORTAL_SMTP_URL=http://mail.example", "UNIONPORTAL_SMTP_URL=\"http://mail.example\": scheme \"http\" is neither smtp nor smtps"},
-		{"UNIONPORTAL_SMTP_URL=smtp://", "UNIONPORTAL_SMTP_URL=\"smtp://\": no host"},
+		{"UNIONPORTAL_SMTP_URL=http://mail.example", "UNIONPORTAL_SMTP_URL: the scheme must be smtp or smtps"},
+		{"UNIONPORTAL_SMTP_URL=smtp://", "UNIONPORTAL_SMTP_URL: no host"},
 		{"UNIONPORTAL_BASE_URL=portal.example", "UNIONPORTAL_BASE_URL=\"portal.example\": not an absolute http or https URL"},
 		{"UNIONPORTAL_BASE_URL=https://u:p@portal.example", "may not carry a query, fragment or user"},
-		{"UNIONPORTAL_SECRET_KEY=short", "UNIONPORTAL_SECRET_KEY=\"short\": only 5 characters; expected at least 32"},
+		{"UNIONPORTAL_SECRET_KEY=short", "UNIONPORTAL_SECRET_KEY: too short; expected at least 32"},
 		{"UNIONPORTAL_LOG_FORMAT=xml", "UNIONPORTAL_LOG_FORMAT=\"xml\": unknown format"},
 		{"UNIONPORTAL_LOG_LEVEL=loud", "UNIONPORTAL_LOG_LEVEL=\"loud\": unknown level"},
 		{"UNIONPORTAL_MAX_REQUEST_BYTES=lots", "UNIONPORTAL_MAX_REQUEST_BYTES=\"lots\""},
@@ -161,4 +161,51 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 			t.Errorf("README.md does not document %s%s", envPrefix, s.key)
 		}
 	}
+}
+
+// TestConfigErrorsHideSecrets: an error about a setting that holds a secret names the
+// setting and what is wrong, never the value (which would end up in logs and terminals).
+func TestConfigErrorsHideSecrets(t *testing.T) {
+	const secret = "Hunter2-very-secret"
+	tests := []struct {
+		env  string
+		want string
+	}{
+		{"UNIONPORTAL_SMTP_URL=smtp://relay:" + secret + "@mail.example:notaport", "UNIONPORTAL_SMTP_URL: not a valid URL"},
+		{"UNIONPORTAL_SMTP_URL=smtp://relay:" + secret + "%zz@mail.example:25", "UNIONPORTAL_SMTP_URL: not a valid URL"},
+		{"UNIONPORTAL_SMTP_URL=relay:" + secret + "@mail.example", "UNIONPORTAL_SMTP_URL: the scheme must be smtp or smtps"},
+		{"UNIONPORTAL_SMTP_URL=smtp://relay:" + secret + "@", "UNIONPORTAL_SMTP_URL: no host"},
+		{"UNIONPORTAL_SECRET_KEY=" + secret, "UNIONPORTAL_SECRET_KEY: too short"},
+		{"UNIONPORTAL_DATABASE_URL=postgres://up:" + secret + "@db:notaport/up", "UNIONPORTAL_DATABASE_URL: not a valid URL"},
+		{"UNIONPORTAL_DATABASE_URL=postgres://up:" + secret + "@db:99999999/up", "UNIONPORTAL_DATABASE_URL: invalid PostgreSQL URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			// With the S3 secret set beside, and another bad setting to report.
+			_, err := loadConfig([]string{tt.env, "UNIONPORTAL_STORAGE=s3", "UNIONPORTAL_S3_SECRET_KEY=" + secret, "UNIONPORTAL_S3_ACCESS_KEY=" + secret}, "")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the error shows the secret:\n%s", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n%s\nwant it to contain:\n%s", err, tt.want)
+			}
+		})
+	}
+	t.Run("S3 connection", func(t *testing.T) {
+		cfg := &Config{Storage: "s3", S3Endpoint: "bad endpoint:1", S3Bucket: "evidence", S3AccessKey: secret, S3SecretKey: secret}
+		_, err := openStorage(t.Context(), cfg)
+		if err == nil || strings.Contains(err.Error(), secret) {
+			t.Errorf("openStorage: %v", err)
+		}
+	})
+	t.Run("SMTP transport", func(t *testing.T) {
+		cfg := &Config{DataDir: t.TempDir(), SMTPURL: "smtp://relay:" + secret + "%zz@mail.example"}
+		_, err := newDispatch(cfg, nil, nil, nil)
+		if err == nil || strings.Contains(err.Error(), secret) {
+			t.Errorf("newDispatch: %v", err)
+		}
+	})
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -135,6 +137,11 @@ func newDispatch(cfg *Config, db *database.DB, store storage.Store, log *slog.Lo
 	if cfg.SMTPURL != "" {
 		smtp, err := dispatch.NewSMTP(cfg.SMTPURL)
 		if err != nil {
+			// A url.Error quotes the URL, password included.
+			var uerr *url.Error
+			if errors.As(err, &uerr) {
+				err = errors.New("not a valid URL")
+			}
 			return nil, fmt.Errorf("%sSMTP_URL: %v", envPrefix, err)
 		}
 		sender = smtp
@@ -224,7 +231,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		TrustedProxies:       cfg.TrustedProxies,
 		Version:              buildVersion(),
-		Checks:               []api.Check{{Name: "database", Fn: db.Ping}},
+		Checks:               []api.Check{{Name: "database", Fn: db.Ping}, {Name: "storage", Fn: a.store.Check}},
 	})
 	return a, nil
 }

@@ -1,0 +1,14 @@
+//go:build linux || darwin || freebsd
+
+package storage
+
+import "syscall"
+
+// freeBytes is the space available to this process on the volume holding dir.
+func freeBytes(dir string) (int64, bool) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, false
+	}
+	return int64(uint64(st.Bavail) * uint64(st.Bsize)), true
+}
