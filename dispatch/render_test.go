@@ -1,0 +1,177 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-pdf/fpdf"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/workflow"
+)
+
+// adversarial are bodies whose cost grew with the square of the length of one run of
+// text (issue 9, item 1), by the number of bytes n of that run.
+var adversarial = map[string]func(n int) string{
+	"code block":    func(n int) string { return "```\n" + strings.Repeat("x", n) + "\n```\n" },
+	"indented code": func(n int) string { return "    " + strings.Repeat("y", n) + "\n" },
+	"inline code":   func(n int) string { return "Text `" + strings.Repeat("z", n) + "` text." },
+	"html block":    func(n int) string { return "<div>\n" + strings.Repeat("h", n) + "\n</div>\n" },
+	"inline html":   func(n int) string { return "Text <span title=\"" + strings.Repeat("t", n) + "\"> text." },
+	"link text":     func(n int) string { return "[" + strings.Repeat("l", n) + "](https://www.ilo.org/)" },
+	"long word":     func(n int) string { return strings.Repeat("w", n) },
+	"repeated word": func(n int) string { return strings.Repeat("a ", n/2) },
+	"cyrillic":      func(n int) string { return "```\n" + strings.Repeat("ң", n/2) + "\n```\n" },
+	"line feeds":    func(n int) string { return "```\n" + strings.Repeat("\n", n) + "```\n" },
+	"spaces":        func(n int) string { return "```\n" + strings.Repeat("x"+strings.Repeat(" ", 999), n/1000) + "\n```\n" },
+	"paragraphs":    func(n int) string { return strings.Repeat("a\n\n", n/3) },
+}
+
+func letterOf(body string) *Letter {
+	return &Letter{Settings: demoSettings(), Case: workflow.Case{Number: "3386", Country: "KG"},
+		Submission: workflow.Submission{Kind: workflow.KindFollowUp, Body: body}, Date: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}
+}
+
+// allocatedBy is the number of bytes allocated while laying body out and writing the
+// PDF: a count of the render's work that does not depend on the machine's speed (fpdf's
+// Write allocated a copy of its whole argument for every character it placed). Pages
+// are not compressed, since each page's compressor costs a large step of allocation.
+func allocatedBy(t *testing.T, body string) uint64 {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m := renderBody(t, context.Background(), body)
+	if err := m.pdf.Output(io.Discard); err != nil || m.err != nil {
+		t.Fatal(err, m.err)
+	}
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestLetterRenderWorkIsLinear: the work of rendering one run of text grows with its
+// length, not with its square, for every kind of run. Work is counted, never timed:
+// the bytes measured and laid out (at most twice and once each), and the bytes
+// allocated per byte of the run (fpdf's Write allocated a copy of its whole argument
+// for every character it placed: 64 KiB per byte at this size, where a linear render
+// stays under a few hundred).
+func TestLetterRenderWorkIsLinear(t *testing.T) {
+	const n = 16 << 10
+	for name, body := range adversarial {
+		t.Run(name, func(t *testing.T) {
+			for _, size := range []int{n, 2 * n} {
+				m := renderBody(t, context.Background(), body(size))
+				if m.measured > 2*size+64 || m.done > 2*size+64 {
+					t.Errorf("%d bytes of body: %d measured, %d laid out, want at most %d", size, m.measured, m.done, 2*size+64)
+				}
+			}
+			base := allocatedBy(t, body(0)) // a letter's own cost: fonts, chrome
+			if perByte := (int64(allocatedBy(t, body(n))) - int64(base)) / n; perByte > 1<<10 {
+				t.Errorf("a run of %d bytes allocated %d bytes per byte, want linear work (at most 1 KiB per byte)", n, perByte)
+			}
+		})
+	}
+}
+
+// renderBody lays body out on a page as a letter does, and returns the writer with its
+// counts.
+func renderBody(t *testing.T, ctx context.Context, body string) *markdownPDF {
+	t.Helper()
+	pdf := fpdf.New("P", "mm", "A4", "")
+	pdf.SetCompression(false)
+	for style, font := range map[string][]byte{"": fontRegular, "B": fontBold, "I": fontItalic, "BI": fontBoldItalic} {
+		pdf.AddUTF8FontFromBytes(fontFamily, style, font)
+	}
+	pdf.SetMargins(25, 20, 25)
+	pdf.SetAutoPageBreak(true, 22)
+	pdf.AddPage()
+	pdf.SetFont(fontFamily, "", bodySize)
+	m := &markdownPDF{pdf: pdf}
+	m.err = m.render(ctx, []byte(body))
+	if err := pdf.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// stopAfter is a context that ends after its Err has been asked n times: it tells how
+// often the render looks, without depending on time.
+type stopAfter struct {
+	context.Context
+	n int
+}
+
+func (c *stopAfter) Err() error {
+	if c.n--; c.n < 0 {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func TestLetterRenderStopsWhenContextEnds(t *testing.T) {
+	body := adversarial["code block"](1<<20) + strings.Repeat("Plain prose, in words. ", 1<<15)
+
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := letterOf(body).RenderBytesContext(ctx)
+		e, ok := apperr.As(err)
+		if !ok || e.Code != CodeRenderTimeout || e.Kind != apperr.KindUnavailable || !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v, want render_timeout (unavailable) caused by the cancellation", err)
+		}
+	})
+
+	t.Run("deadline passed", func(t *testing.T) {
+		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+		defer cancel()
+		_, err := letterOf(body).RenderBytesContext(ctx)
+		if e, ok := apperr.As(err); !ok || e.Code != CodeRenderTimeout || e.Kind != apperr.KindUnavailable {
+			t.Fatalf("err %v, want render_timeout", err)
+		}
+		// The deadline reaches a client as render_timeout, not as a generic timeout.
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Error("the error unwraps to context.DeadlineExceeded")
+		}
+	})
+
+	t.Run("stops part way, in every kind of run", func(t *testing.T) {
+		for name, body := range adversarial {
+			ctx := &stopAfter{Context: context.Background(), n: 3}
+			m := renderBody(t, ctx, body(1<<20))
+			if !isRenderStopped(m.err) {
+				t.Fatalf("%s: err %v, want render_timeout", name, m.err)
+			}
+			if m.done > 4*checkEvery {
+				t.Errorf("%s: %d bytes laid out after the context ended at the third look, want at most %d", name, m.done, 4*checkEvery)
+			}
+		}
+	})
+
+	t.Run("a normal body completes", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		pdf, err := letterOf("# Heading\n\nA paragraph with `code`.\n\n```\ncode\n```\n").RenderBytesContext(ctx)
+		if err != nil || !strings.HasPrefix(string(pdf), "%PDF-") {
+			t.Fatalf("err %v", err)
+		}
+	})
+}
+
+// TestLetterOddCharacters: emoji and bytes that are not UTF-8, in the body or in the
+// settings, render as U+FFFD instead of panicking inside fpdf.
+func TestLetterOddCharacters(t *testing.T) {
+	l := letterOf("Emoji 😀 in text, `in code 😀`, and a stray \xff byte.\n\n```\n😀😀😀\n```\n")
+	l.Settings.Letterhead.Organization = "Union 😀"
+	l.Settings.Signatory.Name = "Name \xfe"
+	pdf, err := l.RenderBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txt := pdfText(t, pdf); !strings.Contains(txt, "Emoji \uFFFD in text") || !strings.Contains(txt, "Union \uFFFD") {
+		t.Errorf("text:\n%s", txt)
+	}
+}
