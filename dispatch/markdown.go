@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -222,14 +223,12 @@ func (m *markdownPDF) inline(n ast.Node) {
 	case *ast.Link:
 		m.linked(string(n.Destination), func() { m.inlines(n) })
 	case *ast.AutoLink:
-		url := string(n.URL(m.source))
-		m.link = url
-		m.pdf.SetTextColor(20, 60, 160)
-		m.setFont()
-		m.write(url)
-		m.link = ""
-		m.pdf.SetTextColor(0, 0, 0)
-		m.setFont()
+		label := string(n.Label(m.source))
+		dest := string(n.URL(m.source))
+		if n.AutoLinkType == ast.AutoLinkEmail && !strings.HasPrefix(strings.ToLower(dest), "mailto:") {
+			dest = "mailto:" + dest
+		}
+		m.linked(dest, func() { m.write(label) })
 	case *ast.CodeSpan:
 		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
 			if t, ok := c.(*ast.Text); ok {
@@ -259,11 +258,24 @@ func normalizeStyle(s string) string {
 	return ""
 }
 
-// safeLink reports whether dest may become a link: a web or mail address; other
-// schemes (javascript:, data:) are written as plain text.
+// safeLink reports whether dest may become a link in a letter or an e-mail: an http or
+// https address with a host, or a mailto address. Everything else (javascript:, data:,
+// file:, smb:, relative references, anything unparsable) is written as plain text.
 func safeLink(dest string) bool {
-	lower := strings.ToLower(dest)
-	return strings.HasPrefix(lower, "https://") || strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "mailto:")
+	if dest == "" || strings.ContainsFunc(dest, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return false
+	}
+	u, err := url.Parse(dest)
+	if err != nil {
+		return false
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		return u.Host != "" && u.Opaque == ""
+	case "mailto":
+		return u.Opaque != ""
+	}
+	return false
 }
 
 // linked writes what body writes as a link to dest when dest is safe: blue, underlined

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +161,78 @@ func TestLetterRenderStopsWhenContextEnds(t *testing.T) {
 			t.Fatalf("err %v", err)
 		}
 	})
+}
+
+// pdfLinks lists the distinct destinations of a PDF's link annotations (fpdf writes
+// them into the uncompressed page objects; a link whose text changes style or wraps has
+// one annotation per piece).
+func pdfLinks(pdf []byte) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`/S /URI /URI \(((?:[^\\)]|\\.)*)\)`).FindAllSubmatch(pdf, -1) {
+		out = append(out, string(m[1]))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// TestLetterLinkAllowList: only http, https and mailto destinations become links in a
+// letter, whatever the Markdown syntax (inline link, autolink, bare URL); anything else
+// is printed as plain text.
+func TestLetterLinkAllowList(t *testing.T) {
+	tests := []struct {
+		body string
+		want []string
+	}{
+		{"<javascript:alert(1)>", nil},
+		{"<JavaScript:alert(1)>", nil},
+		{"<file:///etc/passwd>", nil},
+		{"<smb://x/y>", nil},
+		{"<data:text/html,x>", nil},
+		{"<vbscript:msgbox>", nil},
+		{"<ftp://ftp.example.org/x>", nil},
+		{"ftp://ftp.example.org/x", nil},
+		{"[x](javascript:alert(1))", nil},
+		{"[x](JAVASCRIPT:alert(1))", nil},
+		{"[x](file:///etc/passwd)", nil},
+		{"[x](/relative/path)", nil},
+		{"[x](https:no-host)", nil},
+		{"[x](<java\tscript:x>)", nil},
+		{"<https://ilo.org>", []string{"https://ilo.org"}},
+		{"<mailto:cfa@ilo.org>", []string{"mailto:cfa@ilo.org"}},
+		{"<cfa@ilo.org>", []string{"mailto:cfa@ilo.org"}},
+		{"[the *ILO*](http://www.ilo.org/x?a=1)", []string{"http://www.ilo.org/x?a=1"}},
+		{"See https://normlex.ilo.org/case today", []string{"https://normlex.ilo.org/case"}},
+	}
+	for _, tt := range tests {
+		pdf, err := letterOf(tt.body).RenderBytes()
+		if err != nil {
+			t.Fatalf("%q: %v", tt.body, err)
+		}
+		if got := pdfLinks(pdf); strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("%q: links %q, want %q", tt.body, got, tt.want)
+		}
+	}
+	// An unsafe link's text is still there, as text.
+	pdf, err := letterOf("Before <javascript:alert(1)> after [label](javascript:x).").RenderBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txt := squash(pdfText(t, pdf)); !strings.Contains(txt, "Before javascript:alert(1) after label.") {
+		t.Errorf("the unsafe links' text is missing:\n%s", txt)
+	}
+}
+
+func TestSafeLink(t *testing.T) {
+	for dest, want := range map[string]bool{
+		"https://ilo.org": true, "HTTP://ilo.org/a": true, "mailto:cfa@ilo.org": true,
+		"javascript:alert(1)": false, "data:text/html,x": false, "file:///etc/passwd": false, "smb://x/y": false,
+		"https://": false, "mailto:": false, "//ilo.org": false, "ilo.org": false, "": false,
+		"https://ilo.org/\nx": false, " https://ilo.org": false,
+	} {
+		if got := safeLink(dest); got != want {
+			t.Errorf("safeLink(%q) = %v, want %v", dest, got, want)
+		}
+	}
 }
 
 // TestLetterOddCharacters: emoji and bytes that are not UTF-8, in the body or in the
