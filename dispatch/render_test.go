@@ -249,3 +249,20 @@ func TestLetterOddCharacters(t *testing.T) {
 		t.Errorf("text:\n%s", txt)
 	}
 }
+
+// TestMailBodiesMakeNoLinks: the dispatch e-mail's HTML part is the cover note as
+// escaped text; nothing from a submission becomes a link or markup in it (the letter is
+// the PDF, and notifications carry no submission text at all).
+func TestMailBodiesMakeNoLinks(t *testing.T) {
+	sub := workflow.Submission{Kind: workflow.KindFollowUp,
+		Title: `<a href="javascript:alert(1)">x</a> [y](javascript:z) <javascript:q> <img src=x onerror=alert(1)>`}
+	text, html := bodies(demoSettings(), workflow.Case{Number: "3386", Country: "KG"}, sub, []string{"scan.pdf: https://files.example/x"}, false)
+	for _, bad := range []string{"<a", "<img"} {
+		if strings.Contains(strings.ToLower(html), bad) {
+			t.Errorf("the HTML part contains %q:\n%s", bad, html)
+		}
+	}
+	if !strings.Contains(text, sub.Title) || !strings.Contains(html, "&lt;a href=") {
+		t.Errorf("the title is not kept as text:\n%s\n%s", text, html)
+	}
+}
