@@ -44,7 +44,7 @@ type differ struct {
 type tokenized struct {
 	text  string
 	ids   []int32
-	start []int
+	start []int32
 }
 
 func (t *tokenized) piece(i, j int) string { return t.text[t.start[i]:t.start[j]] }
@@ -53,24 +53,62 @@ func (t *tokenized) piece(i, j int) string { return t.text[t.start[i]:t.start[j]
 // diff used before, ASCII only.
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
 
-// tokenize cuts text into words and white space, interning each in ids.
-func tokenize(text string, ids map[string]int32) *tokenized {
-	t := &tokenized{text: text}
+// interner numbers pieces of text: the same number for equal pieces.
+type interner struct {
+	ids map[string]int32
+	// bytes numbers the pieces of one byte (a one-letter word, one space) without a
+	// map lookup: a text of them has the most pieces per byte.
+	bytes [256]int32
+}
+
+func newInterner() *interner {
+	in := &interner{ids: map[string]int32{}}
+	for i := range in.bytes {
+		in.bytes[i] = -1
+	}
+	return in
+}
+
+func (in *interner) id(s string) int32 {
+	if len(s) == 1 {
+		id := in.bytes[s[0]]
+		if id < 0 {
+			id = in.id2(s)
+			in.bytes[s[0]] = id
+		}
+		return id
+	}
+	return in.id2(s)
+}
+
+func (in *interner) id2(s string) int32 {
+	id, ok := in.ids[s]
+	if !ok {
+		id = int32(len(in.ids))
+		in.ids[s] = id
+	}
+	return id
+}
+
+// tokenize cuts text (shorter than 2 GiB) into words and white space, interning each.
+func tokenize(text string, in *interner) *tokenized {
+	n := 0
+	for i := range len(text) {
+		if i == 0 || isSpace(text[i]) != isSpace(text[i-1]) {
+			n++
+		}
+	}
+	t := &tokenized{text: text, ids: make([]int32, 0, n), start: make([]int32, 0, n+1)}
 	for i := 0; i < len(text); {
 		j, space := i+1, isSpace(text[i])
 		for j < len(text) && isSpace(text[j]) == space {
 			j++
 		}
-		id, ok := ids[text[i:j]]
-		if !ok {
-			id = int32(len(ids))
-			ids[text[i:j]] = id
-		}
-		t.ids = append(t.ids, id)
-		t.start = append(t.start, i)
+		t.ids = append(t.ids, in.id(text[i:j]))
+		t.start = append(t.start, int32(i))
 		i = j
 	}
-	t.start = append(t.start, len(text))
+	t.start = append(t.start, int32(len(text)))
 	return t
 }
 
@@ -78,9 +116,9 @@ func tokenize(text string, ids map[string]int32) *tokenized {
 // second.
 type run struct{ a, b, n int }
 
-// wordDiff compares a and b word by word, within the bounds above; it fails only when
-// ctx ends.
-func wordDiff(ctx context.Context, a, b string) ([]DiffOp, error) {
+// WordDiff compares a and b word by word, as Diff does for revisions, within the
+// bounds above; it fails (diff_timeout) only when ctx ends first.
+func WordDiff(ctx context.Context, a, b string) ([]DiffOp, error) {
 	d := &differ{ctx: ctx}
 	ops := d.diff(a, b)
 	return ops, d.err
@@ -90,8 +128,8 @@ func (d *differ) diff(a, b string) []DiffOp {
 	if d.stopped() {
 		return nil
 	}
-	ids := map[string]int32{}
-	ta, tb := tokenize(a, ids), tokenize(b, ids)
+	in := newInterner()
+	ta, tb := tokenize(a, in), tokenize(b, in)
 	na, nb := len(ta.ids), len(tb.ids)
 	d.steps += na + nb
 	d.budget = diffWorkPerToken*(na+nb) + diffBaseWork
@@ -123,18 +161,12 @@ func (d *differ) lines(ta, tb *tokenized, a0, a1, b0, b1 int) []run {
 		return nil
 	}
 	// Lines end after a piece of white space holding a line feed.
-	ids := map[string]int32{}
+	in := newInterner()
 	split := func(t *tokenized, from, to int) (lineIDs []int32, bounds []int) {
 		bounds = append(bounds, from)
 		for i := from; i < to; i++ {
 			if i == to-1 || strings.IndexByte(t.piece(i, i+1), '\n') >= 0 {
-				line := t.piece(bounds[len(bounds)-1], i+1)
-				id, ok := ids[line]
-				if !ok {
-					id = int32(len(ids))
-					ids[line] = id
-				}
-				lineIDs = append(lineIDs, id)
+				lineIDs = append(lineIDs, in.id(t.piece(bounds[len(bounds)-1], i+1)))
 				bounds = append(bounds, i+1)
 			}
 		}

@@ -142,7 +142,7 @@ func TestWordDiffRandom(t *testing.T) {
 		if lines {
 			continue
 		}
-		ids := map[string]int32{}
+		ids := newInterner()
 		ta, tb := tokenize(a, ids), tokenize(b, ids)
 		kept := 0
 		for _, op := range out {
@@ -216,7 +216,7 @@ func TestWordDiffStopsWhenContextEnds(t *testing.T) {
 	a, b := strings.Repeat("a b c ", 1<<16), strings.Repeat("c b a ", 1<<16)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := wordDiff(ctx, a, b)
+	_, err := WordDiff(ctx, a, b)
 	e, ok := apperr.As(err)
 	if !ok || e.Code != CodeDiffTimeout || e.Kind != apperr.KindUnavailable || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want diff_timeout (unavailable)", err)

@@ -57,7 +57,7 @@ type Diff struct {
 }
 
 // Diff compares revisions from and to of a submission, word by word, in time linear in
-// their size (see wordDiff). It fails with diff_timeout (503) when ctx ends first.
+// their size (see WordDiff). It fails with diff_timeout (503) when ctx ends first.
 func (s *Service) Diff(ctx context.Context, a *auth.TenantAccess, submissionID, from, to string) (*Diff, error) {
 	sub, err := s.load(ctx, a, submissionID, false)
 	if err != nil {
@@ -83,11 +83,11 @@ func (s *Service) Diff(ctx context.Context, a *auth.TenantAccess, submissionID, 
 	if err != nil {
 		return nil, err
 	}
-	title, err := wordDiff(ctx, rf.Title, rt.Title)
+	title, err := WordDiff(ctx, rf.Title, rt.Title)
 	if err != nil {
 		return nil, err
 	}
-	body, err := wordDiff(ctx, rf.Body, rt.Body)
+	body, err := WordDiff(ctx, rf.Body, rt.Body)
 	if err != nil {
 		return nil, err
 	}
