@@ -66,6 +66,9 @@ type markdownPDF struct {
 	lineWidth float64
 	wrapped   bool
 	space     float64 // width of a space in the current font
+	// font is the font last selected (zero before the first), so that selecting it
+	// again costs nothing.
+	font fontKey
 
 	// done counts the bytes laid out, and measured those whose width was measured: the
 	// render's work, proportional to the body (TestLetterRenderWorkIsLinear).
@@ -86,6 +89,7 @@ func (m *markdownPDF) render(ctx context.Context, src []byte) error {
 	for n := doc.FirstChild(); n != nil && !m.stopped(); n = n.NextSibling() {
 		m.block(n, 0)
 	}
+	m.flush()
 	return m.err
 }
 
@@ -106,13 +110,30 @@ func (m *markdownPDF) stopped() bool {
 	return false
 }
 
+// setFont selects the font of the current style, size and link, first drawing the
+// text pending in the previous one.
 func (m *markdownPDF) setFont() {
 	style := m.style
 	if m.link != "" {
 		style += "U"
 	}
-	m.pdf.SetFont(fontFamily, style, m.size)
-	m.space = m.pdf.GetStringWidth(" ")
+	if font := (fontKey{style, m.size}); font != m.font {
+		m.flush()
+		m.pdf.SetFont(fontFamily, style, m.size)
+		m.space = m.pdf.GetStringWidth(" ")
+		m.font = font
+	}
+}
+
+type fontKey struct {
+	style string
+	size  float64
+}
+
+// ln draws the pending text and moves down by h, to the left margin.
+func (m *markdownPDF) ln(h float64) {
+	m.flush()
+	m.pdf.Ln(h)
 }
 
 // block writes one block element.
@@ -121,23 +142,24 @@ func (m *markdownPDF) block(n ast.Node, depth int) {
 		return
 	}
 	m.done++ // every block counts, so that a body of empty blocks is checked too
+	m.flush()
 	pdf := m.pdf
 	left, _, _, _ := pdf.GetMargins()
 	switch n := n.(type) {
 	case *ast.Heading:
 		m.size = bodySize + float64(max(0, 4-n.Level))*1.5
 		m.style = "B"
-		pdf.Ln(lineHeight / 2)
+		m.ln(lineHeight / 2)
 		m.setFont()
 		m.inlines(n)
-		pdf.Ln(lineHeight + 1)
+		m.ln(lineHeight + 1)
 		m.size, m.style = bodySize, ""
 	case *ast.Paragraph, *ast.TextBlock:
 		m.setFont()
 		m.inlines(n)
-		pdf.Ln(lineHeight)
+		m.ln(lineHeight)
 		if _, ok := n.(*ast.Paragraph); ok && depth == 0 {
-			pdf.Ln(lineHeight / 2)
+			m.ln(lineHeight / 2)
 		}
 	case *ast.List:
 		i := n.Start
@@ -155,12 +177,13 @@ func (m *markdownPDF) block(n ast.Node, depth int) {
 			for c := item.FirstChild(); c != nil; c = c.NextSibling() {
 				m.block(c, depth+1)
 			}
+			m.flush()
 			pdf.SetLeftMargin(left)
 			pdf.SetX(left)
 		}
 		m.indent = 0
 		if depth == 0 {
-			pdf.Ln(lineHeight / 2)
+			m.ln(lineHeight / 2)
 		}
 	case *ast.Blockquote:
 		pdf.SetLeftMargin(left + 8)
@@ -169,13 +192,14 @@ func (m *markdownPDF) block(n ast.Node, depth int) {
 		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
 			m.block(c, depth)
 		}
+		m.flush()
 		m.style = ""
 		pdf.SetLeftMargin(left)
 		pdf.SetX(left)
 	case *ast.ThematicBreak:
 		y := pdf.GetY() + 2
 		pdf.Line(left, y, 210-left, y)
-		pdf.Ln(6)
+		m.ln(6)
 	case *ast.FencedCodeBlock, *ast.CodeBlock, *ast.HTMLBlock:
 		m.setFont()
 		lines := n.Lines()
@@ -183,7 +207,7 @@ func (m *markdownPDF) block(n ast.Node, depth int) {
 			seg := lines.At(i)
 			m.write(string(seg.Value(m.source)))
 		}
-		pdf.Ln(lineHeight)
+		m.ln(lineHeight)
 	default:
 		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
 			m.block(c, depth)
@@ -285,10 +309,12 @@ func (m *markdownPDF) linked(dest string, body func()) {
 		body()
 		return
 	}
+	m.flush()
 	m.link = dest
 	m.pdf.SetTextColor(20, 60, 160)
 	m.setFont()
 	body()
+	m.flush()
 	m.link = ""
 	m.pdf.SetTextColor(0, 0, 0)
 	m.setFont()
@@ -296,6 +322,8 @@ func (m *markdownPDF) linked(dest string, body func()) {
 
 // write flows text from the current position, breaking lines between words, and words
 // longer than a line wherever they reach the margin. A line feed starts a new line.
+// The text is drawn when its line is full, or before anything else is drawn or the
+// font changes (flush): one cell per line and font, not one per word or node.
 func (m *markdownPDF) write(s string) {
 	for s != "" && !m.stopped() {
 		switch s[0] {
@@ -325,7 +353,6 @@ func (m *markdownPDF) write(s string) {
 		m.word(s[:end])
 		s = s[end:]
 	}
-	m.flush()
 }
 
 // room is the width left on the current line.
