@@ -11,7 +11,9 @@ import (
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
 
 	"github.com/unionportal/unionportal/apperr"
 )
@@ -37,6 +39,9 @@ func isRenderStopped(err error) bool {
 // context: a few microseconds of work, so a stopped render ends at once.
 const checkEvery = 4 << 10
 
+// listIndent is how far a list is indented from its parent's margin, in mm.
+const listIndent = 6
+
 // longWord is the length from which a word is cut rune by rune straight away instead of
 // being measured whole first: no line is this wide.
 const longWord = 512
@@ -55,7 +60,6 @@ type markdownPDF struct {
 	source []byte
 	style  string // "", "B", "I" or "BI"
 	size   float64
-	indent float64
 	// link is the destination of the text being written, "" outside a safe link.
 	link string
 
@@ -77,7 +81,44 @@ type markdownPDF struct {
 	err            error
 }
 
-var markdown = goldmark.New(goldmark.WithExtensions(extension.Strikethrough, extension.Linkify))
+var markdown = goldmark.New(
+	goldmark.WithParser(parser.NewParser(
+		parser.WithBlockParsers(
+			util.Prioritized(parser.NewSetextHeadingParser(), 100),
+			util.Prioritized(parser.NewThematicBreakParser(), 200),
+			util.Prioritized(shallow{parser.NewListParser()}, 300),
+			util.Prioritized(parser.NewListItemParser(), 400),
+			util.Prioritized(parser.NewCodeBlockParser(), 500),
+			util.Prioritized(parser.NewATXHeadingParser(), 600),
+			util.Prioritized(parser.NewFencedCodeBlockParser(), 700),
+			util.Prioritized(shallow{parser.NewBlockquoteParser()}, 800),
+			util.Prioritized(parser.NewHTMLBlockParser(), 900),
+			util.Prioritized(parser.NewParagraphParser(), 1000)),
+		parser.WithInlineParsers(parser.DefaultInlineParsers()...),
+		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...))),
+	goldmark.WithExtensions(extension.Strikethrough, extension.Linkify))
+
+// maxNesting bounds how deep lists and block quotes nest in a letter. goldmark offers
+// every line to every open container, so its cost grows with the square of the depth:
+// 40 KB of "- " or "> " took a second to parse, and a megabyte would take minutes. A
+// marker deeper than this stays text; a page cannot show more levels anyway.
+const maxNesting = 16
+
+// shallow is a container's block parser (the default parsers' in the default order
+// above) that opens no container deeper than maxNesting.
+type shallow struct{ parser.BlockParser }
+
+func (p shallow) Open(parent ast.Node, reader text.Reader, pc parser.Context) (ast.Node, parser.State) {
+	depth := 0
+	for n := parent; n != nil; n = n.Parent() {
+		if k := n.Kind(); k == ast.KindList || k == ast.KindBlockquote {
+			if depth++; depth >= maxNesting {
+				return nil, parser.NoChildren
+			}
+		}
+	}
+	return p.BlockParser.Open(parent, reader, pc)
+}
 
 // render writes src, stopping early (with m.err set) when ctx ends.
 func (m *markdownPDF) render(ctx context.Context, src []byte) error {
@@ -169,11 +210,11 @@ func (m *markdownPDF) block(n ast.Node, depth int) {
 				marker = fmt.Sprintf("%d.", i)
 				i++
 			}
-			m.indent = float64(depth+1) * 6
-			pdf.SetX(left + m.indent - 5)
+			// Each level indents by listIndent from its parent's margin.
+			pdf.SetX(left + listIndent - 5)
 			m.setFont()
 			pdf.CellFormat(5, lineHeight, marker, "", 0, "L", false, 0, "")
-			pdf.SetLeftMargin(left + m.indent)
+			pdf.SetLeftMargin(left + listIndent)
 			for c := item.FirstChild(); c != nil; c = c.NextSibling() {
 				m.block(c, depth+1)
 			}
@@ -181,7 +222,6 @@ func (m *markdownPDF) block(n ast.Node, depth int) {
 			pdf.SetLeftMargin(left)
 			pdf.SetX(left)
 		}
-		m.indent = 0
 		if depth == 0 {
 			m.ln(lineHeight / 2)
 		}
