@@ -85,6 +85,9 @@ func (l *Letter) addressee() workflow.Recipient {
 	return workflow.Recipient{Name: "Chief, Freedom of Association Branch"}
 }
 
+// maxCompressedPages is the longest letter whose pages are compressed (see Render).
+const maxCompressedPages = 1000
+
 const (
 	fontFamily = "dejavu"
 	bodySize   = 10.5
@@ -201,6 +204,13 @@ func (l *Letter) RenderContext(ctx context.Context, w io.Writer) error {
 	}
 	if err := pdf.Error(); err != nil {
 		return err
+	}
+	// fpdf compresses every page with a new zlib writer, about a megabyte to allocate
+	// and clear: a third of a millisecond per page, which a body of many tiny blocks
+	// turns into seconds (a megabyte of one-letter paragraphs fills 10,000 pages).
+	// Beyond any real letter's length, pages go uncompressed.
+	if pdf.PageNo() > maxCompressedPages {
+		pdf.SetCompression(false)
 	}
 	return pdf.Output(w)
 }

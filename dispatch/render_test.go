@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -120,6 +121,26 @@ func TestLetterNestingIsBounded(t *testing.T) {
 	}
 	if txt := pdfText(t, pdf); !strings.Contains(txt, "deep") || strings.Count(txt, "-") < 40-maxNesting {
 		t.Errorf("the markers beyond the deepest level are not kept as text:\n%s", txt)
+	}
+}
+
+// TestLetterManyPagesStayCheap: a letter of more than maxCompressedPages pages is not
+// compressed page by page, each page's compressor costing a megabyte of allocation.
+func TestLetterManyPagesStayCheap(t *testing.T) {
+	body := strings.Repeat("a\n\n", 40000)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	pdf, err := letterOf(body).RenderBytes()
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := bytes.Count(pdf, []byte("/Type /Page\n"))
+	if pages <= maxCompressedPages {
+		t.Fatalf("%d pages, want more than %d", pages, maxCompressedPages)
+	}
+	if perPage := (after.TotalAlloc - before.TotalAlloc) / uint64(pages); perPage > 256<<10 {
+		t.Errorf("%d bytes allocated per page", perPage)
 	}
 }
 
