@@ -26,6 +26,7 @@ var (
 	pairs = flag.Int("pairs", 11, "rounds: each runs every side once, in alternating order")
 	size  = flag.Int("size", 1<<20, "body size in bytes")
 	edits = flag.Int("edits", 5, "edits between the two revisions of a diff")
+	all   = flag.Bool("all", false, "also measure other shapes of body, reported before the last line")
 )
 
 func main() {
@@ -68,6 +69,23 @@ func main() {
 
 	renders := sides{{"plain", letter(plain)}, {"code block", letter(code)}, {"repeated word", letter(word)}}
 	diffs := sides{{"plain", diff(plain, plainEdited)}, {"repeated word", diff(word, wordEdited)}, {"read both", read}}
+	if *all {
+		for _, s := range []struct{ name, body string }{
+			{"inline code", "`" + strings.Repeat("abcdefghij", n/10) + "`"},
+			{"html block", "<div>\n" + strings.Repeat("<b>", n/3) + "\n</div>\n"},
+			{"link text", "[" + strings.Repeat("abcdefghij", n/10) + "](https://www.ilo.org/)"},
+			{"tiny paragraphs", strings.Repeat("a\n\n", n/3)},
+			{"list markers", strings.Repeat("- ", n/2)},
+			{"nested lists", nested(n)},
+			{"brackets", strings.Repeat("[", n)},
+			{"autolinks", strings.Repeat("<https://ilo.org> ", n/18)},
+		} {
+			renders = append(renders, side{s.name, letter(s.body)})
+		}
+		sparse := strings.Repeat(strings.Repeat("a ", 999)+"b ", n/2000)
+		diffs = append(diffs, side{"every word changed", diff(word, strings.Repeat("b ", n/2))},
+			side{"an edit per 1000 words", diff(word, sparse)})
+	}
 	r := renders.measure(*pairs)
 	d := diffs.measure(*pairs)
 	for i := range *pairs {
@@ -79,6 +97,12 @@ func main() {
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), n, *edits, *pairs)
 	fmt.Printf("times (median): render plain %s, code block %s, repeated word %s | diff plain %s, repeated word %s, read both %s\n",
 		r.median(0), r.median(1), r.median(2), d.median(0), d.median(1), d.median(2))
+	for i := 3; i < len(renders); i++ {
+		fmt.Printf("render %s/plain %s\n", renders[i].name, summary(r, i, 0))
+	}
+	for i := 3; i < len(diffs); i++ {
+		fmt.Printf("diff %s/plain %s\n", diffs[i].name, summary(d, i, 0))
+	}
 	fmt.Printf("P10 render code-block/plain %s | render repeated-word/plain %s | diff repeated-word/plain %s | diff repeated-word/read-both %s\n",
 		summary(r, 1, 0), summary(r, 2, 0), summary(d, 1, 0), summary(d, 1, 2))
 }
@@ -183,6 +207,15 @@ func prose(n int) string {
 		}
 	}
 	return sb.String()[:n]
+}
+
+// nested is n bytes of lists, each item one level deeper than the last.
+func nested(n int) string {
+	var sb strings.Builder
+	for depth := 0; sb.Len() < n; depth++ {
+		sb.WriteString(strings.Repeat("  ", depth) + "- x\n")
+	}
+	return sb.String()
 }
 
 // edit makes k edits spread over s: a word replaced, inserted or deleted.
