@@ -2,7 +2,7 @@ package workflow
 
 import (
 	"context"
-	"strings"
+	"slices"
 
 	"github.com/unionportal/unionportal/apperr"
 )
@@ -45,13 +45,15 @@ type tokenized struct {
 	text  string
 	ids   []int32
 	start []int32
+	// breaks are the pieces of white space that hold a line feed, in order.
+	breaks []int32
 }
 
 func (t *tokenized) piece(i, j int) string { return t.text[t.start[i]:t.start[j]] }
 
-// isSpace is the white space that separates words: \s of the regular expression the
-// diff used before, ASCII only.
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
+// space is the white space that separates words: \s of the regular expression the diff
+// used before, ASCII only.
+var space = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\f': true}
 
 // interner numbers pieces of text: the same number for equal pieces.
 type interner struct {
@@ -94,15 +96,19 @@ func (in *interner) id2(s string) int32 {
 func tokenize(text string, in *interner) *tokenized {
 	n := 0
 	for i := range len(text) {
-		if i == 0 || isSpace(text[i]) != isSpace(text[i-1]) {
+		if i == 0 || space[text[i]] != space[text[i-1]] {
 			n++
 		}
 	}
 	t := &tokenized{text: text, ids: make([]int32, 0, n), start: make([]int32, 0, n+1)}
 	for i := 0; i < len(text); {
-		j, space := i+1, isSpace(text[i])
-		for j < len(text) && isSpace(text[j]) == space {
+		j, isSpace, lineFeed := i+1, space[text[i]], text[i] == '\n'
+		for j < len(text) && space[text[j]] == isSpace {
+			lineFeed = lineFeed || text[j] == '\n'
 			j++
+		}
+		if lineFeed {
+			t.breaks = append(t.breaks, int32(len(t.ids)))
 		}
 		t.ids = append(t.ids, in.id(text[i:j]))
 		t.start = append(t.start, int32(i))
@@ -164,13 +170,16 @@ func (d *differ) lines(ta, tb *tokenized, a0, a1, b0, b1 int) []run {
 	in := newInterner()
 	split := func(t *tokenized, from, to int) (lineIDs []int32, bounds []int) {
 		bounds = append(bounds, from)
-		for i := from; i < to; i++ {
-			if i == to-1 || strings.IndexByte(t.piece(i, i+1), '\n') >= 0 {
-				lineIDs = append(lineIDs, in.id(t.piece(bounds[len(bounds)-1], i+1)))
-				bounds = append(bounds, i+1)
+		first, _ := slices.BinarySearch(t.breaks, int32(from))
+		for _, b := range t.breaks[first:] {
+			if int(b) >= to-1 {
+				break
 			}
+			lineIDs = append(lineIDs, in.id(t.piece(bounds[len(bounds)-1], int(b)+1)))
+			bounds = append(bounds, int(b)+1)
 		}
-		return lineIDs, bounds
+		lineIDs = append(lineIDs, in.id(t.piece(bounds[len(bounds)-1], to)))
+		return lineIDs, append(bounds, to)
 	}
 	la, ba := split(ta, a0, a1)
 	lb, bb := split(tb, b0, b1)
