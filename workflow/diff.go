@@ -16,9 +16,11 @@ const CodeDiffTimeout = "diff_timeout"
 // each run of changed lines. Each comparison is Myers' algorithm, whose cost grows with
 // the length of its inputs times the number of edits: a comparison that would need more
 // than diffMaxEdits edits or more than its share of the work reports its inputs as
-// deleted and inserted whole, which is still a correct diff, only coarser. The total
-// work stays within diffWorkPerToken per token plus diffBaseWork per comparison, so a
-// diff costs time linear in the size of the texts whatever they contain.
+// deleted and inserted whole, which is still a correct diff, only coarser. A comparison
+// may take diffWorkPerToken steps per piece of its inputs plus diffBaseWork, and all of
+// one diff's comparisons together diffWorkPerToken per piece of both texts plus
+// diffBaseWork: on top of reading the texts once as words and once as lines, a diff
+// costs time linear in their size whatever they contain.
 const (
 	diffMaxEdits     = 1024
 	diffWorkPerToken = 64
