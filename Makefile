@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 
-.PHONY: run build test test-unit lint bench bench-upload bench-dispatch clean
+.PHONY: run build test test-unit lint bench bench-upload bench-dispatch bench-render clean
 
 ## build: compile the portal into bin/unionportal
 build:
@@ -35,6 +35,10 @@ bench-upload:
 ## bench-dispatch: the dispatch benchmark (P7 of BENCHMARKS.md) on a private PostgreSQL and Mailpit
 bench-dispatch:
 	$(GO) run ./bench/dispatch
+
+## bench-render: letter render and revision diff of adversarial 1 MiB bodies (P10 of BENCHMARKS.md); no server needed
+bench-render:
+	$(GO) run ./bench/render
 
 ## lint: gofmt and go vet
 lint:

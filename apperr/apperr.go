@@ -5,6 +5,7 @@
 package apperr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -94,6 +95,20 @@ func Unavailable(what string, cause error) *Error {
 // request may succeed once an administrator frees space.
 func Full(cause error) *Error {
 	return &Error{Kind: KindUnavailable, Code: "storage_full", Message: "the server has no storage space left; try again later", Err: cause}
+}
+
+// Stopped reports work that ended early because ctx is done: its deadline passed (a
+// render or a diff took longer than allowed) or its caller went away. It is
+// KindUnavailable (503, try again later) with the given code. The cause wraps
+// context.Canceled when the caller went away, so that the HTTP layer can skip answering
+// a client that is gone; a deadline is kept only as text, so that it reaches the client
+// as this code rather than as a generic request timeout.
+func Stopped(ctx context.Context, code, message string) *Error {
+	cause := ctx.Err()
+	if !errors.Is(cause, context.Canceled) {
+		cause = fmt.Errorf("stopped: %v", context.Cause(ctx))
+	}
+	return &Error{Kind: KindUnavailable, Code: code, Message: message, Err: cause}
 }
 
 // With returns a copy of e with an extra problem member set.

@@ -5,18 +5,14 @@ package dispatch
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"fmt"
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-pdf/fpdf"
-	"github.com/yuin/goldmark"
-	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/extension"
-	"github.com/yuin/goldmark/text"
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
 
@@ -89,14 +85,26 @@ func (l *Letter) addressee() workflow.Recipient {
 	return workflow.Recipient{Name: "Chief, Freedom of Association Branch"}
 }
 
+// maxCompressedPages is the longest letter whose pages are compressed (see Render).
+const maxCompressedPages = 1000
+
 const (
 	fontFamily = "dejavu"
 	bodySize   = 10.5
 	lineHeight = 5.2
 )
 
-// Render writes the letter as an A4 PDF.
+// Render writes the letter as an A4 PDF, without a deadline: for tools and tests. The
+// portal renders with RenderContext.
 func (l *Letter) Render(w io.Writer) error {
+	return l.RenderContext(context.Background(), w)
+}
+
+// RenderContext writes the letter as an A4 PDF. Its cost is linear in the body's size;
+// when ctx ends first it stops and returns an apperr error with code render_timeout
+// (KindUnavailable), having written nothing to w.
+func (l *Letter) RenderContext(ctx context.Context, w io.Writer) error {
+	l = l.printable()
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCompression(true)
 	pdf.SetCreator("unionportal", true)
@@ -177,7 +185,9 @@ func (l *Letter) Render(w io.Writer) error {
 	pdf.Ln(lineHeight / 2)
 
 	// Body.
-	(&markdownPDF{pdf: pdf}).render([]byte(l.Submission.Body))
+	if err := (&markdownPDF{pdf: pdf}).render(ctx, []byte(l.Submission.Body)); err != nil {
+		return err
+	}
 
 	// Closing and signatory.
 	pdf.Ln(lineHeight)
@@ -195,221 +205,46 @@ func (l *Letter) Render(w io.Writer) error {
 	if err := pdf.Error(); err != nil {
 		return err
 	}
+	// fpdf compresses every page with a new zlib writer, about a megabyte to allocate
+	// and clear: a third of a millisecond per page, which a body of many tiny blocks
+	// turns into seconds (a megabyte of one-letter paragraphs fills 10,000 pages).
+	// Beyond any real letter's length, pages go uncompressed.
+	if pdf.PageNo() > maxCompressedPages {
+		pdf.SetCompression(false)
+	}
 	return pdf.Output(w)
 }
 
-// RenderBytes renders the letter into memory.
+// printable is a copy of l whose letterhead, addressee and signatory fpdf can encode:
+// an emoji or a stray byte in the settings becomes U+FFFD instead of a panic.
+func (l *Letter) printable() *Letter {
+	c := *l
+	lh := &c.Settings.Letterhead
+	lh.Organization, lh.Place = fontRunes(lh.Organization), fontRunes(lh.Place)
+	lh.AddressLines = make([]string, len(l.Settings.Letterhead.AddressLines))
+	for i, line := range l.Settings.Letterhead.AddressLines {
+		lh.AddressLines[i] = fontRunes(line)
+	}
+	c.Settings.Recipients = make([]workflow.Recipient, len(l.Settings.Recipients))
+	for i, r := range l.Settings.Recipients {
+		r.Name, r.Title = fontRunes(r.Name), fontRunes(r.Title)
+		c.Settings.Recipients[i] = r
+	}
+	c.Settings.Signatory.Name, c.Settings.Signatory.Title = fontRunes(c.Settings.Signatory.Name), fontRunes(c.Settings.Signatory.Title)
+	c.Case.Number = fontRunes(c.Case.Number)
+	return &c
+}
+
+// RenderBytes renders the letter into memory, without a deadline: for tools and tests.
 func (l *Letter) RenderBytes() ([]byte, error) {
+	return l.RenderBytesContext(context.Background())
+}
+
+// RenderBytesContext renders the letter into memory; see RenderContext.
+func (l *Letter) RenderBytesContext(ctx context.Context) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := l.Render(&buf); err != nil {
+	if err := l.RenderContext(ctx, &buf); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// markdownPDF writes a Markdown document into the PDF: headings, paragraphs, lists,
-// block quotes, links and emphasis. Raw HTML is written as the text it is; nothing in a
-// body is ever interpreted as anything but text.
-type markdownPDF struct {
-	pdf    *fpdf.Fpdf
-	source []byte
-	style  string // "", "B", "I" or "BI"
-	size   float64
-	indent float64
-}
-
-var markdown = goldmark.New(goldmark.WithExtensions(extension.Strikethrough, extension.Linkify))
-
-func (m *markdownPDF) render(src []byte) {
-	m.source, m.size = src, bodySize
-	doc := markdown.Parser().Parse(text.NewReader(src))
-	for n := doc.FirstChild(); n != nil; n = n.NextSibling() {
-		m.block(n, 0)
-	}
-}
-
-func (m *markdownPDF) setFont() { m.pdf.SetFont(fontFamily, m.style, m.size) }
-
-// block writes one block element.
-func (m *markdownPDF) block(n ast.Node, depth int) {
-	pdf := m.pdf
-	left, _, _, _ := pdf.GetMargins()
-	switch n := n.(type) {
-	case *ast.Heading:
-		m.size = bodySize + float64(max(0, 4-n.Level))*1.5
-		m.style = "B"
-		pdf.Ln(lineHeight / 2)
-		m.inlines(n)
-		pdf.Ln(lineHeight + 1)
-		m.size, m.style = bodySize, ""
-	case *ast.Paragraph, *ast.TextBlock:
-		m.inlines(n)
-		pdf.Ln(lineHeight)
-		if _, ok := n.(*ast.Paragraph); ok && depth == 0 {
-			pdf.Ln(lineHeight / 2)
-		}
-	case *ast.List:
-		i := n.Start
-		for item := n.FirstChild(); item != nil; item = item.NextSibling() {
-			marker := "•"
-			if n.IsOrdered() {
-				marker = fmt.Sprintf("%d.", i)
-				i++
-			}
-			m.indent = float64(depth+1) * 6
-			pdf.SetX(left + m.indent - 5)
-			m.setFont()
-			pdf.CellFormat(5, lineHeight, marker, "", 0, "L", false, 0, "")
-			pdf.SetLeftMargin(left + m.indent)
-			for c := item.FirstChild(); c != nil; c = c.NextSibling() {
-				m.block(c, depth+1)
-			}
-			pdf.SetLeftMargin(left)
-			pdf.SetX(left)
-		}
-		m.indent = 0
-		if depth == 0 {
-			pdf.Ln(lineHeight / 2)
-		}
-	case *ast.Blockquote:
-		pdf.SetLeftMargin(left + 8)
-		pdf.SetX(left + 8)
-		m.style = "I"
-		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-			m.block(c, depth)
-		}
-		m.style = ""
-		pdf.SetLeftMargin(left)
-		pdf.SetX(left)
-	case *ast.ThematicBreak:
-		y := pdf.GetY() + 2
-		pdf.Line(left, y, 210-left, y)
-		pdf.Ln(6)
-	case *ast.FencedCodeBlock, *ast.CodeBlock, *ast.HTMLBlock:
-		m.setFont()
-		lines := n.Lines()
-		for i := 0; i < lines.Len(); i++ {
-			seg := lines.At(i)
-			pdf.Write(lineHeight, string(seg.Value(m.source)))
-		}
-		pdf.Ln(lineHeight)
-	default:
-		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-			m.block(c, depth)
-		}
-	}
-}
-
-// inlines writes the inline content of a block, flowing and wrapping.
-func (m *markdownPDF) inlines(n ast.Node) {
-	for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-		m.inline(c)
-	}
-}
-
-func (m *markdownPDF) inline(n ast.Node) {
-	pdf := m.pdf
-	switch n := n.(type) {
-	case *ast.Text:
-		m.setFont()
-		m.write(string(n.Segment.Value(m.source)))
-		if n.HardLineBreak() {
-			pdf.Ln(lineHeight)
-		} else if n.SoftLineBreak() {
-			pdf.Write(lineHeight, " ")
-		}
-	case *ast.String:
-		m.setFont()
-		m.write(string(n.Value))
-	case *ast.Emphasis:
-		saved := m.style
-		if n.Level >= 2 {
-			m.style = normalizeStyle(m.style + "B")
-		} else {
-			m.style = normalizeStyle(m.style + "I")
-		}
-		m.inlines(n)
-		m.style = saved
-	case *ast.Link:
-		m.link(string(n.Destination), n)
-	case *ast.AutoLink:
-		url := string(n.URL(m.source))
-		m.setFont()
-		m.writeLink(url, url)
-	case *ast.CodeSpan:
-		m.setFont()
-		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-			if t, ok := c.(*ast.Text); ok {
-				pdf.Write(lineHeight, string(t.Segment.Value(m.source)))
-			}
-		}
-	case *ast.RawHTML:
-		m.setFont()
-		for i := 0; i < n.Segments.Len(); i++ {
-			seg := n.Segments.At(i)
-			pdf.Write(lineHeight, string(seg.Value(m.source)))
-		}
-	default:
-		m.inlines(n)
-	}
-}
-
-// write flows text word by word: fpdf's Write re-measures its whole argument for every
-// line it breaks, so one long paragraph in one call costs quadratic time.
-func (m *markdownPDF) write(text string) {
-	for len(text) > 0 {
-		n := strings.IndexByte(text, ' ')
-		if n < 0 || n > 200 {
-			n = min(len(text), 200)
-		} else {
-			n++
-		}
-		chunk := text[:n]
-		// Never cut a UTF-8 sequence in two.
-		for n < len(text) && !utf8.RuneStart(text[n]) {
-			n++
-			chunk = text[:n]
-		}
-		m.pdf.Write(lineHeight, chunk)
-		text = text[n:]
-	}
-}
-
-func normalizeStyle(s string) string {
-	b, i := strings.Contains(s, "B"), strings.Contains(s, "I")
-	switch {
-	case b && i:
-		return "BI"
-	case b:
-		return "B"
-	case i:
-		return "I"
-	}
-	return ""
-}
-
-// link writes a link's text in blue, underlined, pointing at dest when it is a web or
-// mail address; other schemes (javascript:, data:) are written as plain text.
-func (m *markdownPDF) link(dest string, n ast.Node) {
-	var label strings.Builder
-	for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-		if t, ok := c.(*ast.Text); ok {
-			label.Write(t.Segment.Value(m.source))
-		}
-	}
-	m.setFont()
-	lower := strings.ToLower(dest)
-	if !strings.HasPrefix(lower, "https://") && !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "mailto:") {
-		m.pdf.Write(lineHeight, label.String())
-		return
-	}
-	m.writeLink(label.String(), dest)
-}
-
-func (m *markdownPDF) writeLink(label, dest string) {
-	m.pdf.SetTextColor(20, 60, 160)
-	m.pdf.SetFont(fontFamily, m.style+"U", m.size)
-	m.pdf.WriteLinkString(lineHeight, label, dest)
-	m.pdf.SetTextColor(0, 0, 0)
-	m.setFont()
 }

@@ -117,7 +117,8 @@ func TestSubjects(t *testing.T) {
 // FuzzLetterMarkdown renders arbitrary bodies and titles: never a panic or an error,
 // and the PDF is always produced.
 func FuzzLetterMarkdown(f *testing.F) {
-	for _, s := range []string{"# H\n\n*a* **b** [l](javascript:x)", "<script>x</script>", "- a\n  - b\n    1. c", "```\ncode\n```", "> q\n> > q2", "\x00\xff", "ң ү ө"} {
+	for _, s := range []string{"# H\n\n*a* **b** [l](javascript:x)", "<script>x</script>", "- a\n  - b\n    1. c", "```\ncode\n```", "> q\n> > q2", "\x00\xff", "ң ү ө",
+		"😀 `😀` \xf0\x9f", "<javascript:alert(1)> <a@b.c> https://x.org", "[*a* `b`](https://x.org)", "- - - - - - - - - - - - - - - - - - x", "a\r\n\tb  \n\n    c"} {
 		f.Add(s, "Title")
 	}
 	f.Fuzz(func(t *testing.T, body, title string) {

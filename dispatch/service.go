@@ -78,6 +78,11 @@ type Options struct {
 	// JobTimeout bounds one delivery attempt (default 5 minutes). A job left running by a
 	// killed process is taken up again twice that long after it started.
 	JobTimeout time.Duration
+	// RenderTimeout bounds the rendering of one letter (default: JobTimeout). A preview
+	// is bounded by its request's timeout too, and a dispatch attempt by JobTimeout. A
+	// render that runs out of time answers 503 render_timeout (preview) or fails the
+	// attempt, which is retried like a temporary delivery failure (dispatch).
+	RenderTimeout time.Duration
 }
 
 // Service renders letters, enqueues dispatches and works them.
@@ -132,6 +137,9 @@ func NewService(db *database.DB, store storage.Store, opts Options) (*Service, e
 	}
 	if opts.JobTimeout <= 0 {
 		opts.JobTimeout = 5 * time.Minute
+	}
+	if opts.RenderTimeout <= 0 {
+		opts.RenderTimeout = opts.JobTimeout
 	}
 	if opts.BaseURL == nil {
 		opts.BaseURL, _ = url.Parse("http://localhost:8080")
@@ -220,7 +228,8 @@ func (s *Service) EnqueueDispatch(ctx context.Context, sub *workflow.Submission)
 
 // Letter renders the letter of a submission the caller may see: before the final
 // approval as it would be sent today (reviewers preview it before approving), after it
-// from the approval snapshot, as it will be sent.
+// from the approval snapshot, as it will be sent. It stops with a render_timeout error
+// when ctx ends or RenderTimeout passes.
 func (s *Service) Letter(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]byte, error) {
 	v, err := s.wf.Submission(ctx, a, submissionID)
 	if err != nil {
@@ -230,7 +239,7 @@ func (s *Service) Letter(ctx context.Context, a *auth.TenantAccess, submissionID
 	switch {
 	case err == nil:
 		l := Letter{Settings: snap.Dispatch, Case: snap.Case.AsCase(), Submission: v.Submission, Date: time.Now(), Sandbox: snap.Dispatch.Sandbox}
-		return l.RenderBytes()
+		return s.render(ctx, &l)
 	case apperr.KindOf(err) != apperr.KindNotFound:
 		return nil, err
 	}
@@ -243,7 +252,14 @@ func (s *Service) Letter(ctx context.Context, a *auth.TenantAccess, submissionID
 		return nil, err
 	}
 	l := Letter{Settings: st.Dispatch, Case: *c, Submission: v.Submission, Date: time.Now(), Sandbox: st.Dispatch.Sandbox}
-	return l.RenderBytes()
+	return s.render(ctx, &l)
+}
+
+// render renders l within RenderTimeout.
+func (s *Service) render(ctx context.Context, l *Letter) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RenderTimeout)
+	defer cancel()
+	return l.RenderBytesContext(ctx)
 }
 
 // Dispatches lists a submission's dispatches with their deliveries, newest first.

@@ -62,6 +62,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	c, ds := snap.Case.AsCase(), snap.Dispatch
 
 	letter, err := w.letter(ctx, &d, ds, c, sub)
+	if isRenderStopped(err) {
+		return w.renderStopped(ctx, job, &d, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -96,6 +99,25 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	return w.finish(ctx, job, &d, recipients, true, "250 accepted", manifest)
 }
 
+// renderStopped fails an attempt whose letter did not render within RenderTimeout or
+// the job's own deadline: recorded with its reason, and retried later like a temporary
+// delivery failure; the last attempt fails the dispatch. The job's context may be what
+// ended, so the record is written with a context of its own.
+func (w *worker) renderStopped(ctx context.Context, job *river.Job[Args], d *Dispatch, err error) error {
+	s := w.s
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	reason := "the letter could not be rendered in time (" + CodeRenderTimeout + ")"
+	d.Attempts = job.Attempt
+	if job.Attempt < job.MaxAttempts {
+		s.db.Conn(ctx).Model(&Dispatch{}).Where("id = ?", d.ID).Updates(map[string]any{"attempts": job.Attempt, "last_error": reason})
+		s.opts.Logger.Warn("dispatch failed; will retry", "dispatch_id", d.ID, "attempt", job.Attempt, "error", err)
+		s.metrics.retried.Inc()
+		return fmt.Errorf("%s: %w", reason, err)
+	}
+	return w.finish(ctx, job, d, nil, false, reason, nil)
+}
+
 // permanentError is a failure no retry will mend (an evidence file whose hash changed).
 type permanentError struct{ error }
 
@@ -113,7 +135,7 @@ func (w *worker) letter(ctx context.Context, d *Dispatch, ds workflow.DispatchSe
 		}
 	}
 	l := Letter{Settings: ds, Case: c, Submission: sub, Date: d.CreatedAt, Sandbox: d.Sandbox}
-	pdf, err := l.RenderBytes()
+	pdf, err := s.render(ctx, &l)
 	if err != nil {
 		return nil, err
 	}

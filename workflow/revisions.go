@@ -2,10 +2,7 @@ package workflow
 
 import (
 	"context"
-	"regexp"
 	"strconv"
-
-	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/audit"
@@ -59,7 +56,8 @@ type Diff struct {
 	Body  []DiffOp `json:"body"`
 }
 
-// Diff compares revisions from and to of a submission, word by word.
+// Diff compares revisions from and to of a submission, word by word, in time linear in
+// their size (see WordDiff). It fails with diff_timeout (503) when ctx ends first.
 func (s *Service) Diff(ctx context.Context, a *auth.TenantAccess, submissionID, from, to string) (*Diff, error) {
 	sub, err := s.load(ctx, a, submissionID, false)
 	if err != nil {
@@ -85,46 +83,15 @@ func (s *Service) Diff(ctx context.Context, a *auth.TenantAccess, submissionID, 
 	if err != nil {
 		return nil, err
 	}
-	return &Diff{From: nf, To: nt, Title: wordDiff(rf.Title, rt.Title), Body: wordDiff(rf.Body, rt.Body)}, nil
-}
-
-// words splits text into words and the whitespace between them, so that joining the
-// pieces gives the text back exactly.
-var words = regexp.MustCompile(`\s+|[^\s]+`)
-
-// wordDiff diffs a and b by words with difflib's sequence matcher.
-func wordDiff(a, b string) []DiffOp {
-	wa, wb := words.FindAllString(a, -1), words.FindAllString(b, -1)
-	m := difflib.NewMatcherWithJunk(wa, wb, false, nil)
-	out := []DiffOp{}
-	emit := func(op string, parts []string) {
-		if len(parts) == 0 {
-			return
-		}
-		text := ""
-		for _, p := range parts {
-			text += p
-		}
-		if n := len(out); n > 0 && out[n-1].Op == op {
-			out[n-1].Text += text
-			return
-		}
-		out = append(out, DiffOp{Op: op, Text: text})
+	title, err := WordDiff(ctx, rf.Title, rt.Title)
+	if err != nil {
+		return nil, err
 	}
-	for _, c := range m.GetOpCodes() {
-		switch c.Tag {
-		case 'e':
-			emit("equal", wa[c.I1:c.I2])
-		case 'd':
-			emit("delete", wa[c.I1:c.I2])
-		case 'i':
-			emit("insert", wb[c.J1:c.J2])
-		case 'r':
-			emit("delete", wa[c.I1:c.I2])
-			emit("insert", wb[c.J1:c.J2])
-		}
+	body, err := WordDiff(ctx, rf.Body, rt.Body)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	return &Diff{From: nf, To: nt, Title: title, Body: body}, nil
 }
 
 // Comments lists a submission's comments, oldest first.
