@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -63,27 +62,8 @@ func (s *Service) InviteUser(ctx context.Context, a *TenantAccess, in UserInput)
 	if err := a.Require(PermUserManage); err != nil {
 		return nil, err
 	}
-	in.Email = NormalizeEmail(in.Email)
-	in.Name = strings.TrimSpace(in.Name)
-	var fields []apperr.FieldError
-	if !validEmail(in.Email) {
-		fields = append(fields, apperr.FieldError{Field: "email", Message: "expected an e-mail address such as name@union.org"})
-	}
-	fields = checkName("name", in.Name, fields)
-	if in.Password != "" {
-		if fe := validatePassword("password", in.Password, in.Email, in.Name); fe != nil {
-			fields = append(fields, *fe)
-		}
-	}
-	if !ValidID(in.OrganizationID) {
-		fields = append(fields, apperr.FieldError{Field: "organization_id", Message: "expected the id of an organization of this tenant"})
-	}
-	fields = checkRoles(in.Roles, fields)
-	if len(fields) > 0 {
-		return nil, apperr.Invalid("the user is invalid", fields...)
-	}
-	if _, err := s.organization(ctx, a.TenantScope(), in.OrganizationID); err != nil {
-		return nil, apperr.Invalid("the user is invalid", apperr.FieldError{Field: "organization_id", Message: "no such organization in this tenant"})
+	if err := s.checkUserInput(ctx, a, &in); err != nil {
+		return nil, err
 	}
 	// Members of this tenant are visible to its admins anyway: saying so reveals nothing.
 	var members int64

@@ -77,27 +77,8 @@ func (s *Service) CreateUser(ctx context.Context, a *TenantAccess, in UserInput)
 	if err := a.Require(PermUserManage); err != nil {
 		return nil, err
 	}
-	in.Email = NormalizeEmail(in.Email)
-	in.Name = strings.TrimSpace(in.Name)
-	var fields []apperr.FieldError
-	if !validEmail(in.Email) {
-		fields = append(fields, apperr.FieldError{Field: "email", Message: "expected an e-mail address such as name@union.org"})
-	}
-	fields = checkName("name", in.Name, fields)
-	if in.Password != "" {
-		if fe := validatePassword("password", in.Password, in.Email, in.Name); fe != nil {
-			fields = append(fields, *fe)
-		}
-	}
-	if !ValidID(in.OrganizationID) {
-		fields = append(fields, apperr.FieldError{Field: "organization_id", Message: "expected the id of an organization of this tenant"})
-	}
-	fields = checkRoles(in.Roles, fields)
-	if len(fields) > 0 {
-		return nil, apperr.Invalid("the user is invalid", fields...)
-	}
-	if _, err := s.organization(ctx, a.TenantScope(), in.OrganizationID); err != nil {
-		return nil, apperr.Invalid("the user is invalid", apperr.FieldError{Field: "organization_id", Message: "no such organization in this tenant"})
+	if err := s.checkUserInput(ctx, a, &in); err != nil {
+		return nil, err
 	}
 	var hash string
 	if in.Password != "" {
@@ -367,4 +348,33 @@ func (s *Service) CreateSuperadmin(ctx context.Context, email, name, password st
 		return nil, err
 	}
 	return &u, nil
+}
+
+// checkUserInput normalizes in and checks every field of it, naming each bad one: the
+// e-mail, the name, the password when given, the organization (of this tenant) and the
+// roles.
+func (s *Service) checkUserInput(ctx context.Context, a *TenantAccess, in *UserInput) error {
+	in.Email = NormalizeEmail(in.Email)
+	in.Name = strings.TrimSpace(in.Name)
+	var fields []apperr.FieldError
+	if !validEmail(in.Email) {
+		fields = append(fields, apperr.FieldError{Field: "email", Message: "expected an e-mail address such as name@union.org"})
+	}
+	fields = checkName("name", in.Name, fields)
+	if in.Password != "" {
+		if fe := validatePassword("password", in.Password, in.Email, in.Name); fe != nil {
+			fields = append(fields, *fe)
+		}
+	}
+	if !ValidID(in.OrganizationID) {
+		fields = append(fields, apperr.FieldError{Field: "organization_id", Message: "expected the id of an organization of this tenant"})
+	}
+	fields = checkRoles(in.Roles, fields)
+	if len(fields) > 0 {
+		return apperr.Invalid("the user is invalid", fields...)
+	}
+	if _, err := s.organization(ctx, a.TenantScope(), in.OrganizationID); err != nil {
+		return apperr.Invalid("the user is invalid", apperr.FieldError{Field: "organization_id", Message: "no such organization in this tenant"})
+	}
+	return nil
 }
