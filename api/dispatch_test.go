@@ -12,32 +12,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/workflow"
 )
 
 // newDispatchHarness is a portal process whose dispatch workers send through sender.
 func newDispatchHarness(t *testing.T, db *database.DB, sender dispatch.Sender) *harness {
 	t.Helper()
+	return newPortalHarness(t, db, dispatch.Options{Sender: sender, RetryBase: 200 * time.Millisecond,
+		PollInterval: 50 * time.Millisecond, MaxAttempts: 25}, true)
+}
+
+// newPortalHarness is a portal process with the services wired as serve wires them
+// (portal.New), its dispatch workers started when start is set.
+func newPortalHarness(t *testing.T, db *database.DB, opts dispatch.Options, start bool) *harness {
+	t.Helper()
 	h := newHarness(t, db)
 	if err := dispatch.MigrateQueue(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	d, err := dispatch.NewService(db, h.store, dispatch.Options{Sender: sender, RetryBase: 200 * time.Millisecond,
-		PollInterval: 50 * time.Millisecond, MaxAttempts: 25})
+	if opts.Sender == nil {
+		opts.Sender = dispatch.Outbox{Dir: t.TempDir()}
+	}
+	services, err := portal.New(context.Background(), db, h.store, portal.Options{Now: h.clock.Now,
+		Auth: testAuthOptions, Dispatch: opts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.wf = workflow.NewService(db, workflow.Options{Now: h.clock.Now, Storage: h.store, Dispatcher: d})
-	d.SetWorkflow(h.wf)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(d.Collectors()...)
-	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d, Metrics: reg})
+	h.auth, h.wf = services.Auth, services.Workflow
+	d := services.Dispatch
+	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d, Metrics: services.Metrics})
+	if !start {
+		return h
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)

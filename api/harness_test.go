@@ -29,6 +29,9 @@ const testPassword = "correct horse battery staple"
 // cheapPasswords keeps argon2id fast in tests; production uses auth.DefaultPasswordParams.
 var cheapPasswords = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
+// testAuthOptions are the fixtures' auth settings.
+var testAuthOptions = auth.Options{SecretKey: []byte("0123456789abcdef0123456789abcdef"), PasswordParams: cheapPasswords}
+
 // fakeClock is a settable clock for session expiry tests.
 type fakeClock struct {
 	mu  sync.Mutex
@@ -61,11 +64,9 @@ type harness struct {
 func newHarness(t testing.TB, db *database.DB) *harness {
 	t.Helper()
 	clock := &fakeClock{now: time.Now().UTC()}
-	svc, err := auth.NewService(context.Background(), db, auth.Options{
-		SecretKey:      []byte("0123456789abcdef0123456789abcdef"),
-		PasswordParams: cheapPasswords,
-		Now:            clock.Now,
-	})
+	opts := testAuthOptions
+	opts.Now = clock.Now
+	svc, err := auth.NewService(context.Background(), db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

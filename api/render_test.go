@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,42 +12,11 @@ import (
 	"github.com/unionportal/unionportal/workflow"
 )
 
-// newRenderHarness is a portal process whose dispatch service has opts (and writes its
-// mail into an outbox); its workers run only when started is true.
-func newRenderHarness(t *testing.T, db *database.DB, opts dispatch.Options, started bool) *harness {
-	t.Helper()
-	h := newHarness(t, db)
-	if err := dispatch.MigrateQueue(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	opts.Sender = dispatch.Outbox{Dir: t.TempDir()}
-	d, err := dispatch.NewService(db, h.store, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.wf = workflow.NewService(db, workflow.Options{Now: h.clock.Now, Storage: h.store, Dispatcher: d})
-	d.SetWorkflow(h.wf)
-	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d})
-	if started {
-		ctx, cancel := context.WithCancel(context.Background())
-		if err := d.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			stop, done := context.WithTimeout(context.Background(), 10*time.Second)
-			defer done()
-			d.Stop(stop)
-			cancel()
-		})
-	}
-	return h
-}
-
 // TestLetterPreviewRenderTimeout: a letter that does not render within its deadline
 // answers 503 render_timeout, with Retry-After, instead of running on.
 func TestLetterPreviewRenderTimeout(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		h := newRenderHarness(t, db, dispatch.Options{RenderTimeout: time.Nanosecond}, false)
+		h := newPortalHarness(t, db, dispatch.Options{RenderTimeout: time.Nanosecond}, false)
 		w := h.world()
 		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
 		r := w.reviewerA.do("GET", subPath(w.submissionA.ID, "/letter.pdf"), nil)
@@ -70,7 +38,7 @@ func TestLetterPreviewRenderTimeout(t *testing.T) {
 // the last attempt.
 func TestDispatchRenderTimeout(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		h := newRenderHarness(t, db, dispatch.Options{RenderTimeout: time.Nanosecond, MaxAttempts: 2,
+		h := newPortalHarness(t, db, dispatch.Options{RenderTimeout: time.Nanosecond, MaxAttempts: 2,
 			RetryBase: 50 * time.Millisecond, PollInterval: 50 * time.Millisecond}, true)
 		w := h.world()
 		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))

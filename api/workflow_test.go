@@ -99,7 +99,7 @@ func TestWorkflowTable(t *testing.T) {
 			db.Conn(ctx).Table("events").Where("object_id = ? AND action LIKE 'submission.%'", id).Count(&n)
 			return n
 		}
-		for _, state := range workflow.States {
+		for _, state := range workflow.States() {
 			for role, c := range roles {
 				for _, action := range workflow.Actions() {
 					name := fmt.Sprintf("%s/%s/%s", state, role, action)

@@ -19,20 +19,14 @@ type NotifyArgs struct {
 	TenantID     string         `json:"tenant_id"`
 	SubmissionID string         `json:"submission_id"`
 	State        workflow.State `json:"state"`
+	// Who is told, and what: the workflow's state table decides.
+	Authors   bool   `json:"authors"`
+	Reviewers bool   `json:"reviewers"`
+	Notice    string `json:"notice"`
 }
 
 // Kind names the job for River.
 func (NotifyArgs) Kind() string { return "notify" }
-
-// Notify enqueues a notification in the transaction carried by ctx.
-func (s *Service) Notify(ctx context.Context, sub *workflow.Submission, state workflow.State) error {
-	tx, ok := s.db.SQLTx(ctx)
-	if !ok {
-		return errors.New("dispatch: Notify outside a transaction")
-	}
-	_, err := s.client.InsertTx(ctx, tx, NotifyArgs{TenantID: sub.TenantID, SubmissionID: sub.ID, State: state}, nil)
-	return err
-}
 
 // notifyWorker sends one notification. Its Message-ID is derived from the job, so a
 // retried job repeats the same e-mail.
@@ -41,26 +35,17 @@ type notifyWorker struct {
 	s *Service
 }
 
-// notification texts, by state: who is told, and what.
-var notifications = map[workflow.State]struct {
-	authors, reviewers bool
-	what               string
-}{
-	workflow.Submitted:        {reviewers: true, what: "was submitted for review"},
-	workflow.Approved:         {authors: true, what: "was approved and awaits the signatory"},
-	workflow.ChangesRequested: {authors: true, what: "was sent back for changes"},
-	workflow.Rejected:         {authors: true, what: "was rejected"},
-	workflow.Dispatched:       {authors: true, what: "was sent to the ILO"},
-	workflow.DispatchFailed:   {authors: true, reviewers: true, what: "could not be sent to the ILO"},
-}
-
 // Work e-mails the authors and/or the tenant's reviewers. The e-mail names the case
 // and the state but not the submission's title or text: notifications leave the portal,
 // drafts should not.
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	s := w.s
-	n, ok := notifications[job.Args.State]
-	if !ok {
+	n := job.Args
+	if n.Notice == "" { // a job enqueued before jobs carried their notice
+		r := workflow.StateRuleOf(n.State)
+		n.Authors, n.Reviewers, n.Notice = r.Notify.Authors, r.Notify.Reviewers, r.Notice
+	}
+	if n.Notice == "" {
 		return nil
 	}
 	var sub workflow.Submission
@@ -85,7 +70,7 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	// Only active members whose roles entitle them now are told: authors who may still
 	// see the submission, and the tenant's reviewers.
 	var to []string
-	if n.authors {
+	if n.Authors {
 		authors, err := s.wf.Contributors(ctx, sub.ID)
 		if err != nil {
 			return err
@@ -100,7 +85,7 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 		}
 		to = append(to, emails...)
 	}
-	if n.reviewers {
+	if n.Reviewers {
 		emails, err := auth.EntitledEmails(ctx, s.db, auth.Entitlement{TenantID: sub.TenantID, Perm: auth.PermSubmissionReview})
 		if err != nil {
 			return err
@@ -125,11 +110,11 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 		if err := msg.To(addr); err != nil {
 			continue // an address that no longer parses: skip that person
 		}
-		msg.Subject(fmt.Sprintf("unionportal: a submission on %s %s", case3386, n.what))
+		msg.Subject(fmt.Sprintf("unionportal: a submission on %s %s", case3386, n.Notice))
 		msg.SetMessageIDWithValue(fmt.Sprintf("notify-%d-%d@%s", job.ID, i, s.opts.BaseURL.Hostname()))
 		msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
 			"A submission on %s (%s) %s.\n\nOpen it in the portal:\n%s\n\nThis message was sent by unionportal; it does not repeat the submission's content.\n",
-			case3386, CountryName(c.Country), n.what, link))
+			case3386, CountryName(c.Country), n.Notice, link))
 		if err := s.opts.Sender.Send(ctx, msg); err != nil {
 			if errors.Is(err, ErrTemporary) {
 				return err

@@ -96,7 +96,7 @@ type Service struct {
 	metrics  *metrics
 }
 
-var _ workflow.Dispatcher = (*Service)(nil)
+var _ workflow.Listener = (*Service)(nil)
 
 // MigrateQueue creates or updates River's tables.
 func MigrateQueue(ctx context.Context, db *database.DB) error {
@@ -119,7 +119,7 @@ func MigrateQueue(ctx context.Context, db *database.DB) error {
 }
 
 // NewService builds the service and its River client (not started).
-func NewService(db *database.DB, store storage.Store, opts Options) (*Service, error) {
+func NewService(db *database.DB, store storage.Store, wf *workflow.Service, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -144,7 +144,7 @@ func NewService(db *database.DB, store storage.Store, opts Options) (*Service, e
 	if opts.BaseURL == nil {
 		opts.BaseURL, _ = url.Parse("http://localhost:8080")
 	}
-	s := &Service{db: db, store: store, opts: opts, metrics: newMetrics()}
+	s := &Service{db: db, store: store, wf: wf, opts: opts, metrics: newMetrics()}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
 		return nil, err
@@ -183,10 +183,6 @@ func NewService(db *database.DB, store storage.Store, opts Options) (*Service, e
 	return s, nil
 }
 
-// SetWorkflow completes the wiring: the workflow service calls the dispatcher, and the
-// dispatcher reads submissions through the workflow service.
-func (s *Service) SetWorkflow(wf *workflow.Service) { s.wf = wf }
-
 // Start starts the workers; Stop waits for running jobs to finish (or ctx to end).
 func (s *Service) Start(ctx context.Context) error { return s.client.Start(ctx) }
 
@@ -204,25 +200,36 @@ func (p *retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	return time.Now().Add(d)
 }
 
-// EnqueueDispatch creates the dispatch and its job in the transaction that moves sub
-// to dispatching: both exist if and only if that transaction commits.
-func (s *Service) EnqueueDispatch(ctx context.Context, sub *workflow.Submission) error {
+// Entered acts, in the workflow's transaction, on a submission entering a state: it
+// creates the dispatch and its job when the submission is to be sent, and the
+// notification job when people are to be told. They exist if and only if the state
+// change commits.
+func (s *Service) Entered(ctx context.Context, e workflow.Entered) error {
 	tx, ok := s.db.SQLTx(ctx)
 	if !ok {
-		return errors.New("dispatch: EnqueueDispatch outside a transaction")
+		return errors.New("dispatch: Entered outside a transaction")
 	}
-	// What goes out is what the final approval froze, never today's settings.
-	snap, err := s.wf.SnapshotFor(ctx, sub.TenantID, sub.ID, sub.Revision)
-	if err != nil {
-		return err
+	sub := e.Submission
+	if e.Dispatch {
+		if e.Snapshot == nil {
+			return errors.New("dispatch: a dispatch without its approval snapshot")
+		}
+		id := auth.NewID()
+		// What goes out is what the final approval froze, never today's settings.
+		d := Dispatch{ID: id, TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision, State: "queued",
+			MessageID: "dispatch-" + id + "@" + s.opts.BaseURL.Hostname(), Sandbox: e.Snapshot.Dispatch.Sandbox, CreatedAt: time.Now().UTC()}
+		if err := s.db.Conn(ctx).Create(&d).Error; err != nil {
+			return err
+		}
+		if _, err := s.client.InsertTx(ctx, tx, Args{DispatchID: id}, nil); err != nil {
+			return err
+		}
 	}
-	id := auth.NewID()
-	d := Dispatch{ID: id, TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision, State: "queued",
-		MessageID: "dispatch-" + id + "@" + s.opts.BaseURL.Hostname(), Sandbox: snap.Dispatch.Sandbox, CreatedAt: time.Now().UTC()}
-	if err := s.db.Conn(ctx).Create(&d).Error; err != nil {
-		return err
+	if e.Notify == (workflow.Audience{}) {
+		return nil
 	}
-	_, err = s.client.InsertTx(ctx, tx, Args{DispatchID: id}, nil)
+	_, err := s.client.InsertTx(ctx, tx, NotifyArgs{TenantID: sub.TenantID, SubmissionID: sub.ID, State: sub.State,
+		Authors: e.Notify.Authors, Reviewers: e.Notify.Reviewers, Notice: e.Notice}, nil)
 	return err
 }
 

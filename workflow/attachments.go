@@ -121,7 +121,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // CheckUpload answers whether the caller may add files to the submission now: 404 when
 // it is not visible, 403 when not theirs to edit, 409 when its state forbids changes.
 func (s *Service) CheckUpload(ctx context.Context, a *auth.TenantAccess, submissionID string) error {
-	_, err := s.editable(ctx, a, submissionID)
+	_, err := s.editable(ctx, a, submissionID, canUpload)
 	return err
 }
 
@@ -131,7 +131,7 @@ func (s *Service) CheckUpload(ctx context.Context, a *auth.TenantAccess, submiss
 // against the limits. The row is written only once the object is stored; whatever fails
 // leaves neither row nor object.
 func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID, fileName, declaredType string, r io.Reader) (*Attachment, error) {
-	sub, err := s.editable(ctx, a, submissionID)
+	sub, err := s.editable(ctx, a, submissionID, canUpload)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		// The submission may have moved on, or other uploads filled it, meanwhile.
-		if _, err := s.editable(ctx, a, sub.ID); err != nil {
+		if _, err := s.editable(ctx, a, sub.ID, canUpload); err != nil {
 			return err
 		}
 		used, err := s.attachedBytes(ctx, sub.ID)
@@ -326,7 +326,7 @@ func (s *Service) DeleteAttachment(ctx context.Context, a *auth.TenantAccess, id
 		return apperr.NotFound("attachment")
 	}
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		if _, err := s.editable(ctx, a, att.SubmissionID); err != nil {
+		if _, err := s.editable(ctx, a, att.SubmissionID, canUpload); err != nil {
 			return err
 		}
 		q := s.db.Conn(ctx).Model(&Attachment{}).Where("id = ?", att.ID)

@@ -1,7 +1,7 @@
 // Package workflow owns cases, submissions, their revisions, comments and approvals,
 // the state machine that moves a submission from draft to dispatch, tenant settings,
 // and the events that record every step. It knows nothing of HTTP; it never imports
-// dispatch, which it reaches through the Dispatcher interface.
+// dispatch, which listens to it through the Listener interface.
 package workflow
 
 import "time"
@@ -23,9 +23,6 @@ const (
 	Withdrawn        State = "withdrawn"
 )
 
-// States lists every state.
-var States = []State{Draft, Submitted, InReview, ChangesRequested, Approved, Dispatching, Dispatched, DispatchFailed, Rejected, Withdrawn}
-
 // Submission kinds.
 const (
 	KindComplaint             = "complaint"
@@ -35,7 +32,9 @@ const (
 )
 
 // Kinds lists every submission kind.
-var Kinds = []string{KindComplaint, KindAdditionalInformation, KindAssociation, KindFollowUp}
+func Kinds() []string {
+	return []string{KindComplaint, KindAdditionalInformation, KindAssociation, KindFollowUp}
+}
 
 // Case is an ILO Committee on Freedom of Association case.
 type Case struct {

@@ -116,6 +116,9 @@ func (s *Service) AddComment(ctx context.Context, a *auth.TenantAccess, submissi
 		if err != nil {
 			return err
 		}
+		if !capabilities(sub.State, sub.OrganizationID, newActor(a)).Comment {
+			return apperr.New(apperr.KindConflict, apperr.CodeInvalidTransition, "a submission in state "+string(sub.State)+" takes no comments")
+		}
 		var f []apperr.FieldError
 		if l := len([]rune(body)); l == 0 || l > MaxCommentLength || isBlank(body) {
 			f = append(f, apperr.FieldError{Field: "body", Message: "required, at most 20000 characters"})

@@ -17,22 +17,31 @@ import (
 	"github.com/unionportal/unionportal/storage"
 )
 
-// Dispatcher schedules the sending of an approved submission. Workflow calls it inside
-// the transaction that moves the submission to dispatching, so the job exists if and
-// only if the state change committed. The dispatch package implements it.
-type Dispatcher interface {
-	EnqueueDispatch(ctx context.Context, sub *Submission) error
-	// Notify schedules the e-mails that tell the people concerned that sub entered
-	// state, in the same transaction.
-	Notify(ctx context.Context, sub *Submission, state State) error
+// Entered is what the workflow tells its listener when a submission enters a state, in
+// the transaction of the change: what the state table says entering it causes.
+type Entered struct {
+	Submission Submission
+	From       State
+	// Dispatch: the submission is to be sent now, as Snapshot (the approval snapshot
+	// of its revision) says.
+	Dispatch bool
+	Snapshot *ApprovalSnapshot
+	// Notify: who is to be told that the submission Notice ("was rejected").
+	Notify Audience
+	Notice string
+}
+
+// Listener acts on submissions entering states, in the transaction that moved them:
+// the dispatch package enqueues the dispatch job and the notifications, so that they
+// exist if and only if the state change committed. The workflow never calls the
+// dispatch package otherwise; calls go one way.
+type Listener interface {
+	Entered(ctx context.Context, e Entered) error
 }
 
 // Options configure a Service.
 type Options struct {
 	Logger *slog.Logger
-	// Dispatcher enqueues dispatch jobs; nil leaves dispatching submissions to a
-	// dispatcher that is not running in this process.
-	Dispatcher Dispatcher
 	// Storage keeps attachments; Limits bound them; Scanner, when set, checks each
 	// upload for malware before it is accepted.
 	Storage storage.Store
@@ -44,9 +53,14 @@ type Options struct {
 
 // Service is the workflow domain.
 type Service struct {
-	db   *database.DB
-	opts Options
+	db        *database.DB
+	opts      Options
+	listeners []Listener
 }
+
+// Subscribe adds a listener of submissions entering states (the dispatch service). It
+// is part of the wiring, before the service is used.
+func (s *Service) Subscribe(l Listener) { s.listeners = append(s.listeners, l) }
 
 // NewService builds the workflow service.
 func NewService(db *database.DB, opts Options) *Service {
@@ -121,8 +135,8 @@ func (s *Service) load(ctx context.Context, a *auth.TenantAccess, id string, loc
 // newActor describes the caller for the workflow table, with the permissions the
 // table names decided once, not once per row and rule.
 func newActor(a *auth.TenantAccess) actor {
-	perms := map[auth.Permission]bool{}
-	for _, r := range Table {
+	perms := map[auth.Permission]bool{auth.PermCommentCreate: a.Can(auth.PermCommentCreate)}
+	for _, r := range table {
 		if _, done := perms[r.Permission]; !done {
 			perms[r.Permission] = a.Can(r.Permission)
 		}

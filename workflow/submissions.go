@@ -29,26 +29,28 @@ type SubmissionInput struct {
 // SubmissionView is a submission as its reader sees it: with what they may do next.
 type SubmissionView struct {
 	Submission
-	AllowedActions    []Action `json:"allowed_actions"`
-	Approvals         int      `json:"approvals"`
-	RequiredApprovals int      `json:"required_approvals"`
+	AllowedActions    []Action     `json:"allowed_actions"`
+	Capabilities      Capabilities `json:"capabilities"`
+	Approvals         int          `json:"approvals"`
+	RequiredApprovals int          `json:"required_approvals"`
 }
 
 // SubmissionSummary is a list item: a submission without its body.
 type SubmissionSummary struct {
-	ID             string    `json:"id"`
-	CaseID         string    `json:"case_id"`
-	OrganizationID string    `json:"organization_id"`
-	AuthorID       string    `json:"author_id"`
-	Kind           string    `json:"kind"`
-	Title          string    `json:"title"`
-	Language       string    `json:"language"`
-	State          State     `json:"state"`
-	Version        int64     `json:"version"`
-	Revision       int       `json:"revision"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
-	AllowedActions []Action  `json:"allowed_actions" gorm:"-"`
+	ID             string       `json:"id"`
+	CaseID         string       `json:"case_id"`
+	OrganizationID string       `json:"organization_id"`
+	AuthorID       string       `json:"author_id"`
+	Kind           string       `json:"kind"`
+	Title          string       `json:"title"`
+	Language       string       `json:"language"`
+	State          State        `json:"state"`
+	Version        int64        `json:"version"`
+	Revision       int          `json:"revision"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	AllowedActions []Action     `json:"allowed_actions" gorm:"-"`
+	Capabilities   Capabilities `json:"capabilities" gorm:"-"`
 	// Whether the caller contributed to it, or approved its current revision: read with
 	// the page, for allowed_actions.
 	Contributed  bool `json:"-"`
@@ -70,7 +72,7 @@ func (in SubmissionInput) apply(sub *Submission) []apperr.FieldError {
 	if in.Language != nil {
 		sub.Language = *in.Language
 	}
-	if !slices.Contains(Kinds, sub.Kind) {
+	if !slices.Contains(Kinds(), sub.Kind) {
 		f = append(f, apperr.FieldError{Field: "kind", Message: "expected complaint, additional_information, association or follow_up"})
 	}
 	if sub.Title == "" || utf8.RuneCountInString(sub.Title) > 500 {
@@ -148,24 +150,54 @@ func (s *Service) view(ctx context.Context, a *auth.TenantAccess, sub *Submissio
 		return nil, err
 	}
 	return &SubmissionView{Submission: *sub, AllowedActions: allowedActions(sub.State, sub.OrganizationID, who),
-		Approvals: int(n), RequiredApprovals: st.Workflow.RequiredApprovals}, nil
+		Capabilities: capabilities(sub.State, sub.OrganizationID, who),
+		Approvals:    int(n), RequiredApprovals: st.Workflow.RequiredApprovals}, nil
 }
 
-// editable loads a submission for a change by its editors: it must be a draft or sent
-// back for changes, owned by the caller's organization.
-func (s *Service) editable(ctx context.Context, a *auth.TenantAccess, id string) (*Submission, error) {
+// editable loads a submission, locked, for a change its caller may make in its state,
+// as the state table's capability want says (Edit, Upload or Delete): a 403 for anyone
+// but editors of its organization, a 409 in a state that does not allow it.
+func (s *Service) editable(ctx context.Context, a *auth.TenantAccess, id string, want func(Capabilities) bool) (*Submission, error) {
 	sub, err := s.load(ctx, a, id, true)
 	if err != nil {
 		return nil, err
 	}
-	if !a.Can(auth.PermSubmissionWriteOwn) || a.Membership == nil || a.Membership.OrganizationID != sub.OrganizationID {
-		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only editors of the submission's organization may change it"}
+	who := newActor(a)
+	if want(capabilities(sub.State, sub.OrganizationID, who)) {
+		return sub, nil
 	}
-	if sub.State != Draft && sub.State != ChangesRequested {
-		return nil, (&apperr.Error{Kind: apperr.KindConflict, Code: "not_editable",
-			Message: "only a draft or a submission sent back for changes can be edited"}).With("state", sub.State)
+	// Who may, in a state where it is possible?
+	for _, r := range states {
+		if want(capabilities(r.State, sub.OrganizationID, who)) {
+			return nil, notInState(want, sub)
+		}
 	}
-	return sub, nil
+	return nil, apperr.Forbidden("only editors of the submission's organization may change it")
+}
+
+// canEdit, canUpload and canDelete pick a capability for editable.
+func canEdit(c Capabilities) bool   { return c.Edit }
+func canUpload(c Capabilities) bool { return c.Upload }
+func canDelete(c Capabilities) bool { return c.Delete }
+
+// notInState is the 409 for a change its state does not allow.
+func notInState(want func(Capabilities) bool, sub *Submission) *apperr.Error {
+	var in []State
+	for _, r := range states {
+		if want(Capabilities{Edit: r.Edit, Upload: r.Upload, Delete: r.Delete, Comment: r.Comment}) {
+			in = append(in, r.State)
+		}
+	}
+	code, what := apperr.CodeNotEditable, "changed"
+	if want(Capabilities{Delete: true}) && !want(Capabilities{Edit: true, Upload: true}) {
+		code, what = apperr.CodeNotDeletable, "deleted; withdraw it instead"
+	}
+	names := make([]string, len(in))
+	for i, st := range in {
+		names[i] = string(st)
+	}
+	return apperr.New(apperr.KindConflict, code, "a submission in state "+string(sub.State)+" cannot be "+what+
+		" (possible in: "+strings.Join(names, ", ")+")").With("state", sub.State)
 }
 
 // UpdateSubmission changes a draft. ifMatch is the version the caller last saw (0: not
@@ -175,7 +207,7 @@ func (s *Service) UpdateSubmission(ctx context.Context, a *auth.TenantAccess, id
 	var sub *Submission
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		var err error
-		if sub, err = s.editable(ctx, a, id); err != nil {
+		if sub, err = s.editable(ctx, a, id, canEdit); err != nil {
 			return err
 		}
 		if ifMatch == 0 {
@@ -244,13 +276,9 @@ func (s *Service) addContributor(ctx context.Context, submissionID, userID strin
 func (s *Service) DeleteSubmission(ctx context.Context, a *auth.TenantAccess, id string) error {
 	var keys []string
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
-		sub, err := s.editable(ctx, a, id)
+		sub, err := s.editable(ctx, a, id, canDelete)
 		if err != nil {
 			return err
-		}
-		if sub.State != Draft || sub.Revision > 0 {
-			return (&apperr.Error{Kind: apperr.KindConflict, Code: "not_deletable",
-				Message: "only a draft that was never submitted can be deleted; withdraw it instead"}).With("state", sub.State)
 		}
 		if err := s.db.Conn(ctx).Model(&Attachment{}).Where("submission_id = ?", sub.ID).Pluck("object_key", &keys).Error; err != nil {
 			return err
@@ -280,7 +308,7 @@ type ListFilter struct {
 
 func (f ListFilter) validate() error {
 	var fe []apperr.FieldError
-	if f.State != "" && !slices.Contains(States, State(f.State)) {
+	if f.State != "" && !slices.Contains(States(), State(f.State)) {
 		fe = append(fe, apperr.FieldError{Field: "state", Message: "unknown state; expected one of draft, submitted, in_review, changes_requested, approved, dispatching, dispatched, dispatch_failed, rejected, withdrawn"})
 	}
 	if f.CaseID != "" && !auth.ValidID(f.CaseID) {
@@ -355,6 +383,7 @@ func (s *Service) ListSubmissions(ctx context.Context, a *auth.TenantAccess, f L
 		who := base
 		who.contributor, who.approved = items[i].Contributed, items[i].ApprovedByMe
 		items[i].AllowedActions = allowedActions(items[i].State, items[i].OrganizationID, who)
+		items[i].Capabilities = capabilities(items[i].State, items[i].OrganizationID, who)
 	}
 	return items, next, nil
 }

@@ -17,13 +17,14 @@ import (
 const MaxCommentLength = 20000
 
 // Transition takes action on a submission, as the workflow table allows. The state
-// change, the revision (on submit), the approval, the comment, the audit event and,
-// on entering dispatching, the dispatch job are written in one transaction.
+// change, the revision (on submit), the approval and its snapshot, the comment, the
+// audit event and what the listener does on entering the new state (the dispatch job,
+// the notifications) are written in one transaction.
 func (s *Service) Transition(ctx context.Context, a *auth.TenantAccess, id string, action Action, comment string) (*SubmissionView, error) {
 	rule, ok := ruleFor(action)
 	if !ok {
-		names := make([]string, 0, len(Table))
-		for _, r := range Table {
+		names := make([]string, 0, len(table))
+		for _, r := range table {
 			names = append(names, string(r.Action))
 		}
 		return nil, apperr.Invalid("unknown action", apperr.FieldError{Field: "action", Message: "expected one of " + strings.Join(names, ", ")})
@@ -42,22 +43,9 @@ func (s *Service) Transition(ctx context.Context, a *auth.TenantAccess, id strin
 		if err != nil {
 			return err
 		}
-		if rule.OwnOrganization && who.organizationID != sub.OrganizationID {
-			who.organizationID = ""
-		}
-		switch rule.refusal(sub.State, who) {
-		case "":
-		case "invalid_transition":
-			return (&apperr.Error{Kind: apperr.KindConflict, Code: "invalid_transition",
-				Message: "the action " + string(action) + " is not possible in state " + string(sub.State)}).
-				With("state", sub.State).With("allowed_actions", allowedActions(sub.State, sub.OrganizationID, who))
-		case "author_cannot_approve", "author_cannot_sign":
-			return &apperr.Error{Kind: apperr.KindForbidden, Code: "author_cannot_" + string(action),
-				Message: "an author of a submission (who wrote, edited or submitted it, or added or removed its evidence) cannot " + string(action) + " it"}
-		case "already_approved":
-			return &apperr.Error{Kind: apperr.KindConflict, Code: "already_approved", Message: "you have approved this revision already; another reviewer must approve"}
-		default:
-			return &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "your roles do not allow " + string(action) + " on this submission"}
+		allowed := func() []Action { return allowedActions(sub.State, sub.OrganizationID, who) }
+		if refused := rule.refusal(sub.State, forRule(rule, sub.OrganizationID, who), allowed); refused != nil {
+			return refused
 		}
 		if rule.CommentRequired && comment == "" {
 			return apperr.Invalid("a comment is required", apperr.FieldError{Field: "comment", Message: "required: say why"})
@@ -72,93 +60,43 @@ func (s *Service) Transition(ctx context.Context, a *auth.TenantAccess, id strin
 
 // apply performs rule on sub, which is locked, and records it.
 func (s *Service) apply(ctx context.Context, a *auth.TenantAccess, sub *Submission, rule Rule, comment string) error {
-	from := sub.State
-	to := rule.To
+	from, to := sub.State, rule.To
 	uid := a.Principal.User.ID
-	now := s.now()
 	details := map[string]any{"from": from}
 	updates := map[string]any{}
-
-	switch rule.Action {
-	case ActionSubmit:
-		sub.Revision++
-		snaps, err := s.snapshotAttachments(ctx, sub)
-		if err != nil {
-			return err
-		}
-		rev := Revision{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Number: sub.Revision,
-			Title: sub.Title, Body: sub.Body, Language: sub.Language, Attachments: snaps, CreatedBy: uid, CreatedAt: now}
-		if err := s.db.Conn(ctx).Create(&rev).Error; err != nil {
-			return err
-		}
-		if err := s.addContributor(ctx, sub.ID, uid); err != nil {
+	if rule.NewRevision {
+		if err := s.newRevision(ctx, sub, uid, details); err != nil {
 			return err
 		}
 		updates["revision"] = sub.Revision
-		details["revision"], details["attachments"] = sub.Revision, len(snaps)
-	case ActionStartReview:
+	}
+	if rule.AssignsReviewer {
 		sub.ReviewerID = &uid
 		updates["reviewer_id"] = uid
-	case ActionApprove:
-		st, err := s.Settings(ctx, a)
-		if err != nil {
+	}
+	var snap *ApprovalSnapshot
+	if rule.Counted {
+		var err error
+		if to, snap, err = s.count(ctx, a, sub, rule, details); err != nil {
 			return err
 		}
-		c, err := s.receivable(ctx, a, sub, st)
-		if err != nil {
-			return err
-		}
-		ap := Approval{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision, ReviewerID: uid, CreatedAt: now}
-		if err := s.db.Conn(ctx).Create(&ap).Error; err != nil {
-			if errors.Is(err, gorm.ErrDuplicatedKey) {
-				return &apperr.Error{Kind: apperr.KindConflict, Code: "already_approved", Message: "you have approved this revision already"}
-			}
-			return err
-		}
-		var n int64
-		if err := s.db.Conn(ctx).Model(&Approval{}).Where("submission_id = ? AND revision = ?", sub.ID, sub.Revision).
-			Distinct("reviewer_id").Count(&n).Error; err != nil {
-			return err
-		}
-		details["approvals"], details["required_approvals"] = n, st.Workflow.RequiredApprovals
-		switch {
-		case int(n) < st.Workflow.RequiredApprovals:
-			to = InReview
-		case st.Workflow.RequireSignatory:
-			to = Approved
-		default:
-			to = Dispatching
-		}
-		if to != InReview {
-			// The final approval freezes what will be sent.
-			snap, err := s.takeSnapshot(ctx, sub, st.Dispatch, c)
-			if err != nil {
-				return err
-			}
-			details["snapshot_sha256"] = snap.SHA256
-		}
-	case ActionSign:
-		snap, err := s.SnapshotFor(ctx, sub.TenantID, sub.ID, sub.Revision)
-		if err != nil {
+	}
+	if rule.SignsSnapshot || to == Dispatching && snap == nil {
+		var err error
+		if snap, err = s.SnapshotFor(ctx, sub.TenantID, sub.ID, sub.Revision); err != nil {
 			return err
 		}
 		details["snapshot_sha256"] = snap.SHA256
 	}
-
-	var commentID string
 	if comment != "" {
-		rev := sub.Revision
-		c := Comment{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, AuthorID: uid, Body: comment, CreatedAt: now}
-		if rev > 0 {
-			c.Revision = &rev
-		}
-		if err := s.db.Conn(ctx).Create(&c).Error; err != nil {
+		id, err := s.recordComment(ctx, sub, uid, comment)
+		if err != nil {
 			return err
 		}
-		commentID = c.ID
-		details["comment_id"] = commentID
+		details["comment_id"] = id
 	}
 
+	now := s.now()
 	sub.State, sub.UpdatedAt = to, now
 	sub.Version++
 	updates["state"], updates["version"], updates["updated_at"] = to, sub.Version, now
@@ -173,29 +111,87 @@ func (s *Service) apply(ctx context.Context, a *auth.TenantAccess, sub *Submissi
 	if err := s.event(ctx, a, "submission."+string(rule.Action), "submission", sub.ID, details); err != nil {
 		return err
 	}
-	if s.opts.Dispatcher == nil {
+	return s.entered(ctx, sub, from, snap)
+}
+
+// newRevision records sub as its next immutable revision, with its evidence.
+func (s *Service) newRevision(ctx context.Context, sub *Submission, uid string, details map[string]any) error {
+	sub.Revision++
+	snaps, err := s.snapshotAttachments(ctx, sub)
+	if err != nil {
+		return err
+	}
+	rev := Revision{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Number: sub.Revision,
+		Title: sub.Title, Body: sub.Body, Language: sub.Language, Attachments: snaps, CreatedBy: uid, CreatedAt: s.now()}
+	if err := s.db.Conn(ctx).Create(&rev).Error; err != nil {
+		return err
+	}
+	details["revision"], details["attachments"] = sub.Revision, len(snaps)
+	return s.addContributor(ctx, sub.ID, uid)
+}
+
+// count records the caller's approval of sub's revision (after the receivability
+// checks) and returns where the counted rule leads with it; when that is past the
+// pending state, the snapshot of what will be sent is taken.
+func (s *Service) count(ctx context.Context, a *auth.TenantAccess, sub *Submission, rule Rule, details map[string]any) (State, *ApprovalSnapshot, error) {
+	st, err := s.Settings(ctx, a)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := s.receivable(ctx, a, sub, st)
+	if err != nil {
+		return "", nil, err
+	}
+	ap := Approval{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision,
+		ReviewerID: a.Principal.User.ID, CreatedAt: s.now()}
+	if err := s.db.Conn(ctx).Create(&ap).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return "", nil, apperr.New(apperr.KindConflict, apperr.CodeAlreadyApproved,
+				"you have approved this revision already; another reviewer must approve")
+		}
+		return "", nil, err
+	}
+	var n int64
+	if err := s.db.Conn(ctx).Model(&Approval{}).Where("submission_id = ? AND revision = ?", sub.ID, sub.Revision).
+		Distinct("reviewer_id").Count(&n).Error; err != nil {
+		return "", nil, err
+	}
+	details["approvals"], details["required_approvals"] = n, st.Workflow.RequiredApprovals
+	to := rule.target(int(n), st)
+	if to == rule.Pending || !rule.Freezes {
+		return to, nil, nil
+	}
+	snap, err := s.takeSnapshot(ctx, sub, st.Dispatch, c)
+	if err != nil {
+		return "", nil, err
+	}
+	details["snapshot_sha256"] = snap.SHA256
+	return to, snap, nil
+}
+
+// recordComment stores the comment that comes with an action, about the current revision.
+func (s *Service) recordComment(ctx context.Context, sub *Submission, uid, body string) (string, error) {
+	c := Comment{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, AuthorID: uid, Body: body, CreatedAt: s.now()}
+	if rev := sub.Revision; rev > 0 {
+		c.Revision = &rev
+	}
+	return c.ID, s.db.Conn(ctx).Create(&c).Error
+}
+
+// entered tells the listener that sub entered its state from from, with what the state
+// table says entering it causes.
+func (s *Service) entered(ctx context.Context, sub *Submission, from State, snap *ApprovalSnapshot) error {
+	r := stateRule(sub.State)
+	if sub.State == from || !r.Dispatch && r.Notify == (Audience{}) {
 		return nil
 	}
-	if to == Dispatching {
-		if err := s.opts.Dispatcher.EnqueueDispatch(ctx, sub); err != nil {
+	e := Entered{Submission: *sub, From: from, Dispatch: r.Dispatch, Snapshot: snap, Notify: r.Notify, Notice: r.Notice}
+	for _, l := range s.listeners {
+		if err := l.Entered(ctx, e); err != nil {
 			return err
 		}
 	}
-	if notified(to) && to != from {
-		return s.opts.Dispatcher.Notify(ctx, sub, to)
-	}
 	return nil
-}
-
-// notified says which states are announced by e-mail: to the authors when their
-// submission is approved, sent back, rejected, dispatched or failed; to the reviewers
-// when one is submitted or a dispatch fails.
-func notified(st State) bool {
-	switch st {
-	case Submitted, Approved, ChangesRequested, Rejected, Dispatched, DispatchFailed:
-		return true
-	}
-	return false
 }
 
 // receivable runs the checks the ILO applies before it accepts a communication, and
@@ -264,12 +260,12 @@ func (s *Service) CompleteDispatch(ctx context.Context, tenantID, submissionID, 
 	_, err := audit.Record(ctx, s.db, audit.Entry{TenantID: tenantID, Action: "submission." + string(to), ObjectType: "submission",
 		ObjectID: submissionID, IP: "dispatch", Details: map[string]any{"from": Dispatching, "to": to, "dispatch_id": dispatchID, "detail": detail},
 		At: s.now()})
-	if err != nil || s.opts.Dispatcher == nil {
+	if err != nil {
 		return err
 	}
 	var sub Submission
 	if err := s.db.Conn(ctx).Where("id = ?", submissionID).First(&sub).Error; err != nil {
 		return err
 	}
-	return s.opts.Dispatcher.Notify(ctx, &sub, to)
+	return s.entered(ctx, &sub, Dispatching, nil)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -75,20 +76,18 @@ func main() {
 	smtp, err := dispatch.NewSMTP("smtp://" + pit.SMTPAddr)
 	check(err)
 	base, _ := url.Parse("http://bench.local")
-	authSvc, err := auth.NewService(ctx, db, auth.Options{Logger: quiet, SecretKey: []byte("bench-secret-bench-secret-bench-secret"),
-		PasswordParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
-	check(err)
+	authOpts := auth.Options{SecretKey: []byte("bench-secret-bench-secret-bench-secret"),
+		PasswordParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
 
 	var p7 []float64
 	var letterSize int
 	for i := 0; i < *pairs; i++ {
 		// A: the portal. A fresh dispatch service per run, started once the jobs wait.
-		d, err := dispatch.NewService(db, store, dispatch.Options{Logger: quiet, Sender: smtp, BaseURL: base,
-			PollInterval: 20 * time.Millisecond, Workers: *workers})
+		services, err := portal.New(ctx, db, store, portal.Options{Logger: quiet, Auth: authOpts,
+			Dispatch: dispatch.Options{Sender: smtp, BaseURL: base, PollInterval: 20 * time.Millisecond, Workers: *workers}})
 		check(err)
-		wf := workflow.NewService(db, workflow.Options{Logger: quiet, Storage: store, Dispatcher: d})
-		d.SetWorkflow(wf)
-		ids := prepare(ctx, db, authSvc, wf, i)
+		d, wf := services.Dispatch, services.Workflow
+		ids := prepare(ctx, db, services.Auth, wf, i)
 		if *profile != "" && i == 0 {
 			f, err := os.Create(*profile)
 			check(err)

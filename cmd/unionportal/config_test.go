@@ -203,9 +203,9 @@ func TestConfigErrorsHideSecrets(t *testing.T) {
 	})
 	t.Run("SMTP transport", func(t *testing.T) {
 		cfg := &Config{DataDir: t.TempDir(), SMTPURL: "smtp://relay:" + secret + "%zz@mail.example"}
-		_, err := newDispatch(cfg, nil, nil, nil)
+		_, err := newSender(cfg)
 		if err == nil || strings.Contains(err.Error(), secret) {
-			t.Errorf("newDispatch: %v", err)
+			t.Errorf("newSender: %v", err)
 		}
 	})
 }

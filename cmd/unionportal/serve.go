@@ -14,14 +14,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/unionportal/unionportal/api"
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/clamd"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -40,15 +39,6 @@ func openDatabase(ctx context.Context, cfg *Config, log *slog.Logger) (*database
 		return nil, fmt.Errorf("%sDATABASE_URL: %v", envPrefix, err)
 	}
 	return db, nil
-}
-
-func newAuth(ctx context.Context, cfg *Config, db *database.DB, log *slog.Logger) (*auth.Service, error) {
-	svc, err := auth.NewService(ctx, db, auth.Options{Logger: log, SecretKey: []byte(cfg.SecretKey),
-		SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute})
-	if err != nil {
-		return nil, fmt.Errorf("authorization: %v", err)
-	}
-	return svc, nil
 }
 
 // openStorage opens the configured store: files in the data dir, or an S3 bucket
@@ -130,24 +120,22 @@ func migrateDB(ctx context.Context, db *database.DB, log *slog.Logger) ([]int64,
 	return applied, nil
 }
 
-// newDispatch builds the dispatch service: mail over SMTP when UNIONPORTAL_SMTP_URL is
-// set, else into <data dir>/outbox.
-func newDispatch(cfg *Config, db *database.DB, store storage.Store, log *slog.Logger) (*dispatch.Service, error) {
-	var sender dispatch.Sender = dispatch.Outbox{Dir: filepath.Join(cfg.DataDir, "outbox")}
-	if cfg.SMTPURL != "" {
-		smtp, err := dispatch.NewSMTP(cfg.SMTPURL)
-		if err != nil {
-			// A url.Error quotes the URL, password included.
-			var uerr *url.Error
-			if errors.As(err, &uerr) {
-				err = errors.New("not a valid URL")
-			}
-			return nil, fmt.Errorf("%sSMTP_URL: %v", envPrefix, err)
-		}
-		sender = smtp
+// newSender is how dispatches leave: over SMTP when UNIONPORTAL_SMTP_URL is set, else
+// into <data dir>/outbox.
+func newSender(cfg *Config) (dispatch.Sender, error) {
+	if cfg.SMTPURL == "" {
+		return dispatch.Outbox{Dir: filepath.Join(cfg.DataDir, "outbox")}, nil
 	}
-	return dispatch.NewService(db, store, dispatch.Options{Logger: log, Sender: sender, BaseURL: cfg.BaseURL,
-		JobTimeout: cfg.DispatchTimeout})
+	smtp, err := dispatch.NewSMTP(cfg.SMTPURL)
+	if err != nil {
+		// A url.Error quotes the URL, password included.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = errors.New("not a valid URL")
+		}
+		return nil, fmt.Errorf("%sSMTP_URL: %v", envPrefix, err)
+	}
+	return smtp, nil
 }
 
 func migrate(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
@@ -196,29 +184,30 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
-	if a.auth, err = newAuth(ctx, cfg, db, log); err != nil {
-		a.close()
-		return nil, err
-	}
 	if a.store, err = openStorage(ctx, cfg); err != nil {
 		a.close()
 		return nil, err
 	}
-	wopts := workflow.Options{Logger: log, Storage: a.store,
-		Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}}
-	if a.dispatch, err = newDispatch(cfg, db, a.store, log); err != nil {
+	sender, err := newSender(cfg)
+	if err != nil {
 		a.close()
 		return nil, err
 	}
-	wopts.Dispatcher = a.dispatch
+	opts := portal.Options{Logger: log,
+		Auth:     auth.Options{SecretKey: []byte(cfg.SecretKey), SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute},
+		Workflow: workflow.Options{Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}},
+		Dispatch: dispatch.Options{Sender: sender, BaseURL: cfg.BaseURL, JobTimeout: cfg.DispatchTimeout}}
 	if cfg.ClamdAddr != "" {
 		client := &clamd.Client{Addr: cfg.ClamdAddr}
-		wopts.Scanner = func(ctx context.Context) (workflow.Scan, error) { return client.Start(ctx) }
+		opts.Workflow.Scanner = func(ctx context.Context) (workflow.Scan, error) { return client.Start(ctx) }
 	}
-	a.wf = workflow.NewService(db, wopts)
-	a.dispatch.SetWorkflow(a.wf)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(a.dispatch.Collectors()...)
+	services, err := portal.New(ctx, db, a.store, opts)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("starting the services: %v", err)
+	}
+	a.auth, a.wf, a.dispatch = services.Auth, services.Workflow, services.Dispatch
+	reg := services.Metrics
 	a.srv = api.New(api.Options{
 		Metrics:              reg,
 		Auth:                 a.auth,

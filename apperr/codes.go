@@ -1,0 +1,85 @@
+package apperr
+
+// The stable machine codes of problems, in one catalogue: clients branch on them, so a
+// code is never reused with another meaning and never renamed. The OpenAPI document
+// publishes Codes as the enum of a problem's code.
+const (
+	// Requests that cannot be read or are refused before anything is looked at.
+	CodeMalformedRequest     = "malformed_request"
+	CodeValidationFailed     = "validation_failed"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeRequestTooLarge      = "request_too_large"
+	CodeRequestTimeout       = "request_timeout"
+	CodeBadRequest           = "bad_request"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeNotFound             = "not_found"
+	CodeInternalError        = "internal_error"
+
+	// Authentication and authorization.
+	CodeUnauthenticated         = "unauthenticated"
+	CodeInvalidCredentials      = "invalid_credentials"
+	CodeSessionExpired          = "session_expired"
+	CodeSessionRequired         = "session_required"
+	CodeTokenExpired            = "token_expired"
+	CodeTokenCannotCreateTokens = "token_cannot_create_tokens"
+	CodeCSRFFailed              = "csrf_failed"
+	CodeForbidden               = "forbidden"
+	CodeTooManyAttempts         = "too_many_attempts"
+	CodeTooManyConnections      = "too_many_connections"
+	CodeRateLimited             = "rate_limited"
+
+	// Accounts, memberships, tenants.
+	CodeDuplicate            = "duplicate"
+	CodeAlreadyMember        = "already_member"
+	CodeLastTenantAdmin      = "last_tenant_admin"
+	CodeInvitationExpired    = "invitation_expired"
+	CodeInvitationNotPending = "invitation_not_pending"
+	CodeSenderDomainExists   = "sender_domain_exists"
+
+	// The workflow.
+	CodeInvalidTransition   = "invalid_transition"
+	CodeAuthorCannotApprove = "author_cannot_approve"
+	CodeAuthorCannotSign    = "author_cannot_sign"
+	CodeAlreadyApproved     = "already_approved"
+	CodeNotReceivable       = "not_receivable"
+	CodeNotEditable         = "not_editable"
+	CodeNotDeletable        = "not_deletable"
+	CodeIfMatchRequired     = "if_match_required"
+	CodeVersionMismatch     = "version_mismatch"
+
+	// Evidence files.
+	CodeFileTooLarge     = "file_too_large"
+	CodeFileTypeRefused  = "file_type_refused"
+	CodeFileTypeMismatch = "file_type_mismatch"
+	CodeFileInfected     = "file_infected"
+	CodeTooManyUploads   = "too_many_uploads"
+
+	// Services.
+	CodeNotReady                  = "not_ready"
+	CodeServiceUnavailable        = "service_unavailable"
+	CodeDatabaseUnavailable       = "database_unavailable"
+	CodeStorageUnavailable        = "storage_unavailable"
+	CodeStorageFull               = "storage_full"
+	CodeMalwareScannerUnavailable = "malware_scanner_unavailable"
+)
+
+// Codes lists every code of the catalogue, for the OpenAPI document.
+func Codes() []string {
+	return []string{
+		CodeMalformedRequest, CodeValidationFailed, CodeUnsupportedMediaType, CodeRequestTooLarge, CodeRequestTimeout,
+		CodeBadRequest, CodeMethodNotAllowed, CodeNotFound, CodeInternalError,
+		CodeUnauthenticated, CodeInvalidCredentials, CodeSessionExpired, CodeSessionRequired, CodeTokenExpired,
+		CodeTokenCannotCreateTokens, CodeCSRFFailed, CodeForbidden, CodeTooManyAttempts, CodeTooManyConnections, CodeRateLimited,
+		CodeDuplicate, CodeAlreadyMember, CodeLastTenantAdmin, CodeInvitationExpired, CodeInvitationNotPending, CodeSenderDomainExists,
+		CodeInvalidTransition, CodeAuthorCannotApprove, CodeAuthorCannotSign, CodeAlreadyApproved, CodeNotReceivable,
+		CodeNotEditable, CodeNotDeletable, CodeIfMatchRequired, CodeVersionMismatch,
+		CodeFileTooLarge, CodeFileTypeRefused, CodeFileTypeMismatch, CodeFileInfected, CodeTooManyUploads,
+		CodeNotReady, CodeServiceUnavailable, CodeDatabaseUnavailable, CodeStorageUnavailable, CodeStorageFull,
+		CodeMalwareScannerUnavailable,
+	}
+}
+
+// Forbidden is a 403: the caller may see the object but not do this.
+func Forbidden(message string) *Error {
+	return &Error{Kind: KindForbidden, Code: CodeForbidden, Message: message}
+}

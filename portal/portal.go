@@ -1,0 +1,72 @@
+// Package portal assembles the portal's domain services (auth, workflow, dispatch) on
+// one database and one store, wired once: serve, worker, the tests and the benchmarks
+// all build them here. It sits between api and dispatch in the layering.
+package portal
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/storage"
+	"github.com/unionportal/unionportal/workflow"
+)
+
+// Options configure the services. Logger and Now, when set, are given to every
+// service whose own options leave them unset.
+type Options struct {
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Auth     auth.Options
+	Workflow workflow.Options
+	Dispatch dispatch.Options
+}
+
+// Services are the wired domain services.
+type Services struct {
+	Auth     *auth.Service
+	Workflow *workflow.Service
+	Dispatch *dispatch.Service
+	// Metrics holds the dispatch metrics, for /metrics.
+	Metrics *prometheus.Registry
+}
+
+// New builds the services on db (migrated, River's queue included) and store: the
+// workflow's submissions entering states reach the dispatch service, which reads what
+// it sends through the workflow's ports. The dispatch workers are not started.
+func New(ctx context.Context, db *database.DB, store storage.Store, opts Options) (*Services, error) {
+	if opts.Auth.Logger == nil {
+		opts.Auth.Logger = opts.Logger
+	}
+	if opts.Auth.Now == nil {
+		opts.Auth.Now = opts.Now
+	}
+	if opts.Workflow.Logger == nil {
+		opts.Workflow.Logger = opts.Logger
+	}
+	if opts.Workflow.Now == nil {
+		opts.Workflow.Now = opts.Now
+	}
+	if opts.Dispatch.Logger == nil {
+		opts.Dispatch.Logger = opts.Logger
+	}
+	opts.Workflow.Storage = store
+	a, err := auth.NewService(ctx, db, opts.Auth)
+	if err != nil {
+		return nil, err
+	}
+	wf := workflow.NewService(db, opts.Workflow)
+	d, err := dispatch.NewService(db, store, wf, opts.Dispatch)
+	if err != nil {
+		return nil, err
+	}
+	wf.Subscribe(d)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(d.Collectors()...)
+	return &Services{Auth: a, Workflow: wf, Dispatch: d, Metrics: reg}, nil
+}
