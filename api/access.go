@@ -93,7 +93,7 @@ func (s *Server) guard(access Access) echo.MiddlewareFunc {
 			switch access.kind {
 			case accessPlatform:
 				if !p.User.IsSuperadmin {
-					return &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only a platform superadmin may do this"}
+					return &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeForbidden, Message: "only a platform superadmin may do this"}
 				}
 			case accessTenant:
 				ta, err := s.opts.Auth.ResolveTenant(ctx, p, c.Param("tenant"))
@@ -119,7 +119,7 @@ func (s *Server) authenticate(c echo.Context) (*auth.Principal, error) {
 	if h := req.Header.Get(echo.HeaderAuthorization); h != "" {
 		scheme, token, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") || token == "" {
-			return nil, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "unauthenticated", Message: "expected Authorization: Bearer <token>"}
+			return nil, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: apperr.CodeUnauthenticated, Message: "expected Authorization: Bearer <token>"}
 		}
 		bearer = strings.TrimSpace(token)
 	} else if ck, err := req.Cookie(s.cookieName()); err == nil {
@@ -132,7 +132,7 @@ func (s *Server) authenticate(c echo.Context) (*auth.Principal, error) {
 	// Known before the CSRF check, so that a CSRF failure is audited as this user's.
 	c.Set(principalKey, p)
 	if p.Via == auth.ViaSession && !safeMethod(req.Method) && !s.opts.Auth.CheckCSRF(p.SessionID, req.Header.Get("X-CSRF-Token")) {
-		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: "csrf_failed", Message: "send the X-CSRF-Token header given at login (or by GET /api/v1/me)"}
+		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeCSRFFailed, Message: "send the X-CSRF-Token header given at login (or by GET /api/v1/me)"}
 	}
 	return p, nil
 }

@@ -22,7 +22,7 @@ import (
 func decodeJSON(c echo.Context, v any) error {
 	mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	if err != nil || mt != echo.MIMEApplicationJSON {
-		return &apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: "unsupported_media_type", Message: "send the body as application/json"}
+		return &apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: apperr.CodeUnsupportedMediaType, Message: "send the body as application/json"}
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {

@@ -34,20 +34,20 @@ func (s *Server) upload(c echo.Context) error {
 	}
 	limit := s.opts.Workflow.FileLimit()
 	if req.ContentLength > limit+multipartOverhead {
-		return (&apperr.Error{Kind: apperr.KindTooLarge, Code: "file_too_large", Message: "the file is larger than the limit"}).
+		return (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: "the file is larger than the limit"}).
 			With("limit_bytes", limit)
 	}
 	select {
 	case s.uploads <- struct{}{}:
 		defer func() { <-s.uploads }()
 	case <-time.After(uploadWait):
-		return apperr.New(apperr.KindUnavailable, "too_many_uploads", "too many uploads are running; try again shortly")
+		return apperr.New(apperr.KindUnavailable, apperr.CodeTooManyUploads, "too many uploads are running; try again shortly")
 	case <-req.Context().Done():
 		return req.Context().Err()
 	}
 	mt, params, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return &apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: "unsupported_media_type",
+		return &apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: apperr.CodeUnsupportedMediaType,
 			Message: "send the file as multipart/form-data in the field \"file\""}
 	}
 	// The whole body may not exceed the file limit plus the multipart framing.
@@ -93,7 +93,7 @@ func (s *Server) uploadReadError(c echo.Context, att *workflow.Attachment, err e
 	)
 	switch {
 	case errors.As(err, &tooBig):
-		err = (&apperr.Error{Kind: apperr.KindTooLarge, Code: "file_too_large", Message: "the file is larger than the limit"}).
+		err = (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: "the file is larger than the limit"}).
 			With("limit_bytes", s.opts.Workflow.FileLimit())
 	case errors.As(err, &typed), errors.Is(err, context.Canceled):
 		// Already explained, or the client went away.

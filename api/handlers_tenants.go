@@ -88,7 +88,7 @@ type memberAdded struct {
 	Email          string           `json:"email,omitempty"`
 	Name           string           `json:"name,omitempty"`
 	OrganizationID string           `json:"organization_id,omitempty"`
-	Roles          []string         `json:"roles,omitempty"`
+	Roles          []string         `json:"roles,omitempty" enum:"role"`
 	Active         bool             `json:"active,omitempty"`
 	CreatedAt      *time.Time       `json:"created_at,omitempty"`
 	Invitation     *auth.Invitation `json:"invitation,omitempty"`

@@ -59,7 +59,7 @@ func (s *Server) readyz(c echo.Context) error {
 	wg.Wait()
 	for _, status := range results {
 		if status != "ok" {
-			return apperr.New(apperr.KindUnavailable, "not_ready", "A service the portal needs is unavailable.").
+			return apperr.New(apperr.KindUnavailable, apperr.CodeNotReady, "A service the portal needs is unavailable.").
 				With("checks", results).With("reasons", reasons)
 		}
 	}

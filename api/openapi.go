@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/workflow"
 )
 
 // Doc describes a route for the OpenAPI document, next to the route's registration so
@@ -98,7 +102,7 @@ func (s *Server) openAPI() map[string]any {
 		}
 		paths[oaPath][strings.ToLower(method)] = op
 	}
-	g.components["Problem"] = g.schema(reflect.TypeOf(Problem{}))
+	g.schema(reflect.TypeOf(Problem{})) // registers the component
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "unionportal API", "version": "v1",
@@ -150,6 +154,46 @@ type schemaGen struct {
 
 var timeType = reflect.TypeOf(time.Time{})
 
+// typeEnums are the values of string types that the server enforces.
+var typeEnums = map[reflect.Type]func() []string{
+	reflect.TypeOf(workflow.State("")):  func() []string { return stringsOf(workflow.States()) },
+	reflect.TypeOf(workflow.Action("")): func() []string { return stringsOf(workflow.Actions()) },
+}
+
+// tagEnums are the values of string fields tagged enum:"name" (or of their items).
+var tagEnums = map[string]func() []string{
+	"role":              auth.Roles,
+	"organization_kind": func() []string { return []string{auth.KindAffiliate, auth.KindSecretariat} },
+	"submission_kind":   workflow.Kinds,
+	"case_status":       func() []string { return []string{"open", "closed"} },
+	"recipient_kind":    func() []string { return []string{"to", "cc", "bcc"} },
+	"diff_op":           func() []string { return []string{"equal", "insert", "delete"} },
+	"problem_code":      apperr.Codes,
+}
+
+func stringsOf[S ~string](xs []S) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
+}
+
+// withEnum adds values as the enum of s, or of its items when s is an array (through
+// a nullable wrapper).
+func withEnum(s map[string]any, values []string) map[string]any {
+	if one, ok := s["oneOf"].([]any); ok {
+		one[0] = withEnum(one[0].(map[string]any), values)
+		return s
+	}
+	if s["type"] == "array" {
+		s["items"] = withEnum(s["items"].(map[string]any), values)
+		return s
+	}
+	s["enum"] = values
+	return s
+}
+
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	nullable := false
 	for t.Kind() == reflect.Pointer {
@@ -161,6 +205,9 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 		s = map[string]any{"type": "string", "format": "date-time"}
 	case t.Kind() == reflect.String:
 		s = map[string]any{"type": "string"}
+		if values, ok := typeEnums[t]; ok {
+			s["enum"] = values()
+		}
 	case t.Kind() == reflect.Bool:
 		s = map[string]any{"type": "boolean"}
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
@@ -210,6 +257,9 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 				name = f.Name
 			}
 			props[name] = g.schema(f.Type)
+			if enum, ok := tagEnums[f.Tag.Get("enum")]; ok {
+				props[name] = withEnum(props[name].(map[string]any), enum())
+			}
 			if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
 				required = append(required, name)
 			}

@@ -28,7 +28,7 @@ type Problem struct {
 	Status    int                 `json:"status"`
 	Detail    string              `json:"detail,omitempty"`
 	Instance  string              `json:"instance,omitempty"`
-	Code      string              `json:"code"`
+	Code      string              `json:"code" enum:"problem_code"`
 	RequestID string              `json:"request_id,omitempty"`
 	Errors    []apperr.FieldError `json:"errors,omitempty"`
 	Extra     map[string]any      `json:"-"`
@@ -68,15 +68,15 @@ var kindStatus = map[apperr.Kind]int{
 
 // statusCodes names the problems that echo itself raises (routing, body limit, timeout).
 var statusCodes = map[int]string{
-	http.StatusBadRequest:            "bad_request",
-	http.StatusUnauthorized:          "unauthenticated",
-	http.StatusForbidden:             "forbidden",
-	http.StatusNotFound:              "not_found",
-	http.StatusMethodNotAllowed:      "method_not_allowed",
-	http.StatusRequestEntityTooLarge: "request_too_large",
-	http.StatusUnsupportedMediaType:  "unsupported_media_type",
-	http.StatusTooManyRequests:       "rate_limited",
-	http.StatusServiceUnavailable:    "service_unavailable",
+	http.StatusBadRequest:            apperr.CodeBadRequest,
+	http.StatusUnauthorized:          apperr.CodeUnauthenticated,
+	http.StatusForbidden:             apperr.CodeForbidden,
+	http.StatusNotFound:              apperr.CodeNotFound,
+	http.StatusMethodNotAllowed:      apperr.CodeMethodNotAllowed,
+	http.StatusRequestEntityTooLarge: apperr.CodeRequestTooLarge,
+	http.StatusUnsupportedMediaType:  apperr.CodeUnsupportedMediaType,
+	http.StatusTooManyRequests:       apperr.CodeRateLimited,
+	http.StatusServiceUnavailable:    apperr.CodeServiceUnavailable,
 }
 
 // problemFor turns any error into the problem to send and says whether it is a server
@@ -85,11 +85,11 @@ func problemFor(err error) (p Problem, serverFault bool) {
 	var he *echo.HTTPError
 	switch {
 	case database.IsUnavailable(err):
-		return Problem{Status: http.StatusServiceUnavailable, Code: "database_unavailable",
+		return Problem{Status: http.StatusServiceUnavailable, Code: apperr.CodeDatabaseUnavailable,
 			Detail: "The database is temporarily unavailable. Try again shortly."}, true
 	case database.IsFull(err), storage.IsFull(err):
 		// However the domain wrapped it (an upload reports storage_unavailable).
-		return Problem{Status: http.StatusServiceUnavailable, Code: "storage_full",
+		return Problem{Status: http.StatusServiceUnavailable, Code: apperr.CodeStorageFull,
 			Detail: "The server has no storage space left. Try again later."}, true
 	case errors.As(err, &he):
 		p := Problem{Status: he.Code, Code: statusCodes[he.Code]}
@@ -123,7 +123,7 @@ func problemFor(err error) (p Problem, serverFault bool) {
 }
 
 func internalProblem() Problem {
-	return Problem{Status: http.StatusInternalServerError, Code: "internal_error",
+	return Problem{Status: http.StatusInternalServerError, Code: apperr.CodeInternalError,
 		Detail: "An internal error occurred. It has been logged with this request's ID."}
 }
 

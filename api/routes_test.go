@@ -50,7 +50,7 @@ func TestEveryRouteDeclaresItsAccess(t *testing.T) {
 func TestPermissionsExistInPolicy(t *testing.T) {
 	h := newDispatchHarness(t, dbtest.New(t, database.SQLite), dispatch.Outbox{Dir: t.TempDir()})
 	all := map[auth.Permission]bool{}
-	for _, role := range auth.Roles {
+	for _, role := range auth.Roles() {
 		for _, p := range h.auth.Authorizer().RolePermissions(role) {
 			all[p] = true
 		}

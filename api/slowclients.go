@@ -35,7 +35,7 @@ const (
 )
 
 // errTransferTooSlow is what a body read returns once its deadline passed.
-var errTransferTooSlow = apperr.New(apperr.KindRequestTimeout, "request_timeout",
+var errTransferTooSlow = apperr.New(apperr.KindRequestTimeout, apperr.CodeRequestTimeout,
 	"the request body arrived too slowly; the connection was closed")
 
 // slowClients sets each request's deadlines on its connection.
@@ -186,7 +186,7 @@ func (a *addressSlots) release(addr string) {
 func (s *Server) publicSlot(c echo.Context, next echo.HandlerFunc) error {
 	addr := c.RealIP()
 	if !s.public.acquire(addr) {
-		return (&apperr.Error{Kind: apperr.KindRateLimited, Code: "too_many_connections",
+		return (&apperr.Error{Kind: apperr.KindRateLimited, Code: apperr.CodeTooManyConnections,
 			Message: "too many requests from your address are open at once; finish or close them first"}).With("retry_after", 1)
 	}
 	defer s.public.release(addr)

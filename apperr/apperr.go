@@ -71,18 +71,18 @@ func Wrap(kind Kind, code, message string, cause error) *Error {
 
 // Invalid reports input that fails validation; fields name each offending field.
 func Invalid(message string, fields ...FieldError) *Error {
-	return &Error{Kind: KindInvalid, Code: "validation_failed", Message: message, Fields: fields}
+	return &Error{Kind: KindInvalid, Code: CodeValidationFailed, Message: message, Fields: fields}
 }
 
 // Malformed reports a request that cannot be read; fields name the offending field
 // where one is known.
 func Malformed(message string, fields ...FieldError) *Error {
-	return &Error{Kind: KindMalformed, Code: "malformed_request", Message: message, Fields: fields}
+	return &Error{Kind: KindMalformed, Code: CodeMalformedRequest, Message: message, Fields: fields}
 }
 
 // NotFound reports that the named kind of object does not exist or is not visible.
 func NotFound(what string) *Error {
-	return &Error{Kind: KindNotFound, Code: "not_found", Message: what + " not found"}
+	return &Error{Kind: KindNotFound, Code: CodeNotFound, Message: what + " not found"}
 }
 
 // Unavailable reports that a backing service (named by what) cannot be reached.
@@ -94,7 +94,7 @@ func Unavailable(what string, cause error) *Error {
 // under the database or the files, or a quota). It answers 503 storage_full: the
 // request may succeed once an administrator frees space.
 func Full(cause error) *Error {
-	return &Error{Kind: KindUnavailable, Code: "storage_full", Message: "the server has no storage space left; try again later", Err: cause}
+	return &Error{Kind: KindUnavailable, Code: CodeStorageFull, Message: "the server has no storage space left; try again later", Err: cause}
 }
 
 // Stopped reports work that ended early because ctx is done: its deadline passed (a

@@ -61,6 +61,9 @@ const (
 	CodeStorageUnavailable        = "storage_unavailable"
 	CodeStorageFull               = "storage_full"
 	CodeMalwareScannerUnavailable = "malware_scanner_unavailable"
+	// Work stopped by its deadline.
+	CodeRenderTimeout = "render_timeout"
+	CodeDiffTimeout   = "diff_timeout"
 )
 
 // Codes lists every code of the catalogue, for the OpenAPI document.
@@ -75,7 +78,7 @@ func Codes() []string {
 		CodeNotEditable, CodeNotDeletable, CodeIfMatchRequired, CodeVersionMismatch,
 		CodeFileTooLarge, CodeFileTypeRefused, CodeFileTypeMismatch, CodeFileInfected, CodeTooManyUploads,
 		CodeNotReady, CodeServiceUnavailable, CodeDatabaseUnavailable, CodeStorageUnavailable, CodeStorageFull,
-		CodeMalwareScannerUnavailable,
+		CodeMalwareScannerUnavailable, CodeRenderTimeout, CodeDiffTimeout,
 	}
 }
 

@@ -26,7 +26,9 @@ const (
 )
 
 // Roles lists every role, in the order the UI shows them.
-var Roles = []string{RoleTenantAdmin, RoleReviewer, RoleSignatory, RoleEditor, RoleViewer}
+func Roles() []string {
+	return []string{RoleTenantAdmin, RoleReviewer, RoleSignatory, RoleEditor, RoleViewer}
+}
 
 // Permission names one thing a role may do in its tenant. The role -> permission policy
 // is seeded by a migration (database/migrations/*/00002_role_permissions.sql).

@@ -32,7 +32,7 @@ type Invitation struct {
 	Email          string     `json:"email"`
 	Name           string     `json:"name"`
 	OrganizationID string     `json:"organization_id"`
-	Roles          []string   `json:"roles" gorm:"serializer:json"`
+	Roles          []string   `json:"roles" gorm:"serializer:json" enum:"role"`
 	InvitedBy      *string    `json:"-"`
 	CreatedUserID  *string    `json:"-"`
 	Status         string     `json:"status"`
@@ -167,7 +167,7 @@ func (s *Service) RevokeInvitation(ctx context.Context, a *TenantAccess, id stri
 			return notFound(err, "invitation")
 		}
 		if inv.view(s.now()).Status != InvitationPending {
-			return &apperr.Error{Kind: apperr.KindConflict, Code: "invitation_not_pending", Message: "the invitation was already " + inv.view(s.now()).Status}
+			return &apperr.Error{Kind: apperr.KindConflict, Code: apperr.CodeInvitationNotPending, Message: "the invitation was already " + inv.view(s.now()).Status}
 		}
 		if err := s.db.Conn(ctx).Model(&Invitation{}).Where("id = ?", id).
 			Updates(map[string]any{"status": InvitationRevoked, "decided_at": s.now()}).Error; err != nil {
@@ -182,7 +182,7 @@ type MyInvitation struct {
 	ID           string          `json:"id"`
 	Tenant       TenantRef       `json:"tenant"`
 	Organization OrganizationRef `json:"organization"`
-	Roles        []string        `json:"roles"`
+	Roles        []string        `json:"roles" enum:"role"`
 	CreatedAt    time.Time       `json:"created_at"`
 	ExpiresAt    time.Time       `json:"expires_at"`
 }
@@ -243,7 +243,7 @@ func (s *Service) decideInvitation(ctx context.Context, p *Principal, id string,
 			return notFound(err, "invitation")
 		}
 		if inv.view(s.now()).Status != InvitationPending {
-			return &apperr.Error{Kind: apperr.KindConflict, Code: "invitation_expired", Message: "the invitation has expired; ask for a new one"}
+			return &apperr.Error{Kind: apperr.KindConflict, Code: apperr.CodeInvitationExpired, Message: "the invitation has expired; ask for a new one"}
 		}
 		if !accept {
 			if err := s.db.Conn(ctx).Model(&Invitation{}).Where("id = ?", id).
@@ -279,7 +279,7 @@ func (s *Service) acceptInvitation(ctx context.Context, actor Actor, userID stri
 	case err != nil:
 		return err
 	case m.Active:
-		return &apperr.Error{Kind: apperr.KindConflict, Code: "already_member", Message: "you are already a member of this tenant"}
+		return &apperr.Error{Kind: apperr.KindConflict, Code: apperr.CodeAlreadyMember, Message: "you are already a member of this tenant"}
 	default:
 		if err := conn.Model(&Membership{}).Where("id = ?", m.ID).
 			Updates(map[string]any{"active": true, "organization_id": inv.OrganizationID, "updated_at": now}).Error; err != nil {

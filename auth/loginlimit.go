@@ -108,7 +108,7 @@ func (s *Service) reserveLogin(ctx context.Context, email, ip string) error {
 		}
 		if wait > 0 {
 			secs := int(math.Ceil(wait.Seconds()))
-			return (&apperr.Error{Kind: apperr.KindRateLimited, Code: "too_many_attempts",
+			return (&apperr.Error{Kind: apperr.KindRateLimited, Code: apperr.CodeTooManyAttempts,
 				Message: "too many failed logins from this address; try again later"}).With("retry_after", secs)
 		}
 		for _, r := range rows {

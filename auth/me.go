@@ -9,7 +9,7 @@ import (
 type MembershipView struct {
 	Tenant       TenantRef       `json:"tenant"`
 	Organization OrganizationRef `json:"organization"`
-	Roles        []string        `json:"roles"`
+	Roles        []string        `json:"roles" enum:"role"`
 }
 
 // TenantRef names a tenant.
@@ -24,7 +24,7 @@ type OrganizationRef struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
 	Country string `json:"country"`
-	Kind    string `json:"kind"`
+	Kind    string `json:"kind" enum:"organization_kind"`
 }
 
 // Memberships lists the principal's active memberships with their roles, by tenant slug.

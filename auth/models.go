@@ -27,7 +27,7 @@ type Organization struct {
 	TenantID  string    `json:"tenant_id"`
 	Name      string    `json:"name"`
 	Country   string    `json:"country"`
-	Kind      string    `json:"kind"`
+	Kind      string    `json:"kind" enum:"organization_kind"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

@@ -130,7 +130,7 @@ func repeatedUnit(s string) (string, bool) {
 // errSessionRequired refuses an act on the account itself (its password, its
 // memberships, tokens that make tokens) to a REST client: those need the person, at a
 // browser, logged in with their password.
-var errSessionRequired = &apperr.Error{Kind: apperr.KindForbidden, Code: "session_required",
+var errSessionRequired = &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeSessionRequired,
 	Message: "log in with your password to do this; an API token may not"}
 
 // ChangePassword replaces the principal's password. The current password is required

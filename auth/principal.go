@@ -58,7 +58,7 @@ func (a *TenantAccess) Require(perm Permission) error {
 	if a.Can(perm) {
 		return nil
 	}
-	return &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "your roles in this tenant do not allow this"}
+	return &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeForbidden, Message: "your roles in this tenant do not allow this"}
 }
 
 // HasRole reports whether the principal holds role in this tenant.

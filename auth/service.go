@@ -178,7 +178,7 @@ func notFound(err error, what string) error {
 // duplicate maps a unique-constraint violation to a 409 naming field.
 func duplicate(err error, field, message string) error {
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return &apperr.Error{Kind: apperr.KindConflict, Code: "duplicate", Message: message,
+		return &apperr.Error{Kind: apperr.KindConflict, Code: apperr.CodeDuplicate, Message: message,
 			Fields: []apperr.FieldError{{Field: field, Message: message}}}
 	}
 	return err

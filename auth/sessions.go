@@ -18,10 +18,10 @@ const touchInterval = time.Minute
 
 // errInvalidCredentials is the one answer for an unknown user, a wrong password and a
 // deactivated account.
-var errInvalidCredentials = &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "invalid_credentials", Message: "the e-mail or password is wrong"}
+var errInvalidCredentials = &apperr.Error{Kind: apperr.KindUnauthenticated, Code: apperr.CodeInvalidCredentials, Message: "the e-mail or password is wrong"}
 
 // errUnauthenticated asks the client to log in.
-var errUnauthenticated = &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "unauthenticated", Message: "log in, or send an API token"}
+var errUnauthenticated = &apperr.Error{Kind: apperr.KindUnauthenticated, Code: apperr.CodeUnauthenticated, Message: "log in, or send an API token"}
 
 // NormalizeEmail lower-cases and trims an e-mail address.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
@@ -137,7 +137,7 @@ func (s *Service) authenticateSession(ctx context.Context, token, ip string) (*P
 		if err := s.db.Conn(ctx).Delete(&Session{}, "id = ?", sess.SessionID).Error; err != nil {
 			return nil, err
 		}
-		return nil, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "session_expired", Message: "the session has expired; log in again"}
+		return nil, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: apperr.CodeSessionExpired, Message: "the session has expired; log in again"}
 	}
 	if !sess.User.Active {
 		return nil, errUnauthenticated

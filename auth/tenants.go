@@ -25,7 +25,7 @@ func checkName(field, v string, fields []apperr.FieldError) []apperr.FieldError 
 }
 
 func errForbiddenPlatform() error {
-	return &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only a platform superadmin may do this"}
+	return &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeForbidden, Message: "only a platform superadmin may do this"}
 }
 
 // CreateTenant creates a tenant. Only a superadmin may.
@@ -78,7 +78,7 @@ func (s *Service) ListTenants(ctx context.Context, p *Principal, page database.P
 type OrganizationInput struct {
 	Name    string `json:"name"`
 	Country string `json:"country"`
-	Kind    string `json:"kind"`
+	Kind    string `json:"kind" enum:"organization_kind"`
 }
 
 // ValidCountry reports whether code is an ISO 3166-1 alpha-2 country code.

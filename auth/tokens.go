@@ -31,7 +31,7 @@ type TokenInput struct {
 }
 
 // errTokenCannotCreate refuses a token that was not made to create tokens.
-var errTokenCannotCreate = &apperr.Error{Kind: apperr.KindForbidden, Code: "token_cannot_create_tokens",
+var errTokenCannotCreate = &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeTokenCannotCreateTokens,
 	Message: "this API token may not create tokens; create it from a browser session with can_create_tokens"}
 
 // CreateToken makes an API token for the principal's user. A request authenticated by
@@ -176,7 +176,7 @@ func (s *Service) authenticateToken(ctx context.Context, token, ip string) (*Pri
 	t := rows[0]
 	now := s.now()
 	if t.TokenExpires != nil && !now.Before(*t.TokenExpires) {
-		return nil, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: "token_expired", Message: "the API token has expired"}
+		return nil, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: apperr.CodeTokenExpired, Message: "the API token has expired"}
 	}
 	if t.TokenUsed == nil || now.Sub(*t.TokenUsed) > touchInterval {
 		if err := s.db.Conn(ctx).Model(&APIToken{}).Where("id = ?", t.TokenID).Update("last_used_at", now).Error; err != nil {

@@ -20,13 +20,13 @@ type UserInput struct {
 	Name           string   `json:"name"`
 	Password       string   `json:"password"`
 	OrganizationID string   `json:"organization_id"`
-	Roles          []string `json:"roles"`
+	Roles          []string `json:"roles" enum:"role"`
 }
 
 // UserPatch changes a member: nil fields are left alone.
 type UserPatch struct {
 	OrganizationID *string   `json:"organization_id"`
-	Roles          *[]string `json:"roles"`
+	Roles          *[]string `json:"roles" enum:"role"`
 	Active         *bool     `json:"active"`
 }
 
@@ -37,7 +37,7 @@ type Member struct {
 	Email          string    `json:"email"`
 	Name           string    `json:"name"`
 	OrganizationID string    `json:"organization_id"`
-	Roles          []string  `json:"roles" gorm:"-"`
+	Roles          []string  `json:"roles" gorm:"-" enum:"role"`
 	Active         bool      `json:"active"`
 	CreatedAt      time.Time `json:"created_at"`
 }
@@ -48,7 +48,7 @@ func checkRoles(roles []string, fields []apperr.FieldError) []apperr.FieldError 
 	}
 	seen := map[string]bool{}
 	for _, r := range roles {
-		if !slices.Contains(Roles, r) {
+		if !slices.Contains(Roles(), r) {
 			return append(fields, apperr.FieldError{Field: "roles", Message: "unknown role " + quote(r) + "; expected tenant_admin, reviewer, signatory, editor or viewer"})
 		}
 		if seen[r] {
@@ -105,7 +105,7 @@ func (s *Service) CreateUser(ctx context.Context, a *TenantAccess, in UserInput)
 			return err
 		case in.Password != "":
 			// An existing account keeps its own password; nobody else may set it.
-			return &apperr.Error{Kind: apperr.KindConflict, Code: "duplicate", Message: "a user with this e-mail exists; leave out the password to add them to this tenant",
+			return &apperr.Error{Kind: apperr.KindConflict, Code: apperr.CodeDuplicate, Message: "a user with this e-mail exists; leave out the password to add them to this tenant",
 				Fields: []apperr.FieldError{{Field: "email", Message: "a user with this e-mail exists"}}}
 		}
 		m := Membership{ID: newID(), UserID: u.ID, TenantID: a.Tenant.ID, OrganizationID: in.OrganizationID, Active: true, CreatedAt: now, UpdatedAt: now}
@@ -283,7 +283,7 @@ func (s *Service) keepOneTenantAdmin(ctx context.Context, tenantID, userID strin
 		return err
 	}
 	if slices.Contains(admins, userID) && len(admins) == 1 {
-		return &apperr.Error{Kind: apperr.KindConflict, Code: "last_tenant_admin", Message: "this is the tenant's last tenant admin; make someone else tenant admin first"}
+		return &apperr.Error{Kind: apperr.KindConflict, Code: apperr.CodeLastTenantAdmin, Message: "this is the tenant's last tenant admin; make someone else tenant admin first"}
 	}
 	return nil
 }

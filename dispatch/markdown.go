@@ -21,7 +21,7 @@ import (
 // CodeRenderTimeout is the problem code of a letter whose rendering was stopped because
 // its deadline passed (a preview answers 503 with it; a dispatch attempt fails with it
 // and is retried).
-const CodeRenderTimeout = "render_timeout"
+const CodeRenderTimeout = apperr.CodeRenderTimeout
 
 // renderStopped is the error of a render that ctx ended.
 func renderStopped(ctx context.Context) error {

@@ -96,7 +96,7 @@ func objectKey(tenantID, submissionID, attachmentID string) string {
 }
 
 func tooLarge(what string, limit int64) error {
-	return (&apperr.Error{Kind: apperr.KindTooLarge, Code: "file_too_large", Message: what}).With("limit_bytes", limit)
+	return (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: what}).With("limit_bytes", limit)
 }
 
 // errLimit stops an upload that passes its limit, from inside the reader.
@@ -162,12 +162,12 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 		}
 	}
 	if contentType == "" {
-		return nil, (&apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: "file_type_refused",
+		return nil, (&apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: apperr.CodeFileTypeRefused,
 			Message: "this kind of file is not accepted as evidence (" + detected.String() + "); send PDF, PNG, JPEG, WebP, plain text, DOCX, ODT or XLSX"}).
 			With("detected_type", detected.String())
 	}
 	if declared, _, err := mime.ParseMediaType(declaredType); err == nil && declared != "application/octet-stream" && declared != contentType {
-		return nil, (&apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: "file_type_mismatch",
+		return nil, (&apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: apperr.CodeFileTypeMismatch,
 			Message: "the file was declared as " + declared + " but its content is " + contentType}).With("detected_type", contentType)
 	}
 	if contentType == "text/plain" {
@@ -218,7 +218,7 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 				map[string]any{"sha256": att.SHA256, "verdict": err.Error()}); eerr != nil {
 				return nil, eerr
 			}
-			return nil, &apperr.Error{Kind: apperr.KindInvalid, Code: "file_infected",
+			return nil, &apperr.Error{Kind: apperr.KindInvalid, Code: apperr.CodeFileInfected,
 				Message: "the malware scanner flagged this file; it was not stored", Fields: []apperr.FieldError{{Field: "file", Message: "infected"}}}
 		}
 	}

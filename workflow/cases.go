@@ -24,7 +24,7 @@ type CaseInput struct {
 	Country      *string   `json:"country"`
 	Title        *string   `json:"title"`
 	Complainants *[]string `json:"complainants"`
-	Status       *string   `json:"status"`
+	Status       *string   `json:"status" enum:"case_status"`
 	NormlexURL   *string   `json:"normlex_url"`
 }
 
@@ -86,7 +86,7 @@ func (in CaseInput) apply(c *Case) error {
 
 func duplicateNumber(err error) error {
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return &apperr.Error{Kind: apperr.KindConflict, Code: "duplicate", Message: "a case with this number exists",
+		return &apperr.Error{Kind: apperr.KindConflict, Code: apperr.CodeDuplicate, Message: "a case with this number exists",
 			Fields: []apperr.FieldError{{Field: "number", Message: "a case with this number exists"}}}
 	}
 	return err

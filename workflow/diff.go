@@ -9,7 +9,7 @@ import (
 
 // CodeDiffTimeout is the problem code of a diff stopped because its request's deadline
 // passed (503).
-const CodeDiffTimeout = "diff_timeout"
+const CodeDiffTimeout = apperr.CodeDiffTimeout
 
 // The bounds of a diff's work. A diff first drops the words the two texts share at
 // their start and end, then compares the rest line by line, then word by word inside

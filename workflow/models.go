@@ -44,7 +44,7 @@ type Case struct {
 	Country      string    `json:"country"`
 	Title        string    `json:"title"`
 	Complainants []string  `json:"complainants" gorm:"serializer:json"`
-	Status       string    `json:"status"`
+	Status       string    `json:"status" enum:"case_status"`
 	NormlexURL   string    `json:"normlex_url" gorm:"column:normlex_url"`
 	CreatedBy    string    `json:"created_by"`
 	CreatedAt    time.Time `json:"created_at"`
@@ -59,7 +59,7 @@ type Submission struct {
 	CaseID         string    `json:"case_id"`
 	OrganizationID string    `json:"organization_id"`
 	AuthorID       string    `json:"author_id"`
-	Kind           string    `json:"kind"`
+	Kind           string    `json:"kind" enum:"submission_kind"`
 	Title          string    `json:"title"`
 	Body           string    `json:"body"`
 	Language       string    `json:"language"`

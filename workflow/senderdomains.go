@@ -67,7 +67,7 @@ func (s *Service) SenderDomains(ctx context.Context, a *auth.TenantAccess) ([]Se
 // AddSenderDomain registers a verified sender domain for the tenant (superadmins only).
 func (s *Service) AddSenderDomain(ctx context.Context, a *auth.TenantAccess, domain string) (*SenderDomain, error) {
 	if !a.Principal.User.IsSuperadmin {
-		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only a platform superadmin may verify sender domains"}
+		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeForbidden, Message: "only a platform superadmin may verify sender domains"}
 	}
 	d, ok := NormalizeDomain(domain)
 	if !ok {
@@ -77,7 +77,7 @@ func (s *Service) AddSenderDomain(ctx context.Context, a *auth.TenantAccess, dom
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		if err := s.db.Conn(ctx).Create(&sd).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
-				return &apperr.Error{Kind: apperr.KindConflict, Code: "sender_domain_exists", Message: "this domain is already verified for the tenant"}
+				return &apperr.Error{Kind: apperr.KindConflict, Code: apperr.CodeSenderDomainExists, Message: "this domain is already verified for the tenant"}
 			}
 			return err
 		}
@@ -94,7 +94,7 @@ func (s *Service) AddSenderDomain(ctx context.Context, a *auth.TenantAccess, dom
 // at a verified domain again; what was approved before keeps its snapshot.
 func (s *Service) RemoveSenderDomain(ctx context.Context, a *auth.TenantAccess, domain string) error {
 	if !a.Principal.User.IsSuperadmin {
-		return &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only a platform superadmin may withdraw sender domains"}
+		return &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeForbidden, Message: "only a platform superadmin may withdraw sender domains"}
 	}
 	d, ok := NormalizeDomain(domain)
 	if !ok {

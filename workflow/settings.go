@@ -51,7 +51,7 @@ type Recipient struct {
 	Name    string `json:"name"`
 	Title   string `json:"title"`
 	Address string `json:"address"`
-	Kind    string `json:"kind"` // to, cc or bcc
+	Kind    string `json:"kind" enum:"recipient_kind"` // to, cc or bcc
 }
 
 // Letterhead is the sender block of the letter.

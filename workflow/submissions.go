@@ -20,7 +20,7 @@ const MaxBodyBytes = 1 << 20
 // SubmissionInput creates a submission, or changes one (nil fields are left alone).
 type SubmissionInput struct {
 	CaseID   *string `json:"case_id"`
-	Kind     *string `json:"kind"`
+	Kind     *string `json:"kind" enum:"submission_kind"`
 	Title    *string `json:"title"`
 	Body     *string `json:"body"`
 	Language *string `json:"language"`
@@ -41,7 +41,7 @@ type SubmissionSummary struct {
 	CaseID         string       `json:"case_id"`
 	OrganizationID string       `json:"organization_id"`
 	AuthorID       string       `json:"author_id"`
-	Kind           string       `json:"kind"`
+	Kind           string       `json:"kind" enum:"submission_kind"`
 	Title          string       `json:"title"`
 	Language       string       `json:"language"`
 	State          State        `json:"state"`
@@ -95,7 +95,7 @@ func (s *Service) CreateSubmission(ctx context.Context, a *auth.TenantAccess, in
 		return nil, err
 	}
 	if a.Membership == nil {
-		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: "forbidden", Message: "only a member of an organization can draft a submission"}
+		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeForbidden, Message: "only a member of an organization can draft a submission"}
 	}
 	now := s.now()
 	sub := Submission{ID: auth.NewID(), TenantID: a.Tenant.ID, OrganizationID: a.Membership.OrganizationID,
@@ -211,7 +211,7 @@ func (s *Service) UpdateSubmission(ctx context.Context, a *auth.TenantAccess, id
 			return err
 		}
 		if ifMatch == 0 {
-			return (&apperr.Error{Kind: apperr.KindPreconditionRequired, Code: "if_match_required",
+			return (&apperr.Error{Kind: apperr.KindPreconditionRequired, Code: apperr.CodeIfMatchRequired,
 				Message: "send If-Match with the ETag of the submission you edited"}).With("current_version", sub.Version)
 		}
 		if sub.Version != ifMatch {
@@ -252,7 +252,7 @@ func (s *Service) UpdateSubmission(ctx context.Context, a *auth.TenantAccess, id
 }
 
 func staleVersion(current int64) error {
-	return (&apperr.Error{Kind: apperr.KindPreconditionFailed, Code: "version_mismatch",
+	return (&apperr.Error{Kind: apperr.KindPreconditionFailed, Code: apperr.CodeVersionMismatch,
 		Message: "the submission changed since you loaded it; reload, reapply your change and save again"}).With("current_version", current)
 }
 

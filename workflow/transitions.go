@@ -240,7 +240,7 @@ func (s *Service) receivable(ctx context.Context, a *auth.TenantAccess, sub *Sub
 	if len(failed) == 0 {
 		return c, nil
 	}
-	return nil, &apperr.Error{Kind: apperr.KindInvalid, Code: "not_receivable",
+	return nil, &apperr.Error{Kind: apperr.KindInvalid, Code: apperr.CodeNotReceivable,
 		Message: "the submission cannot be approved until these checks pass", Fields: failed}
 }
 
