@@ -34,7 +34,7 @@ func subPath(id string, rest ...string) string {
 	return "/api/v1/tenants/alpha/submissions/" + id + strings.Join(rest, "")
 }
 
-// expected is the workflow of DESIGN.md, written out independently of workflow.Table:
+// expected is the workflow of the README's table, written out independently of the workflow tables:
 // which role may take which action from which state, and where it leads (with one
 // approval required and no signatory step).
 func expected(role string, state workflow.State, action workflow.Action) (workflow.State, bool) {
@@ -61,7 +61,7 @@ func expected(role string, state workflow.State, action workflow.Action) (workfl
 }
 
 // TestWorkflowTable walks every (state, action, role) and checks the outcome, the
-// audit event and allowed_actions against DESIGN.md's table.
+// audit event and allowed_actions against the README's table.
 func TestWorkflowTable(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		h := newHarness(t, db)

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/wneessen/go-mail"
 
+	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -48,38 +49,23 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if n.Notice == "" {
 		return nil
 	}
-	var sub workflow.Submission
-	if err := s.db.Conn(ctx).Where("id = ? AND tenant_id = ?", job.Args.SubmissionID, job.Args.TenantID).First(&sub).Error; err != nil {
+	in, err := s.wf.NoticeInputFor(ctx, n.TenantID, n.SubmissionID)
+	if apperr.KindOf(err) == apperr.KindNotFound {
 		return river.JobCancel(err) // deleted since
 	}
-	var c workflow.Case
-	if err := s.db.Conn(ctx).Where("id = ?", sub.CaseID).First(&c).Error; err != nil {
-		return err
-	}
-	var tenant struct{ Slug, Settings string }
-	if err := s.db.Conn(ctx).Table("tenants").Select("slug, settings").Where("id = ?", sub.TenantID).Scan(&tenant).Error; err != nil {
-		return err
-	}
-	st, err := workflow.ParseSettings(tenant.Settings)
 	if err != nil {
 		return err
 	}
-	if st.Dispatch.From.Address == "" {
+	sub, c := in.Submission, in.Case
+	if in.Sender.Address == "" {
 		return nil // the tenant has no sender address yet: nothing can be sent
 	}
 	// Only active members whose roles entitle them now are told: authors who may still
 	// see the submission, and the tenant's reviewers.
 	var to []string
 	if n.Authors {
-		authors, err := s.wf.Contributors(ctx, sub.ID)
-		if err != nil {
-			return err
-		}
-		if authors == nil {
-			authors = []string{}
-		}
 		emails, err := auth.EntitledEmails(ctx, s.db, auth.Entitlement{TenantID: sub.TenantID, Perm: auth.PermSubmissionReadAll,
-			OrgPerm: auth.PermSubmissionReadOwn, Organization: sub.OrganizationID, Users: authors})
+			OrgPerm: auth.PermSubmissionReadOwn, Organization: sub.OrganizationID, Users: in.Authors})
 		if err != nil {
 			return err
 		}
@@ -99,12 +85,13 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if c.Number == "" {
 		case3386 = "a new complaint"
 	}
-	link := strings.TrimRight(s.opts.BaseURL.String(), "/") + "/tenants/" + tenant.Slug + "/submissions/" + sub.ID
+	// The API resource, behind the portal's login, until the web UI serves a page for it.
+	link := strings.TrimRight(s.opts.BaseURL.String(), "/") + "/api/v1/tenants/" + in.TenantSlug + "/submissions/" + sub.ID
 	// One message per person: recipients do not learn each other's addresses. A retried
 	// job repeats the same messages (same Message-IDs).
 	for i, addr := range dedupe(to) {
 		msg := mail.NewMsg()
-		if err := msg.FromFormat(oneLine(st.Dispatch.From.Name), st.Dispatch.From.Address); err != nil {
+		if err := msg.FromFormat(oneLine(in.Sender.Name), in.Sender.Address); err != nil {
 			return river.JobCancel(err)
 		}
 		if err := msg.To(addr); err != nil {

@@ -9,7 +9,7 @@ import (
 	"io"
 	"mime"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/gabriel-vasile/mimetype"
@@ -91,10 +91,6 @@ func (l Limits) submission() int64 {
 // FileLimit is the largest file accepted.
 func (s *Service) FileLimit() int64 { return s.opts.Limits.file() }
 
-func objectKey(tenantID, submissionID, attachmentID string) string {
-	return "tenants/" + tenantID + "/submissions/" + submissionID + "/" + attachmentID
-}
-
 func tooLarge(what string, limit int64) error {
 	return (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: what}).With("limit_bytes", limit)
 }
@@ -144,112 +140,145 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 	if room <= 0 {
 		return nil, tooLarge("the submission's files reach its limit already", limits.submission())
 	}
+	head, contentType, err := sniff(r, declaredType)
+	if err != nil {
+		return nil, err
+	}
+	att := Attachment{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, FileName: SanitizeFileName(fileName),
+		ContentType: contentType, CreatedBy: a.Principal.User.ID}
+	att.ObjectKey = storage.AttachmentKey(sub.TenantID, sub.ID, att.ID)
+	if err := s.store(ctx, a, &att, io.MultiReader(bytes.NewReader(head), r), room); err != nil {
+		return nil, err
+	}
+	if err := s.record(ctx, a, &att); err != nil {
+		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey)
+		return nil, err
+	}
+	return &att, nil
+}
 
-	head := make([]byte, sniffBytes)
+// sniff reads the head of a file and detects its type from the bytes: one of
+// AllowedTypes, and the declared type when the client gave one.
+func sniff(r io.Reader, declaredType string) (head []byte, contentType string, err error) {
+	head = make([]byte, sniffBytes)
 	n, err := io.ReadFull(r, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err // the client went away
+		return nil, "", err // the client went away
 	}
 	head = head[:n]
 	if n == 0 {
-		return nil, apperr.Malformed("the file is empty", apperr.FieldError{Field: "file", Message: "empty"})
+		return nil, "", apperr.Malformed("the file is empty", apperr.FieldError{Field: "file", Message: "empty"})
 	}
-	detected := mimetype.Detect(head)
-	contentType := ""
+	detected := detectType(head)
 	for _, allowed := range AllowedTypes {
 		if detected.Is(allowed) {
 			contentType = allowed
 		}
 	}
 	if contentType == "" {
-		return nil, (&apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: apperr.CodeFileTypeRefused,
+		return nil, "", (&apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: apperr.CodeFileTypeRefused,
 			Message: "this kind of file is not accepted as evidence (" + detected.String() + "); send PDF, PNG, JPEG, WebP, plain text, DOCX, ODT or XLSX"}).
 			With("detected_type", detected.String())
 	}
 	if declared, _, err := mime.ParseMediaType(declaredType); err == nil && declared != "application/octet-stream" && declared != contentType {
-		return nil, (&apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: apperr.CodeFileTypeMismatch,
+		return nil, "", (&apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: apperr.CodeFileTypeMismatch,
 			Message: "the file was declared as " + declared + " but its content is " + contentType}).With("detected_type", contentType)
 	}
 	if contentType == "text/plain" {
 		contentType = "text/plain; charset=utf-8"
 	}
+	return head, contentType, nil
+}
 
-	att := Attachment{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, FileName: SanitizeFileName(fileName),
-		ContentType: contentType, CreatedBy: a.Principal.User.ID}
-	att.ObjectKey = objectKey(sub.TenantID, sub.ID, att.ID)
+// detectLimit sets, once, how far mimetype reads into a file: a setting of the library
+// for the whole process, which only uploads use.
+var detectLimit sync.Once
+
+func detectType(head []byte) *mimetype.MIME {
+	detectLimit.Do(func() { mimetype.SetLimit(sniffBytes) })
+	return mimetype.Detect(head)
+}
+
+// store streams body (at most room bytes) to att's object, hashing it, and through the
+// malware scanner when one is configured; on any failure nothing stays stored.
+func (s *Service) store(ctx context.Context, a *auth.TenantAccess, att *Attachment, body io.Reader, room int64) error {
+	limits := s.opts.Limits
 	hash := sha256.New()
-	lr := &limitReader{r: io.MultiReader(bytes.NewReader(head), r), max: room}
-	body := io.TeeReader(lr, hash)
+	lr := &limitReader{r: body, max: room}
+	in := io.TeeReader(lr, hash)
 	var scan Scan
 	if s.opts.Scanner != nil {
 		// The file streams to the scanner as it streams to storage; the row, and with it
 		// any way to download the file, exists only after a clean verdict.
+		var err error
 		if scan, err = s.opts.Scanner(ctx); err != nil {
-			return nil, apperr.Unavailable("malware_scanner", err)
+			return apperr.Unavailable("malware_scanner", err)
 		}
 		defer scan.Close()
-		body = io.TeeReader(body, scan)
+		in = io.TeeReader(in, scan)
 	}
-	if err := s.opts.Storage.Put(ctx, att.ObjectKey, body, -1, contentType); err != nil {
+	if err := s.opts.Storage.Put(ctx, att.ObjectKey, in, -1, att.ContentType); err != nil {
 		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey) // in case a store kept a part
 		switch {
 		case errors.Is(err, errLimit) && room < limits.file():
-			return nil, tooLarge("the submission's files would exceed its limit", limits.submission())
+			return tooLarge("the submission's files would exceed its limit", limits.submission())
 		case errors.Is(err, errLimit):
-			return nil, tooLarge("the file is larger than the limit", limits.file())
+			return tooLarge("the file is larger than the limit", limits.file())
 		case ctx.Err() != nil:
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		if ae, ok := apperr.As(err); ok {
-			return nil, ae // the body's reader failed for the client's reason (too slow)
+			return ae // the body's reader failed for the client's reason (too slow)
 		}
-		return nil, apperr.Unavailable("storage", err)
+		return apperr.Unavailable("storage", err)
 	}
 	att.Size, att.SHA256, att.CreatedAt = lr.n, hex.EncodeToString(hash.Sum(nil)), s.now()
-	if scan != nil {
-		if err := scan.Verdict(); err != nil {
-			_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey)
-			if !infected(err) {
-				return nil, apperr.Unavailable("malware_scanner", err)
-			}
-			s.opts.Logger.Warn("upload refused: malware found", "tenant_id", sub.TenantID, "submission_id", sub.ID,
-				"user_id", a.Principal.User.ID, "sha256", att.SHA256, "verdict", err.Error())
-			if eerr := s.event(ctx, a, "attachment.infected", "submission", sub.ID,
-				map[string]any{"sha256": att.SHA256, "verdict": err.Error()}); eerr != nil {
-				return nil, eerr
-			}
-			return nil, &apperr.Error{Kind: apperr.KindInvalid, Code: apperr.CodeFileInfected,
-				Message: "the malware scanner flagged this file; it was not stored", Fields: []apperr.FieldError{{Field: "file", Message: "infected"}}}
-		}
+	if scan == nil {
+		return nil
 	}
+	err := scan.Verdict()
+	if err == nil {
+		return nil
+	}
+	_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey)
+	if !infected(err) {
+		return apperr.Unavailable("malware_scanner", err)
+	}
+	s.opts.Logger.Warn("upload refused: malware found", "tenant_id", att.TenantID, "submission_id", att.SubmissionID,
+		"user_id", a.Principal.User.ID, "sha256", att.SHA256, "verdict", err.Error())
+	if eerr := s.event(ctx, a, "attachment.infected", "submission", att.SubmissionID,
+		map[string]any{"sha256": att.SHA256, "verdict": err.Error()}); eerr != nil {
+		return eerr
+	}
+	return &apperr.Error{Kind: apperr.KindInvalid, Code: apperr.CodeFileInfected,
+		Message: "the malware scanner flagged this file; it was not stored", Fields: []apperr.FieldError{{Field: "file", Message: "infected"}}}
+}
 
-	err = s.db.WithTx(ctx, func(ctx context.Context) error {
+// record writes att's row, once its object is stored, if the submission still takes it.
+func (s *Service) record(ctx context.Context, a *auth.TenantAccess, att *Attachment) error {
+	limits := s.opts.Limits
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
 		// The submission may have moved on, or other uploads filled it, meanwhile.
-		if _, err := s.editable(ctx, a, sub.ID, canUpload); err != nil {
+		if _, err := s.editable(ctx, a, att.SubmissionID, canUpload); err != nil {
 			return err
 		}
-		used, err := s.attachedBytes(ctx, sub.ID)
+		used, err := s.attachedBytes(ctx, att.SubmissionID)
 		if err != nil {
 			return err
 		}
 		if used+att.Size > limits.submission() {
 			return tooLarge("the submission's files would exceed its limit", limits.submission())
 		}
-		if err := s.db.Conn(ctx).Create(&att).Error; err != nil {
+		if err := s.db.Conn(ctx).Create(att).Error; err != nil {
 			return err
 		}
 		// Choosing the evidence is authorship: the uploader may not approve or sign.
-		if err := s.addContributor(ctx, sub.ID, a.Principal.User.ID); err != nil {
+		if err := s.addContributor(ctx, att.SubmissionID, a.Principal.User.ID); err != nil {
 			return err
 		}
-		return s.event(ctx, a, "attachment.added", "submission", sub.ID,
-			map[string]any{"attachment_id": att.ID, "size": att.Size, "sha256": att.SHA256, "content_type": contentType})
+		return s.event(ctx, a, "attachment.added", "submission", att.SubmissionID,
+			map[string]any{"attachment_id": att.ID, "size": att.Size, "sha256": att.SHA256, "content_type": att.ContentType})
 	})
-	if err != nil {
-		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey)
-		return nil, err
-	}
-	return &att, nil
 }
 
 // attachedBytes is the size of the submission's live attachments.
@@ -422,8 +451,9 @@ func (s *Service) SweepOrphans(ctx context.Context, grace time.Duration) (int, e
 		batch = batch[:0]
 		return nil
 	}
-	err := s.opts.Storage.List(ctx, "tenants/", func(info storage.Info) error {
-		if info.LastModified.After(cutoff) || !strings.Contains(info.Key, "/submissions/") {
+	err := s.opts.Storage.List(ctx, storage.TenantsPrefix, func(info storage.Info) error {
+		// Only evidence files: what a dispatch sent is never swept.
+		if info.LastModified.After(cutoff) || !storage.IsAttachmentKey(info.Key) {
 			return nil
 		}
 		batch = append(batch, info.Key)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/gabriel-vasile/mimetype"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -70,8 +69,6 @@ func NewService(db *database.DB, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	// Type detection reads this far into a file (a process-wide setting of the library).
-	mimetype.SetLimit(sniffBytes)
 	return &Service{db: db, opts: opts}
 }
 

@@ -159,8 +159,13 @@ func validAddress(v string) bool {
 
 // Settings returns the tenant's settings, with defaults for what was never set.
 func (s *Service) Settings(ctx context.Context, a *auth.TenantAccess) (*Settings, error) {
-	var raw string
-	if err := s.db.Conn(ctx).Table("tenants").Where("id = ?", a.Tenant.ID).Pluck("settings", &raw).Error; err != nil {
+	return s.SettingsFor(ctx, a.Tenant.ID)
+}
+
+// SettingsFor returns a tenant's settings for work done for no user (notifications).
+func (s *Service) SettingsFor(ctx context.Context, tenantID string) (*Settings, error) {
+	raw, err := auth.TenantSettings(ctx, s.db, tenantID)
+	if err != nil {
 		return nil, err
 	}
 	return ParseSettings(raw)
@@ -195,8 +200,7 @@ func (s *Service) PutSettings(ctx context.Context, a *auth.TenantAccess, st Sett
 		return nil, err
 	}
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		if err := s.db.Conn(ctx).Table("tenants").Where("id = ?", a.Tenant.ID).
-			Updates(map[string]any{"settings": string(raw), "updated_at": s.now()}).Error; err != nil {
+		if err := auth.SetTenantSettings(ctx, s.db, a.Tenant.ID, string(raw), s.now()); err != nil {
 			return err
 		}
 		return s.event(ctx, a, "settings.updated", "tenant", a.Tenant.ID, map[string]any{"settings": st})

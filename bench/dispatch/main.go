@@ -1,4 +1,4 @@
-// Command dispatch measures dispatch throughput (BENCHMARKS.md P7): approved
+// Command dispatch measures dispatch throughput (docs/benchmarks.md, P7): approved
 // submissions delivered per second through the portal's queue (render the letter, build
 // the e-mail, SMTP, record), over a plain go-mail loop sending equally large messages to
 // the same Mailpit with as many senders as the portal has workers (target >= 0.80).

@@ -1,4 +1,4 @@
-// Command list measures the submission list (BENCHMARKS.md P2, P3, P8) on PostgreSQL
+// Command list measures the submission list (docs/benchmarks.md, P2, P3, P8) on PostgreSQL
 // with 1,000,000 submissions:
 //
 //	P2  portal GET …/submissions?limit=50 requests/s at 16 connections, over a bare

@@ -1,4 +1,4 @@
-// Command render measures BENCHMARKS.md P10: the letter render and the revision diff of
+// Command render measures P10 (docs/benchmarks.md): the letter render and the revision diff of
 // adversarial 1 MiB bodies (one code block; one word repeated) against a plain 1 MiB
 // body of prose (target <= 1.5: linear whatever the body holds), and the diff against
 // merely reading both bodies word by word. Each round runs every side once, in an order

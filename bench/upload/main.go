@@ -1,4 +1,4 @@
-// Command upload measures evidence uploads (BENCHMARKS.md P5, P6) against a private
+// Command upload measures evidence uploads (docs/benchmarks.md, P5, P6) against a private
 // MinIO:
 //
 //	P5  upload MB/s through the portal, 64 MiB files, 4 at once, over minio-go

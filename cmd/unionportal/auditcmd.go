@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/audit"
+	"github.com/unionportal/unionportal/auth"
 )
 
 // errChainBroken makes the process exit 1 after the report has been printed.
@@ -26,12 +28,12 @@ func auditVerify(ctx context.Context, cfg *Config, log *slog.Logger, tenantSlug 
 	type chain struct{ id, name string }
 	var chains []chain
 	if tenantSlug != "" {
-		var id string
-		if err := db.Conn(ctx).Raw("SELECT id FROM tenants WHERE slug = ?", tenantSlug).Scan(&id).Error; err != nil {
-			return err
-		}
-		if id == "" {
+		id, err := auth.TenantIDBySlug(ctx, db, tenantSlug)
+		if apperr.KindOf(err) == apperr.KindNotFound {
 			return fmt.Errorf("--tenant: no tenant %q", tenantSlug)
+		}
+		if err != nil {
+			return err
 		}
 		chains = []chain{{id, "tenant " + tenantSlug}}
 	} else {
@@ -42,8 +44,13 @@ func auditVerify(ctx context.Context, cfg *Config, log *slog.Logger, tenantSlug 
 		for _, id := range ids {
 			name := "platform"
 			if id != audit.PlatformChain {
-				var slug string
-				db.Conn(ctx).Raw("SELECT slug FROM tenants WHERE id = ?", id).Scan(&slug)
+				slug, err := auth.TenantSlug(ctx, db, id)
+				switch {
+				case apperr.KindOf(err) == apperr.KindNotFound:
+					slug = "(deleted) " + id
+				case err != nil:
+					return err
+				}
 				name = "tenant " + slug
 			}
 			chains = append(chains, chain{id, name})

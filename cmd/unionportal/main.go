@@ -1,4 +1,4 @@
-// Command unionportal is the portal: the HTTP API and web UI, the dispatch workers, the
+// Command unionportal is the portal: the HTTP API, the dispatch workers, the
 // database migrations and the administration commands. main reads the configuration,
 // assembles the parts and runs one subcommand.
 package main
