@@ -124,7 +124,7 @@ func (s *Server) declineInvitation(c echo.Context) error {
 // pageParams reads ?cursor= and ?limit= for a list whose cursors carry one value of
 // each of keys, in order.
 func pageParams(c echo.Context, keys ...database.Key) (database.Page, error) {
-	return database.ParsePage(c.QueryParam("cursor"), c.QueryParam("limit"), keys...)
+	return parsePage(c.QueryParam("cursor"), c.QueryParam("limit"), keys...)
 }
 
 func (s *Server) listTokens(c echo.Context) error {
@@ -171,7 +171,7 @@ func (s *Server) createToken(c echo.Context) error {
 
 func (s *Server) revokeToken(c echo.Context) error {
 	id := c.Param("id")
-	if !auth.ValidID(id) {
+	if !database.ValidID(id) {
 		return apperr.NotFound("token")
 	}
 	if err := s.opts.Auth.RevokeToken(c.Request().Context(), principal(c), id); err != nil {

@@ -87,7 +87,7 @@ func (s *Service) InviteUser(ctx context.Context, a *TenantAccess, in UserInput)
 	now := s.now()
 	inv := Invitation{ID: newID(), TenantID: a.Tenant.ID, Email: in.Email, Name: in.Name, OrganizationID: in.OrganizationID,
 		Roles: in.Roles, Status: InvitationPending, CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
-	if ValidID(a.Principal.User.ID) {
+	if database.ValidID(a.Principal.User.ID) {
 		inv.InvitedBy = &a.Principal.User.ID
 	}
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
@@ -134,7 +134,7 @@ func (s *Service) ListInvitations(ctx context.Context, a *TenantAccess, page dat
 	q := a.TenantScope().Apply(s.db.Conn(ctx).Model(&Invitation{}), "invitations", false)
 	if len(page.After) == 2 {
 		after, err := time.Parse(time.RFC3339Nano, page.After[0])
-		if err != nil || !ValidID(page.After[1]) {
+		if err != nil || !database.ValidID(page.After[1]) {
 			return nil, "", apperr.Malformed("invalid cursor", apperr.FieldError{Field: "cursor", Message: "not a cursor this list returned"})
 		}
 		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", after, after, page.After[1])
@@ -158,7 +158,7 @@ func (s *Service) RevokeInvitation(ctx context.Context, a *TenantAccess, id stri
 	if err := a.Require(PermUserManage); err != nil {
 		return err
 	}
-	if !ValidID(id) {
+	if !database.ValidID(id) {
 		return apperr.NotFound("invitation")
 	}
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
@@ -233,7 +233,7 @@ func (s *Service) decideInvitation(ctx context.Context, p *Principal, id string,
 	if p.Via != ViaSession {
 		return errSessionRequired
 	}
-	if !ValidID(id) {
+	if !database.ValidID(id) {
 		return apperr.NotFound("invitation")
 	}
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {

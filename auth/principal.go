@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/database"
 )
 
 // How a request authenticated.
@@ -135,7 +136,7 @@ func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) 
 	}
 	// The tenant and the caller's membership in one query.
 	var userID any // NULL for the platform itself, which has no user id
-	if ValidID(p.User.ID) {
+	if database.ValidID(p.User.ID) {
 		userID = p.User.ID
 	}
 	var rows []struct {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
-	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/unionportal/unionportal/apperr"
@@ -142,17 +141,7 @@ func hashToken(token string) string {
 
 // newID returns a UUIDv7: random enough to be unguessable (74 random bits), and ordered
 // by creation time, which keeps indexes compact and breaks ties in time-ordered lists.
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
-
-// NewID is newID for other domain packages.
-func NewID() string { return newID() }
-
-// ValidID reports whether id is a UUID in canonical form. Ids from clients are checked
-// before they reach a query: PostgreSQL would refuse a malformed one with an error.
-func ValidID(id string) bool {
-	u, err := uuid.Parse(id)
-	return err == nil && u.String() == id
-}
+func newID() string { return database.NewID() }
 
 // Actor is who does something, and from where, for the audit trail.
 type Actor struct {

@@ -139,7 +139,7 @@ func (s *Service) ListOrganizations(ctx context.Context, a *TenantAccess, page d
 
 // organization loads one organization of the scope's tenant; another tenant's answers 404.
 func (s *Service) organization(ctx context.Context, scope Scope, id string) (*Organization, error) {
-	if !ValidID(id) {
+	if !database.ValidID(id) {
 		return nil, apperr.NotFound("organization")
 	}
 	var o Organization

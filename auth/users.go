@@ -152,7 +152,7 @@ func (s *Service) ListUsers(ctx context.Context, a *TenantAccess, page database.
 
 // member loads userID's membership in the tenant; a user of another tenant answers 404.
 func (s *Service) member(ctx context.Context, a *TenantAccess, userID string) (*Membership, *User, error) {
-	if !ValidID(userID) {
+	if !database.ValidID(userID) {
 		return nil, nil, apperr.NotFound("user")
 	}
 	var m Membership
@@ -185,7 +185,7 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 	if patch.Active != nil && *patch.Active && !m.Active && patch.Roles == nil {
 		fields = append(fields, apperr.FieldError{Field: "roles", Message: "give the roles of a member who is reactivated"})
 	}
-	if patch.OrganizationID != nil && !ValidID(*patch.OrganizationID) {
+	if patch.OrganizationID != nil && !database.ValidID(*patch.OrganizationID) {
 		fields = append(fields, apperr.FieldError{Field: "organization_id", Message: "expected the id of an organization of this tenant"})
 	}
 	if len(fields) > 0 {
@@ -366,7 +366,7 @@ func (s *Service) checkUserInput(ctx context.Context, a *TenantAccess, in *UserI
 			fields = append(fields, *fe)
 		}
 	}
-	if !ValidID(in.OrganizationID) {
+	if !database.ValidID(in.OrganizationID) {
 		fields = append(fields, apperr.FieldError{Field: "organization_id", Message: "expected the id of an organization of this tenant"})
 	}
 	fields = checkRoles(in.Roles, fields)

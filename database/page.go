@@ -3,14 +3,11 @@ package database
 import (
 	"encoding/base64"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-
-	"github.com/unionportal/unionportal/apperr"
 )
 
 // Page sizes for keyset-paginated lists.
@@ -26,7 +23,7 @@ type Page struct {
 	After []string
 }
 
-// Key is the kind of one value that a list's cursors carry. ParsePage checks every value
+// Key is the kind of one value that a list's cursors carry. The API checks every value
 // of a cursor against its kind, so that a forged cursor is refused as a bad request
 // before it reaches SQL (where, on PostgreSQL, a value that is not a time or a UUID, or
 // text with a NUL, would fail the query).
@@ -42,7 +39,8 @@ const (
 // maxCursorText bounds a text value of a cursor; every key the lists use is shorter.
 const maxCursorText = 1024
 
-func (k Key) valid(v string) bool {
+// Valid reports whether v is a value of kind k.
+func (k Key) Valid(v string) bool {
 	switch k {
 	case KeyText:
 		return len(v) <= maxCursorText && utf8.ValidString(v) && !strings.ContainsRune(v, 0)
@@ -54,35 +52,6 @@ func (k Key) valid(v string) bool {
 		return err == nil && u.String() == v
 	}
 	return false
-}
-
-// ParsePage reads the cursor and limit query parameters of a list whose cursors carry
-// one value of each of keys, in order. Bad values are reported against their field.
-func ParsePage(cursor, limit string, keys ...Key) (Page, error) {
-	p := Page{Limit: DefaultPageSize}
-	if limit != "" {
-		n, err := strconv.Atoi(limit)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return p, apperr.Malformed("invalid limit", apperr.FieldError{Field: "limit", Message: "expected an integer from 1 to 100"})
-		}
-		p.Limit = n
-	}
-	if cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		var after []string
-		if err == nil {
-			err = json.Unmarshal(raw, &after)
-		}
-		ok := err == nil && len(after) == len(keys)
-		for i := 0; ok && i < len(keys); i++ {
-			ok = keys[i].valid(after[i])
-		}
-		if !ok {
-			return p, apperr.Malformed("invalid cursor", apperr.FieldError{Field: "cursor", Message: "not a cursor this list returned; start again without it"})
-		}
-		p.After = after
-	}
-	return p, nil
 }
 
 // Cursor encodes the key values of a page's last row as an opaque cursor.

@@ -214,7 +214,7 @@ func (s *Service) Entered(ctx context.Context, e workflow.Entered) error {
 		if e.Snapshot == nil {
 			return errors.New("dispatch: a dispatch without its approval snapshot")
 		}
-		id := auth.NewID()
+		id := database.NewID()
 		// What goes out is what the final approval froze, never today's settings.
 		d := Dispatch{ID: id, TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision, State: "queued",
 			MessageID: "dispatch-" + id + "@" + s.opts.BaseURL.Hostname(), Sandbox: e.Snapshot.Dispatch.Sandbox, CreatedAt: time.Now().UTC()}
@@ -304,7 +304,7 @@ func (s *Service) Dispatches(ctx context.Context, a *auth.TenantAccess, submissi
 // AsSent opens the exact letter ("letter.pdf") or manifest ("manifest.json") of a sent
 // dispatch of a submission the caller may see. They never change after sending.
 func (s *Service) AsSent(ctx context.Context, a *auth.TenantAccess, dispatchID, which string) (storage.Object, error) {
-	if !auth.ValidID(dispatchID) {
+	if !database.ValidID(dispatchID) {
 		return nil, apperr.NotFound("dispatch")
 	}
 	var d Dispatch

@@ -12,7 +12,7 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -156,7 +156,7 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], d *Dispatch, 
 			status, state = "rejected", "failed"
 		}
 		for _, r := range rcpts {
-			if err := s.db.Conn(ctx).Create(&Delivery{ID: auth.NewID(), DispatchID: d.ID, Address: r.Address, Kind: r.Kind,
+			if err := s.db.Conn(ctx).Create(&Delivery{ID: database.NewID(), DispatchID: d.ID, Address: r.Address, Kind: r.Kind,
 				Status: status, Response: truncate(response, 2000), CreatedAt: now}).Error; err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/storage"
 )
 
@@ -144,7 +145,7 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 	if err != nil {
 		return nil, err
 	}
-	att := Attachment{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, FileName: SanitizeFileName(fileName),
+	att := Attachment{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, FileName: SanitizeFileName(fileName),
 		ContentType: contentType, CreatedBy: a.Principal.User.ID}
 	att.ObjectKey = storage.AttachmentKey(sub.TenantID, sub.ID, att.ID)
 	if err := s.store(ctx, a, &att, io.MultiReader(bytes.NewReader(head), r), room); err != nil {
@@ -304,7 +305,7 @@ func (s *Service) Attachments(ctx context.Context, a *auth.TenantAccess, submiss
 // Attachment returns one attachment whose submission the caller may see, including one
 // removed from the submission but kept for a revision.
 func (s *Service) Attachment(ctx context.Context, a *auth.TenantAccess, id string) (*Attachment, error) {
-	if !auth.ValidID(id) {
+	if !database.ValidID(id) {
 		return nil, apperr.NotFound("attachment")
 	}
 	sc, err := submissionScope(a)

@@ -98,7 +98,7 @@ func (s *Service) CreateCase(ctx context.Context, a *auth.TenantAccess, in CaseI
 		return nil, err
 	}
 	now := s.now()
-	c := Case{ID: auth.NewID(), TenantID: a.Tenant.ID, Status: "open", Complainants: []string{}, CreatedBy: a.Principal.User.ID, CreatedAt: now, UpdatedAt: now}
+	c := Case{ID: database.NewID(), TenantID: a.Tenant.ID, Status: "open", Complainants: []string{}, CreatedBy: a.Principal.User.ID, CreatedAt: now, UpdatedAt: now}
 	if err := in.apply(&c); err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (s *Service) caseByID(ctx context.Context, a *auth.TenantAccess, id string,
 	if err := a.Require(auth.PermCaseRead); err != nil {
 		return nil, err
 	}
-	if !auth.ValidID(id) {
+	if !database.ValidID(id) {
 		return nil, apperr.NotFound("case")
 	}
 	q := a.TenantScope().Apply(s.db.Conn(ctx), "cases", false).Where("id = ?", id)
@@ -191,7 +191,7 @@ func afterTimeID(q *gorm.DB, table string, page database.Page) (*gorm.DB, error)
 		return q, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, page.After[0])
-	if err != nil || !auth.ValidID(page.After[1]) {
+	if err != nil || !database.ValidID(page.After[1]) {
 		return nil, apperr.Malformed("invalid cursor", apperr.FieldError{Field: "cursor", Message: "not a cursor this list returned; start again without it"})
 	}
 	// A row-value comparison, so that the (tenant, created_at DESC, id DESC) index

@@ -7,6 +7,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
 )
 
 // Revisions lists a submission's revisions, oldest first, without their bodies.
@@ -129,7 +130,7 @@ func (s *Service) AddComment(ctx context.Context, a *auth.TenantAccess, submissi
 		if len(f) > 0 {
 			return apperr.Invalid("the comment is invalid", f...)
 		}
-		c = &Comment{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, AuthorID: a.Principal.User.ID,
+		c = &Comment{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, AuthorID: a.Principal.User.ID,
 			Body: body, Revision: revision, CreatedAt: s.now()}
 		if err := s.db.Conn(ctx).Create(c).Error; err != nil {
 			return err

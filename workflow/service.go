@@ -115,7 +115,7 @@ func (s *Service) load(ctx context.Context, a *auth.TenantAccess, id string, loc
 	if err != nil {
 		return nil, err
 	}
-	if !auth.ValidID(id) {
+	if !database.ValidID(id) {
 		return nil, apperr.NotFound("submission")
 	}
 	q := sc.Apply(s.db.Conn(ctx), "submissions", true).Where("id = ?", id)

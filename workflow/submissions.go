@@ -98,10 +98,10 @@ func (s *Service) CreateSubmission(ctx context.Context, a *auth.TenantAccess, in
 		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeForbidden, Message: "only a member of an organization can draft a submission"}
 	}
 	now := s.now()
-	sub := Submission{ID: auth.NewID(), TenantID: a.Tenant.ID, OrganizationID: a.Membership.OrganizationID,
+	sub := Submission{ID: database.NewID(), TenantID: a.Tenant.ID, OrganizationID: a.Membership.OrganizationID,
 		AuthorID: a.Principal.User.ID, State: Draft, Version: 1, CreatedAt: now, UpdatedAt: now}
 	f := in.apply(&sub)
-	if in.CaseID == nil || !auth.ValidID(*in.CaseID) {
+	if in.CaseID == nil || !database.ValidID(*in.CaseID) {
 		f = append(f, apperr.FieldError{Field: "case_id", Message: "expected the id of a case of this tenant"})
 	} else {
 		sub.CaseID = *in.CaseID
@@ -221,7 +221,7 @@ func (s *Service) UpdateSubmission(ctx context.Context, a *auth.TenantAccess, id
 			return apperr.Invalid("the submission is invalid", f...)
 		}
 		if in.CaseID != nil {
-			if !auth.ValidID(*in.CaseID) {
+			if !database.ValidID(*in.CaseID) {
 				return apperr.Invalid("the submission is invalid", apperr.FieldError{Field: "case_id", Message: "expected the id of a case of this tenant"})
 			}
 			if _, err := s.caseByID(ctx, a, *in.CaseID, false); err != nil {
@@ -311,10 +311,10 @@ func (f ListFilter) validate() error {
 	if f.State != "" && !slices.Contains(States(), State(f.State)) {
 		fe = append(fe, apperr.FieldError{Field: "state", Message: "unknown state; expected one of draft, submitted, in_review, changes_requested, approved, dispatching, dispatched, dispatch_failed, rejected, withdrawn"})
 	}
-	if f.CaseID != "" && !auth.ValidID(f.CaseID) {
+	if f.CaseID != "" && !database.ValidID(f.CaseID) {
 		fe = append(fe, apperr.FieldError{Field: "case_id", Message: "expected a case id"})
 	}
-	if f.OrganizationID != "" && !auth.ValidID(f.OrganizationID) {
+	if f.OrganizationID != "" && !database.ValidID(f.OrganizationID) {
 		fe = append(fe, apperr.FieldError{Field: "organization_id", Message: "expected an organization id"})
 	}
 	if utf8.RuneCountInString(f.Q) > 200 {

@@ -11,6 +11,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
 )
 
 // MaxCommentLength bounds a comment, in characters.
@@ -121,7 +122,7 @@ func (s *Service) newRevision(ctx context.Context, sub *Submission, uid string, 
 	if err != nil {
 		return err
 	}
-	rev := Revision{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Number: sub.Revision,
+	rev := Revision{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Number: sub.Revision,
 		Title: sub.Title, Body: sub.Body, Language: sub.Language, Attachments: snaps, CreatedBy: uid, CreatedAt: s.now()}
 	if err := s.db.Conn(ctx).Create(&rev).Error; err != nil {
 		return err
@@ -142,7 +143,7 @@ func (s *Service) count(ctx context.Context, a *auth.TenantAccess, sub *Submissi
 	if err != nil {
 		return "", nil, err
 	}
-	ap := Approval{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision,
+	ap := Approval{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision,
 		ReviewerID: a.Principal.User.ID, CreatedAt: s.now()}
 	if err := s.db.Conn(ctx).Create(&ap).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
@@ -171,7 +172,7 @@ func (s *Service) count(ctx context.Context, a *auth.TenantAccess, sub *Submissi
 
 // recordComment stores the comment that comes with an action, about the current revision.
 func (s *Service) recordComment(ctx context.Context, sub *Submission, uid, body string) (string, error) {
-	c := Comment{ID: auth.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, AuthorID: uid, Body: body, CreatedAt: s.now()}
+	c := Comment{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, AuthorID: uid, Body: body, CreatedAt: s.now()}
 	if rev := sub.Revision; rev > 0 {
 		c.Revision = &rev
 	}

@@ -6,7 +6,10 @@
 //	P3  portal latency at page 2,000 over page 1 (target <= 1.2)
 //	P8  queries per request for the list (5 and 50 rows) and the detail (constant)
 //
-// It starts its own throwaway PostgreSQL cluster. Run it with `make bench`.
+// It starts its own throwaway PostgreSQL cluster and measures the real portal: the
+// unionportal binary, built from this checkout and run as `serve`, logging as it does in
+// production. Queries are counted by PostgreSQL (pg_stat_statements), outside the
+// portal. Run it with `make bench`.
 package main
 
 import (
@@ -20,17 +23,19 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/unionportal/unionportal/api"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/internal/testrig"
@@ -42,7 +47,6 @@ var (
 	pairs    = flag.Int("pairs", 5, "A/B pairs per figure")
 	duration = flag.Duration("duration", 3*time.Second, "length of each throughput run")
 	conns    = flag.Int("conns", 16, "concurrent connections")
-	profile  = flag.String("cpuprofile", "", "write a CPU profile of the portal's throughput runs to this file")
 )
 
 func main() {
@@ -52,6 +56,8 @@ func main() {
 
 	pg, cleanup := startPostgres(ctx)
 	defer cleanup()
+	binary, dataDir, removeBinary := buildPortal(ctx)
+	defer removeBinary()
 	url := pg.URL("postgres")
 	target, err := database.ParseURL(url, "")
 	check(err)
@@ -62,7 +68,7 @@ func main() {
 	check(err)
 
 	quiet := slog.New(slog.DiscardHandler)
-	authSvc, err := auth.NewService(ctx, db, auth.Options{Logger: quiet, SecretKey: []byte("bench-secret-bench-secret-bench-secret"),
+	authSvc, err := auth.NewService(ctx, db, auth.Options{Logger: quiet, SecretKey: []byte(secretKey),
 		PasswordParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
 	check(err)
 	wf := workflow.NewService(db, workflow.Options{Logger: quiet})
@@ -72,7 +78,8 @@ func main() {
 	load(ctx, db, tenantID)
 	log.Printf("loaded in %s", time.Since(start).Round(time.Second))
 
-	portal := serve(api.New(api.Options{Logger: quiet, Auth: authSvc, Workflow: wf}).Handler())
+	portal, stopPortal := runPortal(ctx, binary, dataDir, url)
+	defer stopPortal()
 	pool, err := pgxpool.New(ctx, url)
 	check(err)
 	defer pool.Close()
@@ -95,15 +102,6 @@ func main() {
 	for i := 0; i < 200; i++ {
 		get(portal, listPath)
 		get(bare, listPath)
-	}
-
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		check(err)
-		check(pprof.StartCPUProfile(f))
-		throughput(func() { get(portal, listPath) })
-		pprof.StopCPUProfile()
-		f.Close()
 	}
 
 	// P2: throughput, A B A B.
@@ -130,12 +128,16 @@ func main() {
 	}
 
 	// P8: queries per request.
+	check(db.Conn(ctx).Exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").Error)
 	count := func(path string) int {
-		var n atomic.Int64
-		stop := database.CountQueries(db, func() { n.Add(1) })
+		// The portal's own statements, without River's queue polling and maintenance
+		// (which run whatever the requests do) and without these statistics queries.
+		const ours = `query NOT ILIKE '%river%' AND query NOT ILIKE '%pg_stat_statements%' AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`
+		var before, after int
+		check(db.Conn(ctx).Raw("SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements WHERE " + ours).Scan(&before).Error)
 		get(portal, path)
-		stop()
-		return int(n.Load())
+		check(db.Conn(ctx).Raw("SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements WHERE " + ours).Scan(&after).Error)
+		return after - before - 1 // the first statistics query counts itself once it has run
 	}
 	var first struct {
 		Items []struct{ ID string } `json:"items"`
@@ -161,8 +163,11 @@ func check(err error) {
 	}
 }
 
+// secretKey is shared by the seeding and the portal: API tokens are keyed with it.
+const secretKey = "bench-secret-bench-secret-bench-secret"
+
 func startPostgres(ctx context.Context) (*testrig.Postgres, func()) {
-	pg, cleanup, err := testrig.TempPostgres(ctx)
+	pg, cleanup, err := testrig.TempPostgres(ctx, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
 	check(err)
 	log.Printf("PostgreSQL %s on 127.0.0.1:%d", pg.Version, pg.Port)
 	return pg, cleanup
@@ -237,6 +242,56 @@ func bareHandler(pool *pgxpool.Pool, tenantID string) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"items": items[:min(50, len(items))], "next_cursor": "x"})
 	})
+}
+
+// buildPortal builds the unionportal binary of this checkout into a temporary
+// directory, which also serves as the portal's data directory.
+func buildPortal(ctx context.Context) (binary, dataDir string, remove func()) {
+	dir, err := os.MkdirTemp("", "unionportal-bench-")
+	check(err)
+	binary = filepath.Join(dir, "unionportal")
+	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/unionportal")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	check(build.Run())
+	dataDir = filepath.Join(dir, "data")
+	return binary, dataDir, func() { _ = os.RemoveAll(dir) }
+}
+
+// runPortal starts `unionportal serve` on the database and waits until it is ready.
+// Its log goes to a file, as a production log goes somewhere: it is written, not dropped.
+func runPortal(ctx context.Context, binary, dataDir, databaseURL string) (base string, stop func()) {
+	port, err := testrig.FreePort()
+	check(err)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	check(os.MkdirAll(dataDir, 0o700))
+	logFile, err := os.Create(filepath.Join(filepath.Dir(dataDir), "portal.log"))
+	check(err)
+	cmd := exec.Command(binary, "serve")
+	cmd.Env = append(os.Environ(), "UNIONPORTAL_ADDR="+addr, "UNIONPORTAL_DATA_DIR="+dataDir,
+		"UNIONPORTAL_DATABASE_URL="+databaseURL, "UNIONPORTAL_SECRET_KEY="+secretKey, "UNIONPORTAL_LOG_FORMAT=json")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	check(cmd.Start())
+	base = "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			log.Fatalf("the portal did not become ready within 60 s (log: %s)", logFile.Name())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return base, func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		logFile.Close()
+	}
 }
 
 func serve(h http.Handler) string {

@@ -98,9 +98,9 @@ func InstallPostgres(ctx context.Context, progress func(string)) error {
 }
 
 // StartPostgres creates a cluster in dir (which must be empty or missing) and starts it
-// on a free loopback port. PostgreSQL refuses to run as root, so under root the cluster
-// belongs to the postgres system user.
-func StartPostgres(ctx context.Context, binDir, dir string) (*Postgres, error) {
+// on a free loopback port, with settings ("name=value") added to the server's. PostgreSQL
+// refuses to run as root, so under root the cluster belongs to the postgres system user.
+func StartPostgres(ctx context.Context, binDir, dir string, settings ...string) (*Postgres, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -130,12 +130,16 @@ func StartPostgres(ctx context.Context, binDir, dir string) (*Postgres, error) {
 		return nil, err
 	}
 	p := &Postgres{Port: port, Dir: dir}
+	extra := make([]string, 0, 2*len(settings))
+	for _, kv := range settings {
+		extra = append(extra, "-c", kv)
+	}
 	p.proc = &process{
 		name: "PostgreSQL",
-		argv: []string{filepath.Join(binDir, "postgres"), "-D", data, "-p", strconv.Itoa(port),
+		argv: append([]string{filepath.Join(binDir, "postgres"), "-D", data, "-p", strconv.Itoa(port),
 			"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + dir,
 			"-c", "max_connections=300", "-c", "fsync=off", "-c", "synchronous_commit=off",
-			"-c", "full_page_writes=off"},
+			"-c", "full_page_writes=off"}, extra...),
 		cred:     cred,
 		stopSig:  syscall.SIGINT, // fast shutdown
 		stopWait: 20 * time.Second,

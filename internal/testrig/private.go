@@ -21,9 +21,10 @@ func PrivatePostgres(t testing.TB) *Postgres {
 	return pg
 }
 
-// TempPostgres starts a cluster in a new temporary directory; cleanup stops it and
-// removes the directory. Benchmarks use it as tests use PrivatePostgres.
-func TempPostgres(ctx context.Context) (*Postgres, func(), error) {
+// TempPostgres starts a cluster (with settings, as StartPostgres) in a new temporary
+// directory; cleanup stops it and removes the directory. Benchmarks use it as tests use
+// PrivatePostgres.
+func TempPostgres(ctx context.Context, settings ...string) (*Postgres, func(), error) {
 	bin, err := FindPostgresBin()
 	if err != nil {
 		return nil, nil, err
@@ -38,7 +39,7 @@ func TempPostgres(ctx context.Context) (*Postgres, func(), error) {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	pg, err := StartPostgres(ctx, bin, filepath.Join(dir, "pg"))
+	pg, err := StartPostgres(ctx, bin, filepath.Join(dir, "pg"), settings...)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err

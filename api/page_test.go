@@ -1,4 +1,4 @@
-package database_test
+package api
 
 import (
 	"encoding/base64"
@@ -19,10 +19,10 @@ func TestParsePageChecksCursorValues(t *testing.T) {
 	timeID := []database.Key{database.KeyTime, database.KeyID}
 	textID := []database.Key{database.KeyText, database.KeyID}
 	good := database.Cursor("2026-03-01T10:00:00.123456Z", "01970000-0000-7000-8000-000000000001")
-	if p, err := database.ParsePage(good, "", timeID...); err != nil || !slices.Equal(p.After, []string{"2026-03-01T10:00:00.123456Z", "01970000-0000-7000-8000-000000000001"}) {
+	if p, err := parsePage(good, "", timeID...); err != nil || !slices.Equal(p.After, []string{"2026-03-01T10:00:00.123456Z", "01970000-0000-7000-8000-000000000001"}) {
 		t.Fatalf("a cursor the list returned: %+v %v", p, err)
 	}
-	if _, err := database.ParsePage(database.Cursor("Miners of Kyrgyzstan", "01970000-0000-7000-8000-000000000001"), "", textID...); err != nil {
+	if _, err := parsePage(database.Cursor("Miners of Kyrgyzstan", "01970000-0000-7000-8000-000000000001"), "", textID...); err != nil {
 		t.Fatalf("a name cursor: %v", err)
 	}
 	forged := []struct {
@@ -44,7 +44,7 @@ func TestParsePageChecksCursorValues(t *testing.T) {
 	}
 	for _, tt := range forged {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := database.ParsePage(tt.cursor, "", tt.keys...)
+			_, err := parsePage(tt.cursor, "", tt.keys...)
 			e, ok := apperr.As(err)
 			if !ok || e.Kind != apperr.KindMalformed || len(e.Fields) != 1 || e.Fields[0].Field != "cursor" {
 				t.Errorf("ParsePage(%q) = %v, want a malformed-request error naming cursor", tt.cursor, err)
