@@ -178,23 +178,8 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 	if err != nil {
 		return nil, err
 	}
-	var fields []apperr.FieldError
-	if patch.Roles != nil {
-		fields = checkRoles(*patch.Roles, fields)
-	}
-	if patch.Active != nil && *patch.Active && !m.Active && patch.Roles == nil {
-		fields = append(fields, apperr.FieldError{Field: "roles", Message: "give the roles of a member who is reactivated"})
-	}
-	if patch.OrganizationID != nil && !database.ValidID(*patch.OrganizationID) {
-		fields = append(fields, apperr.FieldError{Field: "organization_id", Message: "expected the id of an organization of this tenant"})
-	}
-	if len(fields) > 0 {
-		return nil, apperr.Invalid("the change is invalid", fields...)
-	}
-	if patch.OrganizationID != nil {
-		if _, err := s.organization(ctx, a.TenantScope(), *patch.OrganizationID); err != nil {
-			return nil, apperr.Invalid("the change is invalid", apperr.FieldError{Field: "organization_id", Message: "no such organization in this tenant"})
-		}
+	if err := s.checkPatch(ctx, a, m, patch); err != nil {
+		return nil, err
 	}
 	var oldRoles, newRoles []string
 	var active bool
@@ -248,6 +233,34 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 	if err := s.authz.Refresh(ctx, true); err != nil {
 		return nil, err
 	}
+	return patchedMember(u, m, patch, newRoles, active), nil
+}
+
+// checkPatch names every bad field of a change to member m.
+func (s *Service) checkPatch(ctx context.Context, a *TenantAccess, m *Membership, patch UserPatch) error {
+	var fields []apperr.FieldError
+	if patch.Roles != nil {
+		fields = checkRoles(*patch.Roles, fields)
+	}
+	if patch.Active != nil && *patch.Active && !m.Active && patch.Roles == nil {
+		fields = append(fields, apperr.FieldError{Field: "roles", Message: "give the roles of a member who is reactivated"})
+	}
+	if patch.OrganizationID != nil && !database.ValidID(*patch.OrganizationID) {
+		fields = append(fields, apperr.FieldError{Field: "organization_id", Message: "expected the id of an organization of this tenant"})
+	}
+	if len(fields) > 0 {
+		return apperr.Invalid("the change is invalid", fields...)
+	}
+	if patch.OrganizationID != nil {
+		if _, err := s.organization(ctx, a.TenantScope(), *patch.OrganizationID); err != nil {
+			return apperr.Invalid("the change is invalid", apperr.FieldError{Field: "organization_id", Message: "no such organization in this tenant"})
+		}
+	}
+	return nil
+}
+
+// patchedMember is the member as the change left it.
+func patchedMember(u *User, m *Membership, patch UserPatch, newRoles []string, active bool) *Member {
 	org := m.OrganizationID
 	if patch.OrganizationID != nil {
 		org = *patch.OrganizationID
@@ -255,7 +268,7 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 	if newRoles == nil {
 		newRoles = []string{}
 	}
-	return &Member{ID: u.ID, Email: u.Email, Name: u.Name, OrganizationID: org, Roles: newRoles, Active: active, CreatedAt: u.CreatedAt}, nil
+	return &Member{ID: u.ID, Email: u.Email, Name: u.Name, OrganizationID: org, Roles: newRoles, Active: active, CreatedAt: u.CreatedAt}
 }
 
 // DeactivateUser ends a user's membership of the tenant (the record stays, for the

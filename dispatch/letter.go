@@ -105,6 +105,30 @@ func (l *Letter) Render(w io.Writer) error {
 // (KindUnavailable), having written nothing to w.
 func (l *Letter) RenderContext(ctx context.Context, w io.Writer) error {
 	l = l.printable()
+	pdf := l.document()
+	pdf.AddPage()
+	l.letterhead(pdf)
+	l.opening(pdf)
+	if err := (&markdownPDF{pdf: pdf}).render(ctx, []byte(l.Submission.Body)); err != nil {
+		return err
+	}
+	l.closing(pdf)
+	if err := pdf.Error(); err != nil {
+		return err
+	}
+	// fpdf compresses every page with a new zlib writer, about a megabyte to allocate
+	// and clear: a third of a millisecond per page, which a body of many tiny blocks
+	// turns into seconds (a megabyte of one-letter paragraphs fills 10,000 pages).
+	// Beyond any real letter's length, pages go uncompressed.
+	if pdf.PageNo() > maxCompressedPages {
+		pdf.SetCompression(false)
+	}
+	return pdf.Output(w)
+}
+
+// document is an empty A4 letter: metadata, fonts, margins, the sandbox mark in the
+// header and page numbers in the footer.
+func (l *Letter) document() *fpdf.Fpdf {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCompression(true)
 	pdf.SetCreator("unionportal", true)
@@ -138,32 +162,37 @@ func (l *Letter) RenderContext(ctx context.Context, w io.Writer) error {
 		pdf.CellFormat(0, 5, fmt.Sprintf("Page %d of {nb}", pdf.PageNo()), "", 0, "C", false, 0, "")
 		pdf.SetTextColor(0, 0, 0)
 	})
-	pdf.AddPage()
+	return pdf
+}
 
-	// Letterhead.
+// letterhead is the sender's block, top right.
+func (l *Letter) letterhead(pdf *fpdf.Fpdf) {
 	lh := l.Settings.Letterhead
-	if lh.Organization != "" {
-		pdf.SetFont(fontFamily, "B", 12)
-		pdf.CellFormat(0, 6, lh.Organization, "", 1, "R", false, 0, "")
-		pdf.SetFont(fontFamily, "", 8.5)
-		pdf.SetTextColor(90, 90, 90)
-		for _, line := range lh.AddressLines {
-			pdf.CellFormat(0, 4, line, "", 1, "R", false, 0, "")
-		}
-		pdf.SetTextColor(0, 0, 0)
-		pdf.Ln(8)
+	if lh.Organization == "" {
+		return
 	}
+	pdf.SetFont(fontFamily, "B", 12)
+	pdf.CellFormat(0, 6, lh.Organization, "", 1, "R", false, 0, "")
+	pdf.SetFont(fontFamily, "", 8.5)
+	pdf.SetTextColor(90, 90, 90)
+	for _, line := range lh.AddressLines {
+		pdf.CellFormat(0, 4, line, "", 1, "R", false, 0, "")
+	}
+	pdf.SetTextColor(0, 0, 0)
+	pdf.Ln(8)
+}
 
-	// Place and date.
+// opening is the place and date, the addressee at the ILO, the subject and the
+// salutation.
+func (l *Letter) opening(pdf *fpdf.Fpdf) {
 	pdf.SetFont(fontFamily, "", bodySize)
-	place := lh.Place
+	place := l.Settings.Letterhead.Place
 	if place == "" {
 		place = "Geneva"
 	}
 	pdf.CellFormat(0, lineHeight, place+", "+l.Date.Format("2 January 2006"), "", 1, "L", false, 0, "")
 	pdf.Ln(lineHeight)
 
-	// Addressee.
 	to := l.addressee()
 	for _, line := range []string{to.Name, to.Title, "International Labour Office", "Route des Morillons 4", "CH-1211 Geneva 22", "Switzerland"} {
 		if line != "" {
@@ -172,7 +201,6 @@ func (l *Letter) RenderContext(ctx context.Context, w io.Writer) error {
 	}
 	pdf.Ln(lineHeight)
 
-	// Subject and salutation.
 	pdf.SetFont(fontFamily, "B", bodySize+0.5)
 	pdf.MultiCell(0, lineHeight+0.5, Subject(l.Case, l.Submission.Kind), "", "L", false)
 	pdf.Ln(lineHeight)
@@ -183,13 +211,10 @@ func (l *Letter) RenderContext(ctx context.Context, w io.Writer) error {
 	}
 	pdf.CellFormat(0, lineHeight, salutation, "", 1, "L", false, 0, "")
 	pdf.Ln(lineHeight / 2)
+}
 
-	// Body.
-	if err := (&markdownPDF{pdf: pdf}).render(ctx, []byte(l.Submission.Body)); err != nil {
-		return err
-	}
-
-	// Closing and signatory.
+// closing is the greeting and the signatory.
+func (l *Letter) closing(pdf *fpdf.Fpdf) {
 	pdf.Ln(lineHeight)
 	pdf.SetFont(fontFamily, "", bodySize)
 	pdf.CellFormat(0, lineHeight, "With best regards,", "", 1, "L", false, 0, "")
@@ -199,20 +224,9 @@ func (l *Letter) RenderContext(ctx context.Context, w io.Writer) error {
 	pdf.CellFormat(0, lineHeight, sig.Name, "", 1, "L", false, 0, "")
 	pdf.SetFont(fontFamily, "", bodySize)
 	pdf.CellFormat(0, lineHeight, sig.Title, "", 1, "L", false, 0, "")
-	if lh.Organization != "" {
-		pdf.CellFormat(0, lineHeight, lh.Organization, "", 1, "L", false, 0, "")
+	if org := l.Settings.Letterhead.Organization; org != "" {
+		pdf.CellFormat(0, lineHeight, org, "", 1, "L", false, 0, "")
 	}
-	if err := pdf.Error(); err != nil {
-		return err
-	}
-	// fpdf compresses every page with a new zlib writer, about a megabyte to allocate
-	// and clear: a third of a millisecond per page, which a body of many tiny blocks
-	// turns into seconds (a megabyte of one-letter paragraphs fills 10,000 pages).
-	// Beyond any real letter's length, pages go uncompressed.
-	if pdf.PageNo() > maxCompressedPages {
-		pdf.SetCompression(false)
-	}
-	return pdf.Output(w)
 }
 
 // printable is a copy of l whose letterhead, addressee and signatory fpdf can encode:
