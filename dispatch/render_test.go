@@ -18,6 +18,8 @@ import (
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/workflow"
+
+	"github.com/unionportal/unionportal/internal/testrig"
 )
 
 // adversarial are bodies whose cost grew with the square of the length of one run of
@@ -165,20 +167,6 @@ func renderBody(t *testing.T, ctx context.Context, body string) *markdownPDF {
 	return m
 }
 
-// stopAfter is a context that ends after its Err has been asked n times: it tells how
-// often the render looks, without depending on time.
-type stopAfter struct {
-	context.Context
-	n int
-}
-
-func (c *stopAfter) Err() error {
-	if c.n--; c.n < 0 {
-		return context.DeadlineExceeded
-	}
-	return nil
-}
-
 func TestLetterRenderStopsWhenContextEnds(t *testing.T) {
 	body := adversarial["code block"](1<<20) + strings.Repeat("Plain prose, in words. ", 1<<15)
 
@@ -207,7 +195,7 @@ func TestLetterRenderStopsWhenContextEnds(t *testing.T) {
 
 	t.Run("stops part way, in every kind of run", func(t *testing.T) {
 		for name, body := range adversarial {
-			ctx := &stopAfter{Context: context.Background(), n: 3}
+			ctx := &testrig.StopAfter{Context: context.Background(), N: 3}
 			m := renderBody(t, ctx, body(1<<20))
 			// Deeply indented lists lay out only their few letters: they may end first.
 			if !isRenderStopped(m.err) && (m.err != nil || name != "nested lists") {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/unionportal/unionportal/apperr"
+
+	"github.com/unionportal/unionportal/internal/testrig"
 )
 
 func eq(s string) DiffOp  { return DiffOp{Op: "equal", Text: s} }
@@ -198,20 +200,6 @@ func TestWordDiffWorkIsBounded(t *testing.T) {
 	}
 }
 
-// stopAfter is a context that ends after its Err has been asked n times: it tells how
-// often the diff looks, without depending on time.
-type stopAfter struct {
-	context.Context
-	n int
-}
-
-func (c *stopAfter) Err() error {
-	if c.n--; c.n < 0 {
-		return context.DeadlineExceeded
-	}
-	return nil
-}
-
 func TestWordDiffStopsWhenContextEnds(t *testing.T) {
 	a, b := strings.Repeat("a b c ", 1<<16), strings.Repeat("c b a ", 1<<16)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -222,7 +210,7 @@ func TestWordDiffStopsWhenContextEnds(t *testing.T) {
 		t.Fatalf("err %v, want diff_timeout (unavailable)", err)
 	}
 	// Ended part way: the diff stops at its next look.
-	d := &differ{ctx: &stopAfter{Context: context.Background(), n: 3}}
+	d := &differ{ctx: &testrig.StopAfter{Context: context.Background(), N: 3}}
 	if out := d.diff(a, b); out != nil || d.err == nil {
 		t.Fatalf("diff went on: err %v", d.err)
 	}
