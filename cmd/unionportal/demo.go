@@ -30,12 +30,12 @@ type demoLogin struct {
 // seedDemo fills an empty database with the demo tenant and prints the logins. A
 // database that holds any tenant or user is left alone.
 func seedDemo(ctx context.Context, a *app, out io.Writer) error {
-	var n int64
-	if err := a.db.Conn(ctx).Raw("SELECT (SELECT count(*) FROM tenants) + (SELECT count(*) FROM users)").Scan(&n).Error; err != nil {
+	empty, err := auth.Empty(ctx, a.db)
+	if err != nil {
 		return err
 	}
 	logins := filepath.Join(a.cfg.DataDir, "demo-logins.txt")
-	if n > 0 {
+	if !empty {
 		fmt.Fprintf(out, "--demo: the database is not empty, so no demo data was added (the demo logins, if any, are in %s)\n", logins)
 		return nil
 	}
