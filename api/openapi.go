@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -293,4 +295,11 @@ func requestFields(doc Doc) []string {
 func (s *Server) serveOpenAPI(c echo.Context) error {
 	s.openapiOnce.Do(func() { s.openapiDoc = s.openAPI() })
 	return c.JSON(http.StatusOK, s.openapiDoc)
+}
+
+// OpenAPIDocument returns the API's OpenAPI document as JSON, without a running portal:
+// the web UI's build generates its types from it.
+func OpenAPIDocument() ([]byte, error) {
+	s := New(Options{Auth: &auth.Service{}, Workflow: &workflow.Service{}, Dispatch: &dispatch.Service{}})
+	return json.MarshalIndent(s.openAPI(), "", "  ")
 }

@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,6 +68,10 @@ type Options struct {
 	// MaxPublicPerAddress bounds the unauthenticated requests (login) one address may
 	// have open at once; 0 means 8.
 	MaxPublicPerAddress int
+	// UI is the built web interface (index.html at its root), served at /; without it,
+	// UIPlaceholder is served there instead (when set).
+	UI            fs.FS
+	UIPlaceholder []byte
 }
 
 // Server is the portal's HTTP server.
@@ -145,6 +150,7 @@ func New(opts Options) *Server {
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: opts.RequestTimeout, Skipper: isFileTransfer}))
 
 	s.routes()
+	s.uiRoutes()
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/unionportal/unionportal/api"
 	"io"
 	"log/slog"
 	"os"
@@ -29,6 +30,7 @@ commands:
   worker           run dispatch workers only, for scaling out
   migrate          apply pending database migrations, then exit
   version          print the version
+  openapi          print the API's OpenAPI document (the web UI's build uses it)
   audit verify [--tenant SLUG]
                    check the audit trail's hash chains; exit 1 on a broken link
   admin create-superadmin --email E [--name N]
@@ -80,7 +82,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		name = fs.String("name", "Platform administrator", "the superadmin's name")
 	case "audit verify":
 		tenant = fs.String("tenant", "", "verify only this tenant's chain (its slug)")
-	case "migrate", "version", "worker":
+	case "migrate", "version", "worker", "openapi":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -100,6 +102,15 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	}
 	if cmd == "version" {
 		fmt.Fprintln(stdout, "unionportal", buildVersion())
+		return 0
+	}
+	if cmd == "openapi" {
+		doc, err := api.OpenAPIDocument()
+		if err != nil {
+			printErr(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s\n", doc)
 		return 0
 	}
 

@@ -20,6 +20,7 @@ import (
 	"github.com/unionportal/unionportal/clamd"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/frontend"
 	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
@@ -221,6 +222,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		TrustedProxies:       cfg.TrustedProxies,
 		Version:              buildVersion(),
 		Checks:               []api.Check{{Name: "database", Fn: db.Ping}, {Name: "storage", Fn: a.store.Check}},
+		UI:                   frontend.Assets(),
+		UIPlaceholder:        frontend.Placeholder(),
 	})
 	return a, nil
 }
