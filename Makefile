@@ -5,20 +5,50 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 
-.PHONY: run build test test-unit lint bench bench-upload bench-dispatch bench-render clean
+.PHONY: run build ui node chromium test test-unit test-ui lint bench bench-upload bench-dispatch bench-render clean
 
-## build: compile the portal into bin/unionportal
-build:
+# The front-end tool chain never downloads a browser: the browser tests use Debian's.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+## build: build the web UI, then compile the portal (with the UI embedded) into bin/unionportal
+build: ui
 	$(GO) build -o $(BIN)/unionportal ./cmd/unionportal
 
 ## run: build and start the portal on the embedded default (SQLite, local files, outbox)
 run: build
 	./$(BIN)/unionportal serve --demo
 
-## test: lint, then every test against real PostgreSQL 15, MinIO and Mailpit
-test: lint
+## ui: install the front-end tool chain (npm ci) and build the web UI into frontend/dist
+ui: node
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+# node: npm is needed to install the tool chain (which brings its own Node.js 24); as
+# root on Debian it is installed with apt-get when missing.
+node:
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Node.js and npm with apt-get"; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm; \
+	  else echo "npm is missing: install Node.js and npm (Debian: apt-get install nodejs npm)"; exit 1; fi; }
+
+# chromium: the browser tests drive Debian's Chromium; as root it is installed when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium with apt-get (a few minutes, once)"; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "chromium is missing: apt-get install chromium"; exit 1; fi; }
+
+## test: lint, every Go test against real PostgreSQL 15, MinIO and Mailpit, then the UI's
+## unit tests and browser tests (against the real portal)
+test: lint build chromium
 	$(GO) build -o $(BIN)/testrig ./internal/testrig/cmd/testrig
 	./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) test-ui
+
+## test-ui: the UI's unit tests (Vitest) and browser tests (Playwright, Debian's Chromium)
+test-ui:
+	cd frontend && npm test && npm run e2e
 
 ## test-unit: the tests that need no server (PostgreSQL, S3 and SMTP tests skip)
 test-unit:

@@ -1,0 +1,64 @@
+import { useEffect } from 'preact/hooks'
+import { LocationProvider, Route, Router, useLocation } from 'preact-iso'
+import { load, signOut, useSession } from './session'
+import { locales, setLocale, t, useLocale, type Locale } from './i18n'
+import { SignIn } from './pages/SignIn'
+import { Home } from './pages/Home'
+
+function Shell() {
+  const session = useSession()
+  const locale = useLocale()
+  const { route } = useLocation()
+
+  useEffect(() => {
+    load()
+  }, [])
+
+  if (session.status === 'loading') return null
+  const userID = session.status === 'signedIn' ? session.me.user.id : undefined
+
+  return (
+    <>
+      <a class="skip" href="#main">
+        {t('app.skip')}
+      </a>
+      <header class="top">
+        <span class="brand">{t('app.name')}</span>
+        <nav aria-label={t('nav.home')}>
+          {session.status === 'signedIn' && <a href="/">{t('nav.home')}</a>}
+          <label class="lang">
+            <span>{t('nav.language')}</span>
+            <select value={locale} onChange={(e) => setLocale(e.currentTarget.value as Locale, userID)}>
+              {locales.map((l) => (
+                <option key={l.code} value={l.code} lang={l.code}>
+                  {l.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          {session.status === 'signedIn' && (
+            <button type="button" onClick={() => signOut().then(() => route('/'))}>
+              {t('nav.signOut')}
+            </button>
+          )}
+        </nav>
+      </header>
+      {session.status === 'signedOut' ? (
+        <SignIn expired={session.expired} returnTo={session.returnTo} onDone={(to) => route(to)} />
+      ) : (
+        <Router>
+          <Route path="/" component={() => <Home me={session.me} />} />
+          <Route default component={() => <Home me={session.me} />} />
+        </Router>
+      )}
+    </>
+  )
+}
+
+export function App() {
+  return (
+    <LocationProvider>
+      <Shell />
+    </LocationProvider>
+  )
+}
