@@ -4,6 +4,7 @@ import { load, signOut, useSession } from './session'
 import { locales, setLocale, t, useLocale, type Locale } from './i18n'
 import { SignIn } from './pages/SignIn'
 import { Home } from './pages/Home'
+import { Submission } from './pages/Submission'
 
 function Shell() {
   const session = useSession()
@@ -48,6 +49,10 @@ function Shell() {
       ) : (
         <Router>
           <Route path="/" component={() => <Home me={session.me} />} />
+          <Route
+            path="/t/:tenant/submissions/:id"
+            component={({ params }: { params: { tenant: string; id: string } }) => <Submission tenant={params.tenant} id={params.id} />}
+          />
           <Route default component={() => <Home me={session.me} />} />
         </Router>
       )}

@@ -54,7 +54,9 @@ export function Home({ me }: { me: Me }) {
           <ul class="cards">
             {list.map((s) => (
               <li key={s.id} class="card">
-                <span class="title">{s.title}</span>
+                <a class="title" href={`/t/${encodeURIComponent(tenant.slug)}/submissions/${encodeURIComponent(s.id)}`}>
+                  {s.title}
+                </a>
                 <span class="meta">
                   {t(('kind.' + s.kind) as MessageKey)} · {t('home.updated', { date: formatDate(s.updated_at) })}
                 </span>

@@ -1,0 +1,59 @@
+import { expect, test, type Page } from '@playwright/test'
+import AxeBuilder from '@axe-core/playwright'
+
+const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
+
+async function signIn(page: Page, role: string) {
+  await page.goto('/')
+  await page.getByLabel('E-mail address').fill(logins[role].email)
+  await page.getByLabel('Password').fill(logins[role].password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
+}
+
+async function openTheUpdate(page: Page) {
+  await page.getByRole('link', { name: /Update on Case 3386/ }).click()
+  await expect(page.getByRole('heading', { level: 1, name: /Update on Case 3386/ })).toBeVisible()
+}
+
+test('the editor submits the draft; the reviewer requests changes with a comment; the editor reads it', async ({ browser }) => {
+  const editor = await (await browser.newContext()).newPage()
+  await signIn(editor, 'editor')
+  await openTheUpdate(editor)
+  await expect(editor.getByText('Draft', { exact: true })).toBeVisible()
+  const serious = (await new AxeBuilder({ page: editor }).analyze()).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  expect(serious.map((v) => v.id)).toEqual([])
+  await editor.screenshot({ path: 'test-results/screens/submission.png', fullPage: true })
+
+  // Submitting asks first, and says what happened.
+  await editor.getByRole('button', { name: 'Submit' }).click()
+  const dialog = editor.getByRole('dialog', { name: 'Submit: please confirm' })
+  await expect(dialog).toBeVisible()
+  await dialog.getByRole('button', { name: 'Submit' }).click()
+  await expect(editor.getByRole('status')).toHaveText('Submit: done.')
+  await expect(editor.getByText('Submitted', { exact: true })).toBeVisible()
+
+  // The reviewer must say why changes are needed.
+  const reviewer = await (await browser.newContext()).newPage()
+  await signIn(reviewer, 'reviewer')
+  await openTheUpdate(reviewer)
+  await reviewer.getByRole('button', { name: 'Request changes' }).click()
+  const ask = reviewer.getByRole('dialog', { name: 'Request changes: please confirm' })
+  await ask.getByRole('button', { name: 'Request changes' }).click()
+  await expect(ask.getByRole('alert')).toHaveText('A comment is required: say why.')
+  await ask.getByLabel('Say why (required)').fill('Please give the date of the arrest.')
+  await ask.getByRole('button', { name: 'Request changes' }).click()
+  await expect(reviewer.getByText('Changes requested', { exact: true })).toBeVisible()
+
+  // An unsent comment survives a reload.
+  await reviewer.getByLabel('Your comment').fill('Also attach the court decision.')
+  await reviewer.reload()
+  await expect(reviewer.getByLabel('Your comment')).toHaveValue('Also attach the court decision.')
+  await reviewer.getByRole('button', { name: 'Add the comment' }).click()
+  await expect(reviewer.getByLabel('Your comment')).toHaveValue('')
+
+  await editor.reload()
+  await expect(editor.getByText('Changes requested', { exact: true })).toBeVisible()
+  await expect(editor.getByText('Please give the date of the arrest.')).toBeVisible()
+  await expect(editor.getByText('Also attach the court decision.')).toBeVisible()
+})
