@@ -1,10 +1,12 @@
 import { useEffect } from 'preact/hooks'
-import { LocationProvider, Route, Router, useLocation } from 'preact-iso'
+import { LocationProvider, Route, Router, lazy, useLocation } from 'preact-iso'
 import { load, signOut, useSession } from './session'
 import { locales, setLocale, t, useLocale, type Locale } from './i18n'
 import { SignIn } from './pages/SignIn'
 import { Home } from './pages/Home'
-import { Submission } from './pages/Submission'
+// Pages past the first load lazily: the first page stays small (docs/benchmarks.md, P9).
+const Submission = lazy(() => import('./pages/Submission').then((m) => m.Submission))
+const Editor = lazy(() => import('./pages/Editor').then((m) => m.Editor))
 
 function Shell() {
   const session = useSession()
@@ -49,6 +51,10 @@ function Shell() {
       ) : (
         <Router>
           <Route path="/" component={() => <Home me={session.me} />} />
+          <Route
+            path="/t/:tenant/submissions/:id/edit"
+            component={({ params }: { params: { tenant: string; id: string } }) => <Editor tenant={params.tenant} id={params.id} />}
+          />
           <Route
             path="/t/:tenant/submissions/:id"
             component={({ params }: { params: { tenant: string; id: string } }) => <Submission tenant={params.tenant} id={params.id} />}

@@ -70,6 +70,22 @@ export const en = {
   'error.author_cannot_approve': "You wrote or changed this submission, so you cannot approve it.",
   'error.author_cannot_sign': "You wrote or changed this submission, so you cannot sign it.",
   'error.not_receivable': "It cannot be approved yet: {checks}.",
+  'editor.edit': "Edit",
+  'editor.title': "Title",
+  'editor.kind': "Kind",
+  'editor.language': "Language of the text (such as en, fr, es, ru)",
+  'editor.body': "Text (Markdown)",
+  'editor.saved': "All changes saved.",
+  'editor.pending': "Changes not saved yet…",
+  'editor.saving': "Saving…",
+  'editor.failed': "Could not save; trying again. Your text is kept in this browser.",
+  'editor.restored': "Your unsaved text from an earlier visit was restored.",
+  'editor.conflict': "Someone else saved this draft while you were editing. Choose which version to keep; nothing is lost until you choose.",
+  'editor.mine': "Your version",
+  'editor.theirs': "The saved version",
+  'editor.keepMine': "Keep my version",
+  'editor.takeTheirs': "Take the saved version",
+  'editor.done': "Done editing",
 } as const
 
 export type MessageKey = keyof typeof en

@@ -117,6 +117,13 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
           {error}
         </p>
       )}
+      {view.capabilities.edit && (
+        <p>
+          <a class="button" href={`/t/${encodeURIComponent(tenant)}/submissions/${encodeURIComponent(id)}/edit`}>
+            {t('editor.edit')}
+          </a>
+        </p>
+      )}
       {view.allowed_actions.length > 0 && (
         <section aria-labelledby="actions">
           <h2 id="actions">{t('submission.actions')}</h2>

@@ -1,0 +1,45 @@
+import { expect, test, type Page } from '@playwright/test'
+
+const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
+
+async function signIn(page: Page, role: string) {
+  await page.goto('/')
+  await page.getByLabel('E-mail address').fill(logins[role].email)
+  await page.getByLabel('Password').fill(logins[role].password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
+}
+
+test('two tabs edit one draft: the conflict is shown with both texts, and nothing is lost', async ({ browser }) => {
+  const context = await browser.newContext()
+  const first = await context.newPage()
+  await signIn(first, 'editor')
+  await first.getByRole('link', { name: /Update on Case 3386/ }).click()
+  await first.getByRole('link', { name: 'Edit' }).click()
+  await expect(first.getByLabel('Text (Markdown)')).not.toHaveValue('')
+  const editURL = first.url()
+
+  // A second tab opens the same draft, at the same version.
+  const second = await context.newPage()
+  await second.goto(editURL)
+  await expect(second.getByLabel('Text (Markdown)')).not.toHaveValue('')
+
+  // The first tab saves first.
+  await first.getByLabel('Title').fill('Update on Case 3386 (first tab)')
+  await expect(first.getByTestId('save-status')).toHaveText('All changes saved.')
+
+  // The second tab's change meets the newer version: both texts are shown.
+  const mine = 'Text from the second tab, which must not be lost.'
+  await second.getByLabel('Text (Markdown)').fill(mine)
+  await expect(second.getByTestId('save-status')).toHaveText(/Someone else saved this draft/)
+  await expect(second.getByLabel('Your version', { exact: true })).toHaveValue(mine)
+  await expect(second.getByLabel('The saved version', { exact: true })).not.toHaveValue(mine)
+  await second.screenshot({ path: 'test-results/screens/conflict.png', fullPage: true })
+
+  // Keeping mine saves it over the other; a reload shows it.
+  await second.getByRole('button', { name: 'Keep my version' }).click()
+  await expect(second.getByTestId('save-status')).toHaveText('All changes saved.')
+  await second.reload()
+  await expect(second.getByLabel('Text (Markdown)')).toHaveValue(mine)
+  await expect(second.getByLabel('Title')).toHaveValue('Update on Case 3386 (first tab)')
+})
