@@ -34,6 +34,8 @@ export default async function globalSetup() {
       UNIONPORTAL_DATA_DIR: join(dir, 'data'),
       UNIONPORTAL_BASE_URL: base,
       UNIONPORTAL_LOG_FORMAT: 'json',
+      // Small, so that a browser test can send a file over the limit.
+      UNIONPORTAL_MAX_FILE_BYTES: String(2 << 20),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   })

@@ -16,9 +16,12 @@ export class ApiError extends Error {
   readonly code: string
   readonly fields: FieldError[]
   readonly retryAfter?: number
+  /** details are the problem's other members, such as limit_bytes or current_version. */
+  readonly details: Record<string, unknown>
 
-  constructor(status: number, code: string, detail: string, fields: FieldError[] = [], retryAfter?: number) {
+  constructor(status: number, code: string, detail: string, fields: FieldError[] = [], retryAfter?: number, details: Record<string, unknown> = {}) {
     super(detail)
+    this.details = details
     this.name = 'ApiError'
     this.status = status
     this.code = code
@@ -40,6 +43,7 @@ export function problemError(res: Response, body: unknown): ApiError {
     typeof b.detail === 'string' ? b.detail : res.statusText,
     fields,
     Number.isFinite(retry) && retry > 0 ? retry : undefined,
+    b as Record<string, unknown>,
   )
 }
 
@@ -55,6 +59,11 @@ export async function toApiError(res: Response): Promise<ApiError> {
 }
 
 let csrfToken = ''
+
+/** currentCSRFToken is the session's token, for requests made outside this client (uploads). */
+export function currentCSRFToken(): string {
+  return csrfToken
+}
 
 /** setCSRFToken keeps the token login and GET /me give, for the changes that follow. */
 export function setCSRFToken(token: string) {

@@ -86,6 +86,21 @@ export const en = {
   'editor.keepMine': "Keep my version",
   'editor.takeTheirs': "Take the saved version",
   'editor.done': "Done editing",
+  'evidence.title': "Evidence",
+  'evidence.none': "No files yet.",
+  'evidence.choose': "Add files",
+  'evidence.drop': "Drop files here, or choose them. PDF, images, plain text and office documents.",
+  'evidence.remove': "Remove {name}",
+  'evidence.cancel': "Cancel {name}",
+  'evidence.uploading': "Uploading {name}",
+  'evidence.done': "{name}: uploaded.",
+  'evidence.cancelled': "{name}: cancelled.",
+  'error.file_too_large': "{name} is too large: files may be at most {limit}.",
+  'error.file_type_refused': "{name} is not a kind of file the portal accepts. Send PDF, images, plain text or office documents.",
+  'error.file_type_mismatch': "{name} is not what its name or type says.",
+  'error.file_infected': "{name} was flagged by the malware scanner and was not stored.",
+  'error.too_many_uploads': "Too many uploads are running. {name} can be sent again in a moment.",
+  'error.upload': "{name} could not be uploaded. Try again.",
 } as const
 
 export type MessageKey = keyof typeof en

@@ -4,6 +4,7 @@ import { Autosaver, type Draft, type Saved, type Status } from '../autosave'
 import { t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
+import { Evidence } from './Evidence'
 
 type Kind = 'complaint' | 'additional_information' | 'association' | 'follow_up'
 const kinds: Kind[] = ['complaint', 'additional_information', 'association', 'follow_up']
@@ -175,6 +176,7 @@ export function Editor({ tenant, id }: { tenant: string; id: string }) {
         <input id="language" value={draft.language} onInput={(e) => update({ language: e.currentTarget.value })} />
         <label for="body">{t('editor.body')}</label>
         <textarea id="body" rows={18} value={draft.body} onInput={(e) => update({ body: e.currentTarget.value })} />
+        <Evidence tenant={tenant} id={id} />
         <a
           class="button"
           href={`/t/${encodeURIComponent(tenant)}/submissions/${encodeURIComponent(id)}`}
