@@ -61,6 +61,7 @@ export default async function globalSetup() {
     if (email?.includes('@') && password) logins[role] = { email, password }
   }
   process.env.UNIONPORTAL_E2E_URL = base
+  process.env.UNIONPORTAL_E2E_DATA = join(dir, 'data')
   process.env.UNIONPORTAL_E2E_LOGINS = JSON.stringify(logins)
   return async () => {
     proc.kill('SIGTERM')

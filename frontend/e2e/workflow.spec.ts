@@ -1,5 +1,7 @@
 import { expect, test, type Page } from '@playwright/test'
 import AxeBuilder from '@axe-core/playwright'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
 
@@ -56,4 +58,50 @@ test('the editor submits the draft; the reviewer requests changes with a comment
   await expect(editor.getByText('Changes requested', { exact: true })).toBeVisible()
   await expect(editor.getByText('Please give the date of the arrest.')).toBeVisible()
   await expect(editor.getByText('Also attach the court decision.')).toBeVisible()
+
+  // The editor revises the text (saved as typed) and submits again.
+  await editor.getByRole('link', { name: 'Edit' }).click()
+  const body = editor.getByLabel('Text (Markdown)')
+  await body.fill((await body.inputValue()) + '\n\nThe arrest took place on 3 May 2023.')
+  await expect(editor.getByTestId('save-status')).toHaveText('All changes saved.')
+  await editor.getByRole('link', { name: 'Done editing' }).click()
+  await editor.getByRole('button', { name: 'Submit' }).click()
+  await editor.getByRole('dialog').getByRole('button', { name: 'Submit' }).click()
+  await expect(editor.getByText('Submitted', { exact: true })).toBeVisible()
+
+  // The reviewer compares the revisions: the new sentence is marked as added.
+  await reviewer.reload()
+  await reviewer.getByRole('button', { name: 'Compare' }).click()
+  await expect(reviewer.getByTestId('diff').locator('ins')).toContainText('3 May 2023')
+  await reviewer.screenshot({ path: 'test-results/screens/diff.png', fullPage: true })
+
+  // Approval, with the keyboard only: the dialog says where the letter goes.
+  await expect(reviewer.getByTestId('sandbox-banner')).toContainText('Test mode')
+  await tabTo(reviewer, 'Approve')
+  await reviewer.keyboard.press('Enter')
+  const approve = reviewer.getByRole('dialog', { name: 'Approve: please confirm' })
+  await expect(approve).toContainText('Test mode: the letter will go only to')
+  await expect(approve.getByRole('link', { name: 'Read the letter first (PDF)' })).toBeVisible()
+  await tabTo(reviewer, 'Approve', approve)
+  await reviewer.keyboard.press('Enter')
+
+  // The page follows the dispatch until the letter is sent.
+  await expect(reviewer.getByText('Dispatched to the ILO', { exact: true })).toBeVisible({ timeout: 30_000 })
+  await expect(reviewer.getByTestId('dispatch')).toContainText('accepted')
+  await expect(reviewer.getByRole('link', { name: 'The letter as sent' })).toBeVisible()
+  await reviewer.screenshot({ path: 'test-results/screens/dispatched.png', fullPage: true })
+  const outbox = join(process.env.UNIONPORTAL_E2E_DATA ?? '', 'outbox')
+  const letters = readdirSync(outbox).filter((f) => f.startsWith('dispatch-'))
+  expect(letters).toHaveLength(1)
+  expect(readFileSync(join(outbox, letters[0]), 'utf8')).toContain('Case No. 3386')
 })
+
+/** tabTo presses Tab until the focused element is the control named name (within scope). */
+async function tabTo(page: Page, name: string, scope?: ReturnType<Page['getByRole']>) {
+  const target = (scope ?? page).getByRole('button', { name, exact: true })
+  for (let i = 0; i < 60; i++) {
+    if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) return
+    await page.keyboard.press('Tab')
+  }
+  throw new Error(`Tab never reached the ${name} button`)
+}

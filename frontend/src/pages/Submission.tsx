@@ -4,6 +4,7 @@ import type { components } from '../api/schema'
 import { formatDate, t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
+import { Dispatches, Revisions, useSettings, type Settings } from './SubmissionPanels'
 
 type View = components['schemas']['SubmissionView']
 type Comment = components['schemas']['Comment']
@@ -57,6 +58,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
   const [error, setError] = useState('')
   const [status, setStatus] = useState('')
   const [pending, setPending] = useState<string | null>(null)
+  const settings = useSettings(tenant)
   const path = { tenant, id }
 
   async function reload() {
@@ -107,6 +109,11 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
           )}
         </span>
       </p>
+      {settings?.dispatch.sandbox && (
+        <p class="banner" data-testid="sandbox-banner">
+          {t('sandbox.banner', { address: settings.dispatch.sandbox_recipient || '—' })}
+        </p>
+      )}
       {status && (
         <p class="notice" role="status">
           {status}
@@ -145,6 +152,15 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
           </a>
         </p>
       </section>
+      <Revisions tenant={tenant} id={id} revision={view.revision} />
+      <Dispatches
+        tenant={tenant}
+        id={id}
+        active={view.state === 'dispatching'}
+        onSettled={() => {
+          void reload()
+        }}
+      />
       <Comments tenant={tenant} id={id} comments={comments} canComment={view.capabilities.comment} onAdded={reload} />
       {events.length > 0 && (
         <section aria-labelledby="timeline">
@@ -161,6 +177,8 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
       {pending && (
         <Confirm
           action={pending}
+          settings={settings}
+          letter={`/api/v1/tenants/${encodeURIComponent(tenant)}/submissions/${encodeURIComponent(id)}/letter.pdf`}
           onCancel={() => setPending(null)}
           onConfirm={async (comment) => {
             await must(api.POST('/tenants/{tenant}/submissions/{id}/transitions', { params: { path }, body: { action: pending, comment } }))
@@ -179,13 +197,20 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
 }
 
 /** Confirm asks before an action, with its comment; it keeps the dialog open on a refusal. */
+// Acts that send a letter show where it goes before they are confirmed.
+const sends = new Set(['approve', 'sign', 'resend'])
+
 function Confirm({
   action,
+  settings,
+  letter,
   onCancel,
   onConfirm,
   onRefused,
 }: {
   action: string
+  settings: Settings | null
+  letter: string
   onCancel: () => void
   onConfirm: (comment: string) => Promise<void>
   onRefused: () => Promise<void>
@@ -223,6 +248,29 @@ function Confirm({
       <form method="dialog" onSubmit={confirm}>
         <h2 id="confirm-title">{t('confirm.title', { action: name })}</h2>
         <p>{t('confirm.irreversible')}</p>
+        {sends.has(action) && settings && (
+          <div class="sends">
+            {settings.dispatch.sandbox ? (
+              <p class="banner">{t('confirm.sandboxTo', { address: settings.dispatch.sandbox_recipient || '—' })}</p>
+            ) : (
+              <>
+                <p>{t('confirm.sendsTo')}</p>
+                <ul>
+                  {settings.dispatch.recipients.map((r) => (
+                    <li key={r.address + r.kind}>
+                      {r.name} &lt;{r.address}&gt; ({r.kind})
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
+            <p>
+              <a href={letter} target="_blank" rel="noopener">
+                {t('confirm.preview')}
+              </a>
+            </p>
+          </div>
+        )}
         <label for="confirm-comment">{required ? t('confirm.commentRequired') : t('confirm.commentOptional')}</label>
         <textarea id="confirm-comment" rows={4} value={comment} aria-required={required} onInput={(e) => setComment(e.currentTarget.value)} />
         {error && (
