@@ -121,6 +121,21 @@ export const en = {
   'dispatch.asSent': "The letter as sent",
   'dispatch.manifest': "What was sent (manifest)",
   'dispatch.test': "test mode",
+  'event.submission.created': "Draft started",
+  'event.submission.edited': "Edited",
+  'event.submission.submit': "Submitted",
+  'event.submission.withdraw': "Withdrawn",
+  'event.submission.start_review': "Review started",
+  'event.submission.request_changes': "Changes requested",
+  'event.submission.approve': "Approved",
+  'event.submission.reject': "Rejected",
+  'event.submission.sign': "Signed",
+  'event.submission.resend': "Sent again",
+  'event.submission.commented': "Comment added",
+  'event.submission.dispatched': "Sent to the ILO",
+  'event.submission.dispatch_failed': "Sending failed",
+  'event.attachment.added': "Evidence added",
+  'event.attachment.removed': "Evidence removed",
 } as const
 
 export type MessageKey = keyof typeof en

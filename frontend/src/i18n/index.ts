@@ -65,6 +65,11 @@ export function t(key: MessageKey, params: Record<string, string | number> = {})
   })
 }
 
+/** known tells whether key is in the catalogues (for names that come from the server). */
+export function known(key: string): key is MessageKey {
+  return key in en
+}
+
 export function formatNumber(n: number): string {
   return new Intl.NumberFormat(current).format(n)
 }

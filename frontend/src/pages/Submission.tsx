@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, api, must } from '../api/client'
 import type { components } from '../api/schema'
-import { formatDate, t, useLocale } from '../i18n'
+import { formatDate, known, t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 import { Dispatches, Revisions, useSettings, type Settings } from './SubmissionPanels'
@@ -168,7 +168,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
           <ol class="timeline">
             {events.map((e) => (
               <li key={e.id}>
-                <time dateTime={e.created_at}>{formatDate(e.created_at)}</time> {e.action}
+                <time dateTime={e.created_at}>{formatDate(e.created_at)}</time> {known('event.' + e.action) ? t(('event.' + e.action) as MessageKey) : e.action}
               </li>
             ))}
           </ol>
