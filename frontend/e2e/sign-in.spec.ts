@@ -72,3 +72,9 @@ test('an expired session returns to sign-in with a message, then to the page', a
   await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
   await expect(page).toHaveURL(/\/cases\?from=queue$/)
 })
+
+test('a tenant admin sees what keeps letters from the ILO', async ({ page }) => {
+  await signIn(page, 'tenant_admin')
+  await expect(page.getByTestId('setup-warnings')).toContainText('Test mode is on')
+  await noSeriousViolations(page)
+})

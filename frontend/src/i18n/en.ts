@@ -136,6 +136,13 @@ export const en = {
   'event.submission.dispatch_failed': "Sending failed",
   'event.attachment.added': "Evidence added",
   'event.attachment.removed': "Evidence removed",
+  'home.queue': "Waiting for the secretariat",
+  'home.others': "Other submissions",
+  'warn.title': "Before letters can go to the ILO",
+  'warn.sandbox': "Test mode is on: letters go to the test address, not to the ILO.",
+  'warn.noRecipients': "No ILO recipient is configured.",
+  'warn.noSenderDomain': "No sender domain is verified for this federation: ask the platform administrator.",
+  'warn.noSignatory': "No signatory is configured for the letters.",
 } as const
 
 export type MessageKey = keyof typeof en

@@ -136,4 +136,11 @@ export const es: Record<MessageKey, string> = {
   'event.submission.dispatch_failed': "Envío fallido",
   'event.attachment.added': "Documento añadido",
   'event.attachment.removed': "Documento quitado",
+  'home.queue': "En espera de la secretaría",
+  'home.others': "Otras comunicaciones",
+  'warn.title': "Antes de que las cartas puedan ir a la OIT",
+  'warn.sandbox': "El modo de prueba está activado: las cartas van a la dirección de prueba, no a la OIT.",
+  'warn.noRecipients': "No hay ningún destinatario de la OIT configurado.",
+  'warn.noSenderDomain': "No hay ningún dominio de envío verificado para esta federación: consulte al administrador de la plataforma.",
+  'warn.noSignatory': "No hay ningún firmante configurado para las cartas.",
 }

@@ -136,4 +136,11 @@ export const fr: Record<MessageKey, string> = {
   'event.submission.dispatch_failed': "Échec de l’envoi",
   'event.attachment.added': "Pièce justificative ajoutée",
   'event.attachment.removed': "Pièce justificative retirée",
+  'home.queue': "En attente du secrétariat",
+  'home.others': "Autres communications",
+  'warn.title': "Avant que des lettres puissent partir vers l’OIT",
+  'warn.sandbox': "Le mode test est activé : les lettres vont à l’adresse de test, pas à l’OIT.",
+  'warn.noRecipients': "Aucun destinataire à l’OIT n’est configuré.",
+  'warn.noSenderDomain': "Aucun domaine d’expédition n’est vérifié pour cette fédération : demandez à l’administrateur de la plateforme.",
+  'warn.noSignatory': "Aucun signataire n’est configuré pour les lettres.",
 }

@@ -136,4 +136,11 @@ export const ru: Record<MessageKey, string> = {
   'event.submission.dispatch_failed': "Ошибка отправки",
   'event.attachment.added': "Документ добавлен",
   'event.attachment.removed': "Документ удалён",
+  'home.queue': "Ожидают секретариата",
+  'home.others': "Другие сообщения",
+  'warn.title': "Прежде чем письма смогут уходить в МОТ",
+  'warn.sandbox': "Включён тестовый режим: письма уходят на тестовый адрес, а не в МОТ.",
+  'warn.noRecipients': "Не настроен ни один получатель в МОТ.",
+  'warn.noSenderDomain': "Для этого объединения не подтверждён ни один домен отправителя: обратитесь к администратору платформы.",
+  'warn.noSignatory': "Для писем не указан подписант.",
 }

@@ -8,18 +8,50 @@ import type { Me } from '../session'
 
 type Summary = components['schemas']['SubmissionSummary']
 
-/** Home lists the submissions the user may see in their first tenant, by state. */
+/** The secretariat's queue: what waits for a reviewer or a signatory. */
+export const queueStates = ['submitted', 'in_review', 'approved', 'dispatch_failed']
+
+/** order lists the states with submissions, the queue first for the secretariat. */
+export function order(states: string[], secretariat: boolean): { queue: string[]; others: string[] } {
+  const all = ['draft', 'changes_requested', 'submitted', 'in_review', 'approved', 'dispatching', 'dispatch_failed', 'dispatched', 'rejected', 'withdrawn']
+  const present = all.filter((s) => states.includes(s)).concat(states.filter((s) => !all.includes(s)))
+  if (!secretariat) return { queue: [], others: present }
+  return { queue: present.filter((s) => queueStates.includes(s)), others: present.filter((s) => !queueStates.includes(s)) }
+}
+
+/** Home lists the submissions the user may see in their first tenant, by state: for
+ * reviewers and signatories the queue first, for tenant admins also what keeps letters
+ * from reaching the ILO. */
 export function Home({ me }: { me: Me }) {
   useLocale()
-  const tenant = me.memberships?.[0]?.tenant
+  const membership = me.memberships?.[0]
+  const tenant = membership?.tenant
+  const roles: string[] = membership?.roles ?? []
+  const secretariat = roles.some((r) => r === 'reviewer' || r === 'signatory' || r === 'tenant_admin')
   const [items, setItems] = useState<Summary[] | null>(null)
+  const [warnings, setWarnings] = useState<string[]>([])
   const [error, setError] = useState('')
 
   useEffect(() => {
     if (!tenant) return
-    must(api.GET('/tenants/{tenant}/submissions', { params: { path: { tenant: tenant.slug } } }))
+    must(api.GET('/tenants/{tenant}/submissions', { params: { path: { tenant: tenant.slug }, query: { limit: 100 } } }))
       .then((l) => setItems(l.items))
       .catch((e) => setError(errorText(e)))
+    if (roles.includes('tenant_admin')) {
+      Promise.all([
+        must(api.GET('/tenants/{tenant}/settings', { params: { path: { tenant: tenant.slug } } })),
+        must(api.GET('/tenants/{tenant}/sender-domains', { params: { path: { tenant: tenant.slug } } })),
+      ])
+        .then(([st, domains]) => {
+          const w: string[] = []
+          if (st.dispatch.sandbox) w.push(t('warn.sandbox'))
+          if (!st.dispatch.recipients.some((r) => r.kind === 'to')) w.push(t('warn.noRecipients'))
+          if (domains.items.length === 0) w.push(t('warn.noSenderDomain'))
+          if (!st.dispatch.signatory.name.trim()) w.push(t('warn.noSignatory'))
+          setWarnings(w)
+        })
+        .catch(() => setWarnings([]))
+    }
   }, [tenant?.slug])
 
   if (!tenant) {
@@ -32,6 +64,28 @@ export function Home({ me }: { me: Me }) {
   }
   const byState = new Map<string, Summary[]>()
   for (const s of items ?? []) byState.set(s.state, [...(byState.get(s.state) ?? []), s])
+  const { queue, others } = order([...byState.keys()], secretariat)
+  // Under the secretariat's two headings the states are level 3; alone, level 2.
+  const Heading = secretariat ? 'h3' : 'h2'
+  const group = (state: string) => (
+    <section key={state} aria-labelledby={'state-' + state}>
+      <Heading id={'state-' + state}>
+        <span class={'state state-' + state}>{t(('state.' + state) as MessageKey)}</span> <span class="count">({byState.get(state)!.length})</span>
+      </Heading>
+      <ul class="cards">
+        {byState.get(state)!.map((s) => (
+          <li key={s.id} class="card">
+            <a class="title" href={`/t/${encodeURIComponent(tenant.slug)}/submissions/${encodeURIComponent(s.id)}`}>
+              {s.title}
+            </a>
+            <span class="meta">
+              {t(('kind.' + s.kind) as MessageKey)} · {t('home.updated', { date: formatDate(s.updated_at) })}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  )
 
   return (
     <main id="main">
@@ -39,6 +93,16 @@ export function Home({ me }: { me: Me }) {
       <p class="muted">
         {t('home.tenant')}: {tenant.name}
       </p>
+      {warnings.length > 0 && (
+        <section class="banner" aria-labelledby="warnings" data-testid="setup-warnings">
+          <h2 id="warnings">{t('warn.title')}</h2>
+          <ul>
+            {warnings.map((w) => (
+              <li key={w}>{w}</li>
+            ))}
+          </ul>
+        </section>
+      )}
       {error && (
         <p class="error" role="alert">
           {error}
@@ -46,25 +110,21 @@ export function Home({ me }: { me: Me }) {
       )}
       {items === null && !error && <p aria-live="polite">{t('home.loading')}</p>}
       {items?.length === 0 && <p>{t('home.empty')}</p>}
-      {[...byState].map(([state, list]) => (
-        <section key={state} aria-labelledby={'state-' + state}>
-          <h2 id={'state-' + state}>
-            <span class={'state state-' + state}>{t(('state.' + state) as MessageKey)}</span> <span class="count">({list.length})</span>
-          </h2>
-          <ul class="cards">
-            {list.map((s) => (
-              <li key={s.id} class="card">
-                <a class="title" href={`/t/${encodeURIComponent(tenant.slug)}/submissions/${encodeURIComponent(s.id)}`}>
-                  {s.title}
-                </a>
-                <span class="meta">
-                  {t(('kind.' + s.kind) as MessageKey)} · {t('home.updated', { date: formatDate(s.updated_at) })}
-                </span>
-              </li>
-            ))}
-          </ul>
+      {queue.length > 0 && (
+        <section aria-labelledby="queue" data-testid="queue">
+          <h2 id="queue">{t('home.queue')}</h2>
+          {queue.map(group)}
         </section>
-      ))}
+      )}
+      {others.length > 0 &&
+        (secretariat ? (
+          <section aria-labelledby="others">
+            <h2 id="others">{t('home.others')}</h2>
+            {others.map(group)}
+          </section>
+        ) : (
+          others.map(group)
+        ))}
     </main>
   )
 }
