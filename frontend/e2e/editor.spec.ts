@@ -25,7 +25,9 @@ test('two tabs edit one draft: the conflict is shown with both texts, and nothin
   await expect(second.getByLabel('Text (Markdown)')).not.toHaveValue('')
 
   // The first tab saves first.
+  const saved = first.waitForResponse((r) => r.request().method() === 'PATCH' && r.ok())
   await first.getByLabel('Title').fill('Update on Case 3386 (first tab)')
+  await saved
   await expect(first.getByTestId('save-status')).toHaveText('All changes saved.')
 
   // The second tab's change meets the newer version: both texts are shown.

@@ -62,7 +62,9 @@ test('the editor submits the draft; the reviewer requests changes with a comment
   // The editor revises the text (saved as typed) and submits again.
   await editor.getByRole('link', { name: 'Edit' }).click()
   const body = editor.getByLabel('Text (Markdown)')
+  const saved = editor.waitForResponse((r) => r.request().method() === 'PATCH' && r.ok())
   await body.fill((await body.inputValue()) + '\n\nThe arrest took place on 3 May 2023.')
+  await saved
   await expect(editor.getByTestId('save-status')).toHaveText('All changes saved.')
   await editor.getByRole('link', { name: 'Done editing' }).click()
   await editor.getByRole('button', { name: 'Submit' }).click()

@@ -7,6 +7,8 @@ import { Home } from './pages/Home'
 // Pages past the first load lazily: the first page stays small (docs/benchmarks.md, P9).
 const Submission = lazy(() => import('./pages/Submission').then((m) => m.Submission))
 const Editor = lazy(() => import('./pages/Editor').then((m) => m.Editor))
+const NewSubmission = lazy(() => import('./pages/NewSubmission').then((m) => m.NewSubmission))
+const Tokens = lazy(() => import('./pages/Tokens').then((m) => m.Tokens))
 
 function Shell() {
   const session = useSession()
@@ -29,6 +31,7 @@ function Shell() {
         <span class="brand">{t('app.name')}</span>
         <nav aria-label={t('nav.home')}>
           {session.status === 'signedIn' && <a href="/">{t('nav.home')}</a>}
+          {session.status === 'signedIn' && <a href="/me/tokens">{t('tokens.nav')}</a>}
           <label class="lang">
             <span>{t('nav.language')}</span>
             <select value={locale} onChange={(e) => setLocale(e.currentTarget.value as Locale, userID)}>
@@ -51,6 +54,13 @@ function Shell() {
       ) : (
         <Router>
           <Route path="/" component={() => <Home me={session.me} />} />
+          <Route path="/me/tokens" component={() => <Tokens />} />
+          <Route
+            path="/t/:tenant/new"
+            component={({ params }: { params: { tenant: string } }) => (
+              <NewSubmission tenant={params.tenant} onCreated={(id) => route(`/t/${encodeURIComponent(params.tenant)}/submissions/${encodeURIComponent(id)}/edit`)} />
+            )}
+          />
           <Route
             path="/t/:tenant/submissions/:id/edit"
             component={({ params }: { params: { tenant: string; id: string } }) => <Editor tenant={params.tenant} id={params.id} />}

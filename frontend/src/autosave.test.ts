@@ -120,4 +120,39 @@ describe('Autosaver', () => {
     await c.fire()
     expect(saves).toEqual(['one', 'one two'])
   })
+
+  it('flush waits for a save on its way, then saves what was typed meanwhile', async () => {
+    const releases: ((r: SaveResult) => void)[] = []
+    const c = clock()
+    const saves: string[] = []
+    const a = new Autosaver(
+      { ...draft(''), version: 1 },
+      {
+        save: (d) => {
+          saves.push(d.body)
+          return new Promise((r) => releases.push(r))
+        },
+        keep: () => {},
+        onStatus: () => {},
+        setTimer: c.setTimer,
+        clearTimer: c.clearTimer,
+      },
+    )
+    a.change(draft('one'))
+    await c.fire() // the save of "one" is on its way
+    a.change(draft('one two'))
+    let flushed = false
+    const f = a.flush().then(() => (flushed = true))
+    await tick()
+    expect(flushed).toBe(false)
+    releases[0](saved('one', 2))
+    await tick()
+    expect(saves).toEqual(['one', 'one two'])
+    expect(flushed).toBe(false) // still waiting for the second save
+    releases[1](saved('one two', 3))
+    await f
+    expect(flushed).toBe(true)
+  })
 })
+
+const tick = () => new Promise((r) => setTimeout(r, 0))

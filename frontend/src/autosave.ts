@@ -45,7 +45,7 @@ export class Autosaver {
   private base: Draft
   private latest: Draft | null = null
   private timer: unknown = null
-  private inFlight = false
+  private current: Promise<void> | null = null
   private stopped = false
   private readonly o: Required<Options>
 
@@ -70,11 +70,20 @@ export class Autosaver {
     this.schedule(this.o.delay)
   }
 
-  /** flush saves now (leaving the page, submitting). */
+  /** flush saves now (leaving the page, submitting): it waits for a save on its way and
+   * then saves what was typed since, so that nothing is left unsaved when it resolves. */
   async flush(): Promise<void> {
     if (this.timer !== null) this.o.clearTimer(this.timer)
     this.timer = null
+    while (this.current) await this.current
     await this.run()
+    while (this.current) await this.current
+    if (this.timer !== null) {
+      // typed while saving: save that too
+      this.o.clearTimer(this.timer)
+      this.timer = null
+      await this.run()
+    }
   }
 
   /** resolve ends a conflict: keep mine (saved over theirs) or take theirs. */
@@ -99,13 +108,17 @@ export class Autosaver {
     }, ms)
   }
 
-  private async run() {
-    if (this.inFlight || this.stopped || this.latest === null) return
-    const draft = this.latest
-    this.inFlight = true
+  private run(): Promise<void> {
+    if (this.current || this.stopped || this.latest === null) return Promise.resolve()
+    this.current = this.save(this.latest).finally(() => {
+      this.current = null
+    })
+    return this.current
+  }
+
+  private async save(draft: Draft) {
     this.o.onStatus({ state: 'saving' })
     const res = await this.o.save(draft, this.version)
-    this.inFlight = false
     if (res.ok) {
       this.version = res.saved.version
       this.base = fieldsOf(res.saved)

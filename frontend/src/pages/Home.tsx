@@ -93,6 +93,13 @@ export function Home({ me }: { me: Me }) {
       <p class="muted">
         {t('home.tenant')}: {tenant.name}
       </p>
+      {roles.includes('editor') && (
+        <p>
+          <a class="button" href={`/t/${encodeURIComponent(tenant.slug)}/new`}>
+            {t('new.button')}
+          </a>
+        </p>
+      )}
       {warnings.length > 0 && (
         <section class="banner" aria-labelledby="warnings" data-testid="setup-warnings">
           <h2 id="warnings">{t('warn.title')}</h2>

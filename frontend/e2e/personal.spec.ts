@@ -1,0 +1,37 @@
+import { expect, test, type Page } from '@playwright/test'
+
+const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
+
+async function signIn(page: Page, role: string) {
+  await page.goto('/')
+  await page.getByLabel('E-mail address').fill(logins[role].email)
+  await page.getByLabel('Password').fill(logins[role].password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
+}
+
+test('an API token is shown once, works with the API, and can be revoked', async ({ page, request }) => {
+  await signIn(page, 'reviewer')
+  await page.getByRole('link', { name: 'API tokens' }).click()
+  await page.getByLabel('Name of the token').fill('case management')
+  await page.getByRole('button', { name: 'Create the token' }).click()
+  const token = (await page.getByTestId('new-token').textContent())!.trim()
+  expect(token).toMatch(/^up_/)
+  const me = await request.get('/api/v1/me', { headers: { Authorization: 'Bearer ' + token } })
+  expect(me.status()).toBe(200)
+  await page.reload()
+  await expect(page.getByTestId('new-token')).toHaveCount(0) // shown once
+  await page.getByRole('button', { name: 'Revoke case management' }).click()
+  await expect(page.getByText('You have no API tokens.')).toBeVisible()
+  expect((await request.get('/api/v1/me', { headers: { Authorization: 'Bearer ' + token } })).status()).toBe(401)
+})
+
+test('an editor starts a new draft for a case and lands in its editor', async ({ page }) => {
+  await signIn(page, 'editor')
+  await page.getByRole('link', { name: 'New submission' }).click()
+  await expect(page.getByLabel('Case')).toContainText('Case No. 3386')
+  await page.getByLabel('Title').fill('Follow-up on the court hearing')
+  await page.getByRole('button', { name: 'Start the draft' }).click()
+  await expect(page.getByRole('heading', { level: 1, name: 'Edit' })).toBeVisible()
+  await expect(page.getByLabel('Title')).toHaveValue('Follow-up on the court hearing')
+})
