@@ -35,3 +35,15 @@ test('an editor starts a new draft for a case and lands in its editor', async ({
   await expect(page.getByRole('heading', { level: 1, name: 'Edit' })).toBeVisible()
   await expect(page.getByLabel('Title')).toHaveValue('Follow-up on the court hearing')
 })
+
+test('cases: Case 3386 with its country in the user language and its submissions', async ({ page }) => {
+  await signIn(page, 'viewer')
+  await page.getByRole('link', { name: 'Cases' }).click()
+  await page.getByRole('link', { name: /Case No. 3386/ }).click()
+  await expect(page.getByRole('heading', { level: 1, name: /Case No. 3386/ })).toBeVisible()
+  await expect(page.getByText('Kyrgyzstan', { exact: true })).toBeVisible()
+  await expect(page.getByRole('link', { name: /Update on Case 3386/ })).toBeVisible()
+  await page.getByLabel('Language').selectOption('fr')
+  await expect(page.getByText(/^Kirghiz/)).toBeVisible() // CLDR: Kirghizstan
+  await page.getByLabel('Langue').selectOption('en')
+})

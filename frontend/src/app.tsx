@@ -9,6 +9,8 @@ const Submission = lazy(() => import('./pages/Submission').then((m) => m.Submiss
 const Editor = lazy(() => import('./pages/Editor').then((m) => m.Editor))
 const NewSubmission = lazy(() => import('./pages/NewSubmission').then((m) => m.NewSubmission))
 const Tokens = lazy(() => import('./pages/Tokens').then((m) => m.Tokens))
+const Cases = lazy(() => import('./pages/Cases').then((m) => m.Cases))
+const CaseView = lazy(() => import('./pages/Cases').then((m) => m.CaseView))
 
 function Shell() {
   const session = useSession()
@@ -21,6 +23,7 @@ function Shell() {
 
   if (session.status === 'loading') return null
   const userID = session.status === 'signedIn' ? session.me.user.id : undefined
+  const tenant = session.status === 'signedIn' ? session.me.memberships?.[0]?.tenant.slug : undefined
 
   return (
     <>
@@ -31,6 +34,7 @@ function Shell() {
         <span class="brand">{t('app.name')}</span>
         <nav aria-label={t('nav.home')}>
           {session.status === 'signedIn' && <a href="/">{t('nav.home')}</a>}
+          {tenant && <a href={`/t/${encodeURIComponent(tenant)}/cases`}>{t('cases.nav')}</a>}
           {session.status === 'signedIn' && <a href="/me/tokens">{t('tokens.nav')}</a>}
           <label class="lang">
             <span>{t('nav.language')}</span>
@@ -55,6 +59,11 @@ function Shell() {
         <Router>
           <Route path="/" component={() => <Home me={session.me} />} />
           <Route path="/me/tokens" component={() => <Tokens />} />
+          <Route path="/t/:tenant/cases" component={({ params }: { params: { tenant: string } }) => <Cases tenant={params.tenant} />} />
+          <Route
+            path="/t/:tenant/cases/:id"
+            component={({ params }: { params: { tenant: string; id: string } }) => <CaseView tenant={params.tenant} id={params.id} />}
+          />
           <Route
             path="/t/:tenant/new"
             component={({ params }: { params: { tenant: string } }) => (

@@ -165,6 +165,15 @@ export const en = {
   'tokens.lastUsed': "last used {date}",
   'tokens.neverUsed': "never used",
   'tokens.expiresOn': "expires {date}",
+  'cases.nav': "Cases",
+  'cases.title': "Cases",
+  'cases.none': "No cases yet.",
+  'cases.country': "Country",
+  'cases.complainants': "Complainant organizations",
+  'cases.normlex': "The case on NORMLEX (ILO)",
+  'cases.submissions': "Submissions on this case",
+  'cases.status.open': "open",
+  'cases.status.closed': "closed",
 } as const
 
 export type MessageKey = keyof typeof en

@@ -165,4 +165,13 @@ export const es: Record<MessageKey, string> = {
   'tokens.lastUsed': "último uso el {date}",
   'tokens.neverUsed': "nunca usado",
   'tokens.expiresOn': "caduca el {date}",
+  'cases.nav': "Casos",
+  'cases.title': "Casos",
+  'cases.none': "Todavía no hay casos.",
+  'cases.country': "País",
+  'cases.complainants': "Organizaciones querellantes",
+  'cases.normlex': "El caso en NORMLEX (OIT)",
+  'cases.submissions': "Comunicaciones sobre este caso",
+  'cases.status.open': "en curso",
+  'cases.status.closed': "cerrado",
 }

@@ -165,4 +165,13 @@ export const fr: Record<MessageKey, string> = {
   'tokens.lastUsed': "dernière utilisation le {date}",
   'tokens.neverUsed': "jamais utilisé",
   'tokens.expiresOn': "expire le {date}",
+  'cases.nav': "Cas",
+  'cases.title': "Cas",
+  'cases.none': "Aucun cas pour l’instant.",
+  'cases.country': "Pays",
+  'cases.complainants': "Organisations plaignantes",
+  'cases.normlex': "Le cas dans NORMLEX (OIT)",
+  'cases.submissions': "Communications sur ce cas",
+  'cases.status.open': "en instance",
+  'cases.status.closed': "clos",
 }

@@ -165,4 +165,13 @@ export const ru: Record<MessageKey, string> = {
   'tokens.lastUsed': "последнее использование {date}",
   'tokens.neverUsed': "не использовался",
   'tokens.expiresOn': "действует до {date}",
+  'cases.nav': "Дела",
+  'cases.title': "Дела",
+  'cases.none': "Дел пока нет.",
+  'cases.country': "Страна",
+  'cases.complainants': "Организации-заявители",
+  'cases.normlex': "Дело в NORMLEX (МОТ)",
+  'cases.submissions': "Сообщения по этому делу",
+  'cases.status.open': "открыто",
+  'cases.status.closed': "закрыто",
 }

@@ -156,7 +156,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
       <Dispatches
         tenant={tenant}
         id={id}
-        active={view.state === 'dispatching'}
+        state={view.state}
         onSettled={() => {
           void reload()
         }}

@@ -94,7 +94,8 @@ export function Revisions({ tenant, id, revision }: { tenant: string; id: string
 
 /** Dispatches shows every sending of the submission with each recipient's outcome; while
  * one is under way it looks again every two seconds. */
-export function Dispatches({ tenant, id, active, onSettled }: { tenant: string; id: string; active: boolean; onSettled: () => void }) {
+export function Dispatches({ tenant, id, state, onSettled }: { tenant: string; id: string; state: string; onSettled: () => void }) {
+  const active = state === 'dispatching'
   useLocale()
   const [items, setItems] = useState<Dispatch[] | null>(null)
   const [error, setError] = useState('')
@@ -120,7 +121,7 @@ export function Dispatches({ tenant, id, active, onSettled }: { tenant: string; 
       stop = true
       clearTimeout(timer)
     }
-  }, [tenant, id, active])
+  }, [tenant, id, state]) // a new state may bring a new dispatch
 
   if (items === null || (items.length === 0 && !active)) return null
   const base = `/api/v1/tenants/${encodeURIComponent(tenant)}/dispatches/`
