@@ -45,3 +45,27 @@ test('two tabs edit one draft: the conflict is shown with both texts, and nothin
   await expect(second.getByLabel('Text (Markdown)')).toHaveValue(mine)
   await expect(second.getByLabel('Title')).toHaveValue('Update on Case 3386 (first tab)')
 })
+
+test('the editor previews the Markdown as it is typed, without running what it must not', async ({ page }) => {
+  await page.goto('/')
+  await page.getByLabel('E-mail address').fill(logins.editor.email)
+  await page.getByLabel('Password').fill(logins.editor.password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('link', { name: /Update on Case 3386/ }).click()
+  await page.getByRole('link', { name: 'Edit' }).click()
+  const body = page.getByLabel('Text (Markdown)')
+  const text = await body.inputValue()
+  let alerted = false
+  page.on('dialog', (d) => {
+    alerted = true
+    void d.dismiss()
+  })
+  await body.fill(text + '\n\n## Hearing\n\n**Adjourned** to June. <img src=x onerror="alert(1)">')
+  const preview = page.getByTestId('preview')
+  await expect(preview.getByRole('heading', { name: 'Hearing' })).toBeVisible()
+  await expect(preview.locator('strong')).toContainText('Adjourned')
+  await expect(preview.locator('img')).toHaveCount(0)
+  expect(alerted).toBe(false)
+  await body.fill(text) // as it was
+  await expect(preview.getByRole('heading', { name: 'Hearing' })).toHaveCount(0)
+})

@@ -174,6 +174,7 @@ export const en = {
   'cases.submissions': "Submissions on this case",
   'cases.status.open': "open",
   'cases.status.closed': "closed",
+  'editor.preview': "Preview",
 } as const
 
 export type MessageKey = keyof typeof en

@@ -174,4 +174,5 @@ export const es: Record<MessageKey, string> = {
   'cases.submissions': "Comunicaciones sobre este caso",
   'cases.status.open': "en curso",
   'cases.status.closed': "cerrado",
+  'editor.preview': "Vista previa",
 }

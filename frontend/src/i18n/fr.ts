@@ -174,4 +174,5 @@ export const fr: Record<MessageKey, string> = {
   'cases.submissions': "Communications sur ce cas",
   'cases.status.open': "en instance",
   'cases.status.closed': "clos",
+  'editor.preview': "Aperçu",
 }

@@ -174,4 +174,5 @@ export const ru: Record<MessageKey, string> = {
   'cases.submissions': "Сообщения по этому делу",
   'cases.status.open': "открыто",
   'cases.status.closed': "закрыто",
+  'editor.preview': "Предпросмотр",
 }

@@ -5,6 +5,7 @@ import { t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 import { Evidence } from './Evidence'
+import { Markdown } from '../Markdown'
 
 type Kind = 'complaint' | 'additional_information' | 'association' | 'follow_up'
 const kinds: Kind[] = ['complaint', 'additional_information', 'association', 'follow_up']
@@ -175,7 +176,12 @@ export function Editor({ tenant, id }: { tenant: string; id: string }) {
         <label for="language">{t('editor.language')}</label>
         <input id="language" value={draft.language} onInput={(e) => update({ language: e.currentTarget.value })} />
         <label for="body">{t('editor.body')}</label>
-        <textarea id="body" rows={18} value={draft.body} onInput={(e) => update({ body: e.currentTarget.value })} />
+        <div class="write">
+          <textarea id="body" rows={18} value={draft.body} onInput={(e) => update({ body: e.currentTarget.value })} />
+          <div class="preview" aria-label={t('editor.preview')} data-testid="preview">
+            <Markdown text={draft.body} />
+          </div>
+        </div>
         <Evidence tenant={tenant} id={id} />
         <a
           class="button"

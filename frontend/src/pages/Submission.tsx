@@ -4,6 +4,7 @@ import type { components } from '../api/schema'
 import { formatDate, known, t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
+import { Markdown } from '../Markdown'
 import { Dispatches, Revisions, useSettings, type Settings } from './SubmissionPanels'
 
 type View = components['schemas']['SubmissionView']
@@ -145,7 +146,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
       )}
       <section aria-labelledby="text">
         <h2 id="text">{t('submission.body')}</h2>
-        <div class="body">{view.body}</div>
+        <Markdown text={view.body} />
         <p>
           <a href={`/api/v1/tenants/${encodeURIComponent(tenant)}/submissions/${encodeURIComponent(id)}/letter.pdf`} download>
             {t('submission.letter')}
