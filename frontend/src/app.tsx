@@ -11,6 +11,7 @@ const NewSubmission = lazy(() => import('./pages/NewSubmission').then((m) => m.N
 const Tokens = lazy(() => import('./pages/Tokens').then((m) => m.Tokens))
 const Cases = lazy(() => import('./pages/Cases').then((m) => m.Cases))
 const CaseView = lazy(() => import('./pages/Cases').then((m) => m.CaseView))
+const Admin = lazy(() => import('./pages/Admin').then((m) => m.Admin))
 
 function Shell() {
   const session = useSession()
@@ -24,6 +25,7 @@ function Shell() {
   if (session.status === 'loading') return null
   const userID = session.status === 'signedIn' ? session.me.user.id : undefined
   const tenant = session.status === 'signedIn' ? session.me.memberships?.[0]?.tenant.slug : undefined
+  const isAdmin = session.status === 'signedIn' && (session.me.memberships?.[0]?.roles ?? []).includes('tenant_admin')
 
   return (
     <>
@@ -35,6 +37,7 @@ function Shell() {
         <nav aria-label={t('nav.home')}>
           {session.status === 'signedIn' && <a href="/">{t('nav.home')}</a>}
           {tenant && <a href={`/t/${encodeURIComponent(tenant)}/cases`}>{t('cases.nav')}</a>}
+          {tenant && isAdmin && <a href={`/t/${encodeURIComponent(tenant)}/admin`}>{t('admin.nav')}</a>}
           {session.status === 'signedIn' && <a href="/me/tokens">{t('tokens.nav')}</a>}
           <label class="lang">
             <span>{t('nav.language')}</span>
@@ -59,6 +62,7 @@ function Shell() {
         <Router>
           <Route path="/" component={() => <Home me={session.me} />} />
           <Route path="/me/tokens" component={() => <Tokens />} />
+          <Route path="/t/:tenant/admin" component={({ params }: { params: { tenant: string } }) => <Admin tenant={params.tenant} />} />
           <Route path="/t/:tenant/cases" component={({ params }: { params: { tenant: string } }) => <Cases tenant={params.tenant} />} />
           <Route
             path="/t/:tenant/cases/:id"
