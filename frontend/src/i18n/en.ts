@@ -217,6 +217,15 @@ export const en = {
   'role.signatory': "Signatory",
   'role.editor': "Editor",
   'role.viewer': "Viewer",
+  'admin.organizations': "Organizations",
+  'admin.orgName': "Name of the organization",
+  'admin.orgCountry': "Country (two letters, such as KG)",
+  'admin.orgKind': "It is",
+  'admin.affiliate': "an affiliate",
+  'admin.secretariat': "the secretariat",
+  'admin.addOrg': "Add the organization",
+  'admin.orgAdded': "{name} added.",
+  'submission.notFound': "This submission does not exist, or you may not see it.",
 } as const
 
 export type MessageKey = keyof typeof en

@@ -217,4 +217,13 @@ export const es: Record<MessageKey, string> = {
   'role.signatory': "Firmante",
   'role.editor': "Redactor",
   'role.viewer': "Lector",
+  'admin.organizations': "Organizaciones",
+  'admin.orgName': "Nombre de la organización",
+  'admin.orgCountry': "País (dos letras, por ejemplo KG)",
+  'admin.orgKind': "Es",
+  'admin.affiliate': "una organización afiliada",
+  'admin.secretariat': "la secretaría",
+  'admin.addOrg': "Añadir la organización",
+  'admin.orgAdded': "{name} añadida.",
+  'submission.notFound': "Esta comunicación no existe o usted no puede verla.",
 }

@@ -217,4 +217,13 @@ export const fr: Record<MessageKey, string> = {
   'role.signatory': "Signataire",
   'role.editor': "Rédacteur",
   'role.viewer': "Lecteur",
+  'admin.organizations': "Organisations",
+  'admin.orgName': "Nom de l’organisation",
+  'admin.orgCountry': "Pays (deux lettres, par exemple KG)",
+  'admin.orgKind': "Il s’agit",
+  'admin.affiliate': "d’une organisation affiliée",
+  'admin.secretariat': "du secrétariat",
+  'admin.addOrg': "Ajouter l’organisation",
+  'admin.orgAdded': "{name} ajoutée.",
+  'submission.notFound': "Cette communication n’existe pas, ou vous ne pouvez pas la voir.",
 }

@@ -75,7 +75,10 @@ export function formatNumber(n: number): string {
 }
 
 export function formatDate(iso: string): string {
-  return new Intl.DateTimeFormat(current, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso))
+  // With the time zone: deadlines and dispatch times are compared across countries.
+  return new Intl.DateTimeFormat(current, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' }).format(
+    new Date(iso),
+  )
 }
 
 /** useLocale re-renders the calling component when the language changes. */

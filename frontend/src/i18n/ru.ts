@@ -217,4 +217,13 @@ export const ru: Record<MessageKey, string> = {
   'role.signatory': "Подписант",
   'role.editor': "Редактор",
   'role.viewer': "Читатель",
+  'admin.organizations': "Организации",
+  'admin.orgName': "Название организации",
+  'admin.orgCountry': "Страна (две буквы, например KG)",
+  'admin.orgKind': "Это",
+  'admin.affiliate': "членская организация",
+  'admin.secretariat': "секретариат",
+  'admin.addOrg': "Добавить организацию",
+  'admin.orgAdded': "{name}: добавлено.",
+  'submission.notFound': "Такого сообщения нет, или у вас нет к нему доступа.",
 }

@@ -27,6 +27,7 @@ export function Admin({ tenant }: { tenant: string }) {
     <main id="main">
       <h1>{t('admin.title')}</h1>
       <SettingsForm tenant={tenant} />
+      <Organizations tenant={tenant} />
       <Members tenant={tenant} />
     </main>
   )
@@ -250,5 +251,63 @@ function MemberRoles({ member, onSave, onDeactivate }: { member: Member; onSave:
       <button type="button" onClick={() => onSave(sel)}>{t('admin.saveRoles', { name: member.name })}</button>{' '}
       <button type="button" onClick={onDeactivate}>{t('admin.deactivate', { name: member.name })}</button>
     </fieldset>
+  )
+}
+
+function Organizations({ tenant }: { tenant: string }) {
+  const [orgs, setOrgs] = useState<Organization[]>([])
+  const [name, setName] = useState('')
+  const [country, setCountry] = useState('')
+  const [kind, setKind] = useState<Organization['kind']>('affiliate')
+  const [error, setError] = useState('')
+  const [status, setStatus] = useState('')
+  const reload = () =>
+    must(api.GET('/tenants/{tenant}/organizations', { params: { path: { tenant }, query: { limit: 100 } } }))
+      .then((l) => setOrgs(l.items))
+      .catch((e) => setError(errorText(e)))
+  useEffect(() => {
+    reload()
+  }, [tenant])
+
+  async function add(e: Event) {
+    e.preventDefault()
+    try {
+      const o = await must(api.POST('/tenants/{tenant}/organizations', { params: { path: { tenant } }, body: { name, country: country.toUpperCase(), kind } }))
+      setStatus(t('admin.orgAdded', { name: o.name }))
+      setError('')
+      setName('')
+      setCountry('')
+      await reload()
+    } catch (err) {
+      setStatus('')
+      setError(problemText(err))
+    }
+  }
+
+  return (
+    <section aria-labelledby="organizations">
+      <h2 id="organizations">{t('admin.organizations')}</h2>
+      <ul>
+        {orgs.map((o) => (
+          <li key={o.id}>
+            {o.name} ({o.country}, {o.kind === 'secretariat' ? t('admin.secretariat') : t('admin.affiliate')})
+          </li>
+        ))}
+      </ul>
+      {error && <p class="error" role="alert">{error}</p>}
+      {status && <p class="notice" role="status">{status}</p>}
+      <form class="narrow-form" onSubmit={add}>
+        <label for="org-name">{t('admin.orgName')}</label>
+        <input id="org-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        <label for="org-country">{t('admin.orgCountry')}</label>
+        <input id="org-country" value={country} maxLength={2} onInput={(e) => setCountry(e.currentTarget.value)} />
+        <label for="org-kind">{t('admin.orgKind')}</label>
+        <select id="org-kind" value={kind} onChange={(e) => setKind(e.currentTarget.value as Organization['kind'])}>
+          <option value="affiliate">{t('admin.affiliate')}</option>
+          <option value="secretariat">{t('admin.secretariat')}</option>
+        </select>
+        <button type="submit">{t('admin.addOrg')}</button>
+      </form>
+    </section>
   )
 }

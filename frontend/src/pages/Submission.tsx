@@ -73,7 +73,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
       setComments(c.items)
       setEvents(e.items)
     } catch (err) {
-      setError(errorText(err))
+      setError(err instanceof ApiError && err.status === 404 ? t('submission.notFound') : errorText(err))
     }
   }
   useEffect(() => {
