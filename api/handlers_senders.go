@@ -56,3 +56,11 @@ func (s *Server) getSnapshot(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, snap)
 }
+
+func (s *Server) getReceivability(c echo.Context) error {
+	r, err := s.opts.Workflow.Receivability(c.Request().Context(), tenantAccess(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/dispatch"
@@ -372,5 +373,29 @@ func TestRefusalsAreAudited(t *testing.T) {
 		if n := denied("not_found") - before; n == 0 || n > refusalBurst {
 			t.Errorf("50 probes left %d events, want 1 to %d", n, refusalBurst)
 		}
+	})
+}
+
+// TestReceivabilityRoute: the checks approve runs, shown beforehand without a change.
+func TestReceivabilityRoute(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		w := h.world()
+		var r workflow.Receivability
+		w.reviewerA.must(200, "GET", subPath(w.submissionA.ID, "/receivability"), nil).json(t, &r)
+		if r.Ready || !slices.ContainsFunc(r.Failed, func(f apperr.FieldError) bool { return f.Field == "settings.dispatch.signatory" }) {
+			t.Errorf("unconfigured tenant: %+v", r)
+		}
+		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
+		w.reviewerA.must(200, "GET", subPath(w.submissionA.ID, "/receivability"), nil).json(t, &r)
+		if !r.Ready || len(r.Failed) != 0 {
+			t.Errorf("ready tenant: %+v", r)
+		}
+		var v workflow.SubmissionView
+		w.reviewerA.must(200, "GET", subPath(w.submissionA.ID), nil).json(t, &v)
+		if v.State != workflow.Submitted || v.Version != w.submissionA.Version {
+			t.Errorf("the check changed the submission: %s v%d", v.State, v.Version)
+		}
+		w.adminB.must(404, "GET", subPath(w.submissionA.ID, "/receivability"), nil)
 	})
 }

@@ -210,6 +210,8 @@ func (s *Server) routes() {
 	s.route(http.MethodPatch, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.updateSubmission, Doc{Summary: "Edit a draft (If-Match required)", Request: workflow.SubmissionInput{}, Response: workflow.SubmissionView{}, Headers: []string{"If-Match"}})
 	s.route(http.MethodDelete, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.deleteSubmission, Doc{Summary: "Delete a draft that was never submitted", Status: http.StatusNoContent})
 	s.route(http.MethodPost, t+"/submissions/:id/transitions", Tenant(auth.PermTenantRead), s.transition, Doc{Summary: "Take a workflow action", Request: transitionRequest{}, Response: workflow.SubmissionView{}})
+	s.route(http.MethodGet, t+"/submissions/:id/receivability", Tenant(auth.PermTenantRead), s.getReceivability,
+		Doc{Summary: "The receivability checks as the submission stands: ready, or each failed check (changes nothing)", Response: workflow.Receivability{}})
 	s.route(http.MethodGet, t+"/submissions/:id/snapshot", Tenant(auth.PermTenantRead), s.getSnapshot,
 		Doc{Summary: "What the final approval froze and dispatch sends: dispatch settings and case (404 before approval)", Response: workflow.ApprovalSnapshot{}})
 	s.route(http.MethodGet, t+"/submissions/:id/revisions", Tenant(auth.PermTenantRead), s.listRevisions, Doc{Summary: "Revisions, oldest first (without bodies)", Response: workflow.Revision{}, List: true})

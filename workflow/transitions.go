@@ -270,3 +270,31 @@ func (s *Service) CompleteDispatch(ctx context.Context, tenantID, submissionID, 
 	}
 	return s.entered(ctx, &sub, Dispatching, nil)
 }
+
+// Receivability is the outcome of the receivability checks for a submission as it stands,
+// for reviewers to see before they approve: Ready, or the checks that fail.
+type Receivability struct {
+	Ready  bool                `json:"ready"`
+	Failed []apperr.FieldError `json:"failed"`
+}
+
+// Receivability runs the receivability checks on a submission the caller may see,
+// changing nothing.
+func (s *Service) Receivability(ctx context.Context, a *auth.TenantAccess, id string) (*Receivability, error) {
+	sub, err := s.load(ctx, a, id, false)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Settings(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.receivable(ctx, a, sub, st)
+	if err == nil {
+		return &Receivability{Ready: true, Failed: []apperr.FieldError{}}, nil
+	}
+	if ae, ok := apperr.As(err); ok && ae.Code == apperr.CodeNotReceivable {
+		return &Receivability{Failed: ae.Fields}, nil
+	}
+	return nil, err
+}

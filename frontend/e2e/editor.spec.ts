@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test'
+import AxeBuilder from '@axe-core/playwright'
 
 const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
 
@@ -18,6 +19,8 @@ test('two tabs edit one draft: the conflict is shown with both texts, and nothin
   await first.getByRole('link', { name: 'Edit' }).click()
   await expect(first.getByLabel('Text (Markdown)')).not.toHaveValue('')
   const editURL = first.url()
+  const serious = (await new AxeBuilder({ page: first }).analyze()).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  expect(serious.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([])
 
   // A second tab opens the same draft, at the same version.
   const second = await context.newPage()

@@ -1,4 +1,10 @@
 import { expect, test, type Page } from '@playwright/test'
+import AxeBuilder from '@axe-core/playwright'
+
+async function noSeriousViolations(page: Page) {
+  const v = (await new AxeBuilder({ page }).analyze()).violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
+  expect(v.map((x) => `${x.id}: ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([])
+}
 
 const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
 
@@ -15,6 +21,7 @@ test('an API token is shown once, works with the API, and can be revoked', async
   await page.getByRole('link', { name: 'API tokens' }).click()
   await page.getByLabel('Name of the token').fill('case management')
   await page.getByRole('button', { name: 'Create the token' }).click()
+  await noSeriousViolations(page)
   const token = (await page.getByTestId('new-token').textContent())!.trim()
   expect(token).toMatch(/^up_/)
   const me = await request.get('/api/v1/me', { headers: { Authorization: 'Bearer ' + token } })
@@ -42,8 +49,37 @@ test('cases: Case 3386 with its country in the user language and its submissions
   await page.getByRole('link', { name: /Case No. 3386/ }).click()
   await expect(page.getByRole('heading', { level: 1, name: /Case No. 3386/ })).toBeVisible()
   await expect(page.getByText('Kyrgyzstan', { exact: true })).toBeVisible()
+  await noSeriousViolations(page)
   await expect(page.getByRole('link', { name: /Update on Case 3386/ })).toBeVisible()
   await page.getByLabel('Language').selectOption('fr')
   await expect(page.getByText(/^Kirghiz/)).toBeVisible() // CLDR: Kirghizstan
   await page.getByLabel('Langue').selectOption('en')
+})
+
+test('my account: memberships with roles, and a password change that the next sign-in needs', async ({ page }) => {
+  const { email, password } = logins.signatory
+  await signIn(page, 'signatory')
+  await page.getByRole('link', { name: 'My account' }).click()
+  await expect(page.getByText(/IndustriALL Global Union secretariat \(Signatory\)/)).toBeVisible()
+  await noSeriousViolations(page)
+  const change = async (from: string, to: string) => {
+    await page.getByLabel('Current password').fill(from)
+    await page.getByLabel('New password (at least 12 characters, not a common one)').fill(to)
+    await page.getByRole('button', { name: 'Change the password' }).click()
+    await expect(page.getByRole('status')).toHaveText('Password changed. Your other sessions have ended.')
+  }
+  await page.getByLabel('Current password').fill(password)
+  await page.getByLabel('New password (at least 12 characters, not a common one)').fill('password1234')
+  await page.getByRole('button', { name: 'Change the password' }).click()
+  await expect(page.getByRole('alert')).toContainText('password')
+  await change(password, 'a brand new passphrase for 2027')
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.getByLabel('E-mail address').fill(email)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page.getByRole('alert')).toHaveText('The e-mail address or the password is wrong.')
+  await page.getByLabel('Password').fill('a brand new passphrase for 2027')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('link', { name: 'My account' }).click()
+  await change('a brand new passphrase for 2027', password) // as it was, for other tests
 })

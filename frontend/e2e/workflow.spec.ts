@@ -77,13 +77,18 @@ test('the editor submits the draft; the reviewer requests changes with a comment
   await expect(reviewer.getByTestId('diff').locator('ins')).toContainText('3 May 2023')
   await reviewer.screenshot({ path: 'test-results/screens/diff.png', fullPage: true })
 
+  await expect(reviewer.getByTestId('receivability')).toContainText('Ready: every check passes')
   // Approval, with the keyboard only: the dialog says where the letter goes.
   await expect(reviewer.getByTestId('sandbox-banner')).toContainText('Test mode')
   await tabTo(reviewer, 'Approve')
   await reviewer.keyboard.press('Enter')
   const approve = reviewer.getByRole('dialog', { name: 'Approve: please confirm' })
   await expect(approve).toContainText('Test mode: the letter will go only to')
-  await expect(approve.getByRole('link', { name: 'Read the letter first (PDF)' })).toBeVisible()
+  const preview = approve.getByRole('link', { name: 'Read the letter first (PDF)' })
+  await expect(preview).toBeVisible()
+  const pdf = await reviewer.request.get((await preview.getAttribute('href'))!)
+  expect(pdf.headers()['content-type']).toBe('application/pdf')
+  expect((await pdf.body()).subarray(0, 5).toString()).toBe('%PDF-')
   await tabTo(reviewer, 'Approve', approve)
   await reviewer.keyboard.press('Enter')
 

@@ -12,6 +12,7 @@ const Tokens = lazy(() => import('./pages/Tokens').then((m) => m.Tokens))
 const Cases = lazy(() => import('./pages/Cases').then((m) => m.Cases))
 const CaseView = lazy(() => import('./pages/Cases').then((m) => m.CaseView))
 const Admin = lazy(() => import('./pages/Admin').then((m) => m.Admin))
+const Profile = lazy(() => import('./pages/Profile').then((m) => m.Profile))
 
 function Shell() {
   const session = useSession()
@@ -39,6 +40,7 @@ function Shell() {
           {tenant && <a href={`/t/${encodeURIComponent(tenant)}/cases`}>{t('cases.nav')}</a>}
           {tenant && isAdmin && <a href={`/t/${encodeURIComponent(tenant)}/admin`}>{t('admin.nav')}</a>}
           {session.status === 'signedIn' && <a href="/me/tokens">{t('tokens.nav')}</a>}
+          {session.status === 'signedIn' && <a href="/me">{t('profile.nav')}</a>}
           <label class="lang">
             <span>{t('nav.language')}</span>
             <select value={locale} onChange={(e) => setLocale(e.currentTarget.value as Locale, userID)}>
@@ -62,6 +64,7 @@ function Shell() {
         <Router>
           <Route path="/" component={() => <Home me={session.me} />} />
           <Route path="/me/tokens" component={() => <Tokens />} />
+          <Route path="/me" component={() => <Profile me={session.me} />} />
           <Route path="/t/:tenant/admin" component={({ params }: { params: { tenant: string } }) => <Admin tenant={params.tenant} />} />
           <Route path="/t/:tenant/cases" component={({ params }: { params: { tenant: string } }) => <Cases tenant={params.tenant} />} />
           <Route

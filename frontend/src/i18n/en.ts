@@ -226,6 +226,20 @@ export const en = {
   'admin.addOrg': "Add the organization",
   'admin.orgAdded': "{name} added.",
   'submission.notFound': "This submission does not exist, or you may not see it.",
+  'profile.nav': "My account",
+  'profile.title': "My account",
+  'profile.name': "Name",
+  'profile.email': "E-mail address",
+  'profile.memberships': "Memberships",
+  'profile.membership': "{tenant}: {organization} ({roles})",
+  'profile.password': "Change my password",
+  'profile.current': "Current password",
+  'profile.new': "New password (at least 12 characters, not a common one)",
+  'profile.change': "Change the password",
+  'profile.changed': "Password changed. Your other sessions have ended.",
+  'receivability.title': "Receivability check",
+  'receivability.ready': "Ready: every check passes, it can be approved.",
+  'receivability.failed': "Not yet receivable:",
 } as const
 
 export type MessageKey = keyof typeof en

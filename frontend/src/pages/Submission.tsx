@@ -5,7 +5,7 @@ import { formatDate, known, t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 import { Markdown } from '../Markdown'
-import { Dispatches, Revisions, useSettings, type Settings } from './SubmissionPanels'
+import { Dispatches, Receivability, Revisions, useSettings, type Settings } from './SubmissionPanels'
 
 type View = components['schemas']['SubmissionView']
 type Comment = components['schemas']['Comment']
@@ -144,6 +144,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
           </div>
         </section>
       )}
+      {view.allowed_actions.includes('approve') && <Receivability tenant={tenant} id={id} version={view.version} />}
       <section aria-labelledby="text">
         <h2 id="text">{t('submission.body')}</h2>
         <Markdown text={view.body} />

@@ -180,3 +180,32 @@ export function useSettings(tenant: string): Settings | null {
   }, [tenant])
   return s
 }
+
+/** Receivability shows, to those who may approve, whether the checks approval runs pass. */
+export function Receivability({ tenant, id, version }: { tenant: string; id: string; version: number }) {
+  useLocale()
+  const [r, setR] = useState<components['schemas']['Receivability'] | null>(null)
+  useEffect(() => {
+    must(api.GET('/tenants/{tenant}/submissions/{id}/receivability', { params: { path: { tenant, id } } }))
+      .then(setR)
+      .catch(() => setR(null))
+  }, [tenant, id, version])
+  if (!r) return null
+  return (
+    <section aria-labelledby="receivability" data-testid="receivability">
+      <h2 id="receivability">{t('receivability.title')}</h2>
+      {r.ready ? (
+        <p>{t('receivability.ready')}</p>
+      ) : (
+        <>
+          <p class="error">{t('receivability.failed')}</p>
+          <ul>
+            {r.failed.map((f) => (
+              <li key={f.field}>{f.message}</li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  )
+}
