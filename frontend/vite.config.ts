@@ -8,7 +8,9 @@ export default defineConfig({
     // dist/.keep is committed so that `go build` works without a UI build.
     emptyOutDir: false,
     assetsDir: 'assets',
-    sourcemap: false,
+    // Hidden maps let scripts/compress.mjs attribute the first page's bytes to their
+    // packages; it deletes them afterwards, so none is embedded or served.
+    sourcemap: 'hidden',
     modulePreload: { polyfill: false },
   },
   server: {

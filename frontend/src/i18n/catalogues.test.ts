@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { catalogues, pick } from '.'
+import { pick } from '.'
 import { en } from './en'
+import { es } from './es'
+import { fr } from './fr'
+import { ru } from './ru'
+
+const catalogues = { en, fr, es, ru }
 
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort()
 

@@ -3,12 +3,25 @@
 // useLocale, so a switch re-renders them (preact-iso's router would not).
 import { useEffect, useState } from 'preact/hooks'
 import { en, type MessageKey } from './en'
-import { fr } from './fr'
-import { es } from './es'
-import { ru } from './ru'
 
-export const catalogues = { en, fr, es, ru } as const
-export type Locale = keyof typeof catalogues
+// English is in the first page; the other catalogues load when chosen (they are most of
+// the first page's weight otherwise).
+type Catalogue = Record<MessageKey, string>
+const loaders: Record<Exclude<Locale, 'en'>, () => Promise<Catalogue>> = {
+  fr: () => import('./fr').then((m) => m.fr),
+  es: () => import('./es').then((m) => m.es),
+  ru: () => import('./ru').then((m) => m.ru),
+}
+const loaded: Partial<Record<Locale, Catalogue>> = { en }
+export type Locale = 'en' | 'fr' | 'es' | 'ru'
+const supported: Locale[] = ['en', 'fr', 'es', 'ru']
+
+/** load fetches a catalogue once. */
+export async function loadCatalogue(l: Locale): Promise<Catalogue> {
+  if (!loaded[l]) loaded[l] = await loaders[l as Exclude<Locale, 'en'>]()
+  return loaded[l]!
+}
+
 export const locales: { code: Locale; name: string }[] = [
   { code: 'en', name: 'English' },
   { code: 'fr', name: 'Français' },
@@ -16,14 +29,14 @@ export const locales: { code: Locale; name: string }[] = [
   { code: 'ru', name: 'Русский' },
 ]
 
-let current: Locale = pick(globalThis.navigator?.languages ?? [])
+let current: Locale = 'en'
 const listeners = new Set<(l: Locale) => void>()
 
 /** pick chooses the first supported language among the browser's. */
 export function pick(preferred: readonly string[]): Locale {
   for (const tag of preferred) {
     const base = tag.toLowerCase().split('-')[0]
-    if (base in catalogues) return base as Locale
+    if ((supported as string[]).includes(base)) return base as Locale
   }
   return 'en'
 }
@@ -32,7 +45,8 @@ export function locale(): Locale {
   return current
 }
 
-export function setLocale(l: Locale, userID?: string) {
+export async function setLocale(l: Locale, userID?: string) {
+  await loadCatalogue(l)
   current = l
   if (userID) {
     try {
@@ -53,12 +67,18 @@ export function restoreLocale(userID: string) {
   } catch {
     // no storage
   }
-  if (saved && saved in catalogues) setLocale(saved as Locale)
+  if (saved && (supported as string[]).includes(saved)) void setLocale(saved as Locale)
+}
+
+/** startLocale applies the browser's preferred language, once its catalogue is here. */
+export function startLocale() {
+  const l = pick(globalThis.navigator?.languages ?? [])
+  if (l !== 'en') void setLocale(l)
 }
 
 /** t translates key into the current language, filling {placeholders}. */
 export function t(key: MessageKey, params: Record<string, string | number> = {}): string {
-  const text: string = catalogues[current][key] ?? en[key]
+  const text: string = loaded[current]?.[key] ?? en[key]
   return text.replace(/\{(\w+)\}/g, (_, name: string) => {
     const v = params[name]
     return v === undefined ? `{${name}}` : typeof v === 'number' ? formatNumber(v) : v

@@ -4,8 +4,8 @@ import { setLocale } from '../i18n'
 import { actionError } from './Submission'
 
 describe('actionError', () => {
-  it('says why an action was refused, in the user language, from the stable code', () => {
-    setLocale('en')
+  it('says why an action was refused, in the user language, from the stable code', async () => {
+    await setLocale('en')
     expect(actionError(new ApiError(403, 'author_cannot_approve', 'raw server text'))).toBe(
       'You wrote or changed this submission, so you cannot approve it.',
     )
@@ -20,9 +20,9 @@ describe('actionError', () => {
     expect(actionError(new ApiError(422, 'validation_failed', 'raw', [{ field: 'comment', message: 'required' }]))).toBe(
       'A comment is required: say why.',
     )
-    setLocale('fr')
+    await setLocale('fr')
     expect(actionError(new ApiError(409, 'invalid_transition', 'raw'))).toMatch(/^Ce n’est plus possible/)
     expect(actionError(new ApiError(503, 'database_unavailable', 'raw'))).toMatch(/Réessayez dans un instant/)
-    setLocale('en')
+    await setLocale('en')
   })
 })
