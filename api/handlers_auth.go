@@ -179,3 +179,19 @@ func (s *Server) revokeToken(c echo.Context) error {
 	}
 	return c.NoContent(http.StatusNoContent)
 }
+
+type languageRequest struct {
+	Language string `json:"language"`
+}
+
+func (s *Server) setLanguage(c echo.Context) error {
+	var req languageRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	tag, err := s.opts.Auth.SetLanguage(c.Request().Context(), principal(c), req.Language)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, languageRequest{Language: tag})
+}

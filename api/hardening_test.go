@@ -399,3 +399,25 @@ func TestReceivabilityRoute(t *testing.T) {
 		w.adminB.must(404, "GET", subPath(w.submissionA.ID, "/receivability"), nil)
 	})
 }
+
+// TestLanguageFollowsTheUser: the interface language is the user's, on every browser.
+func TestLanguageFollowsTheUser(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		w := h.world()
+		var got struct{ Language string }
+		w.editorA1.must(200, "PUT", "/api/v1/me/language", map[string]string{"language": "FR"}).json(t, &got)
+		if got.Language != "fr" {
+			t.Errorf("stored %q, want fr", got.Language)
+		}
+		other := h.login("editor@alpha.test") // another browser
+		var me struct{ User struct{ Language string } }
+		other.must(200, "GET", "/api/v1/me", nil).json(t, &me)
+		if me.User.Language != "fr" {
+			t.Errorf("another session sees %q", me.User.Language)
+		}
+		if p := w.editorA1.must(422, "PUT", "/api/v1/me/language", map[string]string{"language": "not a language!"}).problem(t); !slices.Contains(fieldNames(p), "language") {
+			t.Errorf("bad tag: %v", p)
+		}
+	})
+}

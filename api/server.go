@@ -170,6 +170,7 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, v1+"/me/invitations", Authenticated(), s.myInvitations, Doc{Summary: "Your pending invitations to tenants (all of them)", Response: auth.MyInvitation{}, List: true})
 	s.route(http.MethodPost, v1+"/me/invitations/:id/accept", Authenticated(), s.acceptInvitation, Doc{Summary: "Accept an invitation: join the tenant (browser session only)", Status: http.StatusNoContent})
 	s.route(http.MethodPost, v1+"/me/invitations/:id/decline", Authenticated(), s.declineInvitation, Doc{Summary: "Decline an invitation (browser session only)", Status: http.StatusNoContent})
+	s.route(http.MethodPut, v1+"/me/language", Authenticated(), s.setLanguage, Doc{Summary: "Choose your interface language (BCP 47; \"\" for the browser's)", Request: languageRequest{}, Response: languageRequest{}})
 	s.route(http.MethodGet, v1+"/me/tokens", Authenticated(), s.listTokens, Doc{Summary: "Your API tokens", Response: auth.APIToken{}, List: true})
 	s.route(http.MethodPost, v1+"/me/tokens", Authenticated(), s.createToken, Doc{Summary: "Create an API token (shown once)", Request: tokenRequest{}, Response: auth.NewToken{}, Status: http.StatusCreated})
 	s.route(http.MethodDelete, v1+"/me/tokens/:id", Authenticated(), s.revokeToken, Doc{Summary: "Revoke one of your API tokens", Status: http.StatusNoContent})

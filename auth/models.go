@@ -34,14 +34,16 @@ type Organization struct {
 
 // User is a person who logs in. Email is stored lower-cased and is unique platform-wide.
 type User struct {
-	ID           string    `json:"id"`
-	Email        string    `json:"email"`
-	Name         string    `json:"name"`
-	PasswordHash string    `json:"-"`
-	IsSuperadmin bool      `json:"is_superadmin"`
-	Active       bool      `json:"active"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string `json:"id"`
+	Email        string `json:"email"`
+	Name         string `json:"name"`
+	PasswordHash string `json:"-"`
+	IsSuperadmin bool   `json:"is_superadmin"`
+	Active       bool   `json:"active"`
+	// Language is the interface language the user chose ("" for the browser's).
+	Language  string    `json:"language"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Membership places a user in one organization of a tenant. Roles are casbin grouping

@@ -41,9 +41,16 @@ test('an editor signs in and sees the Case 3386 draft; the language switches and
   await page.getByLabel('Langue').selectOption('ru')
   await expect(page.getByRole('heading', { level: 1, name: 'Сообщения' })).toBeVisible()
   await expect(page.locator('html')).toHaveAttribute('lang', 'ru')
-  // Remembered for this user after a reload.
+  // Remembered for this user after a reload, and in another browser: the account has it.
   await page.reload()
   await expect(page.getByRole('heading', { level: 1, name: 'Сообщения' })).toBeVisible()
+  const elsewhere = await (await page.context().browser()!.newContext()).newPage()
+  await elsewhere.goto('/')
+  await elsewhere.getByLabel('E-mail address').fill(logins.editor.email)
+  await elsewhere.getByLabel('Password').fill(logins.editor.password)
+  await elsewhere.getByRole('button', { name: 'Sign in' }).click()
+  await expect(elsewhere.getByRole('heading', { level: 1, name: 'Сообщения' })).toBeVisible()
+  await elsewhere.close()
   await page.getByLabel('Язык').selectOption('en')
 
   await page.getByRole('button', { name: 'Sign out' }).click()

@@ -25,7 +25,7 @@ export async function load() {
   try {
     const me = await must(api.GET('/me'))
     setCSRFToken(me.csrf_token ?? '')
-    restoreLocale(me.user.id)
+    restoreLocale(me.user.id, me.user.language)
     markSignedIn(true)
     set({ status: 'signedIn', me })
   } catch {

@@ -45,22 +45,34 @@ export function locale(): Locale {
   return current
 }
 
+/** saveLanguage is how a choice reaches the user's account (set by the app; the API). */
+let saveLanguage: (l: Locale) => void = () => {}
+export function onLanguageChosen(fn: (l: Locale) => void) {
+  saveLanguage = fn
+}
+
 export async function setLocale(l: Locale, userID?: string) {
   await loadCatalogue(l)
   current = l
   if (userID) {
+    saveLanguage(l) // the account keeps it, for every browser
     try {
       localStorage.setItem('unionportal.locale.' + userID, l)
     } catch {
-      // storage refused (private mode): the choice lasts for this page
+      // storage refused (private mode): the account still has it
     }
   }
   document.documentElement.lang = l
   listeners.forEach((fn) => fn(l))
 }
 
-/** restoreLocale applies the language this user chose before in this browser, if any. */
-export function restoreLocale(userID: string) {
+/** restoreLocale applies the language this user chose: the account's, else this browser's. */
+export function restoreLocale(userID: string, account?: string) {
+  const base = (account ?? '').toLowerCase().split('-')[0]
+  if ((supported as string[]).includes(base)) {
+    void setLocale(base as Locale)
+    return
+  }
   let saved: string | null = null
   try {
     saved = localStorage.getItem('unionportal.locale.' + userID)
