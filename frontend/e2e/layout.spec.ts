@@ -11,6 +11,7 @@ async function signIn(page: Page, role: string) {
 }
 
 async function fits(page: Page, what: string) {
+  await page.waitForLoadState('networkidle') // measured with its content, not before
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
   expect(overflow, `${what} is wider than a 360 px phone`).toBeLessThanOrEqual(0)
 }

@@ -71,24 +71,30 @@ export function Revisions({ tenant, id, revision }: { tenant: string; id: string
           {error}
         </p>
       )}
-      {diff && (
-        <div class="body diff" data-testid="diff">
-          {diff.body.map((op, i) =>
-            op.op === 'equal' ? (
-              <span key={i}>{op.text}</span>
-            ) : op.op === 'insert' ? (
-              <ins key={i} aria-label={t('revisions.added')}>
-                {op.text}
-              </ins>
-            ) : (
-              <del key={i} aria-label={t('revisions.removed')}>
-                {op.text}
-              </del>
-            ),
-          )}
-        </div>
-      )}
+      {diff && <DiffView ops={diff.body} />}
     </section>
+  )
+}
+
+/** DiffView shows a word diff: kept text plain, added text as <ins>, removed as <del>
+ * (each named for screen readers, and never only by colour). */
+export function DiffView({ ops }: { ops: Diff['body'] }) {
+  return (
+    <div class="body diff" data-testid="diff">
+      {ops.map((op, i) =>
+        op.op === 'equal' ? (
+          <span key={i}>{op.text}</span>
+        ) : op.op === 'insert' ? (
+          <ins key={i} aria-label={t('revisions.added')}>
+            {op.text}
+          </ins>
+        ) : (
+          <del key={i} aria-label={t('revisions.removed')}>
+            {op.text}
+          </del>
+        ),
+      )}
+    </div>
   )
 }
 

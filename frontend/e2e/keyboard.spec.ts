@@ -1,0 +1,55 @@
+import { expect, test, type Page } from '@playwright/test'
+
+const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
+
+/** Tabs through the page and checks that every visible control is reached, and shows
+ * that it has the focus (an outline). */
+async function everyControlByKeyboard(page: Page, what: string) {
+  const controls = await page.evaluate(() => {
+    const sel = 'a[href], button:not([disabled]), input:not([type=hidden]):not(.visually-hidden), select, textarea'
+    return [...document.querySelectorAll<HTMLElement>(sel)].filter((el) => el.offsetParent !== null).length
+  })
+  await page.locator('body').click({ position: { x: 1, y: 1 } })
+  const seen = new Set<string>()
+  for (let i = 0; i < controls + 10; i++) {
+    await page.keyboard.press('Tab')
+    const info = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null
+      if (!el || el === document.body) return null
+      const style = getComputedStyle(el)
+      const within = el.closest('label') ?? el
+      const outline = getComputedStyle(within).outlineStyle !== 'none' || style.outlineStyle !== 'none' || style.boxShadow !== 'none'
+      // Each control gets a number the first time it has the focus.
+      const w = window as unknown as { kbd?: number }
+      el.dataset.kbd ??= String((w.kbd = (w.kbd ?? 0) + 1))
+      const name = el.tagName + ':' + (el.id || el.getAttribute('href') || el.textContent?.trim().slice(0, 30) || '')
+      return { path: name + '#' + el.dataset.kbd, outline }
+    })
+    if (!info) continue
+    expect(info.outline, `${what}: ${info.path} has no visible focus`).toBe(true)
+    seen.add(info.path)
+  }
+  expect(seen.size, `${what}: Tab reached ${seen.size} of ${controls} controls`).toBeGreaterThanOrEqual(controls)
+}
+
+test('every main screen can be used with the keyboard alone, with visible focus', async ({ page }) => {
+  await page.goto('/')
+  await everyControlByKeyboard(page, 'sign-in')
+  // Signing in with the keyboard.
+  await page.getByLabel('E-mail address').focus()
+  await page.keyboard.type(logins.tenant_admin.email)
+  await page.keyboard.press('Tab')
+  await page.keyboard.type(logins.tenant_admin.password)
+  await page.keyboard.press('Enter')
+  await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
+  await everyControlByKeyboard(page, 'home')
+  for (const link of ['Cases', 'Administration', 'API tokens', 'My account']) {
+    await page.getByRole('link', { name: link }).click()
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible()
+    await everyControlByKeyboard(page, link)
+  }
+  await page.getByRole('link', { name: 'Home' }).click()
+  await page.getByRole('link', { name: /Update on Case 3386/ }).click()
+  await expect(page.getByRole('heading', { level: 1, name: /Update on Case 3386/ })).toBeVisible()
+  await everyControlByKeyboard(page, 'submission')
+})
