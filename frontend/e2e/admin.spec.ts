@@ -1,15 +1,6 @@
-import { expect, test, type Page } from '@playwright/test'
+import { expect, test } from '@playwright/test'
+import { signIn } from './helpers'
 import AxeBuilder from '@axe-core/playwright'
-
-const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
-
-async function signIn(page: Page, role: string) {
-  await page.goto('/')
-  await page.getByLabel('E-mail address').fill(logins[role].email)
-  await page.getByLabel('Password').fill(logins[role].password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
-}
 
 test('administration: settings are refused with the field named, recipient changes are confirmed, a member is invited', async ({ page }) => {
   await signIn(page, 'tenant_admin')

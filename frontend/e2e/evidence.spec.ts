@@ -1,14 +1,5 @@
-import { expect, test, type Page } from '@playwright/test'
-
-const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
-
-async function signIn(page: Page, role: string) {
-  await page.goto('/')
-  await page.getByLabel('E-mail address').fill(logins[role].email)
-  await page.getByLabel('Password').fill(logins[role].password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
-}
+import { expect, test } from '@playwright/test'
+import { signIn } from './helpers'
 
 /** pdf is a small valid-looking PDF of about size bytes. */
 function pdf(size: number): Buffer {

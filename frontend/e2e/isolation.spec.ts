@@ -1,6 +1,5 @@
 import { expect, test, type Page } from '@playwright/test'
-
-const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
+import { logins } from './helpers'
 
 async function signInAs(page: Page, email: string, password: string) {
   await page.goto('/')

@@ -1,20 +1,5 @@
-import { expect, test, type Page } from '@playwright/test'
-import AxeBuilder from '@axe-core/playwright'
-
-async function noSeriousViolations(page: Page) {
-  const v = (await new AxeBuilder({ page }).analyze()).violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
-  expect(v.map((x) => `${x.id}: ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([])
-}
-
-const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
-
-async function signIn(page: Page, role: string) {
-  await page.goto('/')
-  await page.getByLabel('E-mail address').fill(logins[role].email)
-  await page.getByLabel('Password').fill(logins[role].password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
-}
+import { expect, test } from '@playwright/test'
+import { logins, signIn, noSeriousViolations } from './helpers'
 
 test('an API token is shown once, works with the API, and can be revoked', async ({ page, request }) => {
   await signIn(page, 'reviewer')

@@ -1,21 +1,5 @@
-import { expect, test, type Page } from '@playwright/test'
-import AxeBuilder from '@axe-core/playwright'
-
-const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
-
-async function signIn(page: Page, role: string) {
-  await page.goto('/')
-  await page.getByLabel('E-mail address').fill(logins[role].email)
-  await page.getByLabel('Password').fill(logins[role].password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
-}
-
-async function noSeriousViolations(page: Page) {
-  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa']).analyze()
-  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-  expect(serious.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([])
-}
+import { expect, test } from '@playwright/test'
+import { logins, signIn, noSeriousViolations } from './helpers'
 
 test('a wrong password is refused with a readable message, in an accessible page', async ({ page }) => {
   await page.goto('/')

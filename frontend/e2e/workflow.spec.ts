@@ -1,17 +1,8 @@
 import { expect, test, type Page } from '@playwright/test'
+import { signIn } from './helpers'
 import AxeBuilder from '@axe-core/playwright'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-
-const logins = JSON.parse(process.env.UNIONPORTAL_E2E_LOGINS ?? '{}') as Record<string, { email: string; password: string }>
-
-async function signIn(page: Page, role: string) {
-  await page.goto('/')
-  await page.getByLabel('E-mail address').fill(logins[role].email)
-  await page.getByLabel('Password').fill(logins[role].password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
-}
 
 async function openTheUpdate(page: Page) {
   await page.getByRole('link', { name: /Update on Case 3386/ }).click()
