@@ -4,6 +4,7 @@ import type { components } from '../api/schema'
 import { formatDate, t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
+import { Pending } from '../Pending'
 
 type Case = components['schemas']['Case']
 type Summary = components['schemas']['SubmissionSummary']
@@ -72,17 +73,7 @@ export function CaseView({ tenant, id }: { tenant: string; id: string }) {
       .catch((e) => setError(errorText(e)))
   }, [tenant, id])
   if (!c) {
-    return (
-      <main id="main">
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : (
-          <p aria-live="polite">{t('home.loading')}</p>
-        )}
-      </main>
-    )
+    return <Pending error={error} loading="home.loading" />
   }
   return (
     <main id="main">

@@ -4,6 +4,7 @@ import { Autosaver, type Draft, type Saved, type Status } from '../autosave'
 import { t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
+import { Pending } from '../Pending'
 import { Evidence } from './Evidence'
 import { Markdown } from '../Markdown'
 
@@ -101,17 +102,7 @@ export function Editor({ tenant, id }: { tenant: string; id: string }) {
   }, [status])
 
   if (!draft || !saver) {
-    return (
-      <main id="main">
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : (
-          <p aria-live="polite">{t('submission.loading')}</p>
-        )}
-      </main>
-    )
+    return <Pending error={error} loading="submission.loading" />
   }
 
   const update = (patch: Partial<Draft>) => {

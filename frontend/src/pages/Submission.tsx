@@ -4,6 +4,7 @@ import type { components } from '../api/schema'
 import { formatDate, known, t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
+import { Pending } from '../Pending'
 import { Markdown } from '../Markdown'
 import { Dispatches, Receivability, Revisions, useSettings, type Settings } from './SubmissionPanels'
 
@@ -81,17 +82,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
   }, [tenant, id])
 
   if (!view) {
-    return (
-      <main id="main">
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : (
-          <p aria-live="polite">{t('submission.loading')}</p>
-        )}
-      </main>
-    )
+    return <Pending error={error} loading="submission.loading" />
   }
 
   return (
