@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -96,8 +97,32 @@ func jsonTypeName(kind string) string {
 	return kind
 }
 
-// created answers 201 with v as JSON.
-func created(c echo.Context, v any) error { return c.JSON(http.StatusCreated, v) }
+// created answers 201 with v as JSON and the address of what was created.
+func created(c echo.Context, location string, v any) error {
+	c.Response().Header().Set(echo.HeaderLocation, location)
+	return c.JSON(http.StatusCreated, v)
+}
+
+// tenantPath is the address of a resource of the request's tenant.
+func tenantPath(c echo.Context, parts ...string) string {
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return "/api/v1/tenants/" + url.PathEscape(c.Param("tenant")) + "/" + strings.Join(parts, "/")
+}
+
+// paged answers one page of a list, with a Link header to the next page when there is
+// one (the same address with the next cursor; the other parameters kept).
+func paged[T any](c echo.Context, items []T, next string) error {
+	if next != "" {
+		u := *c.Request().URL
+		q := u.Query()
+		q.Set("cursor", next)
+		u.RawQuery = q.Encode()
+		c.Response().Header().Set("Link", "<"+u.Path+"?"+u.RawQuery+`>; rel="next"`)
+	}
+	return c.JSON(http.StatusOK, listOf(items, next))
+}
 
 // list is the shape of every list response.
 type list[T any] struct {

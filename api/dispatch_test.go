@@ -75,7 +75,7 @@ type mailpitMessage struct {
 
 func (m mailpit) byMessageID(t *testing.T, messageID string) []mailpitMessage {
 	t.Helper()
-	resp, err := http.Get(m.api + "/api/v1/search?query=" + "message-id:" + messageID + "&limit=50")
+	resp, err := http.Get(m.api + "/api/v1/search?query=" + "message-id:" + strings.Trim(messageID, "<>") + "&limit=50")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestDispatchToMailpit(t *testing.T) {
 				Files     []struct{ Name, SHA256 string }
 			}
 			w.reviewerA.must(200, "GET", "/api/v1/tenants/alpha/dispatches/"+d.ID+"/manifest.json", nil).json(t, &manifest)
-			if manifest.MessageID != "<"+d.MessageID+">" || len(manifest.Files) != 2 || manifest.Files[1].SHA256 != atts.Items[0].SHA256 {
+			if manifest.MessageID != d.MessageID || len(manifest.Files) != 2 || manifest.Files[1].SHA256 != atts.Items[0].SHA256 {
 				t.Errorf("manifest %+v", manifest)
 			}
 			// Metrics.

@@ -81,7 +81,7 @@ func (s *Server) upload(c echo.Context) error {
 	if att == nil {
 		return apperr.Malformed("no file", apperr.FieldError{Field: "file", Message: "required: the file, as multipart field \"file\""})
 	}
-	return created(c, att)
+	return created(c, tenantPath(c, "attachments", att.ID), att)
 }
 
 // uploadReadError explains a body that could not be read, removing a file already

@@ -136,7 +136,7 @@ func (s *Server) listTokens(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listOf(items, next))
+	return paged(c, items, next)
 }
 
 type tokenRequest struct {
@@ -166,7 +166,7 @@ func (s *Server) createToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return created(c, t)
+	return created(c, "/api/v1/me/tokens/"+t.ID, t)
 }
 
 func (s *Server) revokeToken(c echo.Context) error {

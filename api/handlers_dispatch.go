@@ -39,6 +39,9 @@ func (s *Server) asSent(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, contentType)
 	h.Set(echo.HeaderContentDisposition, contentDisposition(which))
+	// What a dispatch sent never changes: its id and the file name identify the bytes.
+	h.Set("ETag", `"`+c.Param("id")+"-"+which+`"`)
+	h.Set(echo.HeaderCacheControl, "private, no-cache")
 	http.ServeContent(c.Response(), c.Request(), "", obj.Info().LastModified, obj)
 	return nil
 }

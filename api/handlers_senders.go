@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 )
@@ -34,7 +35,7 @@ func (s *Server) addSenderDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return created(c, d)
+	return created(c, "/api/v1/tenants/"+url.PathEscape(c.Param("tenant"))+"/sender-domains/"+url.PathEscape(d.Domain), d)
 }
 
 func (s *Server) removeSenderDomain(c echo.Context) error {

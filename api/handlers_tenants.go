@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,7 +20,7 @@ func (s *Server) listTenants(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listOf(items, next))
+	return paged(c, items, next)
 }
 
 type tenantRequest struct {
@@ -36,7 +37,7 @@ func (s *Server) createTenant(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return created(c, t)
+	return created(c, "/api/v1/tenants/"+url.PathEscape(t.Slug), t)
 }
 
 func (s *Server) getTenant(c echo.Context) error {
@@ -52,7 +53,7 @@ func (s *Server) listOrganizations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listOf(items, next))
+	return paged(c, items, next)
 }
 
 func (s *Server) createOrganization(c echo.Context) error {
@@ -64,7 +65,7 @@ func (s *Server) createOrganization(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return created(c, o)
+	return created(c, tenantPath(c, "organizations", o.ID), o)
 }
 
 func (s *Server) listUsers(c echo.Context) error {
@@ -76,7 +77,7 @@ func (s *Server) listUsers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listOf(items, next))
+	return paged(c, items, next)
 }
 
 // memberAdded answers POST /tenants/{tenant}/users. A tenant admin invites: status
@@ -105,13 +106,13 @@ func (s *Server) createUser(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return created(c, memberAdded{Status: "invited", Invitation: inv})
+		return created(c, tenantPath(c, "invitations", inv.ID), memberAdded{Status: "invited", Invitation: inv})
 	}
 	m, err := s.opts.Auth.CreateUser(ctx, a, req)
 	if err != nil {
 		return err
 	}
-	return created(c, memberAdded{Status: "added", ID: m.ID, Email: m.Email, Name: m.Name, OrganizationID: m.OrganizationID,
+	return created(c, tenantPath(c, "users", m.ID), memberAdded{Status: "added", ID: m.ID, Email: m.Email, Name: m.Name, OrganizationID: m.OrganizationID,
 		Roles: m.Roles, Active: m.Active, CreatedAt: &m.CreatedAt})
 }
 
@@ -124,7 +125,7 @@ func (s *Server) listInvitations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listOf(items, next))
+	return paged(c, items, next)
 }
 
 func (s *Server) revokeInvitation(c echo.Context) error {
@@ -151,4 +152,20 @@ func (s *Server) deactivateUser(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) getOrganization(c echo.Context) error {
+	o, err := s.opts.Auth.Organization(c.Request().Context(), tenantAccess(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, o)
+}
+
+func (s *Server) getInvitation(c echo.Context) error {
+	inv, err := s.opts.Auth.Invitation(c.Request().Context(), tenantAccess(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, inv)
 }

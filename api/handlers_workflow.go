@@ -1,6 +1,9 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,7 +45,7 @@ func (s *Server) listCases(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listOf(items, next))
+	return paged(c, items, next)
 }
 
 func (s *Server) createCase(c echo.Context) error {
@@ -54,7 +57,7 @@ func (s *Server) createCase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return created(c, cs)
+	return created(c, tenantPath(c, "cases", cs.ID), cs)
 }
 
 func (s *Server) getCase(c echo.Context) error {
@@ -88,16 +91,42 @@ func (s *Server) listSubmissions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listOf(items, next))
+	return paged(c, items, next)
 }
 
-// submission answers with a submission and its ETag.
+// submission answers with a submission and its ETag. A GET whose If-None-Match holds
+// that ETag answers 304 without the body.
 func submission(c echo.Context, status int, v *workflow.SubmissionView) error {
-	c.Response().Header().Set("ETag", etag(v.Version))
-	return c.JSON(status, v)
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tag := etag(v.Version, body)
+	c.Response().Header().Set("ETag", tag)
+	if c.Request().Method == http.MethodGet && noneMatch(c.Request().Header.Get("If-None-Match"), tag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.JSONBlob(status, body)
 }
 
-func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+// etag is a submission's entity tag: its version, for If-Match, and a digest of the
+// answer, which also changes with what the version does not count (approvals, the
+// caller's allowed actions), for If-None-Match.
+func etag(version int64, body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + strconv.FormatInt(version, 10) + "-" + hex.EncodeToString(sum[:8]) + `"`
+}
+
+// noneMatch reports whether an If-None-Match header names tag (weakly, RFC 9110).
+func noneMatch(header, tag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == tag {
+			return true
+		}
+	}
+	return false
+}
 
 // ifMatch reads the version a change is based on: 0 without If-Match, -1 when it is not
 // an ETag this portal gave out. The workflow service answers 428 or 412 for those, once
@@ -107,7 +136,9 @@ func ifMatch(c echo.Context) int64 {
 	if h == "" {
 		return 0
 	}
-	v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+	// The version is the ETag's number, before its digest; "N" alone is accepted too.
+	n, _, _ := strings.Cut(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), "-")
+	v, err := strconv.ParseInt(n, 10, 64)
 	if err != nil || v < 1 {
 		return -1
 	}
@@ -123,6 +154,7 @@ func (s *Server) createSubmission(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Response().Header().Set(echo.HeaderLocation, tenantPath(c, "submissions", v.ID))
 	return submission(c, http.StatusCreated, v)
 }
 
@@ -217,7 +249,7 @@ func (s *Server) addComment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return created(c, cm)
+	return created(c, tenantPath(c, "comments", cm.ID), cm)
 }
 
 func (s *Server) listEvents(c echo.Context) error {
@@ -226,4 +258,12 @@ func (s *Server) listEvents(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, listOf(items, ""))
+}
+
+func (s *Server) getComment(c echo.Context) error {
+	cm, err := s.opts.Workflow.Comment(c.Request().Context(), tenantAccess(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cm)
 }

@@ -136,17 +136,20 @@ func (c *client) doWithHeaders(method, path string, body any, headers map[string
 func (c *client) send(method, path string, body any, headers map[string]string) response {
 	c.h.t.Helper()
 	var r io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		r = bytes.NewBufferString(b)
+		raw = []byte(b)
 	case []byte:
-		r = bytes.NewReader(b)
+		raw = b
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			c.h.t.Fatal(err)
 		}
+	}
+	if body != nil {
 		r = bytes.NewReader(raw)
 	}
 	req := httptest.NewRequest(method, path, r)
@@ -168,7 +171,14 @@ func (c *client) send(method, path string, body any, headers map[string]string) 
 	}
 	rec := httptest.NewRecorder()
 	c.h.srv.Handler().ServeHTTP(rec, req)
+	c.h.checkExchange(req, raw, rec)
 	return response{rec}
+}
+
+// checkExchange validates a request and its answer against the OpenAPI document.
+func (h *harness) checkExchange(req *http.Request, body []byte, rec *httptest.ResponseRecorder) {
+	h.t.Helper()
+	exchangeChecker{spec: loadSpec(h.t), srv: h.srv}.check(h.t, req, body, rec)
 }
 
 // upload sends one file as the multipart field "file".
@@ -193,7 +203,12 @@ func (c *client) upload(status int, submissionID, name, contentType string, data
 
 // rawPost sends a body with its own content type.
 func (c *client) rawPost(path, contentType string, body io.Reader) response {
-	req := httptest.NewRequest(http.MethodPost, path, body)
+	c.h.t.Helper()
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(raw))
 	req.RemoteAddr = c.ip + ":40000"
 	req.Header.Set("Content-Type", contentType)
 	if c.cookie != nil {
@@ -205,6 +220,7 @@ func (c *client) rawPost(path, contentType string, body io.Reader) response {
 	}
 	rec := httptest.NewRecorder()
 	c.h.srv.Handler().ServeHTTP(rec, req)
+	c.h.checkExchange(req, raw, rec)
 	return response{rec}
 }
 

@@ -24,8 +24,20 @@ type Check struct {
 // readyTimeout keeps /readyz well inside the 2 seconds orchestrators expect.
 const readyTimeout = 1500 * time.Millisecond
 
+// Health is /healthz's answer.
+type Health struct {
+	Status  string `json:"status" doc:"always ok"`
+	Version string `json:"version"`
+}
+
+// Readiness is /readyz's answer when every check passed.
+type Readiness struct {
+	Status string            `json:"status" doc:"always ready"`
+	Checks map[string]string `json:"checks" doc:"each check's result (ok)"`
+}
+
 func (s *Server) healthz(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
+	return c.JSON(http.StatusOK, Health{Status: "ok", Version: s.opts.Version})
 }
 
 // readyz runs every check at once and answers 200 when all pass. On failure it names
@@ -63,7 +75,7 @@ func (s *Server) readyz(c echo.Context) error {
 				With("checks", results).With("reasons", reasons)
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": results})
+	return c.JSON(http.StatusOK, Readiness{Status: "ready", Checks: results})
 }
 
 // checkReason says why a check failed in words safe to show anyone: the reason a

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,24 +19,166 @@ import (
 )
 
 // Doc describes a route for the OpenAPI document, next to the route's registration so
-// the two cannot drift apart.
+// the two cannot drift apart (and the API tests validate every exchange against it).
 type Doc struct {
-	Summary string
+	// ID is the operationId: short, stable, verbNoun ("listSubmissions").
+	ID          string
+	Summary     string
+	Description string
 	// Request and Response are zero values of the body types; nil means no body.
-	Request  any
+	Request any
+	// Required names the request body's fields this operation requires (the same type
+	// may serve a create, which requires fields, and a change, which does not).
+	Required []string
 	Response any
-	// List: the response is {"items": [Response...], "next_cursor": "..."}.
-	List bool
+	// List: the response is {"items": [Response...], "next_cursor": "..."}; Paged: the
+	// list takes cursor and limit, and answers a Link header to its next page.
+	List, Paged bool
 	// Multipart: the request is multipart/form-data with one file in the field "file".
 	Multipart bool
 	// Status is the success status; 0 means 200.
 	Status int
-	// Query and Headers name the query parameters and request headers the route reads.
-	Query   []string
-	Headers []string
+	// Content is the media type of a file response (the body is the file's bytes):
+	// "application/pdf", or "*/*" for evidence of any type.
+	Content string
+	// Query and Headers are the query parameters and request headers the route reads.
+	Query   []Param
+	Headers []Param
+	// Errors are the statuses this operation may answer beyond those its shape implies
+	// (see errorStatuses).
+	Errors []int
+	// ETag: the answer carries an ETag, and If-None-Match with it answers 304.
+	ETag bool
+	// Ranges: the file answer honours Range (206, 416) and may redirect (302).
+	Ranges bool
+	// RateLimited: the route answers RateLimit headers and 429 beyond its policy.
+	RateLimited bool
 
 	access Access
 }
+
+// Param is a query parameter or request header.
+type Param struct {
+	Name        string
+	Description string
+	Required    bool
+	Schema      map[string]any
+}
+
+func queryString(name, description string) Param {
+	return Param{Name: name, Description: description, Schema: map[string]any{"type": "string"}}
+}
+
+func queryUUID(name, description string) Param {
+	return Param{Name: name, Description: description, Schema: uuidSchema()}
+}
+
+func uuidSchema() map[string]any { return map[string]any{"type": "string", "format": "uuid"} }
+
+// tags group operations by the resource their path names.
+var tags = []struct{ name, segment, description string }{
+	{"auth", "auth", "Signing in and out"},
+	{"me", "me", "The signed-in user: profile, password, language, invitations and API tokens"},
+	{"tenants", "", "Tenants (federations), their organizations, members and invitations"},
+	{"settings", "settings", "A tenant's workflow and dispatch settings and verified sender domains"},
+	{"cases", "cases", "ILO Committee on Freedom of Association cases"},
+	{"submissions", "submissions", "Complaints and updates: drafts, revisions, the workflow, comments"},
+	{"evidence", "attachments", "Evidence files"},
+	{"dispatch", "dispatches", "Letters and their dispatch to the ILO"},
+	{"operations", "", "Health, readiness and metrics (outside /api/v1)"},
+	{"meta", "openapi.json", "This document"},
+}
+
+func tagOf(path string) string {
+	p := strings.TrimPrefix(path, "/api/v1/")
+	if !strings.HasPrefix(path, "/api/v1/") {
+		return "operations"
+	}
+	segs := strings.Split(p, "/")
+	if segs[0] == "tenants" && len(segs) > 2 {
+		seg := segs[2]
+		switch {
+		case seg == "sender-domains":
+			return "settings"
+		case seg == "submissions" && len(segs) > 4 && (segs[4] == "attachments"):
+			return "evidence"
+		case seg == "submissions" && len(segs) > 4 && (segs[4] == "letter.pdf" || segs[4] == "dispatches" || segs[4] == "snapshot"):
+			return "dispatch"
+		}
+		for _, t := range tags {
+			if t.segment == seg {
+				return t.name
+			}
+		}
+		return "tenants"
+	}
+	for _, t := range tags {
+		if t.segment == segs[0] {
+			return t.name
+		}
+	}
+	return "tenants"
+}
+
+// errorStatuses are the problem statuses an operation may answer: those its shape
+// implies (every route checks its path and query text; a body is decoded and
+// validated; a caller is authenticated and authorized; an addressed resource may not
+// exist; anything may fail or be unavailable) and its own.
+func errorStatuses(path string, d Doc) []int {
+	codes := []int{http.StatusBadRequest, http.StatusInternalServerError, http.StatusServiceUnavailable}
+	if d.access.kind != accessPublic {
+		codes = append(codes, http.StatusUnauthorized, http.StatusForbidden)
+	} else {
+		codes = append(codes, http.StatusTooManyRequests) // connections per address
+	}
+	if strings.Contains(path, ":") {
+		codes = append(codes, http.StatusNotFound)
+	}
+	if d.Request != nil || d.Multipart {
+		codes = append(codes, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge,
+			http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity)
+	}
+	if d.Paged || len(d.Query) > 0 {
+		codes = append(codes, http.StatusUnprocessableEntity)
+	}
+	if d.RateLimited {
+		codes = append(codes, http.StatusTooManyRequests)
+	}
+	codes = append(codes, d.Errors...)
+	slices.Sort(codes)
+	return slices.Compact(codes)
+}
+
+// problemResponses are the shared error responses, by status.
+func problemResponses() map[string]any {
+	out := map[string]any{}
+	for _, status := range []int{400, 401, 403, 404, 408, 409, 412, 413, 415, 416, 422, 428, 429, 500, 503, 507} {
+		r := map[string]any{"description": http.StatusText(status) + " (an RFC 9457 problem; see its code)",
+			"content": map[string]any{ProblemContentType: map[string]any{"schema": ref("Problem")}}}
+		switch status {
+		case 401:
+			r["headers"] = map[string]any{"WWW-Authenticate": header("Bearer realm=\"unionportal\"", false)}
+		case 409, 429, 503:
+			r["headers"] = map[string]any{"Retry-After": map[string]any{"description": "Seconds to wait before trying again",
+				"required": status != 409, "schema": map[string]any{"type": "integer", "minimum": 0}}}
+		case 416:
+			r["headers"] = map[string]any{"Content-Range": header("bytes */<size>: the file's size", false)}
+		}
+		if status == 429 {
+			h := r["headers"].(map[string]any)
+			h["RateLimit-Policy"] = header("The route's limit, as in draft-ietf-httpapi-ratelimit-headers", false)
+			h["RateLimit"] = header("What is left of the limit", false)
+		}
+		out[strconv.Itoa(status)] = r
+	}
+	return out
+}
+
+func header(description string, required bool) map[string]any {
+	return map[string]any{"description": description, "required": required, "schema": map[string]any{"type": "string"}}
+}
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
 
 // openAPI builds the OpenAPI 3.1 document from the route table.
 func (s *Server) openAPI() map[string]any {
@@ -49,70 +192,37 @@ func (s *Server) openAPI() map[string]any {
 	for _, key := range keys {
 		d := s.docs[key]
 		method, path, _ := strings.Cut(key, " ")
-		oaPath, params := openAPIPath(path)
-		for _, q := range d.Query {
-			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": map[string]any{"type": "string"}})
-		}
-		if d.List {
-			params = append(params,
-				map[string]any{"name": "cursor", "in": "query", "required": false, "schema": map[string]any{"type": "string"}},
-				map[string]any{"name": "limit", "in": "query", "required": false, "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 100}})
-		}
-		for _, h := range d.Headers {
-			params = append(params, map[string]any{"name": h, "in": "header", "required": true, "schema": map[string]any{"type": "string"}})
-		}
-		status := d.Status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		ok := map[string]any{"description": http.StatusText(status)}
-		if d.Response != nil {
-			schema := g.schema(reflect.TypeOf(d.Response))
-			if d.List {
-				schema = map[string]any{"type": "object", "required": []string{"items", "next_cursor"}, "properties": map[string]any{
-					"items": map[string]any{"type": "array", "items": schema}, "next_cursor": map[string]any{"type": "string"}}}
-			}
-			ok["content"] = map[string]any{"application/json": map[string]any{"schema": schema}}
-		}
-		op := map[string]any{
-			"summary":      d.Summary,
-			"operationId":  operationID(method, path),
-			"x-permission": d.access.String(),
-			"responses": map[string]any{
-				strconv.Itoa(status): ok,
-				"default": map[string]any{"description": "An RFC 9457 problem", "content": map[string]any{
-					ProblemContentType: map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}},
-			},
-		}
-		if len(params) > 0 {
-			op["parameters"] = params
-		}
-		if d.Multipart {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"multipart/form-data": map[string]any{
-				"schema": map[string]any{"type": "object", "required": []string{"file"},
-					"properties": map[string]any{"file": map[string]any{"type": "string", "format": "binary"}}}}}}
-		}
-		if d.Request != nil {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(d.Request))}}}
-		}
-		if d.access.kind != accessPublic {
-			op["security"] = []map[string][]string{{"session": {}}, {"bearer": {}}}
-		}
+		oaPath, op := g.operation(method, path, d)
 		if paths[oaPath] == nil {
 			paths[oaPath] = map[string]any{}
 		}
 		paths[oaPath][strings.ToLower(method)] = op
 	}
-	g.schema(reflect.TypeOf(Problem{})) // registers the component
+	for path, op := range s.operationsRoutes() {
+		paths[path] = map[string]any{"get": op, "servers": []map[string]any{{"url": "/"}}}
+	}
+	g.named("Problem", reflect.TypeOf(problemSchema{}), false)
+	g.named("Manifest", reflect.TypeOf(dispatch.Manifest{}), false)
+	g.named("Health", reflect.TypeOf(Health{}), false)
+	g.named("Readiness", reflect.TypeOf(Readiness{}), false)
+	tagList := make([]map[string]any, 0, len(tags))
+	for _, t := range tags {
+		tagList = append(tagList, map[string]any{"name": t.name, "description": t.description})
+	}
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "unionportal API", "version": "v1",
-			"description": "Complaints and updates to the ILO Committee on Freedom of Association, from draft to dispatch."},
-		"servers": []map[string]any{{"url": "/api/v1"}},
-		"paths":   paths,
+			"description": "Complaints and updates to the ILO Committee on Freedom of Association, from draft to dispatch. " +
+				"Errors are RFC 9457 problem documents whose `code` is stable. Lists are paged with `cursor` and `limit`; " +
+				"the next page's address is in `next_cursor` and the `Link` header.",
+			"license": map[string]any{"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"}},
+		"servers":  []map[string]any{{"url": "/api/v1"}},
+		"tags":     tagList,
+		"security": []map[string][]string{{"session": {}}, {"bearer": {}}},
+		"paths":    paths,
 		"components": map[string]any{
-			"schemas": g.components,
+			"schemas":   g.components,
+			"responses": problemResponses(),
 			"securitySchemes": map[string]any{
 				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": s.cookieName(),
 					"description": "Browser session; mutating requests also need the X-CSRF-Token header."},
@@ -120,6 +230,137 @@ func (s *Server) openAPI() map[string]any {
 			},
 		},
 	}
+}
+
+// operation documents one route.
+func (g *schemaGen) operation(method, path string, d Doc) (string, map[string]any) {
+	oaPath, params := openAPIPath(path)
+	for _, q := range d.Query {
+		params = append(params, param(q, "query"))
+	}
+	if d.Paged {
+		params = append(params,
+			param(Param{Name: "cursor", Description: "Where the page starts: the previous page's next_cursor", Schema: map[string]any{"type": "string"}}, "query"),
+			param(Param{Name: "limit", Description: "Items per page (default 50)", Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": 100}}, "query"))
+	}
+	for _, h := range d.Headers {
+		params = append(params, param(h, "header"))
+	}
+	if d.ETag && method == http.MethodGet {
+		params = append(params, param(Param{Name: "If-None-Match", Description: "An ETag from an earlier answer: 304 when it still matches",
+			Schema: map[string]any{"type": "string"}}, "header"))
+	}
+	if d.Ranges {
+		params = append(params, param(Param{Name: "Range", Description: "A byte range (RFC 9110)", Schema: map[string]any{"type": "string"}}, "header"))
+	}
+	status := d.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	responses := map[string]any{strconv.Itoa(status): g.success(status, d)}
+	if d.ETag && method == http.MethodGet {
+		responses["304"] = map[string]any{"description": "Not modified: the If-None-Match ETag still matches",
+			"headers": map[string]any{"ETag": header("The current version", true)}}
+	}
+	if d.Ranges {
+		ok := responses["200"].(map[string]any)
+		part := map[string]any{"description": "The requested byte range", "content": ok["content"],
+			"headers": map[string]any{"Content-Range": header("bytes first-last/size", true)}}
+		for k, v := range ok["headers"].(map[string]any) {
+			part["headers"].(map[string]any)[k] = v
+		}
+		responses["206"] = part
+		responses["302"] = map[string]any{"description": "With ?redirect=1 on S3 storage: a short-lived presigned URL",
+			"headers": map[string]any{"Location": header("The presigned URL", true)}}
+		responses["416"] = map[string]any{"$ref": "#/components/responses/416"}
+	}
+	for _, code := range errorStatuses(path, d) {
+		responses[strconv.Itoa(code)] = map[string]any{"$ref": "#/components/responses/" + strconv.Itoa(code)}
+	}
+	id := d.ID
+	if id == "" {
+		id = operationID(method, path)
+	}
+	op := map[string]any{
+		"summary":      d.Summary,
+		"operationId":  id,
+		"tags":         []string{tagOf(path)},
+		"x-permission": d.access.String(),
+		"responses":    responses,
+	}
+	if d.Description != "" {
+		op["description"] = d.Description
+	}
+	if len(params) > 0 {
+		op["parameters"] = params
+	}
+	if d.Multipart {
+		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"multipart/form-data": map[string]any{
+			"schema": map[string]any{"type": "object", "required": []string{"file"},
+				"properties": map[string]any{"file": map[string]any{"description": "The file, with its name and media type in the part's headers"}}},
+			"encoding": map[string]any{"file": map[string]any{"contentType": "*/*"}}}}}
+	}
+	if d.Request != nil {
+		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+			"application/json": map[string]any{"schema": g.request(id, reflect.TypeOf(d.Request), d.Required)}}}
+	}
+	if d.access.kind == accessPublic {
+		op["security"] = []map[string][]string{}
+	}
+	return oaPath, op
+}
+
+// success documents the answer of an operation that succeeded.
+func (g *schemaGen) success(status int, d Doc) map[string]any {
+	ok := map[string]any{"description": http.StatusText(status)}
+	headers := map[string]any{}
+	switch {
+	case d.Content != "":
+		// The body is the file's bytes: a media type without a schema (OpenAPI 3.1).
+		ok["content"] = map[string]any{d.Content: map[string]any{}}
+		headers["Content-Disposition"] = header("attachment, with the file's name", true)
+	case d.Response != nil:
+		schema := g.schema(reflect.TypeOf(d.Response))
+		if d.List {
+			schema = map[string]any{"type": "object", "required": []string{"items", "next_cursor"}, "properties": map[string]any{
+				"items":       map[string]any{"type": "array", "items": schema},
+				"next_cursor": map[string]any{"type": "string", "description": "The next page's cursor; empty on the last page"}}}
+		}
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schema}}
+	}
+	if status == http.StatusCreated {
+		headers["Location"] = header("The address of what was created", true)
+	}
+	if d.ETag {
+		headers["ETag"] = header("The version, for If-Match and If-None-Match", true)
+	}
+	if d.Paged {
+		headers["Link"] = header("<…>; rel=\"next\": the next page, when there is one", false)
+	}
+	if d.RateLimited {
+		headers["RateLimit-Policy"] = header("The route's limit, as in draft-ietf-httpapi-ratelimit-headers", false)
+		headers["RateLimit"] = header("What is left of the limit", false)
+	}
+	if len(headers) > 0 {
+		ok["headers"] = headers
+	}
+	return ok
+}
+
+func param(p Param, in string) map[string]any {
+	out := map[string]any{"name": p.Name, "in": in, "required": p.Required, "schema": p.Schema}
+	if p.Description != "" {
+		out["description"] = p.Description
+	}
+	return out
+}
+
+// pathParams are the schemas of the path parameters, by name.
+var pathParams = map[string]map[string]any{
+	"tenant": {"type": "string", "description": "The tenant's slug"},
+	"id":     uuidSchema(),
+	"n":      {"type": "integer", "minimum": 1, "description": "A revision number"},
+	"domain": {"type": "string", "description": "A DNS domain name"},
 }
 
 // openAPIPath turns /api/v1/tenants/:tenant into /tenants/{tenant} and its parameters.
@@ -130,7 +371,11 @@ func openAPIPath(path string) (string, []map[string]any) {
 		if strings.HasPrefix(p, ":") {
 			name := p[1:]
 			parts[i] = "{" + name + "}"
-			params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+			schema, ok := pathParams[name]
+			if !ok {
+				schema = map[string]any{"type": "string"}
+			}
+			params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": schema})
 		}
 	}
 	return strings.Join(parts, "/"), params
@@ -147,6 +392,48 @@ func operationID(method, path string) string {
 		b.WriteString(strings.ToUpper(p[:1]) + strings.ReplaceAll(p[1:], "-", ""))
 	}
 	return b.String()
+}
+
+// operationsRoutes documents the routes outside /api/v1, for operators' tools.
+func (s *Server) operationsRoutes() map[string]map[string]any {
+	public := []map[string][]string{}
+	text := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}
+	}
+	return map[string]map[string]any{
+		"/healthz": {"operationId": "getHealth", "summary": "Liveness: the process answers", "tags": []string{"operations"},
+			"security": public, "responses": map[string]any{"200": map[string]any{"description": "Alive",
+				"content": map[string]any{"application/json": map[string]any{"schema": ref("Health")}}}}},
+		"/readyz": {"operationId": "getReadiness", "summary": "Readiness: the database and the storage answer", "tags": []string{"operations"},
+			"security": public, "responses": map[string]any{
+				"200": map[string]any{"description": "Ready", "content": map[string]any{"application/json": map[string]any{"schema": ref("Readiness")}}},
+				"503": map[string]any{"description": "Not ready: a problem (not_ready) naming each failed check",
+					"content": map[string]any{ProblemContentType: map[string]any{"schema": ref("Problem")}}}}},
+		"/metrics": {"operationId": "getMetrics", "summary": "Prometheus metrics", "tags": []string{"operations"},
+			"security": public, "responses": map[string]any{"200": text("Metrics in the Prometheus text format")}},
+	}
+}
+
+// problemSchema documents every member a problem document may carry: RFC 9457's and
+// the extensions the server adds to some codes.
+type problemSchema struct {
+	Type      string              `json:"type"`
+	Title     string              `json:"title"`
+	Status    int                 `json:"status"`
+	Detail    string              `json:"detail,omitempty"`
+	Instance  string              `json:"instance,omitempty"`
+	Code      string              `json:"code" enum:"problem_code"`
+	RequestID string              `json:"request_id,omitempty"`
+	Errors    []apperr.FieldError `json:"errors,omitempty"`
+	// Extensions, by code.
+	CurrentVersion int               `json:"current_version,omitempty" doc:"version_mismatch, if_match_required: the submission's current version (its ETag)"`
+	AllowedActions []workflow.Action `json:"allowed_actions,omitempty" doc:"invalid_transition: the actions possible now"`
+	State          workflow.State    `json:"state,omitempty" doc:"invalid_transition, not_editable: the submission's state"`
+	RetryAfter     int               `json:"retry_after,omitempty" doc:"too_many_attempts: seconds before the next try (also in Retry-After)"`
+	LimitBytes     int64             `json:"limit_bytes,omitempty" doc:"file_too_large: the limit that was exceeded"`
+	DetectedType   string            `json:"detected_type,omitempty" doc:"file_type_refused, file_type_mismatch: the type the content has"`
+	Checks         map[string]string `json:"checks,omitempty" doc:"not_ready: each readiness check's result (ok, unavailable)"`
+	Reasons        map[string]string `json:"reasons,omitempty" doc:"not_ready: why each failed check failed, in a few words"`
 }
 
 // schemaGen derives JSON schemas from Go types, following encoding/json's rules.
@@ -171,7 +458,13 @@ var tagEnums = map[string]func() []string{
 	"recipient_kind":    func() []string { return []string{"to", "cc", "bcc"} },
 	"diff_op":           func() []string { return []string{"equal", "insert", "delete"} },
 	"problem_code":      apperr.Codes,
+	"dispatch_state":    func() []string { return []string{"queued", "sent", "failed"} },
+	"delivery_status":   func() []string { return []string{"accepted", "rejected"} },
+	"invitation_status": func() []string { return []string{"pending", "accepted", "declined", "revoked", "expired"} },
 }
+
+// notUUID are the string fields named like ids that are not UUIDs.
+var notUUID = map[string]bool{"message_id": true, "request_id": true, "object_id": true}
 
 func stringsOf[S ~string](xs []S) []string {
 	out := make([]string, len(xs))
@@ -196,7 +489,24 @@ func withEnum(s map[string]any, values []string) map[string]any {
 	return s
 }
 
-func (g *schemaGen) schema(t reflect.Type) map[string]any {
+// withFormat sets the format of a string schema (through a nullable wrapper).
+func withFormat(s map[string]any, format string) map[string]any {
+	if one, ok := s["oneOf"].([]any); ok {
+		one[0] = withFormat(one[0].(map[string]any), format)
+		return s
+	}
+	if s["type"] == "string" && s["enum"] == nil {
+		s["format"] = format
+	}
+	return s
+}
+
+func (g *schemaGen) schema(t reflect.Type) map[string]any { return g.schemaOf(t, false) }
+
+// schemaOf is the schema of t in a response, or, when input, in a request: requests'
+// objects refuse unknown members (the server does) and require nothing unless the
+// operation says so; responses' objects require what is always present.
+func (g *schemaGen) schemaOf(t reflect.Type, input bool) map[string]any {
 	nullable := false
 	for t.Kind() == reflect.Pointer {
 		t, nullable = t.Elem(), true
@@ -217,16 +527,11 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
 		s = map[string]any{"type": "number"}
 	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
-		s = map[string]any{"type": "array", "items": g.schema(t.Elem())}
+		s = map[string]any{"type": "array", "items": g.schemaOf(t.Elem(), input)}
 	case t.Kind() == reflect.Map:
-		s = map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem())}
+		s = map[string]any{"type": "object", "additionalProperties": g.schemaOf(t.Elem(), input)}
 	case t.Kind() == reflect.Struct:
-		name := t.Name()
-		if _, done := g.components[name]; !done {
-			g.components[name] = map[string]any{} // placeholder against recursion
-			g.components[name] = g.object(t)
-		}
-		s = map[string]any{"$ref": "#/components/schemas/" + name}
+		s = g.named(componentName(t, input), t, input)
 	default:
 		s = map[string]any{}
 	}
@@ -236,7 +541,46 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	return s
 }
 
-func (g *schemaGen) object(t reflect.Type) map[string]any {
+// componentName names a struct's schema: its Go name, capitalised; a request's gets
+// "Input" unless its name says it already.
+func componentName(t reflect.Type, input bool) string {
+	name := t.Name()
+	name = strings.ToUpper(name[:1]) + name[1:]
+	if input && !strings.HasSuffix(name, "Input") && !strings.HasSuffix(name, "Request") && !strings.HasSuffix(name, "Patch") {
+		name += "Input"
+	}
+	return name
+}
+
+// named registers t's object schema as the component name and refers to it.
+func (g *schemaGen) named(name string, t reflect.Type, input bool) map[string]any {
+	if _, done := g.components[name]; !done {
+		g.components[name] = map[string]any{} // placeholder against recursion
+		g.components[name] = g.object(t, input)
+	}
+	return ref(name)
+}
+
+// request is the schema of an operation's request body: the type's, with the fields
+// the operation requires.
+func (g *schemaGen) request(operationID string, t reflect.Type, required []string) map[string]any {
+	s := g.schemaOf(t, true)
+	if len(required) == 0 {
+		return s
+	}
+	base := g.object(t, true)
+	for _, f := range required {
+		if _, ok := base["properties"].(map[string]any)[f]; !ok {
+			panic("openapi: " + operationID + " requires " + f + ", which its request type lacks")
+		}
+	}
+	base["required"] = slices.Sorted(slices.Values(required))
+	name := strings.ToUpper(operationID[:1]) + operationID[1:] + "Request"
+	g.components[name] = base
+	return ref(name)
+}
+
+func (g *schemaGen) object(t reflect.Type, input bool) map[string]any {
 	props := map[string]any{}
 	var required []string
 	var walk func(t reflect.Type)
@@ -258,11 +602,20 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 			if name == "" {
 				name = f.Name
 			}
-			props[name] = g.schema(f.Type)
+			p := g.schemaOf(f.Type, input)
 			if enum, ok := tagEnums[f.Tag.Get("enum")]; ok {
-				props[name] = withEnum(props[name].(map[string]any), enum())
+				p = withEnum(p, enum())
 			}
-			if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
+			if format := f.Tag.Get("format"); format != "" {
+				p = withFormat(p, format)
+			} else if (name == "id" || strings.HasSuffix(name, "_id") || strings.HasSuffix(name, "_ids")) && !notUUID[name] {
+				p = withUUID(p)
+			}
+			if d := f.Tag.Get("doc"); d != "" {
+				p = withDescription(p, d)
+			}
+			props[name] = p
+			if !input && !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
 				required = append(required, name)
 			}
 		}
@@ -270,10 +623,30 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	walk(t)
 	sort.Strings(required)
 	out := map[string]any{"type": "object", "properties": props}
+	if input {
+		out["additionalProperties"] = false
+	}
 	if len(required) > 0 {
 		out["required"] = required
 	}
 	return out
+}
+
+// withUUID marks a string, or the items of an array of strings, as UUIDs.
+func withUUID(s map[string]any) map[string]any {
+	if s["type"] == "array" {
+		s["items"] = withUUID(s["items"].(map[string]any))
+		return s
+	}
+	return withFormat(s, "uuid")
+}
+
+func withDescription(s map[string]any, d string) map[string]any {
+	if _, isRef := s["$ref"]; isRef {
+		return map[string]any{"allOf": []any{s}, "description": d}
+	}
+	s["description"] = d
+	return s
 }
 
 // requestFields lists the JSON fields of a route's request body, for tests that build
@@ -283,7 +656,7 @@ func requestFields(doc Doc) []string {
 		return nil
 	}
 	g := &schemaGen{components: map[string]any{}}
-	obj := g.object(reflect.TypeOf(doc.Request))
+	obj := g.object(reflect.TypeOf(doc.Request), true)
 	var out []string
 	for k := range obj["properties"].(map[string]any) {
 		out = append(out, k)
@@ -293,8 +666,10 @@ func requestFields(doc Doc) []string {
 }
 
 func (s *Server) serveOpenAPI(c echo.Context) error {
-	s.openapiOnce.Do(func() { s.openapiDoc = s.openAPI() })
-	return c.JSON(http.StatusOK, s.openapiDoc)
+	s.openapiOnce.Do(func() {
+		s.openapiDoc, _ = json.Marshal(s.openAPI())
+	})
+	return c.JSONBlob(http.StatusOK, s.openapiDoc)
 }
 
 // OpenAPIDocument returns the API's OpenAPI document as JSON, without a running portal:

@@ -88,7 +88,7 @@ type Server struct {
 	requests *prometheus.CounterVec
 
 	openapiOnce sync.Once
-	openapiDoc  map[string]any
+	openapiDoc  []byte
 	// uploads holds a slot per running upload.
 	uploads chan struct{}
 	// refusals limits how many refused requests each principal can write to the audit trail.
@@ -162,85 +162,114 @@ func (s *Server) routes() {
 		return
 	}
 	const v1 = "/api/v1"
-	s.route(http.MethodGet, v1+"/openapi.json", Public(), s.serveOpenAPI, Doc{Summary: "This API's OpenAPI 3.1 document", Response: map[string]any{}})
-	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login, Doc{Summary: "Log in; sets the session cookie", Request: loginRequest{}, Response: loginResponse{}})
-	s.route(http.MethodPost, v1+"/auth/logout", Authenticated(), s.logout, Doc{Summary: "Log out: end this session", Status: http.StatusNoContent})
-	s.route(http.MethodGet, v1+"/me", Authenticated(), s.me, Doc{Summary: "The logged-in user, memberships and CSRF token", Response: meResponse{}})
-	s.route(http.MethodPost, v1+"/me/password", Authenticated(), s.changePassword, Doc{Summary: "Change your password (browser session only); your other sessions end", Request: passwordChangeRequest{}, Status: http.StatusNoContent})
-	s.route(http.MethodGet, v1+"/me/invitations", Authenticated(), s.myInvitations, Doc{Summary: "Your pending invitations to tenants (all of them)", Response: auth.MyInvitation{}, List: true})
-	s.route(http.MethodPost, v1+"/me/invitations/:id/accept", Authenticated(), s.acceptInvitation, Doc{Summary: "Accept an invitation: join the tenant (browser session only)", Status: http.StatusNoContent})
-	s.route(http.MethodPost, v1+"/me/invitations/:id/decline", Authenticated(), s.declineInvitation, Doc{Summary: "Decline an invitation (browser session only)", Status: http.StatusNoContent})
-	s.route(http.MethodPut, v1+"/me/language", Authenticated(), s.setLanguage, Doc{Summary: "Choose your interface language (BCP 47; \"\" for the browser's)", Request: languageRequest{}, Response: languageRequest{}})
-	s.route(http.MethodGet, v1+"/me/tokens", Authenticated(), s.listTokens, Doc{Summary: "Your API tokens", Response: auth.APIToken{}, List: true})
-	s.route(http.MethodPost, v1+"/me/tokens", Authenticated(), s.createToken, Doc{Summary: "Create an API token (shown once)", Request: tokenRequest{}, Response: auth.NewToken{}, Status: http.StatusCreated})
-	s.route(http.MethodDelete, v1+"/me/tokens/:id", Authenticated(), s.revokeToken, Doc{Summary: "Revoke one of your API tokens", Status: http.StatusNoContent})
+	s.route(http.MethodGet, v1+"/openapi.json", Public(), s.serveOpenAPI, Doc{ID: "getOpenAPI", Summary: "This API's OpenAPI 3.1 document", Response: map[string]any{}})
+	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login, Doc{ID: "login", Summary: "Log in; sets the session cookie",
+		Request: loginRequest{}, Required: []string{"email", "password"}, Response: loginResponse{}, RateLimited: true, Errors: []int{http.StatusUnauthorized}})
+	s.route(http.MethodPost, v1+"/auth/logout", Authenticated(), s.logout, Doc{ID: "logout", Summary: "Log out: end this session", Status: http.StatusNoContent})
+	s.route(http.MethodGet, v1+"/me", Authenticated(), s.me, Doc{ID: "getMe", Summary: "The logged-in user, memberships and CSRF token", Response: meResponse{}})
+	s.route(http.MethodPost, v1+"/me/password", Authenticated(), s.changePassword, Doc{ID: "changePassword", Summary: "Change your password (browser session only); your other sessions end",
+		Request: passwordChangeRequest{}, Required: []string{"current_password", "new_password"}, Status: http.StatusNoContent, RateLimited: true})
+	s.route(http.MethodGet, v1+"/me/invitations", Authenticated(), s.myInvitations, Doc{ID: "listMyInvitations", Summary: "Your pending invitations to tenants (all of them)", Response: auth.MyInvitation{}, List: true})
+	s.route(http.MethodPost, v1+"/me/invitations/:id/accept", Authenticated(), s.acceptInvitation, Doc{ID: "acceptInvitation", Summary: "Accept an invitation: join the tenant (browser session only)", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodPost, v1+"/me/invitations/:id/decline", Authenticated(), s.declineInvitation, Doc{ID: "declineInvitation", Summary: "Decline an invitation (browser session only)", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodPut, v1+"/me/language", Authenticated(), s.setLanguage, Doc{ID: "setLanguage", Summary: "Choose your interface language (BCP 47; \"\" for the browser's)", Request: languageRequest{}, Response: languageRequest{}})
+	s.route(http.MethodGet, v1+"/me/tokens", Authenticated(), s.listTokens, Doc{ID: "listTokens", Summary: "Your API tokens", Response: auth.APIToken{}, List: true, Paged: true})
+	s.route(http.MethodPost, v1+"/me/tokens", Authenticated(), s.createToken, Doc{ID: "createToken", Summary: "Create an API token (shown once)",
+		Request: tokenRequest{}, Required: []string{"name"}, Response: auth.NewToken{}, Status: http.StatusCreated})
+	s.route(http.MethodDelete, v1+"/me/tokens/:id", Authenticated(), s.revokeToken, Doc{ID: "revokeToken", Summary: "Revoke one of your API tokens", Status: http.StatusNoContent})
 
-	s.route(http.MethodGet, v1+"/tenants", Authenticated(), s.listTenants, Doc{Summary: "Your tenants (all, for a superadmin)", Response: auth.Tenant{}, List: true})
-	s.route(http.MethodPost, v1+"/tenants", Platform(), s.createTenant, Doc{Summary: "Create a tenant (superadmin)", Request: tenantRequest{}, Response: auth.Tenant{}, Status: http.StatusCreated})
-	s.route(http.MethodGet, v1+"/tenants/:tenant", Tenant(auth.PermTenantRead), s.getTenant, Doc{Summary: "A tenant", Response: auth.Tenant{}})
-	s.route(http.MethodGet, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationRead), s.listOrganizations, Doc{Summary: "The tenant's organizations, by name", Response: auth.Organization{}, List: true})
-	s.route(http.MethodPost, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationManage), s.createOrganization, Doc{Summary: "Add an affiliate or the secretariat", Request: auth.OrganizationInput{}, Response: auth.Organization{}, Status: http.StatusCreated})
-	s.route(http.MethodGet, v1+"/tenants/:tenant/users", Tenant(auth.PermUserRead), s.listUsers, Doc{Summary: "The tenant's members, by e-mail", Response: auth.Member{}, List: true})
-	s.route(http.MethodPost, v1+"/tenants/:tenant/users", Tenant(auth.PermUserManage), s.createUser, Doc{Summary: "Invite a member (a tenant admin; the same answer whether or not the e-mail has an account), or add one at once (a superadmin)", Request: auth.UserInput{}, Response: memberAdded{}, Status: http.StatusCreated})
-	s.route(http.MethodPatch, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.updateUser, Doc{Summary: "Change a member's organization, roles or active state", Request: auth.UserPatch{}, Response: auth.Member{}})
-	s.route(http.MethodDelete, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.deactivateUser, Doc{Summary: "Deactivate a membership", Status: http.StatusNoContent})
-	s.route(http.MethodGet, v1+"/tenants/:tenant/invitations", Tenant(auth.PermUserRead), s.listInvitations, Doc{Summary: "The tenant's invitations, newest first", Response: auth.Invitation{}, List: true})
-	s.route(http.MethodDelete, v1+"/tenants/:tenant/invitations/:id", Tenant(auth.PermUserManage), s.revokeInvitation, Doc{Summary: "Revoke a pending invitation", Status: http.StatusNoContent})
+	s.route(http.MethodGet, v1+"/tenants", Authenticated(), s.listTenants, Doc{ID: "listTenants", Summary: "Your tenants (all, for a superadmin)", Response: auth.Tenant{}, List: true, Paged: true})
+	s.route(http.MethodPost, v1+"/tenants", Platform(), s.createTenant, Doc{ID: "createTenant", Summary: "Create a tenant (superadmin)",
+		Request: tenantRequest{}, Required: []string{"slug", "name"}, Response: auth.Tenant{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodGet, v1+"/tenants/:tenant", Tenant(auth.PermTenantRead), s.getTenant, Doc{ID: "getTenant", Summary: "A tenant", Response: auth.Tenant{}})
+	s.route(http.MethodGet, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationRead), s.listOrganizations, Doc{ID: "listOrganizations", Summary: "The tenant's organizations, by name", Response: auth.Organization{}, List: true, Paged: true})
+	s.route(http.MethodPost, v1+"/tenants/:tenant/organizations", Tenant(auth.PermOrganizationManage), s.createOrganization, Doc{ID: "createOrganization", Summary: "Add an affiliate or the secretariat",
+		Request: auth.OrganizationInput{}, Required: []string{"name", "country", "kind"}, Response: auth.Organization{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodGet, v1+"/tenants/:tenant/organizations/:id", Tenant(auth.PermOrganizationRead), s.getOrganization, Doc{ID: "getOrganization", Summary: "An organization", Response: auth.Organization{}})
+	s.route(http.MethodGet, v1+"/tenants/:tenant/users", Tenant(auth.PermUserRead), s.listUsers, Doc{ID: "listMembers", Summary: "The tenant's members, by e-mail", Response: auth.Member{}, List: true, Paged: true})
+	s.route(http.MethodPost, v1+"/tenants/:tenant/users", Tenant(auth.PermUserManage), s.createUser, Doc{ID: "addMember",
+		Summary: "Invite a member (a tenant admin; the same answer whether or not the e-mail has an account), or add one at once (a superadmin)",
+		Request: auth.UserInput{}, Required: []string{"email", "roles"}, Response: memberAdded{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodPatch, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.updateUser, Doc{ID: "updateMember", Summary: "Change a member's organization, roles or active state",
+		Request: auth.UserPatch{}, Response: auth.Member{}, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodDelete, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.deactivateUser, Doc{ID: "deactivateMember", Summary: "Deactivate a membership", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodGet, v1+"/tenants/:tenant/invitations", Tenant(auth.PermUserRead), s.listInvitations, Doc{ID: "listInvitations", Summary: "The tenant's invitations, newest first", Response: auth.Invitation{}, List: true, Paged: true})
+	s.route(http.MethodGet, v1+"/tenants/:tenant/invitations/:id", Tenant(auth.PermUserRead), s.getInvitation, Doc{ID: "getInvitation", Summary: "An invitation", Response: auth.Invitation{}})
+	s.route(http.MethodDelete, v1+"/tenants/:tenant/invitations/:id", Tenant(auth.PermUserManage), s.revokeInvitation, Doc{ID: "revokeInvitation", Summary: "Revoke a pending invitation", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
 	if s.opts.Workflow == nil {
 		return
 	}
 	const t = v1 + "/tenants/:tenant"
-	s.route(http.MethodGet, t+"/settings", Tenant(auth.PermSettingsRead), s.getSettings, Doc{Summary: "Tenant settings", Response: workflow.Settings{}})
-	s.route(http.MethodPut, t+"/settings", Tenant(auth.PermSettingsWrite), s.putSettings, Doc{Summary: "Replace the tenant settings", Request: workflow.Settings{}, Response: workflow.Settings{}})
+	s.route(http.MethodGet, t+"/settings", Tenant(auth.PermSettingsRead), s.getSettings, Doc{ID: "getSettings", Summary: "Tenant settings", Response: workflow.Settings{}})
+	s.route(http.MethodPut, t+"/settings", Tenant(auth.PermSettingsWrite), s.putSettings, Doc{ID: "putSettings", Summary: "Replace the tenant settings", Request: workflow.Settings{}, Response: workflow.Settings{}})
 	s.route(http.MethodGet, t+"/sender-domains", Tenant(auth.PermSettingsRead), s.listSenderDomains,
-		Doc{Summary: "Sender domains verified for the tenant: dispatch.from.address and dispatch.reply_to must be at one of them", Response: workflow.SenderDomain{}, List: true})
+		Doc{ID: "listSenderDomains", Summary: "Sender domains verified for the tenant: dispatch.from.address and dispatch.reply_to must be at one of them", Response: workflow.SenderDomain{}, List: true})
 	s.route(http.MethodPost, t+"/sender-domains", Platform(), s.addSenderDomain,
-		Doc{Summary: "Verify a sender domain for the tenant (superadmin)", Request: senderDomainRequest{}, Response: workflow.SenderDomain{}, Status: http.StatusCreated})
+		Doc{ID: "addSenderDomain", Summary: "Verify a sender domain for the tenant (superadmin)", Request: senderDomainRequest{}, Required: []string{"domain"},
+			Response: workflow.SenderDomain{}, Status: http.StatusCreated, Errors: []int{http.StatusNotFound, http.StatusConflict}})
 	s.route(http.MethodDelete, t+"/sender-domains/:domain", Platform(), s.removeSenderDomain,
-		Doc{Summary: "Withdraw a verified sender domain (superadmin)", Status: http.StatusNoContent})
-	s.route(http.MethodGet, t+"/cases", Tenant(auth.PermCaseRead), s.listCases, Doc{Summary: "Cases, newest first", Response: workflow.Case{}, List: true})
-	s.route(http.MethodPost, t+"/cases", Tenant(auth.PermCaseCreate), s.createCase, Doc{Summary: "Record a case", Request: workflow.CaseInput{}, Response: workflow.Case{}, Status: http.StatusCreated})
-	s.route(http.MethodGet, t+"/cases/:id", Tenant(auth.PermCaseRead), s.getCase, Doc{Summary: "A case", Response: workflow.Case{}})
-	s.route(http.MethodPatch, t+"/cases/:id", Tenant(auth.PermCaseUpdate), s.updateCase, Doc{Summary: "Change a case", Request: workflow.CaseInput{}, Response: workflow.Case{}})
+		Doc{ID: "removeSenderDomain", Summary: "Withdraw a verified sender domain (superadmin)", Status: http.StatusNoContent})
+	s.route(http.MethodGet, t+"/cases", Tenant(auth.PermCaseRead), s.listCases, Doc{ID: "listCases", Summary: "Cases, newest first", Response: workflow.Case{}, List: true, Paged: true})
+	s.route(http.MethodPost, t+"/cases", Tenant(auth.PermCaseCreate), s.createCase, Doc{ID: "createCase", Summary: "Record a case",
+		Request: workflow.CaseInput{}, Required: []string{"country", "title"}, Response: workflow.Case{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodGet, t+"/cases/:id", Tenant(auth.PermCaseRead), s.getCase, Doc{ID: "getCase", Summary: "A case", Response: workflow.Case{}})
+	s.route(http.MethodPatch, t+"/cases/:id", Tenant(auth.PermCaseUpdate), s.updateCase, Doc{ID: "updateCase", Summary: "Change a case", Request: workflow.CaseInput{}, Response: workflow.Case{}, Errors: []int{http.StatusConflict}})
 	// Submission routes need only tenant:read at the door: what a caller may see and do
 	// depends on the submission (its organization, state and authors), so the workflow
 	// service decides, from its table and the caller's scope.
-	s.route(http.MethodGet, t+"/submissions", Tenant(auth.PermTenantRead), s.listSubmissions, Doc{Summary: "Submissions you may see, newest first", Response: workflow.SubmissionSummary{}, List: true, Query: []string{"state", "case_id", "organization_id", "q"}})
-	s.route(http.MethodPost, t+"/submissions", Tenant(auth.PermSubmissionWriteOwn), s.createSubmission, Doc{Summary: "Start a draft for your organization", Request: workflow.SubmissionInput{}, Response: workflow.SubmissionView{}, Status: http.StatusCreated})
-	s.route(http.MethodGet, t+"/submissions/:id", Tenant(auth.PermTenantRead), s.getSubmission, Doc{Summary: "A submission with its allowed actions (ETag: its version)", Response: workflow.SubmissionView{}})
-	s.route(http.MethodPatch, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.updateSubmission, Doc{Summary: "Edit a draft (If-Match required)", Request: workflow.SubmissionInput{}, Response: workflow.SubmissionView{}, Headers: []string{"If-Match"}})
-	s.route(http.MethodDelete, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.deleteSubmission, Doc{Summary: "Delete a draft that was never submitted", Status: http.StatusNoContent})
-	s.route(http.MethodPost, t+"/submissions/:id/transitions", Tenant(auth.PermTenantRead), s.transition, Doc{Summary: "Take a workflow action", Request: transitionRequest{}, Response: workflow.SubmissionView{}})
+	s.route(http.MethodGet, t+"/submissions", Tenant(auth.PermTenantRead), s.listSubmissions, Doc{ID: "listSubmissions", Summary: "Submissions you may see, newest first",
+		Response: workflow.SubmissionSummary{}, List: true, Paged: true, Query: []Param{
+			{Name: "state", Description: "Only submissions in this state", Schema: map[string]any{"type": "string", "enum": stringsOf(workflow.States())}},
+			queryUUID("case_id", "Only this case's submissions"), queryUUID("organization_id", "Only this organization's submissions"),
+			queryString("q", "Words in the title")}})
+	s.route(http.MethodPost, t+"/submissions", Tenant(auth.PermSubmissionWriteOwn), s.createSubmission, Doc{ID: "createSubmission", Summary: "Start a draft for your organization",
+		Request: workflow.SubmissionInput{}, Required: []string{"case_id", "kind", "title", "language"}, Response: workflow.SubmissionView{}, Status: http.StatusCreated, ETag: true})
+	s.route(http.MethodGet, t+"/submissions/:id", Tenant(auth.PermTenantRead), s.getSubmission, Doc{ID: "getSubmission", Summary: "A submission with its allowed actions (ETag: its version)", Response: workflow.SubmissionView{}, ETag: true})
+	s.route(http.MethodPatch, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.updateSubmission, Doc{ID: "updateSubmission", Summary: "Edit a draft (If-Match required)",
+		Request: workflow.SubmissionInput{}, Response: workflow.SubmissionView{}, ETag: true,
+		Headers: []Param{{Name: "If-Match", Description: "The ETag of the version you edited", Required: true, Schema: map[string]any{"type": "string"}}},
+		Errors:  []int{http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired}})
+	s.route(http.MethodDelete, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.deleteSubmission, Doc{ID: "deleteSubmission", Summary: "Delete a draft that was never submitted", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodPost, t+"/submissions/:id/transitions", Tenant(auth.PermTenantRead), s.transition, Doc{ID: "transitionSubmission", Summary: "Take a workflow action",
+		Description: "The action must be one of the submission's allowed_actions; request_changes, reject and withdraw require a comment.",
+		Request:     transitionRequest{}, Required: []string{"action"}, Response: workflow.SubmissionView{}, ETag: true, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodGet, t+"/submissions/:id/receivability", Tenant(auth.PermTenantRead), s.getReceivability,
-		Doc{Summary: "The receivability checks as the submission stands: ready, or each failed check (changes nothing)", Response: workflow.Receivability{}})
+		Doc{ID: "getReceivability", Summary: "The receivability checks as the submission stands: ready, or each failed check (changes nothing)", Response: workflow.Receivability{}})
 	s.route(http.MethodGet, t+"/submissions/:id/snapshot", Tenant(auth.PermTenantRead), s.getSnapshot,
-		Doc{Summary: "What the final approval froze and dispatch sends: dispatch settings and case (404 before approval)", Response: workflow.ApprovalSnapshot{}})
-	s.route(http.MethodGet, t+"/submissions/:id/revisions", Tenant(auth.PermTenantRead), s.listRevisions, Doc{Summary: "Revisions, oldest first (without bodies)", Response: workflow.Revision{}, List: true})
-	s.route(http.MethodGet, t+"/submissions/:id/revisions/:n", Tenant(auth.PermTenantRead), s.getRevision, Doc{Summary: "Revision n", Response: workflow.Revision{}})
-	s.route(http.MethodGet, t+"/submissions/:id/diff", Tenant(auth.PermTenantRead), s.diff, Doc{Summary: "Word-level diff of two revisions", Response: workflow.Diff{}, Query: []string{"from", "to"}})
-	s.route(http.MethodGet, t+"/submissions/:id/comments", Tenant(auth.PermCommentRead), s.listComments, Doc{Summary: "Comments, oldest first", Response: workflow.Comment{}, List: true})
-	s.route(http.MethodPost, t+"/submissions/:id/comments", Tenant(auth.PermCommentCreate), s.addComment, Doc{Summary: "Comment on a submission", Request: commentRequest{}, Response: workflow.Comment{}, Status: http.StatusCreated})
+		Doc{ID: "getApprovalSnapshot", Summary: "What the final approval froze and dispatch sends: dispatch settings and case (404 before approval)", Response: workflow.ApprovalSnapshot{}})
+	s.route(http.MethodGet, t+"/submissions/:id/revisions", Tenant(auth.PermTenantRead), s.listRevisions, Doc{ID: "listRevisions", Summary: "Revisions, oldest first (without bodies)", Response: workflow.Revision{}, List: true})
+	s.route(http.MethodGet, t+"/submissions/:id/revisions/:n", Tenant(auth.PermTenantRead), s.getRevision, Doc{ID: "getRevision", Summary: "Revision n", Response: workflow.Revision{}})
+	s.route(http.MethodGet, t+"/submissions/:id/diff", Tenant(auth.PermTenantRead), s.diff, Doc{ID: "diffRevisions", Summary: "Word-level diff of two revisions", Response: workflow.Diff{},
+		Query: []Param{
+			{Name: "from", Description: "The older revision", Required: true, Schema: map[string]any{"type": "integer", "minimum": 1}},
+			{Name: "to", Description: "The newer revision", Required: true, Schema: map[string]any{"type": "integer", "minimum": 1}}}})
+	s.route(http.MethodGet, t+"/submissions/:id/comments", Tenant(auth.PermCommentRead), s.listComments, Doc{ID: "listComments", Summary: "Comments, oldest first", Response: workflow.Comment{}, List: true})
+	s.route(http.MethodPost, t+"/submissions/:id/comments", Tenant(auth.PermCommentCreate), s.addComment, Doc{ID: "addComment", Summary: "Comment on a submission",
+		Request: commentRequest{}, Required: []string{"body"}, Response: workflow.Comment{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodGet, t+"/comments/:id", Tenant(auth.PermCommentRead), s.getComment, Doc{ID: "getComment", Summary: "A comment", Response: workflow.Comment{}})
 	s.route(http.MethodGet, t+"/submissions/:id/attachments", Tenant(auth.PermTenantRead), s.listAttachments,
-		Doc{Summary: "The submission's evidence files", Response: workflow.Attachment{}, List: true})
+		Doc{ID: "listAttachments", Summary: "The submission's evidence files", Response: workflow.Attachment{}, List: true})
 	s.route(http.MethodPost, t+"/submissions/:id/attachments", Tenant(auth.PermSubmissionWriteOwn), s.upload,
-		Doc{Summary: "Upload an evidence file (multipart/form-data, field \"file\")", Multipart: true, Response: workflow.Attachment{}, Status: http.StatusCreated})
+		Doc{ID: "uploadAttachment", Summary: "Upload an evidence file (multipart/form-data, field \"file\")", Multipart: true, Response: workflow.Attachment{}, Status: http.StatusCreated,
+			Errors: []int{http.StatusConflict, http.StatusTooManyRequests, http.StatusInsufficientStorage}})
 	s.route(http.MethodGet, t+"/attachments/:id", Tenant(auth.PermTenantRead), s.getAttachment,
-		Doc{Summary: "An evidence file's record", Response: workflow.Attachment{}})
+		Doc{ID: "getAttachment", Summary: "An evidence file's record", Response: workflow.Attachment{}})
 	s.route(http.MethodDelete, t+"/attachments/:id", Tenant(auth.PermSubmissionWriteOwn), s.deleteAttachment,
-		Doc{Summary: "Remove an evidence file from a draft", Status: http.StatusNoContent})
+		Doc{ID: "deleteAttachment", Summary: "Remove an evidence file from a draft", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodGet, t+"/attachments/:id/content", Tenant(auth.PermTenantRead), s.downloadAttachment,
-		Doc{Summary: "Download an evidence file (Range supported; ?redirect=1 for a presigned URL on S3)", Query: []string{"redirect"}})
+		Doc{ID: "downloadAttachment", Summary: "Download an evidence file (Range supported; ?redirect=1 for a presigned URL on S3)", Content: "*/*", ETag: true, Ranges: true,
+			Query: []Param{{Name: "redirect", Description: "1: answer 302 to a short-lived presigned URL when the storage has them", Schema: map[string]any{"type": "string", "enum": []string{"1"}}}}})
 	if s.opts.Dispatch != nil {
 		s.route(http.MethodGet, t+"/submissions/:id/letter.pdf", Tenant(auth.PermTenantRead), s.letter,
-			Doc{Summary: "The letter as it would be sent today (A4 PDF), for review before approval"})
+			Doc{ID: "previewLetter", Summary: "The letter as it would be sent today (A4 PDF), for review before approval", Content: "application/pdf"})
 		s.route(http.MethodGet, t+"/submissions/:id/dispatches", Tenant(auth.PermTenantRead), s.listDispatches,
-			Doc{Summary: "Dispatch attempts with each recipient's outcome", Response: dispatch.Dispatch{}, List: true})
+			Doc{ID: "listDispatches", Summary: "Dispatch attempts with each recipient's outcome", Response: dispatch.Dispatch{}, List: true})
 		s.route(http.MethodGet, t+"/dispatches/:id/letter.pdf", Tenant(auth.PermTenantRead), s.asSent,
-			Doc{Summary: "The exact letter a dispatch sent"})
+			Doc{ID: "getSentLetter", Summary: "The exact letter a dispatch sent", Content: "application/pdf", ETag: true})
 		s.route(http.MethodGet, t+"/dispatches/:id/manifest.json", Tenant(auth.PermTenantRead), s.asSent,
-			Doc{Summary: "What a dispatch sent: recipients, Message-ID, time, SHA-256 of every file"})
+			Doc{ID: "getSentManifest", Summary: "What a dispatch sent: recipients, Message-ID, time, SHA-256 of every file", Response: dispatch.Manifest{}, ETag: true})
 	}
-	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true})
+	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{ID: "listSubmissionEvents", Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true, Paged: true})
 }
 
 // Handler returns the server as an http.Handler, for tests and embedding.

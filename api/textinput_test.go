@@ -50,6 +50,7 @@ func TestTextInputSweep(t *testing.T) {
 			"kind": "follow_up", "title": "Sent", "body": "b", "language": "en"}).json(t, &sent)
 		w.editorA1.upload(201, sent.ID, "sent.txt", "text/plain", []byte("evidence\n"))
 		w.editorA1.must(200, "POST", subPath(sent.ID, "/transitions"), map[string]string{"action": "submit"})
+		w.reviewerA.must(201, "POST", subPath(sent.ID, "/comments"), map[string]any{"body": "Fine."})
 		approveAndWait(t, w, sent.ID, workflow.Dispatched)
 		w.editorA1.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "sweep"})
 		// Pending invitations, for the invitation routes (tenant's and /me's).
@@ -96,8 +97,11 @@ func TestTextInputSweep(t *testing.T) {
 				}
 			}
 			// Every query parameter, one at a time.
-			query := slices.Clone(doc.Query)
-			if doc.List {
+			var query []string
+			for _, q := range doc.Query {
+				query = append(query, q.Name)
+			}
+			if doc.Paged {
 				query = append(query, "cursor", "limit")
 			}
 			if method == http.MethodGet {
@@ -124,7 +128,7 @@ func TestTextInputSweep(t *testing.T) {
 			// Documented headers are not user text: refused or ignored, never a 5xx.
 			for _, hdr := range doc.Headers {
 				for _, bad := range badTexts {
-					s.noServerError(bad.name+" in header "+hdr, target, s.validBody(doc, samples), map[string]string{hdr: bad.raw})
+					s.noServerError(bad.name+" in header "+hdr.Name, target, s.validBody(doc, samples), map[string]string{hdr.Name: bad.raw})
 				}
 			}
 			// Forged cursors: refused naming cursor, or ignored by lists that do not page.

@@ -313,3 +313,19 @@ func (s *Service) acceptOwnInvitations(ctx context.Context, actor Actor, userID 
 	}
 	return len(invs) > 0, nil
 }
+
+// Invitation returns one invitation of the tenant.
+func (s *Service) Invitation(ctx context.Context, a *TenantAccess, id string) (*Invitation, error) {
+	if err := a.Require(PermUserRead); err != nil {
+		return nil, err
+	}
+	if !database.ValidID(id) {
+		return nil, apperr.NotFound("invitation")
+	}
+	var inv Invitation
+	if err := a.TenantScope().Apply(s.db.Conn(ctx), "invitations", false).Where("id = ?", id).First(&inv).Error; err != nil {
+		return nil, notFound(err, "invitation")
+	}
+	inv = inv.view(s.now())
+	return &inv, nil
+}

@@ -149,3 +149,11 @@ func (s *Service) organization(ctx context.Context, scope Scope, id string) (*Or
 	}
 	return &o, nil
 }
+
+// Organization returns one organization of the tenant.
+func (s *Service) Organization(ctx context.Context, a *TenantAccess, id string) (*Organization, error) {
+	if err := a.Require(PermOrganizationRead); err != nil {
+		return nil, err
+	}
+	return s.organization(ctx, a.TenantScope(), id)
+}

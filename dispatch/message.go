@@ -18,8 +18,33 @@ import (
 	"github.com/unionportal/unionportal/workflow"
 )
 
-// sentFile is one file of a sent e-mail, for the manifest.
-type sentFile struct {
+// Manifest is what a dispatch sent, stored beside the letter as manifest.json and
+// served as it was stored.
+type Manifest struct {
+	DispatchID string `json:"dispatch_id"`
+	// MessageID is the e-mail's Message-ID, with its angle brackets as in the e-mail.
+	MessageID        string              `json:"message_id"`
+	SentAt           time.Time           `json:"sent_at"`
+	Sandbox          bool                `json:"sandbox"`
+	Recipients       []ManifestRecipient `json:"recipients"`
+	Files            []ManifestFile      `json:"files"`
+	Revision         int                 `json:"revision"`
+	ApprovalSnapshot ManifestSnapshot    `json:"approval_snapshot"`
+}
+
+// ManifestSnapshot is what the final approval froze, as the letter used it.
+type ManifestSnapshot struct {
+	SHA256     string                `json:"sha256"`
+	ApprovedAt time.Time             `json:"approved_at"`
+	From       workflow.Mailbox      `json:"from"`
+	ReplyTo    string                `json:"reply_to"`
+	Letterhead workflow.Letterhead   `json:"letterhead"`
+	Signatory  workflow.Person       `json:"signatory"`
+	Case       workflow.CaseSnapshot `json:"case"`
+}
+
+// ManifestFile is one file of a sent e-mail, for the manifest.
+type ManifestFile struct {
 	Name   string `json:"name"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
@@ -27,9 +52,10 @@ type sentFile struct {
 	Link bool `json:"link,omitempty"`
 }
 
-type recipient struct {
+// ManifestRecipient is one address the e-mail went to.
+type ManifestRecipient struct {
 	Address string `json:"address"`
-	Kind    string `json:"kind"`
+	Kind    string `json:"kind" enum:"recipient_kind"`
 }
 
 // oneLine keeps user text out of header structure: no line breaks, no control bytes.
@@ -47,8 +73,8 @@ type envelope struct {
 	letter []byte
 
 	msg   *mail.Msg
-	rcpts []recipient
-	files []sentFile
+	rcpts []ManifestRecipient
+	files []ManifestFile
 	links []string
 	open  []io.Closer
 }
@@ -98,7 +124,7 @@ func (e *envelope) addresses() error {
 		if err := e.msg.AddToFormat("Sandbox", ds.SandboxRecipient); err != nil {
 			return permanentError{err}
 		}
-		e.rcpts = append(e.rcpts, recipient{ds.SandboxRecipient, "to"})
+		e.rcpts = append(e.rcpts, ManifestRecipient{ds.SandboxRecipient, "to"})
 		return nil
 	}
 	for _, r := range ds.Recipients {
@@ -114,7 +140,7 @@ func (e *envelope) addresses() error {
 		if err != nil {
 			return permanentError{err}
 		}
-		e.rcpts = append(e.rcpts, recipient{r.Address, r.Kind})
+		e.rcpts = append(e.rcpts, ManifestRecipient{r.Address, r.Kind})
 	}
 	return nil
 }
@@ -131,13 +157,13 @@ func (e *envelope) headers() {
 		subject = "[TEST] " + subject
 	}
 	e.msg.Subject(subject)
-	e.msg.SetMessageIDWithValue(e.d.MessageID)
+	e.msg.SetMessageIDWithValue(strings.Trim(e.d.MessageID, "<>"))
 	e.msg.SetDateWithValue(e.d.CreatedAt)
 }
 
 func (e *envelope) attachLetter() error {
 	sum := sha256.Sum256(e.letter)
-	e.files = append(e.files, sentFile{Name: "letter.pdf", Size: int64(len(e.letter)), SHA256: hex.EncodeToString(sum[:])})
+	e.files = append(e.files, ManifestFile{Name: "letter.pdf", Size: int64(len(e.letter)), SHA256: hex.EncodeToString(sum[:])})
 	return e.msg.AttachReader(letterName(e.in.Snapshot.Case.AsCase()), bytes.NewReader(e.letter), mail.WithFileContentType("application/pdf"))
 }
 
@@ -175,7 +201,7 @@ func (e *envelope) link(ctx context.Context, a workflow.Evidence) error {
 		return err
 	}
 	e.links = append(e.links, a.FileName+": "+u)
-	e.files = append(e.files, sentFile{Name: a.FileName, Size: a.Size, SHA256: a.SHA256, Link: true})
+	e.files = append(e.files, ManifestFile{Name: a.FileName, Size: a.Size, SHA256: a.SHA256, Link: true})
 	return nil
 }
 
@@ -198,7 +224,7 @@ func (e *envelope) attach(ctx context.Context, a workflow.Evidence) error {
 		return err
 	}
 	e.msg.AttachReadSeeker(a.FileName, obj, mail.WithFileContentType(mail.ContentType(a.ContentType)))
-	e.files = append(e.files, sentFile{Name: a.FileName, Size: a.Size, SHA256: a.SHA256})
+	e.files = append(e.files, ManifestFile{Name: a.FileName, Size: a.Size, SHA256: a.SHA256})
 	return nil
 }
 

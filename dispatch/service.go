@@ -30,6 +30,7 @@ type Dispatch struct {
 	SubmissionID string     `json:"submission_id"`
 	Revision     int        `json:"revision"`
 	State        string     `json:"state"` // queued, sent, failed
+	// MessageID is the e-mail's Message-ID, with its angle brackets as in the e-mail.
 	MessageID    string     `json:"message_id"`
 	Sandbox      bool       `json:"sandbox"`
 	Attempts     int        `json:"attempts"`
@@ -217,7 +218,7 @@ func (s *Service) Entered(ctx context.Context, e workflow.Entered) error {
 		id := database.NewID()
 		// What goes out is what the final approval froze, never today's settings.
 		d := Dispatch{ID: id, TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision, State: "queued",
-			MessageID: "dispatch-" + id + "@" + s.opts.BaseURL.Hostname(), Sandbox: e.Snapshot.Dispatch.Sandbox, CreatedAt: time.Now().UTC()}
+			MessageID: "<dispatch-" + id + "@" + s.opts.BaseURL.Hostname() + ">", Sandbox: e.Snapshot.Dispatch.Sandbox, CreatedAt: time.Now().UTC()}
 		if err := s.db.Conn(ctx).Create(&d).Error; err != nil {
 			return err
 		}

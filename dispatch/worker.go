@@ -70,10 +70,10 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		}
 		return w.finish(ctx, job, &d, recipients, false, err.Error(), nil)
 	}
-	manifest := map[string]any{"dispatch_id": d.ID, "message_id": "<" + d.MessageID + ">", "sent_at": time.Now().UTC(),
-		"sandbox": d.Sandbox, "recipients": recipients, "files": files, "revision": d.Revision,
-		"approval_snapshot": map[string]any{"sha256": snap.SHA256, "approved_at": snap.CreatedAt, "from": ds.From,
-			"reply_to": ds.ReplyTo, "letterhead": ds.Letterhead, "signatory": ds.Signatory, "case": snap.Case}}
+	manifest := &Manifest{DispatchID: d.ID, MessageID: d.MessageID, SentAt: time.Now().UTC(),
+		Sandbox: d.Sandbox, Recipients: recipients, Files: files, Revision: d.Revision,
+		ApprovalSnapshot: ManifestSnapshot{SHA256: snap.SHA256, ApprovedAt: snap.CreatedAt, From: ds.From,
+			ReplyTo: ds.ReplyTo, Letterhead: ds.Letterhead, Signatory: ds.Signatory, Case: snap.Case}}
 	return w.finish(ctx, job, &d, recipients, true, "250 accepted", manifest)
 }
 
@@ -139,7 +139,7 @@ func (w *worker) letter(ctx context.Context, d *Dispatch, ds workflow.DispatchSe
 
 // finish records the outcome, the deliveries, the submission's new state and the job's
 // completion in one transaction.
-func (w *worker) finish(ctx context.Context, job *river.Job[Args], d *Dispatch, rcpts []recipient, sent bool, response string, manifest map[string]any) error {
+func (w *worker) finish(ctx context.Context, job *river.Job[Args], d *Dispatch, rcpts []ManifestRecipient, sent bool, response string, manifest *Manifest) error {
 	s := w.s
 	now := time.Now().UTC()
 	var manifestKey string

@@ -106,6 +106,22 @@ func (s *Service) Comments(ctx context.Context, a *auth.TenantAccess, submission
 	return out, err
 }
 
+// Comment returns one comment of a submission the caller may see.
+func (s *Service) Comment(ctx context.Context, a *auth.TenantAccess, id string) (*Comment, error) {
+	if !database.ValidID(id) {
+		return nil, apperr.NotFound("comment")
+	}
+	var c Comment
+	if err := s.db.Conn(ctx).Where("id = ? AND tenant_id = ?", id, a.Tenant.ID).First(&c).Error; err != nil {
+		return nil, notFound(err, "comment")
+	}
+	// Visible only with its submission: another organization's answers 404 as well.
+	if _, err := s.load(ctx, a, c.SubmissionID, false); err != nil {
+		return nil, apperr.NotFound("comment")
+	}
+	return &c, nil
+}
+
 // AddComment comments on a submission the caller may see, optionally about a revision.
 func (s *Service) AddComment(ctx context.Context, a *auth.TenantAccess, submissionID, body string, revision *int) (*Comment, error) {
 	if err := a.Require(auth.PermCommentCreate); err != nil {

@@ -179,7 +179,19 @@ func ParseSettings(raw string) (*Settings, error) {
 			return nil, fmt.Errorf("stored settings: %w", err)
 		}
 	}
+	st.normalize()
 	return &st, nil
+}
+
+// normalize gives lists their empty value: clients read [] where nothing was set,
+// never null.
+func (s *Settings) normalize() {
+	if s.Dispatch.Recipients == nil {
+		s.Dispatch.Recipients = []Recipient{}
+	}
+	if s.Dispatch.Letterhead.AddressLines == nil {
+		s.Dispatch.Letterhead.AddressLines = []string{}
+	}
 }
 
 // PutSettings replaces the tenant's settings after validating them.
@@ -190,6 +202,7 @@ func (s *Service) PutSettings(ctx context.Context, a *auth.TenantAccess, st Sett
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
+	st.normalize()
 	if f, err := s.unverifiedSenders(ctx, a.Tenant.ID, &st.Dispatch); err != nil {
 		return nil, err
 	} else if len(f) > 0 {

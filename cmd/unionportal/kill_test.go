@@ -159,7 +159,7 @@ func survivesSIGKILL(t *testing.T, bin string, dialect database.Dialect) {
 	for _, m := range list.Messages {
 		if strings.Contains(m.Subject, "Case No. 3386") {
 			copies++
-			if m.MessageID != messageID {
+			if "<"+m.MessageID+">" != messageID {
 				t.Errorf("a second, different e-mail was sent: Message-ID %s, the dispatch's is %s", m.MessageID, messageID)
 			}
 		}
