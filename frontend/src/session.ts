@@ -4,7 +4,7 @@ import { api, must, onUnauthenticated, setCSRFToken } from './api/client'
 import type { components } from './api/schema'
 import { restoreLocale } from './i18n'
 
-export type Me = components['schemas']['meResponse']
+export type Me = components['schemas']['MeResponse']
 
 type State = { status: 'loading' } | { status: 'signedOut'; expired: boolean; returnTo: string } | { status: 'signedIn'; me: Me }
 

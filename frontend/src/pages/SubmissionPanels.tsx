@@ -35,7 +35,7 @@ export function Revisions({ tenant, id, revision }: { tenant: string; id: string
     e.preventDefault()
     try {
       setDiff(
-        await must(api.GET('/tenants/{tenant}/submissions/{id}/diff', { params: { path: { tenant, id }, query: { from: String(from), to: String(to) } } })),
+        await must(api.GET('/tenants/{tenant}/submissions/{id}/diff', { params: { path: { tenant, id }, query: { from: Number(from), to: Number(to) } } })),
       )
       setError('')
     } catch (err) {
