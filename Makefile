@@ -39,11 +39,12 @@ chromium:
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; \
 	  else echo "chromium is missing: apt-get install chromium"; exit 1; fi; }
 
-## test: lint, every Go test against real PostgreSQL 15, MinIO and Mailpit, then the UI's
-## unit tests and browser tests (against the real portal)
+## test: lint, every Go test against real PostgreSQL 15, MinIO and Mailpit (and a Go
+## client generated from the OpenAPI document with oapi-codegen, compiled), then the
+## UI's unit tests and browser tests (against the real portal)
 test: lint build chromium
 	$(GO) build -o $(BIN)/testrig ./internal/testrig/cmd/testrig
-	./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...
+	UNIONPORTAL_CODEGEN=1 ./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) test-ui
 
 ## test-ui: the UI's unit tests (Vitest) and browser tests (Playwright, Debian's Chromium)

@@ -16,7 +16,7 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-type loginResponse struct {
+type loginResult struct {
 	User      auth.User `json:"user"`
 	CSRFToken string    `json:"csrf_token"`
 }
@@ -48,7 +48,7 @@ func (s *Server) login(c echo.Context) error {
 		}
 	}
 	c.SetCookie(s.sessionCookie(token, int(s.opts.SessionAbsolute.Seconds())))
-	return c.JSON(http.StatusOK, loginResponse{User: p.User, CSRFToken: s.opts.Auth.CSRFToken(p.SessionID)})
+	return c.JSON(http.StatusOK, loginResult{User: p.User, CSRFToken: s.opts.Auth.CSRFToken(p.SessionID)})
 }
 
 func (s *Server) sessionCookie(value string, maxAge int) *http.Cookie {

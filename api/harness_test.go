@@ -252,7 +252,7 @@ func (c *client) loginAs(email, password string) response {
 			c.cookie = ck
 		}
 	}
-	var body loginResponse
+	var body loginResult
 	r.json(c.h.t, &body)
 	c.csrf, c.user = body.CSRFToken, body.User
 	return r

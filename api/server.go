@@ -164,7 +164,7 @@ func (s *Server) routes() {
 	const v1 = "/api/v1"
 	s.route(http.MethodGet, v1+"/openapi.json", Public(), s.serveOpenAPI, Doc{ID: "getOpenAPI", Summary: "This API's OpenAPI 3.1 document", Response: map[string]any{}})
 	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login, Doc{ID: "login", Summary: "Log in; sets the session cookie",
-		Request: loginRequest{}, Required: []string{"email", "password"}, Response: loginResponse{}, RateLimited: true, Errors: []int{http.StatusUnauthorized}})
+		Request: loginRequest{}, Required: []string{"email", "password"}, Response: loginResult{}, RateLimited: true, Errors: []int{http.StatusUnauthorized}})
 	s.route(http.MethodPost, v1+"/auth/logout", Authenticated(), s.logout, Doc{ID: "logout", Summary: "Log out: end this session", Status: http.StatusNoContent})
 	s.route(http.MethodGet, v1+"/me", Authenticated(), s.me, Doc{ID: "getMe", Summary: "The logged-in user, memberships and CSRF token", Response: meResponse{}})
 	s.route(http.MethodPost, v1+"/me/password", Authenticated(), s.changePassword, Doc{ID: "changePassword", Summary: "Change your password (browser session only); your other sessions end",
