@@ -74,6 +74,9 @@ func (s *Server) route(method, path string, access Access, h echo.HandlerFunc, d
 	s.access[key] = access
 	doc.access = access
 	s.docs[key] = doc
+	if doc.RateLimited {
+		h = loginLimited(h)
+	}
 	s.echo.Add(method, path, h, s.guard(access))
 }
 

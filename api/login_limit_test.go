@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -173,6 +174,38 @@ func TestLoginBackoffGrows(t *testing.T) {
 		h.clock.Advance(time.Hour)
 		if r := c.loginAs("editor@alpha.test", testPassword); r.Code != 200 {
 			t.Errorf("after an hour: %d", r.Code)
+		}
+	})
+}
+
+// TestLoginRateLimitHeaders: login answers carry the limits (RateLimit-Policy) and
+// what is left of them (RateLimit), counting down with each failure; a refusal says
+// nothing is left and when the account's counter starts again, as Retry-After does.
+func TestLoginRateLimitHeaders(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		h.world()
+		c := h.anonymous()
+		c.ip = "203.0.113.60"
+		for i := 1; i <= 5; i++ {
+			r := c.do("POST", "/api/v1/auth/login", map[string]string{"email": "editor@alpha.test", "password": "wrong " + strconv.Itoa(i)})
+			if r.Code != 401 {
+				t.Fatalf("guess %d: %d", i, r.Code)
+			}
+			if p := r.Header().Get("RateLimit-Policy"); p != `"account";q=5;w=3600, "address";q=20;w=3600` {
+				t.Fatalf("RateLimit-Policy %q", p)
+			}
+			want := `"account";r=` + strconv.Itoa(5-i) + ";t="
+			if rl := r.Header().Get("RateLimit"); !strings.HasPrefix(rl, want) || !strings.Contains(rl, `"address";r=`+strconv.Itoa(20-i)+";") {
+				t.Fatalf("guess %d: RateLimit %q, want %s… and address %d", i, rl, want, 20-i)
+			}
+		}
+		r := c.do("POST", "/api/v1/auth/login", map[string]string{"email": "editor@alpha.test", "password": testPassword})
+		if r.Code != 429 {
+			t.Fatalf("sixth attempt: %d", r.Code)
+		}
+		if rl, want := r.Header().Get("RateLimit"), `"account";r=0;t=`+strconv.Itoa(retryAfter(t, r))+","; !strings.HasPrefix(rl, want) {
+			t.Errorf("refused: RateLimit %q, want %s…", rl, want)
 		}
 	})
 }

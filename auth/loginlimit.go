@@ -71,6 +71,33 @@ func loginBackoff(failures, free int) time.Duration {
 	return min(wait, loginBackoffMax)
 }
 
+// LoginQuota is what is left of the login limits after an attempt, for the RateLimit
+// headers (draft-ietf-httpapi-ratelimit-headers): the free attempts left to the pair
+// (address, account) and to the address, and the seconds until each starts afresh.
+type LoginQuota struct {
+	AccountRemaining, AddressRemaining int
+	AccountReset, AddressReset         int
+	counted                            bool
+}
+
+// LoginPolicy describes the limits for the RateLimit-Policy header: the free attempts
+// of a pair and of an address, per window (seconds).
+func LoginPolicy() (perAccount, perAddress, window int) {
+	return loginFreePerAccount, loginFreePerAddress, int(loginForget.Seconds())
+}
+
+type quotaKey struct{}
+
+// TrackLoginQuota returns a context in which the next login attempt records its quota
+// into q (q.Counted reports whether it did).
+func TrackLoginQuota(ctx context.Context) (context.Context, *LoginQuota) {
+	q := &LoginQuota{}
+	return context.WithValue(ctx, quotaKey{}, q), q
+}
+
+// Counted reports whether an attempt recorded the quota.
+func (q *LoginQuota) Counted() bool { return q.counted }
+
 // prunes counts reservations, so that old counters are deleted now and then.
 var prunes atomic.Uint64
 
@@ -105,6 +132,27 @@ func (s *Service) reserveLogin(ctx context.Context, email, ip string) error {
 				rows[i].Failures = 0
 			}
 			wait = max(wait, rows[i].LastAt.Add(loginBackoff(rows[i].Failures, free[k])).Sub(now))
+		}
+		if q, ok := ctx.Value(quotaKey{}).(*LoginQuota); ok {
+			for i, k := range keys {
+				// What is left after this attempt (a refused one does not count); a counter
+				// out of free attempts starts afresh when its wait is over, else an hour
+				// after its last attempt.
+				used := rows[i].Failures
+				if wait <= 0 {
+					used++
+				}
+				left, reset := max(0, free[k]-used), int(loginForget.Seconds())
+				if own := rows[i].LastAt.Add(loginBackoff(rows[i].Failures, free[k])).Sub(now); own > 0 {
+					reset = int(math.Ceil(own.Seconds()))
+				}
+				if k == pair {
+					q.AccountRemaining, q.AccountReset = left, reset
+				} else {
+					q.AddressRemaining, q.AddressReset = left, reset
+				}
+			}
+			q.counted = true
 		}
 		if wait > 0 {
 			secs := int(math.Ceil(wait.Seconds()))
