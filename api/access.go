@@ -74,7 +74,9 @@ func (s *Server) route(method, path string, access Access, h echo.HandlerFunc, d
 	s.access[key] = access
 	doc.access = access
 	s.docs[key] = doc
-	s.echo.Add(method, path, h, s.guard(access))
+	// Idempotency-Key is handled once for every route, after guard has found the
+	// principal that scopes the key.
+	s.echo.Add(method, path, h, s.guard(access), s.idempotency)
 }
 
 // guard authenticates and authorizes a request before its handler runs.
