@@ -53,6 +53,21 @@ func (a Access) String() string {
 	return "none"
 }
 
+// scope is what an API token needs for a request of method on the route: read for
+// GET and HEAD; for other methods admin on the platform's routes and where auth
+// classifies the route's permission as administration, else write.
+func (a Access) scope(method string) string {
+	switch {
+	case safeMethod(method):
+		return auth.ScopeRead
+	case a.kind == accessPlatform:
+		return auth.ScopeAdmin
+	case a.kind == accessTenant:
+		return auth.WriteScope(a.perm)
+	}
+	return auth.ScopeWrite
+}
+
 // Context keys of the authenticated principal and tenant access.
 const (
 	principalKey = "unionportal.principal"
@@ -77,7 +92,9 @@ func (s *Server) route(method, path string, access Access, h echo.HandlerFunc, d
 	if doc.RateLimited {
 		h = loginLimited(h)
 	}
-	s.echo.Add(method, path, h, s.guard(access))
+	// Idempotency-Key is handled once for every route, after guard has found the
+	// principal that scopes the key.
+	s.echo.Add(method, path, h, s.guard(access), s.idempotency)
 }
 
 // guard authenticates and authorizes a request before its handler runs.
@@ -92,6 +109,13 @@ func (s *Server) guard(access Access) echo.MiddlewareFunc {
 				return err
 			}
 			c.Set(principalKey, p)
+			// A token acts only within its scopes, whatever its holder's roles; checked
+			// before the tenant is looked at, so a refusal says nothing about it.
+			if p.Via == auth.ViaToken && p.Token != nil {
+				if need := access.scope(c.Request().Method); !p.Token.Scopes.Has(need) {
+					return auth.InsufficientScope(need)
+				}
+			}
 			ctx := c.Request().Context()
 			switch access.kind {
 			case accessPlatform:

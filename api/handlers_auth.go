@@ -145,8 +145,11 @@ type tokenRequest struct {
 	// by a token, expires with it, and it may not be later).
 	ExpiresAt *string `json:"expires_at"`
 	// CanCreateTokens lets the new token create tokens; only a browser session or a
-	// token that has it may give it.
-	CanCreateTokens bool `json:"can_create_tokens"`
+	// token that has it may give it. Optional: false.
+	CanCreateTokens bool `json:"can_create_tokens,omitempty"`
+	// Scopes are read, write and admin; left out, read and write (for a token made by a
+	// token, those of them it has). A token cannot give a scope it lacks.
+	Scopes []string `json:"scopes,omitempty" enum:"scope"`
 }
 
 func (s *Server) createToken(c echo.Context) error {
@@ -162,7 +165,7 @@ func (s *Server) createToken(c echo.Context) error {
 		}
 		expires = &t
 	}
-	t, err := s.opts.Auth.CreateToken(c.Request().Context(), principal(c), auth.TokenInput{Name: req.Name, ExpiresAt: expires, CanCreateTokens: req.CanCreateTokens})
+	t, err := s.opts.Auth.CreateToken(c.Request().Context(), principal(c), auth.TokenInput{Name: req.Name, ExpiresAt: expires, CanCreateTokens: req.CanCreateTokens, Scopes: req.Scopes})
 	if err != nil {
 		return err
 	}

@@ -124,7 +124,7 @@ func tagOf(path string) string {
 // implies (every route checks its path and query text; a body is decoded and
 // validated; a caller is authenticated and authorized; an addressed resource may not
 // exist; anything may fail or be unavailable) and its own.
-func errorStatuses(path string, d Doc) []int {
+func errorStatuses(method, path string, d Doc) []int {
 	codes := []int{http.StatusBadRequest, http.StatusInternalServerError, http.StatusServiceUnavailable}
 	if d.access.kind != accessPublic {
 		codes = append(codes, http.StatusUnauthorized, http.StatusForbidden)
@@ -143,6 +143,9 @@ func errorStatuses(path string, d Doc) []int {
 	}
 	if d.RateLimited {
 		codes = append(codes, http.StatusTooManyRequests)
+	}
+	if method == http.MethodPost && d.access.kind != accessPublic {
+		codes = append(codes, http.StatusConflict, http.StatusUnprocessableEntity) // Idempotency-Key
 	}
 	codes = append(codes, d.Errors...)
 	slices.Sort(codes)
@@ -250,6 +253,12 @@ func (g *schemaGen) operation(method, path string, d Doc) (string, map[string]an
 		params = append(params, param(Param{Name: "If-None-Match", Description: "An ETag from an earlier answer: 304 when it still matches",
 			Schema: map[string]any{"type": "string"}}, "header"))
 	}
+	if method == http.MethodPost && d.access.kind != accessPublic {
+		params = append(params, param(Param{Name: "Idempotency-Key", Description: "Makes a retry safe: the same key with the same request " +
+			"within 24 hours answers the first answer again (Idempotent-Replayed: true) and does nothing more; with another request, 422 " +
+			"idempotency_key_reused; while the first still runs, 409 idempotency_in_progress",
+			Schema: map[string]any{"type": "string", "minLength": 1, "maxLength": 255}}, "header"))
+	}
 	if d.Ranges {
 		params = append(params, param(Param{Name: "Range", Description: "A byte range (RFC 9110)", Schema: map[string]any{"type": "string"}}, "header"))
 	}
@@ -257,7 +266,7 @@ func (g *schemaGen) operation(method, path string, d Doc) (string, map[string]an
 	if status == 0 {
 		status = http.StatusOK
 	}
-	responses := map[string]any{strconv.Itoa(status): g.success(status, d)}
+	responses := map[string]any{strconv.Itoa(status): g.success(method, status, d)}
 	if d.ETag && method == http.MethodGet {
 		responses["304"] = map[string]any{"description": "Not modified: the If-None-Match ETag still matches",
 			"headers": map[string]any{"ETag": header("The current version", true)}}
@@ -274,7 +283,7 @@ func (g *schemaGen) operation(method, path string, d Doc) (string, map[string]an
 			"headers": map[string]any{"Location": header("The presigned URL", true)}}
 		responses["416"] = map[string]any{"$ref": "#/components/responses/416"}
 	}
-	for _, code := range errorStatuses(path, d) {
+	for _, code := range errorStatuses(method, path, d) {
 		responses[strconv.Itoa(code)] = map[string]any{"$ref": "#/components/responses/" + strconv.Itoa(code)}
 	}
 	id := d.ID
@@ -311,7 +320,7 @@ func (g *schemaGen) operation(method, path string, d Doc) (string, map[string]an
 }
 
 // success documents the answer of an operation that succeeded.
-func (g *schemaGen) success(status int, d Doc) map[string]any {
+func (g *schemaGen) success(method string, status int, d Doc) map[string]any {
 	ok := map[string]any{"description": http.StatusText(status)}
 	headers := map[string]any{}
 	switch {
@@ -336,6 +345,10 @@ func (g *schemaGen) success(status int, d Doc) map[string]any {
 	}
 	if d.Paged {
 		headers["Link"] = header("<…>; rel=\"next\": the next page, when there is one", false)
+	}
+	if method == http.MethodPost && d.access.kind != accessPublic {
+		headers["Idempotent-Replayed"] = map[string]any{"description": "true when this is the stored answer to an earlier request with the same Idempotency-Key",
+			"required": false, "schema": map[string]any{"type": "string", "enum": []string{"true"}}}
 	}
 	if d.RateLimited {
 		headers["RateLimit-Policy"] = header("The route's limit, as in draft-ietf-httpapi-ratelimit-headers", false)
@@ -434,6 +447,8 @@ type problemSchema struct {
 	DetectedType   string            `json:"detected_type,omitempty" doc:"file_type_refused, file_type_mismatch: the type the content has"`
 	Checks         map[string]string `json:"checks,omitempty" doc:"not_ready: each readiness check's result (ok, unavailable)"`
 	Reasons        map[string]string `json:"reasons,omitempty" doc:"not_ready: why each failed check failed, in a few words"`
+	Scope          string            `json:"scope,omitempty" enum:"scope" doc:"insufficient_scope: the scope the request needed, or that a token may not give"`
+	MaxLifetime    int               `json:"max_lifetime_days,omitempty" doc:"token_lifetime_exceeds_policy: the tenant's maximum token lifetime"`
 }
 
 // schemaGen derives JSON schemas from Go types, following encoding/json's rules.
@@ -460,6 +475,7 @@ var tagEnums = map[string]func() []string{
 	"problem_code":      apperr.Codes,
 	"dispatch_state":    func() []string { return []string{"queued", "sent", "failed"} },
 	"delivery_status":   func() []string { return []string{"accepted", "rejected"} },
+	"scope":             auth.AllScopes,
 	"invitation_status": func() []string { return []string{"pending", "accepted", "declined", "revoked", "expired"} },
 }
 

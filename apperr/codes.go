@@ -27,6 +27,13 @@ const (
 	CodeTooManyAttempts         = "too_many_attempts"
 	CodeTooManyConnections      = "too_many_connections"
 	CodeRateLimited             = "rate_limited"
+	// API token scopes and the tenant's token policy (ADR 0022).
+	CodeInsufficientScope          = "insufficient_scope"
+	CodeTokenLifetimeExceedsPolicy = "token_lifetime_exceeds_policy"
+
+	// Idempotent requests (Idempotency-Key; ADR 0022).
+	CodeIdempotencyKeyReused  = "idempotency_key_reused"
+	CodeIdempotencyInProgress = "idempotency_in_progress"
 
 	// Accounts, memberships, tenants.
 	CodeDuplicate            = "duplicate"
@@ -73,6 +80,7 @@ func Codes() []string {
 		CodeBadRequest, CodeMethodNotAllowed, CodeNotFound, CodeInternalError,
 		CodeUnauthenticated, CodeInvalidCredentials, CodeSessionExpired, CodeSessionRequired, CodeTokenExpired,
 		CodeTokenCannotCreateTokens, CodeCSRFFailed, CodeForbidden, CodeTooManyAttempts, CodeTooManyConnections, CodeRateLimited,
+		CodeInsufficientScope, CodeTokenLifetimeExceedsPolicy, CodeIdempotencyKeyReused, CodeIdempotencyInProgress,
 		CodeDuplicate, CodeAlreadyMember, CodeLastTenantAdmin, CodeInvitationExpired, CodeInvitationNotPending, CodeSenderDomainExists,
 		CodeInvalidTransition, CodeAuthorCannotApprove, CodeAuthorCannotSign, CodeAlreadyApproved, CodeNotReceivable,
 		CodeNotEditable, CodeNotDeletable, CodeIfMatchRequired, CodeVersionMismatch,

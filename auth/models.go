@@ -86,6 +86,9 @@ type APIToken struct {
 	RevokedAt  *time.Time `json:"-"`
 	// CanCreateTokens lets requests authenticated by this token create tokens.
 	CanCreateTokens bool `json:"can_create_tokens"`
+	// Scopes are what requests made with the token may do, within the holder's rights:
+	// read, write, admin.
+	Scopes Scopes `json:"scopes" enum:"scope"`
 	// ParentID is the token that created this one (nil when a session did); revoking
 	// it revokes this one.
 	ParentID *string `json:"-"`

@@ -144,6 +144,7 @@ func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) 
 		MemberID    *string
 		MemberOrg   *string
 		MemberSince *time.Time
+		Settings    string
 	}
 	err := s.db.Conn(ctx).Table("tenants").
 		Select("tenants.*, memberships.id AS member_id, memberships.organization_id AS member_org, memberships.created_at AS member_since").
@@ -156,6 +157,13 @@ func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) 
 		return nil, apperr.NotFound("tenant")
 	}
 	r := rows[0]
+	// The tenant's token policy applies where a token is used: tokens belong to users,
+	// who may be members of tenants with different policies.
+	if p.Via == ViaToken && p.Token != nil {
+		if pol := tokenPolicyOf(r.Settings); !pol.Allows(p.Token.CreatedAt, p.Token.ExpiresAt) {
+			return nil, pol.refusal()
+		}
+	}
 	a := &TenantAccess{Principal: p, Tenant: r.Tenant, authz: s.authz}
 	if r.MemberID != nil {
 		a.Membership = &Membership{ID: *r.MemberID, UserID: p.User.ID, TenantID: r.Tenant.ID, OrganizationID: *r.MemberOrg,

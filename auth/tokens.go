@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,6 +20,9 @@ const APITokenPrefix = "up_"
 type NewToken struct {
 	APIToken
 	Token string `json:"token"`
+	// RefusedBy lists the tenants (slugs) of the holder whose maximum token lifetime
+	// this token exceeds: their routes will refuse it.
+	RefusedBy []string `json:"refused_by,omitempty"`
 }
 
 // TokenInput is what creates an API token.
@@ -28,6 +34,9 @@ type TokenInput struct {
 	// CanCreateTokens lets the new token create tokens in turn. Only a session, or a
 	// token that has it, may give it.
 	CanCreateTokens bool
+	// Scopes are the new token's scopes; nil means DefaultScopes. A token creating a
+	// token cannot give a scope it lacks.
+	Scopes []string
 }
 
 // errTokenCannotCreate refuses a token that was not made to create tokens.
@@ -36,7 +45,8 @@ var errTokenCannotCreate = &apperr.Error{Kind: apperr.KindForbidden, Code: apper
 
 // CreateToken makes an API token for the principal's user. A request authenticated by
 // a token may do so only when that token has CanCreateTokens, and the new token never
-// outlives it: its expiry defaults to, and may not be later than, the creator's.
+// outlives it nor gets a scope it lacks: its expiry defaults to, and may not be later
+// than, the creator's; its scopes default to those of read and write it has.
 func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) (*NewToken, error) {
 	var parent *APIToken
 	if p.Via == ViaToken {
@@ -45,6 +55,29 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 		}
 		parent = p.Token
 	}
+	t, err := s.newToken(p.User.ID, parent, in, TokenPolicy{})
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.db.Conn(ctx).Create(&t.APIToken).Error; err != nil {
+			return err
+		}
+		return s.recordEvent(ctx, "", p.Actor(), "token.created", "api_token", t.ID,
+			map[string]any{"name": t.Name, "can_create_tokens": t.CanCreateTokens, "scopes": t.Scopes, "created_by_token": p.TokenID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if t.RefusedBy, err = s.refusingTenants(ctx, p.User.ID, t.CreatedAt, t.ExpiresAt); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// newToken validates in and builds the token of userID (made by parent, if a token made
+// it), within policy when the tenant it is made for has one.
+func (s *Service) newToken(userID string, parent *APIToken, in TokenInput, policy TokenPolicy) (*NewToken, error) {
 	name := strings.TrimSpace(in.Name)
 	var fields []apperr.FieldError
 	if name == "" || utf8.RuneCountInString(name) > 100 {
@@ -69,26 +102,109 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 				Message: "must not be later than " + parent.ExpiresAt.UTC().Format(time.RFC3339) + ", when the token creating it expires"})
 		}
 	}
+	if !policy.Allows(now, expiresAt) {
+		fields = append(fields, apperr.FieldError{Field: "expires_at",
+			Message: fmt.Sprintf("the tenant accepts only tokens that expire within %d days", policy.MaxLifetimeDays)})
+	}
+	scopes := in.Scopes
+	if scopes == nil {
+		scopes = DefaultScopes()
+		if parent != nil {
+			scopes = slices.DeleteFunc(scopes, func(sc string) bool { return !parent.Scopes.Has(sc) })
+			if len(scopes) == 0 {
+				scopes = slices.Clone(parent.Scopes)
+			}
+		}
+	}
+	scopes, fe := normalizeScopes(scopes)
+	if fe != nil {
+		fields = append(fields, *fe)
+	}
 	if len(fields) > 0 {
 		return nil, apperr.Invalid("the token is invalid", fields...)
 	}
+	if parent != nil {
+		for _, sc := range scopes {
+			if !parent.Scopes.Has(sc) {
+				return nil, (&apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeInsufficientScope,
+					Message: "a token cannot give a scope it lacks: " + strconv.Quote(sc)}).With("scope", sc)
+			}
+		}
+	}
 	token := APITokenPrefix + randomToken(32)
-	t := NewToken{Token: token, APIToken: APIToken{ID: newID(), UserID: p.User.ID, Name: name, TokenHash: hashToken(token),
-		Prefix: token[:len(APITokenPrefix)+6], CreatedAt: now, ExpiresAt: expiresAt, CanCreateTokens: in.CanCreateTokens}}
+	t := &NewToken{Token: token, APIToken: APIToken{ID: newID(), UserID: userID, Name: name, TokenHash: hashToken(token),
+		Prefix: token[:len(APITokenPrefix)+6], CreatedAt: now, ExpiresAt: expiresAt, CanCreateTokens: in.CanCreateTokens, Scopes: scopes}}
 	if parent != nil {
 		t.ParentID = &parent.ID
 	}
-	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+	return t, nil
+}
+
+// refusingTenants lists the slugs of userID's tenants whose token policy refuses a
+// token created at created and expiring at expires.
+func (s *Service) refusingTenants(ctx context.Context, userID string, created time.Time, expires *time.Time) ([]string, error) {
+	var rows []struct {
+		Slug     string
+		Settings string
+	}
+	err := s.db.Conn(ctx).Table("tenants").Select("tenants.slug, tenants.settings").
+		Joins("JOIN memberships ON memberships.tenant_id = tenants.id AND memberships.user_id = ? AND memberships.active", userID).
+		Order("tenants.slug").Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range rows {
+		if !tokenPolicyOf(r.Settings).Allows(created, expires) {
+			out = append(out, r.Slug)
+		}
+	}
+	return out, nil
+}
+
+// ProvisionToken makes an API token for the member with email of the tenant with slug,
+// without a browser (unionportal admin create-token). The user must be an active member
+// of the tenant; the tenant's maximum lifetime applies, and is the expiry when none is
+// asked for. The audit trail records it as made from the command line.
+func (s *Service) ProvisionToken(ctx context.Context, slug, email string, in TokenInput) (*NewToken, error) {
+	var rows []struct {
+		UserID   string
+		Settings string
+	}
+	err := s.db.Conn(ctx).Table("tenants").Select("users.id AS user_id, tenants.settings").
+		Joins("JOIN memberships ON memberships.tenant_id = tenants.id AND memberships.active").
+		Joins("JOIN users ON users.id = memberships.user_id AND users.active").
+		Where("tenants.slug = ? AND users.email = ?", slug, NormalizeEmail(email)).Limit(1).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, &apperr.Error{Kind: apperr.KindNotFound, Code: apperr.CodeNotFound,
+			Message: "no active member " + email + " in tenant " + slug}
+	}
+	policy := tokenPolicyOf(rows[0].Settings)
+	if in.ExpiresAt == nil && policy.MaxLifetimeDays > 0 {
+		t := s.now().Add(policy.MaxLifetime())
+		in.ExpiresAt = &t
+	}
+	t, err := s.newToken(rows[0].UserID, nil, in, policy)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		if err := s.db.Conn(ctx).Create(&t.APIToken).Error; err != nil {
 			return err
 		}
-		return s.recordEvent(ctx, "", p.Actor(), "token.created", "api_token", t.ID,
-			map[string]any{"name": name, "can_create_tokens": in.CanCreateTokens, "created_by_token": p.TokenID})
+		return s.recordEvent(ctx, "", Actor{UserID: t.UserID, IP: "cli"}, "token.created", "api_token", t.ID,
+			map[string]any{"name": t.Name, "can_create_tokens": t.CanCreateTokens, "scopes": t.Scopes, "created_by": "command line", "tenant": slug})
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &t, nil
+	if t.RefusedBy, err = s.refusingTenants(ctx, t.UserID, t.CreatedAt, t.ExpiresAt); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // ListTokens lists the user's live tokens, newest first.
@@ -153,6 +269,7 @@ type tokenRow struct {
 	TokenUsed      *time.Time
 	TokenCanCreate bool
 	TokenParent    *string
+	TokenScopes    Scopes
 }
 
 func (s *Service) authenticateToken(ctx context.Context, token, ip string) (*Principal, error) {
@@ -163,7 +280,7 @@ func (s *Service) authenticateToken(ctx context.Context, token, ip string) (*Pri
 	err := s.db.Conn(ctx).Table("api_tokens").
 		Select("users.*, api_tokens.id AS token_id, api_tokens.name AS token_name, api_tokens.created_at AS token_created, "+
 			"api_tokens.expires_at AS token_expires, api_tokens.last_used_at AS token_used, "+
-			"api_tokens.can_create_tokens AS token_can_create, api_tokens.parent_id AS token_parent").
+			"api_tokens.can_create_tokens AS token_can_create, api_tokens.parent_id AS token_parent, api_tokens.scopes AS token_scopes").
 		Joins("JOIN users ON users.id = api_tokens.user_id").
 		Where("api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL AND users.active", hashToken(token)).
 		Limit(1).Scan(&rows).Error
@@ -184,6 +301,6 @@ func (s *Service) authenticateToken(ctx context.Context, token, ip string) (*Pri
 		}
 	}
 	tok := &APIToken{ID: t.TokenID, UserID: t.User.ID, Name: t.TokenName, CreatedAt: t.TokenCreated, ExpiresAt: t.TokenExpires,
-		LastUsedAt: t.TokenUsed, CanCreateTokens: t.TokenCanCreate, ParentID: t.TokenParent}
+		LastUsedAt: t.TokenUsed, CanCreateTokens: t.TokenCanCreate, ParentID: t.TokenParent, Scopes: t.TokenScopes}
 	return &Principal{User: t.User, Via: ViaToken, TokenID: t.TokenID, Token: tok, IP: ip}, nil
 }

@@ -16,6 +16,9 @@ import (
 type Settings struct {
 	Workflow WorkflowSettings `json:"workflow"`
 	Dispatch DispatchSettings `json:"dispatch"`
+	// Tokens is the tenant's API token policy; its meaning is auth's, which enforces
+	// it. Optional in a PUT (left out: no policy).
+	Tokens auth.TokenPolicy `json:"tokens,omitempty"`
 }
 
 // WorkflowSettings tune approval.
@@ -139,6 +142,7 @@ func (s *Settings) Validate() error {
 	if d.MaxEmailBytes < 1<<20 || d.MaxEmailBytes > 100<<20 {
 		add("dispatch.max_email_bytes", "expected 1 MiB to 100 MiB, in bytes")
 	}
+	f = append(f, s.Tokens.Validate("tokens")...)
 	if len(f) > 0 {
 		return apperr.Invalid("the settings are invalid", f...)
 	}

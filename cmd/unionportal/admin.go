@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/auth"
 )
 
 // createSuperadmin reads a password from the first line of stdin and creates the
@@ -30,15 +33,84 @@ func createSuperadmin(ctx context.Context, cfg *Config, log *slog.Logger, email,
 	defer a.close()
 	u, err := a.auth.CreateSuperadmin(ctx, email, name, password)
 	if err != nil {
-		if e, ok := apperr.As(err); ok && len(e.Fields) > 0 {
-			var msgs []string
-			for _, f := range e.Fields {
-				msgs = append(msgs, f.Field+": "+f.Message)
-			}
-			return errors.New(strings.Join(msgs, "; "))
-		}
-		return err
+		return fieldErrors(err)
 	}
 	fmt.Fprintf(stdout, "superadmin %s (%s) can now log in\n", u.Email, u.ID)
 	return nil
+}
+
+// fieldErrors turns a validation error into one line naming each field.
+func fieldErrors(err error) error {
+	if e, ok := apperr.As(err); ok && len(e.Fields) > 0 {
+		var msgs []string
+		for _, f := range e.Fields {
+			msgs = append(msgs, f.Field+": "+f.Message)
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	return err
+}
+
+// tokenRequest is what admin create-token was asked for.
+type tokenRequest struct {
+	tenant, email, name, scopes, expires string
+}
+
+// createToken provisions an API token for an active member of a tenant, without a
+// browser, and prints the token alone on stdout (what it is, on stderr), so that
+// `TOKEN=$(unionportal admin create-token …)` captures it. The tenant's maximum token
+// lifetime applies, and is the expiry when --expires is left out.
+func createToken(ctx context.Context, cfg *Config, log *slog.Logger, req tokenRequest, stdout, stderr io.Writer) error {
+	in := auth.TokenInput{Name: req.name}
+	for _, s := range strings.Split(req.scopes, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			in.Scopes = append(in.Scopes, s)
+		}
+	}
+	if in.Scopes == nil {
+		return errors.New("--scopes: expected a comma-separated list of read, write, admin")
+	}
+	if req.expires != "" {
+		at, err := expiryFrom(req.expires, time.Now())
+		if err != nil {
+			return err
+		}
+		in.ExpiresAt = &at
+	}
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	t, err := a.auth.ProvisionToken(ctx, req.tenant, req.email, in)
+	if err != nil {
+		return fieldErrors(err)
+	}
+	expiry := "never"
+	if t.ExpiresAt != nil {
+		expiry = t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(stderr, "API token %q (%s…, id %s) for %s: scopes %s, expires %s\n",
+		t.Name, t.Prefix, t.ID, req.email, strings.Join(t.Scopes, ","), expiry)
+	if len(t.RefusedBy) > 0 {
+		fmt.Fprintf(stderr, "note: its lifetime exceeds the token policy of %s, which will refuse it\n", strings.Join(t.RefusedBy, ", "))
+	}
+	_, err = fmt.Fprintln(stdout, t.Token)
+	return err
+}
+
+// expiryFrom reads --expires: days ("90d"), a Go duration ("36h"), or an RFC 3339 time.
+func expiryFrom(v string, now time.Time) (time.Time, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n > 0 {
+			return now.AddDate(0, 0, n), nil
+		}
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--expires %q: expected days (90d), a duration (36h) or an RFC 3339 time", v)
 }

@@ -36,6 +36,11 @@ commands:
   admin create-superadmin --email E [--name N]
                    create a platform superadmin (or reset one's password);
                    the password is read from standard input
+  admin create-token --tenant SLUG --email E --name N [--scopes read,write] [--expires 90d]
+                   create an API token for an active member of the tenant and
+                   print it (only it) on standard output; --expires takes days,
+                   a duration (36h) or an RFC 3339 time; the tenant's maximum
+                   token lifetime applies (and is the default expiry)
 
 flags:
   --config FILE    read settings from FILE (KEY=value lines); the environment wins
@@ -62,24 +67,30 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		cmd, rest = "audit verify", rest[1:]
 	}
 	if cmd == "admin" {
-		if len(rest) == 0 || rest[0] != "create-superadmin" {
-			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin\n\n%s", usage)
+		if len(rest) == 0 || (rest[0] != "create-superadmin" && rest[0] != "create-token") {
+			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin or create-token\n\n%s", usage)
 			return exitUsage
 		}
-		cmd, rest = "admin create-superadmin", rest[1:]
+		cmd, rest = "admin "+rest[0], rest[1:]
 	}
 	fs := flag.NewFlagSet("unionportal "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	configFile := fs.String("config", "", "settings file")
 	var demo *bool
-	var email, name, tenant *string
+	var email, name, tenant, scopes, expires *string
 	switch cmd {
 	case "serve":
 		demo = fs.Bool("demo", false, "seed demo data into an empty database")
 	case "admin create-superadmin":
 		email = fs.String("email", "", "the superadmin's e-mail address")
 		name = fs.String("name", "Platform administrator", "the superadmin's name")
+	case "admin create-token":
+		tenant = fs.String("tenant", "", "the tenant's slug")
+		email = fs.String("email", "", "the e-mail address of the member who will hold the token")
+		name = fs.String("name", "", "the token's name, such as the integration using it")
+		scopes = fs.String("scopes", "read,write", "comma-separated scopes: read, write, admin")
+		expires = fs.String("expires", "", "when it expires: days (90d), a duration (36h) or an RFC 3339 time")
 	case "audit verify":
 		tenant = fs.String("tenant", "", "verify only this tenant's chain (its slug)")
 	case "migrate", "version", "worker", "openapi":
@@ -135,6 +146,12 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			return exitUsage
 		}
 		err = createSuperadmin(ctx, cfg, log, *email, *name, stdin, stdout)
+	case "admin create-token":
+		if *tenant == "" || *email == "" || *name == "" {
+			fmt.Fprintf(stderr, "unionportal admin create-token: --tenant, --email and --name are required\n")
+			return exitUsage
+		}
+		err = createToken(ctx, cfg, log, tokenRequest{tenant: *tenant, email: *email, name: *name, scopes: *scopes, expires: *expires}, stdout, stderr)
 	}
 	if err != nil {
 		printErr(stderr, err)

@@ -71,7 +71,8 @@ const (
 	sweepGrace    = time.Hour
 )
 
-// sweep removes orphaned objects every sweepInterval until ctx ends.
+// sweep removes orphaned objects and expired idempotency keys every sweepInterval
+// until ctx ends.
 func (a *app) sweep(ctx context.Context) {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
@@ -86,6 +87,12 @@ func (a *app) sweep(ctx context.Context) {
 			a.log.Warn("sweep of orphaned files failed; retrying next hour", "error", err)
 		} else if n > 0 {
 			a.log.Info("sweep removed orphaned files", "count", n)
+		}
+		keys, err := a.auth.SweepIdempotencyKeys(ctx)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("sweep of expired idempotency keys failed; retrying next hour", "error", err)
+		} else if keys > 0 {
+			a.log.Info("sweep removed expired idempotency keys", "count", keys)
 		}
 	}
 }
