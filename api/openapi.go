@@ -14,6 +14,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -164,13 +165,16 @@ var typeEnums = map[reflect.Type]func() []string{
 
 // tagEnums are the values of string fields tagged enum:"name" (or of their items).
 var tagEnums = map[string]func() []string{
-	"role":              auth.Roles,
-	"organization_kind": func() []string { return []string{auth.KindAffiliate, auth.KindSecretariat} },
-	"submission_kind":   workflow.Kinds,
-	"case_status":       func() []string { return []string{"open", "closed"} },
-	"recipient_kind":    func() []string { return []string{"to", "cc", "bcc"} },
-	"diff_op":           func() []string { return []string{"equal", "insert", "delete"} },
-	"problem_code":      apperr.Codes,
+	"role":                    auth.Roles,
+	"organization_kind":       func() []string { return []string{auth.KindAffiliate, auth.KindSecretariat} },
+	"submission_kind":         workflow.Kinds,
+	"case_status":             func() []string { return []string{"open", "closed"} },
+	"recipient_kind":          func() []string { return []string{"to", "cc", "bcc"} },
+	"diff_op":                 func() []string { return []string{"equal", "insert", "delete"} },
+	"problem_code":            apperr.Codes,
+	"event_type":              func() []string { return stringsOf(workflow.EventTypes()) },
+	"webhook_event":           func() []string { return append([]string{webhook.AllEvents}, stringsOf(workflow.EventTypes())...) },
+	"webhook_delivery_status": func() []string { return []string{webhook.StatusDelivered, webhook.StatusFailed} },
 }
 
 func stringsOf[S ~string](xs []S) []string {

@@ -25,6 +25,7 @@ import (
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -51,6 +52,8 @@ type Options struct {
 	Workflow *workflow.Service
 	// Dispatch renders letters and lists dispatches; without it those routes are absent.
 	Dispatch *dispatch.Service
+	// Webhooks manages the tenants' webhook endpoints; without it those routes are absent.
+	Webhooks *webhook.Service
 	// SessionAbsolute is the lifetime of the session cookie (default 12 h).
 	SessionAbsolute time.Duration
 	// MaxConcurrentUploads bounds uploads running at once (default 4); each holds one
@@ -205,7 +208,7 @@ func (s *Server) routes() {
 	// Submission routes need only tenant:read at the door: what a caller may see and do
 	// depends on the submission (its organization, state and authors), so the workflow
 	// service decides, from its table and the caller's scope.
-	s.route(http.MethodGet, t+"/submissions", Tenant(auth.PermTenantRead), s.listSubmissions, Doc{Summary: "Submissions you may see, newest first", Response: workflow.SubmissionSummary{}, List: true, Query: []string{"state", "case_id", "organization_id", "q"}})
+	s.route(http.MethodGet, t+"/submissions", Tenant(auth.PermTenantRead), s.listSubmissions, Doc{Summary: "Submissions you may see, newest first", Response: workflow.SubmissionSummary{}, List: true, Query: []string{"state", "case_id", "organization_id", "q", "updated_since"}})
 	s.route(http.MethodPost, t+"/submissions", Tenant(auth.PermSubmissionWriteOwn), s.createSubmission, Doc{Summary: "Start a draft for your organization", Request: workflow.SubmissionInput{}, Response: workflow.SubmissionView{}, Status: http.StatusCreated})
 	s.route(http.MethodGet, t+"/submissions/:id", Tenant(auth.PermTenantRead), s.getSubmission, Doc{Summary: "A submission with its allowed actions (ETag: its version)", Response: workflow.SubmissionView{}})
 	s.route(http.MethodPatch, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.updateSubmission, Doc{Summary: "Edit a draft (If-Match required)", Request: workflow.SubmissionInput{}, Response: workflow.SubmissionView{}, Headers: []string{"If-Match"}})
@@ -241,6 +244,7 @@ func (s *Server) routes() {
 			Doc{Summary: "What a dispatch sent: recipients, Message-ID, time, SHA-256 of every file"})
 	}
 	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true})
+	s.webhookRoutes(t)
 }
 
 // Handler returns the server as an http.Handler, for tests and embedding.

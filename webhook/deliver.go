@@ -92,7 +92,9 @@ func (w *worker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
 }
 
 // Timeout leaves the attempt its own timeout and time to record it.
-func (w *worker) Timeout(*river.Job[DeliverArgs]) time.Duration { return w.s.opts.Timeout + 30*time.Second }
+func (w *worker) Timeout(*river.Job[DeliverArgs]) time.Duration {
+	return w.s.opts.Timeout + 30*time.Second
+}
 
 // Work posts the event, records the attempt and returns an error for River to retry
 // when the receiver did not answer 2xx. An endpoint that answers 410 Gone is disabled.

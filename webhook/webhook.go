@@ -156,7 +156,9 @@ func (s *Service) Register(workers *river.Workers) error {
 }
 
 // QueueConfig is the configuration of the deliveries' queue.
-func (s *Service) QueueConfig() river.QueueConfig { return river.QueueConfig{MaxWorkers: s.opts.Workers} }
+func (s *Service) QueueConfig() river.QueueConfig {
+	return river.QueueConfig{MaxWorkers: s.opts.Workers}
+}
 
 // UseQueue gives the service the queue client it enqueues deliveries on (the one that
 // runs the worker Register added). It is part of the wiring, before the service is used.

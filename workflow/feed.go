@@ -48,7 +48,7 @@ type TenantEvent struct {
 	// Seq orders the tenant's events: it grows by one with every event, in the order
 	// in which they committed.
 	Seq       int64     `json:"seq"`
-	Type      EventType `json:"type"`
+	Type      EventType `json:"type" enum:"event_type"`
 	Timestamp time.Time `json:"timestamp"`
 	Data      EventData `json:"data"`
 }
