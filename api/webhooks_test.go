@@ -342,3 +342,169 @@ func TestWebhooksWholePath(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookRegistration: who may manage webhooks, what is refused at registration
+// when private addresses are not allowed, and the endpoint's life cycle.
+func TestWebhookRegistration(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newPortalHarnessWith(t, db, dispatch.Options{}, webhook.Options{}, false)
+		w := h.world()
+		const hooks = "/api/v1/tenants/alpha/webhooks"
+		public := map[string]any{"url": "https://93.184.215.14/hooks", "events": []string{"submission.approved", "comment.created"}}
+
+		// Only tenant admins manage webhooks; another tenant's admin does not find them.
+		for name, c := range map[string]*client{"reviewer": w.reviewerA, "editor": w.editorA1, "viewer": w.viewerA2} {
+			if r := c.do("POST", hooks, public); r.Code != http.StatusForbidden {
+				t.Errorf("%s registering: %d, want 403", name, r.Code)
+			}
+			if r := c.do("GET", hooks, nil); r.Code != http.StatusForbidden {
+				t.Errorf("%s listing: %d, want 403", name, r.Code)
+			}
+		}
+		w.adminB.must(404, "POST", hooks, public)
+
+		// Internal addresses, a name that resolves to one, plain http, credentials and
+		// unknown events are refused, naming the field.
+		for _, u := range []string{"https://127.0.0.1/x", "https://[::1]/x", "https://10.1.2.3/x", "https://169.254.169.254/latest/meta-data",
+			"https://[::ffff:127.0.0.1]/x", "https://localhost:8443/x", "http://93.184.215.14/x", "https://u:p@93.184.215.14/x", "not a url"} {
+			p := w.adminA.must(422, "POST", hooks, map[string]any{"url": u, "events": []string{"*"}}).problem(t)
+			if !slices.Equal(fieldNames(p), []string{"url"}) {
+				t.Errorf("%s: fields %v", u, fieldNames(p))
+			}
+		}
+		for _, events := range [][]string{{"submission.approved", "submission.exploded"}, {}} {
+			p := w.adminA.must(422, "POST", hooks, map[string]any{"url": "https://93.184.215.14/x", "events": events}).problem(t)
+			if !slices.Equal(fieldNames(p), []string{"events"}) {
+				t.Errorf("events %v: fields %v", events, fieldNames(p))
+			}
+		}
+
+		var ep webhook.NewEndpoint
+		r := w.adminA.must(201, "POST", hooks, public)
+		r.json(t, &ep)
+		if r.Header().Get("Location") != hooks+"/"+ep.ID || !ep.Enabled || len(ep.Events) != 2 {
+			t.Errorf("created %s (Location %q)", r.Body, r.Header().Get("Location"))
+		}
+		var got map[string]any
+		w.adminA.must(200, "GET", hooks+"/"+ep.ID, nil).json(t, &got)
+		if _, shown := got["secret"]; shown || got["url"] != public["url"] {
+			t.Errorf("GET %v", got)
+		}
+		w.adminA.must(422, "PATCH", hooks+"/"+ep.ID, map[string]any{"url": "https://192.168.0.10/x"})
+		var patched webhook.Endpoint
+		w.adminA.must(200, "PATCH", hooks+"/"+ep.ID, map[string]any{"events": []string{"*"}, "enabled": false}).json(t, &patched)
+		if patched.Enabled || !slices.Equal(patched.Events, []string{"*"}) || patched.URL != ep.URL {
+			t.Errorf("patched %+v", patched)
+		}
+		w.reviewerA.must(403, "DELETE", hooks+"/"+ep.ID, nil)
+		w.adminB.must(404, "GET", "/api/v1/tenants/beta/webhooks/"+ep.ID, nil)
+		w.adminA.must(204, "DELETE", hooks+"/"+ep.ID, nil)
+		w.adminA.must(404, "GET", hooks+"/"+ep.ID, nil)
+
+		// Every change is in the audit trail, never with the secret.
+		var n int64
+		db.Conn(context.Background()).Table("events").Where("object_type = 'webhook' AND details NOT LIKE ?", "%whsec_%").Count(&n)
+		if n != 3 {
+			t.Errorf("%d audit events about the webhook, want 3 (created, updated, deleted)", n)
+		}
+	})
+}
+
+// TestEventFeed: a client catches up after a gap, and sees only what it may.
+func TestEventFeed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		w := h.world()
+		create := func(c *client, title string) string {
+			var v workflow.SubmissionView
+			c.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+				"kind": "follow_up", "title": title, "body": "text", "language": "en"}).json(t, &v)
+			return v.ID
+		}
+		// The fixture made three events (created, submitted, a comment); two more here.
+		a2 := create(w.editorA2, "A2 one")
+		w.editorA2.must(200, "POST", subPath(a2, "/transitions"), map[string]string{"action": "submit"})
+		first, cursor := feed(t, w.adminA, "", 2)
+		if len(first) != 5 {
+			t.Fatalf("%d events, want 5", len(first))
+		}
+		// Nothing new: an empty page still gives the cursor to poll with.
+		again, same := feed(t, w.adminA, cursor, 2)
+		if len(again) != 0 || same != cursor {
+			t.Errorf("polling with nothing new: %d events, cursor %q (was %q)", len(again), same, cursor)
+		}
+		// Offline for a while; then the rest, exactly, in order.
+		a1 := create(w.editorA1, "A1 two")
+		w.reviewerA.must(201, "POST", subPath(w.submissionA.ID, "/comments"), map[string]any{"body": "More, please."})
+		w.editorA1.must(200, "POST", subPath(a1, "/transitions"), map[string]string{"action": "submit"})
+		w.editorA2.must(200, "POST", subPath(a2, "/transitions"), map[string]string{"action": "withdraw"})
+		rest, _ := feed(t, w.adminA, cursor, 3)
+		var types []workflow.EventType
+		for i, e := range rest {
+			types = append(types, e.Type)
+			if e.Seq != first[4].Seq+int64(i)+1 {
+				t.Errorf("event %d has seq %d", i, e.Seq)
+			}
+		}
+		if want := []workflow.EventType{"submission.created", "comment.created", "submission.submitted", "submission.withdrawn"}; !slices.Equal(types, want) {
+			t.Errorf("after the gap %v, want %v", types, want)
+		}
+		// Editors see their own organization's events only, with the cursors working
+		// across what they do not see.
+		for c, org := range map[*client]string{w.editorA1: w.orgA1.ID, w.editorA2: w.orgA2.ID, w.viewerA2: w.orgA2.ID} {
+			evs, _ := feed(t, c, "", 2)
+			want := 0
+			for _, e := range append(first, rest...) {
+				if e.Data.OrganizationID == org {
+					want++
+				}
+			}
+			for _, e := range evs {
+				if e.Data.OrganizationID != org {
+					t.Errorf("an event of organization %s shown to a member of %s", e.Data.OrganizationID, org)
+				}
+			}
+			if len(evs) != want || want == 0 {
+				t.Errorf("%d events for organization %s, want %d", len(evs), org, want)
+			}
+		}
+		w.adminB.must(404, "GET", "/api/v1/tenants/alpha/events", nil)
+		var beta struct{ Items []workflow.TenantEvent }
+		w.adminB.must(200, "GET", "/api/v1/tenants/beta/events", nil).json(t, &beta)
+		if len(beta.Items) != 0 {
+			t.Errorf("tenant beta's feed shows %d events", len(beta.Items))
+		}
+		for _, bad := range []string{"nonsense", database.Cursor("-1"), database.Cursor("x")} {
+			w.adminA.must(400, "GET", "/api/v1/tenants/alpha/events?cursor="+bad, nil)
+		}
+	})
+}
+
+// TestSubmissionsUpdatedSince filters the list by the time of the last change.
+func TestSubmissionsUpdatedSince(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		w := h.world()
+		var other workflow.SubmissionView
+		w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+			"kind": "follow_up", "title": "Old", "body": "text", "language": "en"}).json(t, &other)
+		h.clock.Advance(time.Hour)
+		since := h.clock.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+		w.reviewerA.must(200, "POST", subPath(w.submissionA.ID, "/transitions"), map[string]string{"action": "start_review"})
+		var l struct{ Items []workflow.SubmissionSummary }
+		w.reviewerA.must(200, "GET", "/api/v1/tenants/alpha/submissions?updated_since="+since, nil).json(t, &l)
+		if len(l.Items) != 1 || l.Items[0].ID != w.submissionA.ID {
+			t.Errorf("updated since %s: %+v", since, l.Items)
+		}
+		w.reviewerA.must(200, "GET", "/api/v1/tenants/alpha/submissions?updated_since="+h.clock.Now().Add(-2*time.Hour).Format(time.RFC3339Nano), nil).json(t, &l)
+		if len(l.Items) != 2 {
+			t.Errorf("updated in the last two hours: %d, want 2", len(l.Items))
+		}
+		for _, bad := range []string{"yesterday", "2026-13-01T00:00:00Z", "2026-03-01"} {
+			p := w.reviewerA.must(400, "GET", "/api/v1/tenants/alpha/submissions?updated_since="+bad, nil).problem(t)
+			if !slices.Equal(fieldNames(p), []string{"updated_since"}) {
+				t.Errorf("%s: fields %v", bad, fieldNames(p))
+			}
+		}
+	})
+}
