@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/dispatch"
-	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -139,10 +137,7 @@ func TestIsolationMatrix(t *testing.T) {
 		w := h.world()
 		// A webhook of alpha's, whose log fills as the submission below is dispatched,
 		// so that the webhook routes have targets.
-		hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-		defer hookSrv.Close()
-		var hook webhook.NewEndpoint
-		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/webhooks", map[string]any{"url": hookSrv.URL, "events": []string{"*"}}).json(t, &hook)
+		hookLogged := fixtureWebhook(t, w)
 		// A dispatched submission, so that the dispatch routes have a target.
 		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
 		var sent workflow.SubmissionView
@@ -152,11 +147,7 @@ func TestIsolationMatrix(t *testing.T) {
 		w.editorA1.must(200, "POST", subPath(sent.ID, "/transitions"), map[string]string{"action": "submit"})
 		w.reviewerA.must(201, "POST", subPath(sent.ID, "/comments"), map[string]any{"body": "ok " + secretMarker})
 		approveAndWait(t, w, sent.ID, workflow.Dispatched)
-		waitUntil(t, "the webhook's deliveries", func() bool {
-			var log struct{ Items []webhook.Attempt }
-			w.adminA.must(200, "GET", "/api/v1/tenants/alpha/webhooks/"+hook.ID+"/deliveries", nil).json(t, &log)
-			return len(log.Items) > 0
-		})
+		hookLogged()
 		// An API token of alpha's, so that /me/tokens/:id has a target.
 		w.editorA1.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "alpha's"})
 		var betaTok auth.NewToken

@@ -508,3 +508,22 @@ func TestSubmissionsUpdatedSince(t *testing.T) {
 		}
 	})
 }
+
+// fixtureWebhook registers a webhook of tenant alpha's (all events, to a receiver that
+// accepts everything), for tests generated from the route table; the function it
+// returns waits until the webhook's log has a line.
+func fixtureWebhook(t *testing.T, w *world) func() {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(srv.Close)
+	var hook webhook.NewEndpoint
+	w.adminA.must(201, "POST", "/api/v1/tenants/alpha/webhooks", map[string]any{"url": srv.URL, "events": []string{"*"}}).json(t, &hook)
+	return func() {
+		t.Helper()
+		waitUntil(t, "the webhook's log", func() bool {
+			var log struct{ Items []webhook.Attempt }
+			w.adminA.must(200, "GET", "/api/v1/tenants/alpha/webhooks/"+hook.ID+"/deliveries", nil).json(t, &log)
+			return len(log.Items) > 0
+		})
+	}
+}
