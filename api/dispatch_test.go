@@ -17,6 +17,7 @@ import (
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/internal/testrig"
 	"github.com/unionportal/unionportal/portal"
+	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -27,9 +28,19 @@ func newDispatchHarness(t *testing.T, db *database.DB, sender dispatch.Sender) *
 		PollInterval: 50 * time.Millisecond, MaxAttempts: 25}, true)
 }
 
+// testWebhookOptions let the tests' receivers be local and retry within milliseconds.
+var testWebhookOptions = webhook.Options{AllowPrivate: true, Timeout: 5 * time.Second,
+	Schedule: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond}}
+
 // newPortalHarness is a portal process with the services wired as serve wires them
 // (portal.New), its dispatch workers started when start is set.
 func newPortalHarness(t *testing.T, db *database.DB, opts dispatch.Options, start bool) *harness {
+	t.Helper()
+	return newPortalHarnessWith(t, db, opts, testWebhookOptions, start)
+}
+
+// newPortalHarnessWith is newPortalHarness with webhook options of its own.
+func newPortalHarnessWith(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool) *harness {
 	t.Helper()
 	h := newHarness(t, db)
 	if err := dispatch.MigrateQueue(context.Background(), db); err != nil {
@@ -39,13 +50,13 @@ func newPortalHarness(t *testing.T, db *database.DB, opts dispatch.Options, star
 		opts.Sender = dispatch.Outbox{Dir: t.TempDir()}
 	}
 	services, err := portal.New(context.Background(), db, h.store, portal.Options{Now: h.clock.Now,
-		Auth: testAuthOptions, Dispatch: opts})
+		Auth: testAuthOptions, Dispatch: opts, Webhook: hooks})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.auth, h.wf = services.Auth, services.Workflow
+	h.auth, h.wf, h.hooks = services.Auth, services.Workflow, services.Webhooks
 	d := services.Dispatch
-	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d, Metrics: services.Metrics})
+	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d, Webhooks: h.hooks, Metrics: services.Metrics})
 	if !start {
 		return h
 	}

@@ -85,8 +85,12 @@ func (s *Server) listSubmissions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	since, err := updatedSince(c)
+	if err != nil {
+		return err
+	}
 	f := workflow.ListFilter{State: c.QueryParam("state"), CaseID: c.QueryParam("case_id"),
-		OrganizationID: c.QueryParam("organization_id"), Q: c.QueryParam("q")}
+		OrganizationID: c.QueryParam("organization_id"), Q: c.QueryParam("q"), UpdatedSince: since}
 	items, next, err := s.opts.Workflow.ListSubmissions(c.Request().Context(), tenantAccess(c), f, page)
 	if err != nil {
 		return err

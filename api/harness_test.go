@@ -20,6 +20,7 @@ import (
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/storage"
+	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -57,6 +58,7 @@ type harness struct {
 	auth  *auth.Service
 	wf    *workflow.Service
 	store storage.Store
+	hooks *webhook.Service
 	srv   *Server
 	clock *fakeClock
 }

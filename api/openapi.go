@@ -15,6 +15,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -87,6 +88,8 @@ var tags = []struct{ name, segment, description string }{
 	{"dispatch", "dispatches", "Letters and their dispatch to the ILO"},
 	{"operations", "", "Health, readiness and metrics (outside /api/v1)"},
 	{"meta", "openapi.json", "This document"},
+	{"webhooks", "webhooks", "Webhook endpoints, their delivery log, and the tenant event feed; what the portal sends is under webhooks"},
+	{"events", "events", "The tenant event feed"},
 }
 
 func tagOf(path string) string {
@@ -223,6 +226,7 @@ func (s *Server) openAPI() map[string]any {
 		"tags":     tagList,
 		"security": []map[string][]string{{"session": {}}, {"bearer": {}}},
 		"paths":    paths,
+		"webhooks": g.webhooks(),
 		"components": map[string]any{
 			"schemas":   g.components,
 			"responses": problemResponses(),
@@ -370,10 +374,11 @@ func param(p Param, in string) map[string]any {
 
 // pathParams are the schemas of the path parameters, by name.
 var pathParams = map[string]map[string]any{
-	"tenant": {"type": "string", "description": "The tenant's slug"},
-	"id":     uuidSchema(),
-	"n":      {"type": "integer", "minimum": 1, "description": "A revision number"},
-	"domain": {"type": "string", "description": "A DNS domain name"},
+	"tenant":   {"type": "string", "description": "The tenant's slug"},
+	"id":       uuidSchema(),
+	"n":        {"type": "integer", "minimum": 1, "description": "A revision number"},
+	"domain":   {"type": "string", "description": "A DNS domain name"},
+	"delivery": uuidSchema(),
 }
 
 // openAPIPath turns /api/v1/tenants/:tenant into /tenants/{tenant} and its parameters.
@@ -427,6 +432,45 @@ func (s *Server) operationsRoutes() map[string]map[string]any {
 	}
 }
 
+// webhooks documents what the portal POSTs to a tenant's webhook endpoints: one
+// operation per event type, signed as Standard Webhooks says.
+func (g *schemaGen) webhooks() map[string]any {
+	event := g.schema(reflect.TypeOf(workflow.TenantEvent{}))
+	headers := []map[string]any{
+		{"name": "webhook-id", "in": "header", "required": true, "schema": uuidSchema(),
+			"description": "The event's id: the same on every retry and redelivery; de-duplicate on it"},
+		{"name": "webhook-timestamp", "in": "header", "required": true, "schema": map[string]any{"type": "string", "pattern": "^[0-9]+$"},
+			"description": "Seconds since 1970 when this attempt was signed; refuse ones far from your clock (5 minutes)"},
+		{"name": "webhook-signature", "in": "header", "required": true, "schema": map[string]any{"type": "string"},
+			"description": "v1,<base64 HMAC-SHA256 of \"webhook-id.webhook-timestamp.body\" keyed with the endpoint's secret (whsec_ prefix removed, base64-decoded)>"},
+	}
+	out := map[string]any{}
+	for _, t := range workflow.EventTypes() {
+		out[string(t)] = map[string]any{"post": map[string]any{
+			"operationId": "webhook" + camel(string(t)),
+			"summary":     "The event " + string(t),
+			"tags":        []string{"webhooks"},
+			"parameters":  headers,
+			"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": event}}},
+			"responses": map[string]any{
+				"2XX": map[string]any{"description": "Received: any 2xx ends the deliveries of this event to this endpoint"},
+				"410": map[string]any{"description": "Gone: the endpoint is disabled"},
+			},
+			"security": []map[string][]string{},
+		}}
+	}
+	return out
+}
+
+// camel turns submission.changes_requested into SubmissionChangesRequested.
+func camel(s string) string {
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return r == '.' || r == '_' || r == '-' }) {
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	return b.String()
+}
+
 // problemSchema documents every member a problem document may carry: RFC 9457's and
 // the extensions the server adds to some codes.
 type problemSchema struct {
@@ -466,17 +510,20 @@ var typeEnums = map[reflect.Type]func() []string{
 
 // tagEnums are the values of string fields tagged enum:"name" (or of their items).
 var tagEnums = map[string]func() []string{
-	"role":              auth.Roles,
-	"organization_kind": func() []string { return []string{auth.KindAffiliate, auth.KindSecretariat} },
-	"submission_kind":   workflow.Kinds,
-	"case_status":       func() []string { return []string{"open", "closed"} },
-	"recipient_kind":    func() []string { return []string{"to", "cc", "bcc"} },
-	"diff_op":           func() []string { return []string{"equal", "insert", "delete"} },
-	"problem_code":      apperr.Codes,
-	"dispatch_state":    func() []string { return []string{"queued", "sent", "failed"} },
-	"delivery_status":   func() []string { return []string{"accepted", "rejected"} },
-	"scope":             auth.AllScopes,
-	"invitation_status": func() []string { return []string{"pending", "accepted", "declined", "revoked", "expired"} },
+	"role":                    auth.Roles,
+	"organization_kind":       func() []string { return []string{auth.KindAffiliate, auth.KindSecretariat} },
+	"submission_kind":         workflow.Kinds,
+	"case_status":             func() []string { return []string{"open", "closed"} },
+	"recipient_kind":          func() []string { return []string{"to", "cc", "bcc"} },
+	"diff_op":                 func() []string { return []string{"equal", "insert", "delete"} },
+	"problem_code":            apperr.Codes,
+	"dispatch_state":          func() []string { return []string{"queued", "sent", "failed"} },
+	"delivery_status":         func() []string { return []string{"accepted", "rejected"} },
+	"scope":                   auth.AllScopes,
+	"invitation_status":       func() []string { return []string{"pending", "accepted", "declined", "revoked", "expired"} },
+	"event_type":              func() []string { return stringsOf(workflow.EventTypes()) },
+	"webhook_event":           func() []string { return append([]string{webhook.AllEvents}, stringsOf(workflow.EventTypes())...) },
+	"webhook_delivery_status": func() []string { return []string{webhook.StatusDelivered, webhook.StatusFailed} },
 }
 
 // notUUID are the string fields named like ids that are not UUIDs.
@@ -691,6 +738,6 @@ func (s *Server) serveOpenAPI(c echo.Context) error {
 // OpenAPIDocument returns the API's OpenAPI document as JSON, without a running portal:
 // the web UI's build generates its types from it.
 func OpenAPIDocument() ([]byte, error) {
-	s := New(Options{Auth: &auth.Service{}, Workflow: &workflow.Service{}, Dispatch: &dispatch.Service{}})
+	s := New(Options{Auth: &auth.Service{}, Workflow: &workflow.Service{}, Dispatch: &dispatch.Service{}, Webhooks: &webhook.Service{}})
 	return json.MarshalIndent(s.openAPI(), "", "  ")
 }

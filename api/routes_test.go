@@ -69,7 +69,7 @@ func snapshot(t *testing.T, db *database.DB) string {
 	var b strings.Builder
 	for _, table := range []string{"tenants", "organizations", "users", "memberships", "invitations", "api_tokens", "casbin_rule", "authz_state", "sessions",
 		"cases", "submissions", "submission_contributors", "revisions", "approvals", "comments", "attachments",
-		"dispatches", "deliveries"} {
+		"dispatches", "deliveries", "tenant_events", "webhook_endpoints"} {
 		var rows []map[string]any
 		if err := db.Conn(context.Background()).Table(table).Order("1").Find(&rows).Error; err != nil {
 			t.Fatal(err)
@@ -135,6 +135,9 @@ func TestIsolationMatrix(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		h := newDispatchHarness(t, db, dispatch.Outbox{Dir: t.TempDir()})
 		w := h.world()
+		// A webhook of alpha's, whose log fills as the submission below is dispatched,
+		// so that the webhook routes have targets.
+		hookLogged := fixtureWebhook(t, w)
 		// A dispatched submission, so that the dispatch routes have a target.
 		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
 		var sent workflow.SubmissionView
@@ -144,6 +147,7 @@ func TestIsolationMatrix(t *testing.T) {
 		w.editorA1.must(200, "POST", subPath(sent.ID, "/transitions"), map[string]string{"action": "submit"})
 		w.reviewerA.must(201, "POST", subPath(sent.ID, "/comments"), map[string]any{"body": "ok " + secretMarker})
 		approveAndWait(t, w, sent.ID, workflow.Dispatched)
+		hookLogged()
 		// An API token of alpha's, so that /me/tokens/:id has a target.
 		w.editorA1.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "alpha's"})
 		var betaTok auth.NewToken

@@ -25,6 +25,7 @@ import (
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -51,6 +52,8 @@ type Options struct {
 	Workflow *workflow.Service
 	// Dispatch renders letters and lists dispatches; without it those routes are absent.
 	Dispatch *dispatch.Service
+	// Webhooks manages the tenants' webhook endpoints; without it those routes are absent.
+	Webhooks *webhook.Service
 	// SessionAbsolute is the lifetime of the session cookie (default 12 h).
 	SessionAbsolute time.Duration
 	// MaxConcurrentUploads bounds uploads running at once (default 4); each holds one
@@ -221,7 +224,8 @@ func (s *Server) routes() {
 		Response: workflow.SubmissionSummary{}, List: true, Paged: true, Query: []Param{
 			{Name: "state", Description: "Only submissions in this state", Schema: map[string]any{"type": "string", "enum": stringsOf(workflow.States())}},
 			queryUUID("case_id", "Only this case's submissions"), queryUUID("organization_id", "Only this organization's submissions"),
-			queryString("q", "Words in the title")}})
+			queryString("q", "Words in the title"),
+			{Name: "updated_since", Description: "Only submissions changed at or after this time (RFC 3339)", Schema: map[string]any{"type": "string", "format": "date-time"}}}})
 	s.route(http.MethodPost, t+"/submissions", Tenant(auth.PermSubmissionWriteOwn), s.createSubmission, Doc{ID: "createSubmission", Summary: "Start a draft for your organization",
 		Request: workflow.SubmissionInput{}, Required: []string{"case_id", "kind", "title", "language"}, Response: workflow.SubmissionView{}, Status: http.StatusCreated, ETag: true})
 	s.route(http.MethodGet, t+"/submissions/:id", Tenant(auth.PermTenantRead), s.getSubmission, Doc{ID: "getSubmission", Summary: "A submission with its allowed actions (ETag: its version)", Response: workflow.SubmissionView{}, ETag: true})
@@ -270,6 +274,7 @@ func (s *Server) routes() {
 			Doc{ID: "getSentManifest", Summary: "What a dispatch sent: recipients, Message-ID, time, SHA-256 of every file", Response: dispatch.Manifest{}, ETag: true})
 	}
 	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{ID: "listSubmissionEvents", Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true, Paged: true})
+	s.webhookRoutes(t)
 }
 
 // Handler returns the server as an http.Handler, for tests and embedding.

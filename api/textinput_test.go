@@ -45,6 +45,7 @@ func TestTextInputSweep(t *testing.T) {
 		// A dispatched submission, so that the dispatch routes have a target, and an API
 		// token, so that /me/tokens/:id has one.
 		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
+		hookLogged := fixtureWebhook(t, w)
 		var sent workflow.SubmissionView
 		w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
 			"kind": "follow_up", "title": "Sent", "body": "b", "language": "en"}).json(t, &sent)
@@ -52,6 +53,7 @@ func TestTextInputSweep(t *testing.T) {
 		w.editorA1.must(200, "POST", subPath(sent.ID, "/transitions"), map[string]string{"action": "submit"})
 		w.reviewerA.must(201, "POST", subPath(sent.ID, "/comments"), map[string]any{"body": "Fine."})
 		approveAndWait(t, w, sent.ID, workflow.Dispatched)
+		hookLogged()
 		w.editorA1.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "sweep"})
 		// Pending invitations, for the invitation routes (tenant's and /me's).
 		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "guest@elsewhere.test", "name": "Guest",

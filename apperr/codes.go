@@ -54,6 +54,9 @@ const (
 	CodeIfMatchRequired     = "if_match_required"
 	CodeVersionMismatch     = "version_mismatch"
 
+	// Webhooks.
+	CodeWebhookDisabled = "webhook_disabled"
+
 	// Evidence files.
 	CodeFileTooLarge     = "file_too_large"
 	CodeFileTypeRefused  = "file_type_refused"
@@ -84,6 +87,7 @@ func Codes() []string {
 		CodeDuplicate, CodeAlreadyMember, CodeLastTenantAdmin, CodeInvitationExpired, CodeInvitationNotPending, CodeSenderDomainExists,
 		CodeInvalidTransition, CodeAuthorCannotApprove, CodeAuthorCannotSign, CodeAlreadyApproved, CodeNotReceivable,
 		CodeNotEditable, CodeNotDeletable, CodeIfMatchRequired, CodeVersionMismatch,
+		CodeWebhookDisabled,
 		CodeFileTooLarge, CodeFileTypeRefused, CodeFileTypeMismatch, CodeFileInfected, CodeTooManyUploads,
 		CodeNotReady, CodeServiceUnavailable, CodeDatabaseUnavailable, CodeStorageUnavailable, CodeStorageFull,
 		CodeMalwareScannerUnavailable, CodeRenderTimeout, CodeDiffTimeout,

@@ -57,6 +57,9 @@ const (
 	PermCommentRead        Permission = "comment:read"
 	PermCommentCreate      Permission = "comment:create"
 	PermEventRead          Permission = "event:read"
+	// PermWebhookManage: register, change and remove the tenant's webhook endpoints and
+	// read their delivery logs (tenant admins; migration 00009).
+	PermWebhookManage Permission = "webhook:manage"
 )
 
 // casbinModel is RBAC with domains: r.sub is a user id (or a role), r.dom a tenant id,

@@ -43,6 +43,7 @@ var writeScopes = map[Permission]string{
 	PermOrganizationManage: ScopeAdmin,
 	PermUserRead:           ScopeWrite,
 	PermUserManage:         ScopeAdmin, // members, roles and invitations
+	PermWebhookManage:      ScopeAdmin,
 	PermCaseRead:           ScopeWrite,
 	PermCaseCreate:         ScopeWrite,
 	PermCaseUpdate:         ScopeWrite,

@@ -84,6 +84,18 @@ type Options struct {
 	// render that runs out of time answers 503 render_timeout (preview) or fails the
 	// attempt, which is retried like a temporary delivery failure (dispatch).
 	RenderTimeout time.Duration
+	// Jobs are other packages' jobs that the queue client runs too (the webhook
+	// deliveries). There is one client per process: River's leader discards a stuck job
+	// whose kind its own client does not know, so every client must know every kind.
+	Jobs []Jobs
+}
+
+// Jobs are another package's job kinds, run by the dispatch service's queue client.
+type Jobs struct {
+	// Register adds their workers.
+	Register func(*river.Workers) error
+	// Queues are the queues they run in, besides the default one.
+	Queues map[string]river.QueueConfig
 }
 
 // Service renders letters, enqueues dispatches and works them.
@@ -153,9 +165,18 @@ func NewService(db *database.DB, store storage.Store, wf *workflow.Service, opts
 	if err := river.AddWorkerSafely(workers, &notifyWorker{s: s}); err != nil {
 		return nil, err
 	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+	for _, j := range opts.Jobs {
+		if err := j.Register(workers); err != nil {
+			return nil, err
+		}
+		for name, q := range j.Queues {
+			queues[name] = q
+		}
+	}
 	cfg := &river.Config{
 		Logger:               opts.Logger.With("component", "queue"),
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Queues:               queues,
 		Workers:              workers,
 		MaxAttempts:          opts.MaxAttempts,
 		RetryPolicy:          &retryPolicy{base: opts.RetryBase},
@@ -183,6 +204,10 @@ func NewService(db *database.DB, store storage.Store, wf *workflow.Service, opts
 	}
 	return s, nil
 }
+
+// Queue is the queue client, for the packages whose Jobs it runs to enqueue theirs
+// (InsertTx, in the transaction of the change they follow).
+func (s *Service) Queue() *river.Client[*sql.Tx] { return s.client }
 
 // Start starts the workers; Stop waits for running jobs to finish (or ctx to end).
 func (s *Service) Start(ctx context.Context) error { return s.client.Start(ctx) }

@@ -171,7 +171,7 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], d *Dispatch, 
 		if res.Error != nil {
 			return res.Error
 		}
-		if err := s.wf.CompleteDispatch(ctx, d.TenantID, d.SubmissionID, d.ID, sent, truncate(response, 500)); err != nil {
+		if err := s.wf.CompleteDispatch(ctx, d.TenantID, d.SubmissionID, d.ID, d.MessageID, sent, truncate(response, 500)); err != nil {
 			return err
 		}
 		tx, _ := s.db.SQLTx(ctx)

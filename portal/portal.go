@@ -1,5 +1,5 @@
-// Package portal assembles the portal's domain services (auth, workflow, dispatch) on
-// one database and one store, wired once: serve, worker, the tests and the benchmarks
+// Package portal assembles the portal's domain services (auth, workflow, dispatch,
+// webhook) on one database and one store, wired once: serve, worker, the tests and the benchmarks
 // all build them here. It sits between api and dispatch in the layering.
 package portal
 
@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
 
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/storage"
+	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -25,6 +27,7 @@ type Options struct {
 	Auth     auth.Options
 	Workflow workflow.Options
 	Dispatch dispatch.Options
+	Webhook  webhook.Options
 }
 
 // Services are the wired domain services.
@@ -32,13 +35,16 @@ type Services struct {
 	Auth     *auth.Service
 	Workflow *workflow.Service
 	Dispatch *dispatch.Service
+	Webhooks *webhook.Service
 	// Metrics holds the dispatch metrics, for /metrics.
 	Metrics *prometheus.Registry
 }
 
 // New builds the services on db (migrated, River's queue included) and store: the
 // workflow's submissions entering states reach the dispatch service, which reads what
-// it sends through the workflow's ports. The dispatch workers are not started.
+// it sends through the workflow's ports; the events of the tenants' feeds reach the
+// webhook service, whose deliveries run on the dispatch service's queue client. The
+// workers are not started.
 func New(ctx context.Context, db *database.DB, store storage.Store, opts Options) (*Services, error) {
 	if opts.Auth.Logger == nil {
 		opts.Auth.Logger = opts.Logger
@@ -60,13 +66,21 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	if err != nil {
 		return nil, err
 	}
+	if opts.Webhook.Logger == nil {
+		opts.Webhook.Logger = opts.Logger
+	}
 	wf := workflow.NewService(db, opts.Workflow)
+	hooks := webhook.NewService(db, wf, opts.Webhook)
+	opts.Dispatch.Jobs = append(opts.Dispatch.Jobs, dispatch.Jobs{Register: hooks.Register,
+		Queues: map[string]river.QueueConfig{webhook.QueueName: hooks.QueueConfig()}})
 	d, err := dispatch.NewService(db, store, wf, opts.Dispatch)
 	if err != nil {
 		return nil, err
 	}
+	hooks.UseQueue(d.Queue())
 	wf.Subscribe(d)
+	wf.SubscribeEvents(hooks)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(d.Collectors()...)
-	return &Services{Auth: a, Workflow: wf, Dispatch: d, Metrics: reg}, nil
+	return &Services{Auth: a, Workflow: wf, Dispatch: d, Webhooks: hooks, Metrics: reg}, nil
 }

@@ -55,21 +55,27 @@ type Rule struct {
 	Freezes bool
 	// SignsSnapshot: the action signs the approval snapshot (its hash is recorded).
 	SignsSnapshot bool
+	// Event is what the tenant's event feed and its webhooks call the action taken
+	// (ADR 0021); none for an action integrators are not told of, and none while a
+	// counted action stays Pending.
+	Event EventType
 }
 
 // table is the workflow's actions.
 var table = []Rule{
 	{Action: ActionSubmit, From: []State{Draft, ChangesRequested}, To: Submitted, Permission: auth.PermSubmissionWriteOwn,
-		OwnOrganization: true, NewRevision: true},
+		OwnOrganization: true, NewRevision: true, Event: EventSubmitted},
 	{Action: ActionWithdraw, From: []State{Submitted, InReview, ChangesRequested}, To: Withdrawn, Permission: auth.PermSubmissionWriteOwn,
-		OwnOrganization: true},
+		OwnOrganization: true, Event: EventWithdrawn},
 	{Action: ActionStartReview, From: []State{Submitted}, To: InReview, Permission: auth.PermSubmissionReview, AssignsReviewer: true},
 	{Action: ActionRequestChanges, From: []State{Submitted, InReview}, To: ChangesRequested, Permission: auth.PermSubmissionReview,
-		CommentRequired: true},
+		CommentRequired: true, Event: EventChangesRequested},
 	{Action: ActionApprove, From: []State{Submitted, InReview}, To: Dispatching, Counted: true, Pending: InReview, WithSignatory: Approved,
-		Permission: auth.PermSubmissionReview, NotContributor: true, Freezes: true},
-	{Action: ActionReject, From: []State{Submitted, InReview}, To: Rejected, Permission: auth.PermSubmissionReview, CommentRequired: true},
-	{Action: ActionSign, From: []State{Approved}, To: Dispatching, Permission: auth.PermSubmissionSign, NotContributor: true, SignsSnapshot: true},
+		Permission: auth.PermSubmissionReview, NotContributor: true, Freezes: true, Event: EventApproved},
+	{Action: ActionReject, From: []State{Submitted, InReview}, To: Rejected, Permission: auth.PermSubmissionReview, CommentRequired: true,
+		Event: EventRejected},
+	{Action: ActionSign, From: []State{Approved}, To: Dispatching, Permission: auth.PermSubmissionSign, NotContributor: true, SignsSnapshot: true,
+		Event: EventSigned},
 	{Action: ActionResend, From: []State{DispatchFailed}, To: Dispatching, Permission: auth.PermSubmissionResend},
 }
 

@@ -151,7 +151,10 @@ func (s *Service) AddComment(ctx context.Context, a *auth.TenantAccess, submissi
 		if err := s.db.Conn(ctx).Create(c).Error; err != nil {
 			return err
 		}
-		return s.event(ctx, a, "submission.commented", "submission", sub.ID, map[string]any{"comment_id": c.ID})
+		if err := s.event(ctx, a, "submission.commented", "submission", sub.ID, map[string]any{"comment_id": c.ID}); err != nil {
+			return err
+		}
+		return s.publishComment(ctx, sub, c.ID)
 	})
 	return c, err
 }

@@ -52,9 +52,10 @@ type Options struct {
 
 // Service is the workflow domain.
 type Service struct {
-	db        *database.DB
-	opts      Options
-	listeners []Listener
+	db             *database.DB
+	opts           Options
+	listeners      []Listener
+	eventListeners []EventListener
 }
 
 // Subscribe adds a listener of submissions entering states (the dispatch service). It

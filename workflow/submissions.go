@@ -119,7 +119,10 @@ func (s *Service) CreateSubmission(ctx context.Context, a *auth.TenantAccess, in
 		if err := s.db.Conn(ctx).Create(&contributor{SubmissionID: sub.ID, UserID: a.Principal.User.ID}).Error; err != nil {
 			return err
 		}
-		return s.event(ctx, a, "submission.created", "submission", sub.ID, map[string]any{"case_id": sub.CaseID, "kind": sub.Kind})
+		if err := s.event(ctx, a, "submission.created", "submission", sub.ID, map[string]any{"case_id": sub.CaseID, "kind": sub.Kind}); err != nil {
+			return err
+		}
+		return s.publish(ctx, EventSubmissionCreated, &sub, "", nil)
 	})
 	if err != nil {
 		return nil, err
@@ -304,6 +307,8 @@ type ListFilter struct {
 	CaseID         string
 	OrganizationID string
 	Q              string
+	// UpdatedSince keeps submissions changed at or after it (zero: all).
+	UpdatedSince time.Time
 }
 
 func (f ListFilter) validate() error {
@@ -345,6 +350,9 @@ func (s *Service) ListSubmissions(ctx context.Context, a *auth.TenantAccess, f L
 	}
 	if f.OrganizationID != "" {
 		q = q.Where("submissions.organization_id = ?", f.OrganizationID)
+	}
+	if !f.UpdatedSince.IsZero() {
+		q = q.Where("submissions.updated_at >= ?", f.UpdatedSince.UTC())
 	}
 	if f.Q != "" {
 		like := "%" + escapeLike(strings.ToLower(f.Q)) + "%"

@@ -89,12 +89,13 @@ func (s *Service) apply(ctx context.Context, a *auth.TenantAccess, sub *Submissi
 		}
 		details["snapshot_sha256"] = snap.SHA256
 	}
+	var commentID string
 	if comment != "" {
-		id, err := s.recordComment(ctx, sub, uid, comment)
-		if err != nil {
+		var err error
+		if commentID, err = s.recordComment(ctx, sub, uid, comment); err != nil {
 			return err
 		}
-		details["comment_id"] = id
+		details["comment_id"] = commentID
 	}
 
 	now := s.now()
@@ -112,7 +113,25 @@ func (s *Service) apply(ctx context.Context, a *auth.TenantAccess, sub *Submissi
 	if err := s.event(ctx, a, "submission."+string(rule.Action), "submission", sub.ID, details); err != nil {
 		return err
 	}
+	if rule.Event != "" && (!rule.Counted || to != rule.Pending) {
+		if err := s.publish(ctx, rule.Event, sub, from, nil); err != nil {
+			return err
+		}
+	}
+	if commentID != "" {
+		if err := s.publishComment(ctx, sub, commentID); err != nil {
+			return err
+		}
+	}
 	return s.entered(ctx, sub, from, snap)
+}
+
+// publishComment tells the feed of a new comment on sub (by id only: its text stays in
+// the portal).
+func (s *Service) publishComment(ctx context.Context, sub *Submission, commentID string) error {
+	return s.publish(ctx, EventCommentCreated, sub, "", func(d *EventData) {
+		d.CommentID, d.Links.Comments = commentID, d.Links.Submission+"/comments"
+	})
 }
 
 // newRevision records sub as its next immutable revision, with its evidence.
@@ -245,13 +264,14 @@ func (s *Service) receivable(ctx context.Context, a *auth.TenantAccess, sub *Sub
 		Message: "the submission cannot be approved until these checks pass", Fields: failed}
 }
 
-// CompleteDispatch records the outcome of a dispatch, in the transaction carried by ctx:
-// dispatching becomes dispatched or dispatch_failed. It is the dispatch worker's step,
+// CompleteDispatch records the outcome of a dispatch (its id and Message-ID, without
+// angle brackets), in the transaction carried by ctx: dispatching becomes dispatched or
+// dispatch_failed, and the tenant's feed says so. It is the dispatch worker's step,
 // not a user's, so it is not in Table; a submission in any other state is left alone.
-func (s *Service) CompleteDispatch(ctx context.Context, tenantID, submissionID, dispatchID string, sent bool, detail string) error {
-	to := DispatchFailed
+func (s *Service) CompleteDispatch(ctx context.Context, tenantID, submissionID, dispatchID, messageID string, sent bool, detail string) error {
+	to, typ := DispatchFailed, EventDispatchFailed
 	if sent {
-		to = Dispatched
+		to, typ = Dispatched, EventDispatched
 	}
 	res := s.db.Conn(ctx).Model(&Submission{}).Where("id = ? AND tenant_id = ? AND state = ?", submissionID, tenantID, Dispatching).
 		Updates(map[string]any{"state": to, "version": gorm.Expr("version + 1"), "updated_at": s.now()})
@@ -266,6 +286,12 @@ func (s *Service) CompleteDispatch(ctx context.Context, tenantID, submissionID, 
 	}
 	var sub Submission
 	if err := s.db.Conn(ctx).Where("id = ?", submissionID).First(&sub).Error; err != nil {
+		return err
+	}
+	err = s.publish(ctx, typ, &sub, Dispatching, func(d *EventData) {
+		d.DispatchID, d.MessageID, d.Links.Dispatches = dispatchID, messageID, d.Links.Submission+"/dispatches"
+	})
+	if err != nil {
 		return err
 	}
 	return s.entered(ctx, &sub, Dispatching, nil)

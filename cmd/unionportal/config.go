@@ -53,6 +53,8 @@ type Config struct {
 	MaxUploads      int
 	ClamdAddr       string
 	DispatchTimeout time.Duration
+	// WebhookAllowPrivate lets webhook endpoints be internal addresses (and http).
+	WebhookAllowPrivate bool
 }
 
 // setting describes one configuration key: its default, what it expects, and how it is
@@ -216,6 +218,10 @@ var settings = []setting{
 		}
 		c.ClamdAddr = v
 		return nil
+	}},
+	{"WEBHOOK_ALLOW_PRIVATE", "false", "true or false", func(c *Config, v string) (err error) {
+		c.WebhookAllowPrivate, err = strconv.ParseBool(v)
+		return err
 	}},
 	{"TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
 		c.TrustedProxies = nil

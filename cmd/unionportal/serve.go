@@ -23,6 +23,7 @@ import (
 	"github.com/unionportal/unionportal/frontend"
 	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
+	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -204,7 +205,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	opts := portal.Options{Logger: log,
 		Auth:     auth.Options{SecretKey: []byte(cfg.SecretKey), SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute},
 		Workflow: workflow.Options{Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}},
-		Dispatch: dispatch.Options{Sender: sender, BaseURL: cfg.BaseURL, JobTimeout: cfg.DispatchTimeout}}
+		Dispatch: dispatch.Options{Sender: sender, BaseURL: cfg.BaseURL, JobTimeout: cfg.DispatchTimeout},
+		Webhook:  webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}}
 	if cfg.ClamdAddr != "" {
 		client := &clamd.Client{Addr: cfg.ClamdAddr}
 		opts.Workflow.Scanner = func(ctx context.Context) (workflow.Scan, error) { return client.Start(ctx) }
@@ -221,6 +223,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		Auth:                 a.auth,
 		Workflow:             a.wf,
 		Dispatch:             a.dispatch,
+		Webhooks:             services.Webhooks,
 		MaxConcurrentUploads: cfg.MaxUploads,
 		SessionAbsolute:      cfg.SessionAbsolute,
 		Logger:               log,

@@ -23,8 +23,11 @@ var layer = map[string]float64{
 	"auth":     3,
 	"workflow": 4,
 	"dispatch": 5,
-	"portal":   6,
-	"api":      7,
+	// webhook: endpoints and deliveries of the tenant's events (ADR 0021); it listens
+	// to the workflow and runs on the dispatch service's queue client, wired by portal.
+	"webhook": 5.5,
+	"portal":  6,
+	"api":     7,
 	// Programs: the portal's command, and the benchmarks (which measure the portal by
 	// running its binary, so they never need api).
 	"cmd/unionportal": 8,
