@@ -44,7 +44,7 @@ chromium:
 ## UI's unit tests and browser tests (against the real portal)
 test: lint build chromium
 	$(GO) build -o $(BIN)/testrig ./internal/testrig/cmd/testrig
-	UNIONPORTAL_CODEGEN=1 ./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...
+	UNIONPORTAL_TEST_CODEGEN=1 ./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) test-ui
 
 ## test-ui: the UI's unit tests (Vitest) and browser tests (Playwright, Debian's Chromium)

@@ -12,11 +12,11 @@ const oapiCodegen = "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2
 
 // TestGeneratedClientCompiles generates a typed Go client from the published document
 // with oapi-codegen, in a module of its own, and compiles it without edits. It needs the
-// Go module proxy (or a warm module cache), so it runs when UNIONPORTAL_CODEGEN=1, as
+// Go module proxy (or a warm module cache), so it runs when UNIONPORTAL_TEST_CODEGEN=1, as
 // `make test` sets it.
 func TestGeneratedClientCompiles(t *testing.T) {
-	if os.Getenv("UNIONPORTAL_CODEGEN") != "1" {
-		t.Skip("set UNIONPORTAL_CODEGEN=1 to generate and compile a client (make test does)")
+	if os.Getenv("UNIONPORTAL_TEST_CODEGEN") != "1" {
+		t.Skip("set UNIONPORTAL_TEST_CODEGEN=1 to generate and compile a client (make test does)")
 	}
 	doc, err := OpenAPIDocument()
 	if err != nil {

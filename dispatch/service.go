@@ -25,21 +25,21 @@ import (
 // Dispatch is one attempt series at sending a submission: every entry into
 // dispatching creates one, with its own Message-ID, reused on every retry.
 type Dispatch struct {
-	ID           string     `json:"id"`
-	TenantID     string     `json:"-"`
-	SubmissionID string     `json:"submission_id"`
-	Revision     int        `json:"revision"`
-	State        string     `json:"state"` // queued, sent, failed
+	ID           string `json:"id"`
+	TenantID     string `json:"-"`
+	SubmissionID string `json:"submission_id"`
+	Revision     int    `json:"revision"`
+	State        string `json:"state" enum:"dispatch_state"`
 	// MessageID is the e-mail's Message-ID, with its angle brackets as in the e-mail.
-	MessageID    string     `json:"message_id"`
-	Sandbox      bool       `json:"sandbox"`
-	Attempts     int        `json:"attempts"`
-	LastError    string     `json:"last_error"`
-	LetterKey    string     `json:"-"`
-	ManifestKey  string     `json:"-"`
-	CreatedAt    time.Time  `json:"created_at"`
-	SentAt       *time.Time `json:"sent_at"`
-	Deliveries   []Delivery `json:"deliveries" gorm:"-"`
+	MessageID   string     `json:"message_id"`
+	Sandbox     bool       `json:"sandbox"`
+	Attempts    int        `json:"attempts"`
+	LastError   string     `json:"last_error"`
+	LetterKey   string     `json:"-"`
+	ManifestKey string     `json:"-"`
+	CreatedAt   time.Time  `json:"created_at"`
+	SentAt      *time.Time `json:"sent_at"`
+	Deliveries  []Delivery `json:"deliveries" gorm:"-"`
 }
 
 // Delivery is the SMTP server's answer for one recipient.
@@ -48,7 +48,7 @@ type Delivery struct {
 	DispatchID string    `json:"-"`
 	Address    string    `json:"address"`
 	Kind       string    `json:"kind"`
-	Status     string    `json:"status"` // accepted, rejected
+	Status     string    `json:"status" enum:"delivery_status"`
 	Response   string    `json:"response"`
 	CreatedAt  time.Time `json:"created_at"`
 }

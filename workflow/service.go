@@ -73,7 +73,9 @@ func NewService(db *database.DB, opts Options) *Service {
 	return &Service{db: db, opts: opts}
 }
 
-func (s *Service) now() time.Time { return s.opts.Now().UTC() }
+// now is the clock, to the microsecond that PostgreSQL keeps: an answer given when a
+// row is written is the answer later reads give (and so is its ETag).
+func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
 
 // event appends an audit event to the tenant's chain in the transaction carried by ctx.
 func (s *Service) event(ctx context.Context, a *auth.TenantAccess, action, objectType, objectID string, details map[string]any) error {

@@ -1,16 +1,21 @@
 import { expect, test } from '@playwright/test'
 import { logins, signIn, noSeriousViolations } from './helpers'
 
-test('an API token is shown once, works with the API, and can be revoked', async ({ page, request }) => {
+test('an API token is shown once, works with the API within its scopes, and can be revoked', async ({ page, request }) => {
   await signIn(page, 'reviewer')
   await page.getByRole('link', { name: 'API tokens' }).click()
   await page.getByLabel('Name of the token').fill('case management')
+  await page.getByRole('checkbox', { name: /^write/ }).uncheck() // a read-only token
   await page.getByRole('button', { name: 'Create the token' }).click()
   await noSeriousViolations(page)
   const token = (await page.getByTestId('new-token').textContent())!.trim()
   expect(token).toMatch(/^up_/)
   const me = await request.get('/api/v1/me', { headers: { Authorization: 'Bearer ' + token } })
   expect(me.status()).toBe(200)
+  const write = await request.post('/api/v1/me/tokens', { headers: { Authorization: 'Bearer ' + token }, data: { name: 'x' } })
+  expect(write.status()).toBe(403)
+  expect((await write.json()).code).toBe('insufficient_scope')
+  await expect(page.getByText(/^read · /)).toBeVisible()
   await page.reload()
   await expect(page.getByTestId('new-token')).toHaveCount(0) // shown once
   await page.getByRole('button', { name: 'Revoke case management' }).click()

@@ -2,9 +2,12 @@ import { useEffect, useState } from 'preact/hooks'
 import { api, must } from '../api/client'
 import type { components } from '../api/schema'
 import { formatDate, t, useLocale } from '../i18n'
+import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 
 type Token = components['schemas']['APIToken']
+type Scope = Token['scopes'][number]
+const allScopes: Scope[] = ['read', 'write', 'admin']
 
 /** Tokens: the user's API tokens; a new one is shown once, with a copy button. */
 export function Tokens() {
@@ -12,6 +15,8 @@ export function Tokens() {
   const [tokens, setTokens] = useState<Token[]>([])
   const [name, setName] = useState('')
   const [expires, setExpires] = useState('')
+  const [scopes, setScopes] = useState<Scope[]>(['read', 'write'])
+  const [refusedBy, setRefusedBy] = useState<string[]>([])
   const [fresh, setFresh] = useState('')
   const [copied, setCopied] = useState(false)
   const [error, setError] = useState('')
@@ -27,10 +32,11 @@ export function Tokens() {
   async function create(e: Event) {
     e.preventDefault()
     try {
-      const body: { name: string; expires_at?: string; can_create_tokens: boolean } = { name, can_create_tokens: false }
+      const body: components['schemas']['CreateTokenRequest'] = { name, scopes }
       if (expires) body.expires_at = new Date(expires + 'T23:59:59').toISOString()
       const tok = await must(api.POST('/me/tokens', { body }))
       setFresh(tok.token)
+      setRefusedBy(tok.refused_by ?? [])
       setCopied(false)
       setName('')
       setExpires('')
@@ -70,6 +76,7 @@ export function Tokens() {
             {t('tokens.copy')}
           </button>
           {copied && <span> {t('tokens.copied')}</span>}
+          {refusedBy.length > 0 && <p class="error">{t('tokens.refusedBy', { tenants: refusedBy.join(', ') })}</p>}
         </div>
       )}
       {error && (
@@ -82,7 +89,22 @@ export function Tokens() {
         <input id="token-name" value={name} required onInput={(e) => setName(e.currentTarget.value)} />
         <label for="token-expires">{t('tokens.expires')}</label>
         <input id="token-expires" type="date" value={expires} onInput={(e) => setExpires(e.currentTarget.value)} />
-        <button type="submit" class="primary" disabled={!name.trim()}>
+        <fieldset>
+          <legend>{t('tokens.scopes')}</legend>
+          {allScopes.map((sc) => (
+            <label key={sc} class="check">
+              <input
+                type="checkbox"
+                checked={scopes.includes(sc)}
+                onChange={(e) =>
+                  setScopes(e.currentTarget.checked ? allScopes.filter((x) => x === sc || scopes.includes(x)) : scopes.filter((x) => x !== sc))
+                }
+              />{' '}
+              {t(('tokens.scope.' + sc) as MessageKey)}
+            </label>
+          ))}
+        </fieldset>
+        <button type="submit" class="primary" disabled={!name.trim() || scopes.length === 0}>
           {t('tokens.create')}
         </button>
       </form>
@@ -96,6 +118,7 @@ export function Tokens() {
                 {tok.name} <code>{tok.prefix}…</code>
               </span>
               <span class="meta">
+                {tok.scopes.join(' + ')} ·{' '}
                 {tok.last_used_at ? t('tokens.lastUsed', { date: formatDate(tok.last_used_at) }) : t('tokens.neverUsed')}
                 {tok.expires_at && <> · {t('tokens.expiresOn', { date: formatDate(tok.expires_at) })}</>}
               </span>
