@@ -247,6 +247,7 @@ func (c *client) rawGet(path string, headers map[string]string) response {
 	}
 	rec := httptest.NewRecorder()
 	c.h.srv.Handler().ServeHTTP(rec, req)
+	c.h.checkExchange(req, nil, rec)
 	return response{rec}
 }
 

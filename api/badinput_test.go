@@ -92,10 +92,12 @@ func TestBadInput(t *testing.T) {
 		}
 
 		t.Run("wrong content type", func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodPost, "/api/v1/auth/login", strings.NewReader(`{"email":"a@b.c","password":"x"}`))
+			body := `{"email":"a@b.c","password":"x"}`
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/auth/login", strings.NewReader(body))
 			req.Header.Set("Content-Type", "text/plain")
 			rec := httptest.NewRecorder()
 			h.srv.Handler().ServeHTTP(rec, req)
+			h.checkExchange(req, []byte(body), rec)
 			if rec.Code != http.StatusUnsupportedMediaType {
 				t.Errorf("status %d, want 415", rec.Code)
 			}

@@ -272,6 +272,7 @@ func (c *client) uploadWithKey(submissionID, key, contentType string, body []byt
 	req.Header.Set("X-CSRF-Token", c.csrf)
 	rec := httptest.NewRecorder()
 	c.h.srv.Handler().ServeHTTP(rec, req)
+	c.h.checkExchange(req, body, rec)
 	return response{rec}
 }
 

@@ -474,14 +474,7 @@ func camel(s string) string {
 // problemSchema documents every member a problem document may carry: RFC 9457's and
 // the extensions the server adds to some codes.
 type problemSchema struct {
-	Type      string              `json:"type"`
-	Title     string              `json:"title"`
-	Status    int                 `json:"status"`
-	Detail    string              `json:"detail,omitempty"`
-	Instance  string              `json:"instance,omitempty"`
-	Code      string              `json:"code" enum:"problem_code"`
-	RequestID string              `json:"request_id,omitempty"`
-	Errors    []apperr.FieldError `json:"errors,omitempty"`
+	Problem
 	// Extensions, by code.
 	CurrentVersion int               `json:"current_version,omitempty" doc:"version_mismatch, if_match_required: the submission's current version (its ETag)"`
 	AllowedActions []workflow.Action `json:"allowed_actions,omitempty" doc:"invalid_transition: the actions possible now"`
