@@ -1,6 +1,7 @@
 package api
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/logctx"
 )
 
 // Access is what a route requires. Every /api/v1 route declares one where it is
@@ -127,6 +129,7 @@ func (s *Server) guard(access Access) echo.MiddlewareFunc {
 				if err != nil {
 					return err
 				}
+				logctx.Add(ctx, slog.String("tenant", ta.Tenant.Slug))
 				// Set before the permission check, so that a refusal is audited in the tenant.
 				c.Set(tenantKey, ta)
 				if err := ta.Require(access.perm); err != nil {
@@ -156,6 +159,7 @@ func (s *Server) authenticate(c echo.Context) (*auth.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
+	logctx.Add(req.Context(), slog.String("user_id", p.User.ID))
 	// Known before the CSRF check, so that a CSRF failure is audited as this user's.
 	c.Set(principalKey, p)
 	if p.Via == auth.ViaSession && !safeMethod(req.Method) && !s.opts.Auth.CheckCSRF(p.SessionID, req.Header.Get("X-CSRF-Token")) {

@@ -107,7 +107,7 @@ func (s *Server) uploadReadError(c echo.Context, att *workflow.Attachment, err e
 func (s *Server) discard(c echo.Context, att *workflow.Attachment, err error) error {
 	if att != nil {
 		if derr := s.opts.Workflow.DeleteAttachment(context.WithoutCancel(c.Request().Context()), tenantAccess(c), att.ID); derr != nil {
-			s.log.Warn("could not remove the file of a refused upload", "attachment_id", att.ID, "error", derr)
+			s.log.WarnContext(c.Request().Context(), "could not remove the file of a refused upload", "attachment_id", att.ID, "error", derr)
 		}
 	}
 	return err

@@ -58,7 +58,7 @@ func (s *Server) readyz(c echo.Context) error {
 			status, why := "ok", ""
 			if err := chk.Fn(ctx); err != nil {
 				status, why = "unavailable", checkReason(err)
-				s.log.Warn("readiness check failed", "check", chk.Name, "error", err.Error())
+				s.log.WarnContext(ctx, "readiness check failed", "check", chk.Name, "error", err.Error())
 			}
 			mu.Lock()
 			results[chk.Name] = status

@@ -127,7 +127,7 @@ func (s *Server) runClaimed(c echo.Context, next echo.HandlerFunc, claim *auth.I
 			return
 		}
 		if aerr := s.opts.Auth.AbandonIdempotent(context.WithoutCancel(req.Context()), claim); aerr != nil {
-			s.log.Warn("could not release an idempotency key; it is released after its lease", "request_id", requestID(c), "error", aerr)
+			s.log.WarnContext(c.Request().Context(), "could not release an idempotency key; it is released after its lease", "error", aerr)
 		}
 	}()
 	if err = next(c); err != nil {
@@ -159,8 +159,8 @@ func (s *Server) runClaimed(c echo.Context, next echo.HandlerFunc, claim *auth.I
 	// would let a repetition do it again. The key then stays running until its lease ends.
 	kept = true
 	if ferr := s.opts.Auth.FinishIdempotent(context.WithoutCancel(req.Context()), claim, stored); ferr != nil {
-		s.log.Error("could not keep an idempotent response; repetitions get 409 until the key's lease ends",
-			"request_id", requestID(c), "error", ferr)
+		s.log.ErrorContext(req.Context(), "could not keep an idempotent response; repetitions get 409 until the key's lease ends",
+			"error", ferr)
 	}
 	return err
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/unionportal/unionportal/logctx"
 )
 
 // validRequestID bounds what a client may send as X-Request-Id; anything else is
@@ -22,6 +24,16 @@ func dropInvalidRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 		if id := h.Get(echo.HeaderXRequestID); id != "" && !validRequestID.MatchString(id) {
 			h.Del(echo.HeaderXRequestID)
 		}
+		return next(c)
+	}
+}
+
+// logContext gives the request a bag of log attributes, with its id: every line logged
+// with the request's context carries them, and the user and tenant once known.
+func logContext(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := logctx.With(c.Request().Context(), slog.String("request_id", requestID(c)))
+		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
 }
@@ -56,8 +68,8 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 			if v.Status >= 500 {
 				level = slog.LevelWarn
 			}
+			// The request id, user and tenant come from the request's log context.
 			s.log.LogAttrs(c.Request().Context(), level, "request",
-				slog.String("request_id", v.RequestID),
 				slog.String("method", v.Method),
 				slog.String("path", v.URIPath),
 				slog.String("route", v.RoutePath),
@@ -77,7 +89,7 @@ func (s *Server) recoverPanics() echo.MiddlewareFunc {
 		StackSize:       16 << 10,
 		DisableStackAll: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			s.log.Error("panic recovered", "request_id", requestID(c), "path", c.Request().URL.Path,
+			s.log.ErrorContext(c.Request().Context(), "panic recovered", "path", c.Request().URL.Path,
 				"panic", err.Error(), "stack", string(stack))
 			return err
 		},

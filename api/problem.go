@@ -141,7 +141,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	c.Set(handledErrorKey, err)
 	req := c.Request()
 	if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
-		s.log.Debug("client went away", "request_id", requestID(c), "path", req.URL.Path)
+		s.log.DebugContext(req.Context(), "client went away", "path", req.URL.Path)
 		return
 	}
 	p, fault := problemFor(err)
@@ -154,7 +154,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		if p.Status == http.StatusServiceUnavailable {
 			level = slog.LevelWarn // a service is down: not a bug, and it repeats
 		}
-		s.log.Log(req.Context(), level, "request failed", "request_id", p.RequestID, "method", req.Method,
+		s.log.Log(req.Context(), level, "request failed", "method", req.Method,
 			"path", req.URL.Path, "status", p.Status, "error", err.Error())
 	}
 	s.auditRefusal(c, p.Status, p.Code)
@@ -180,6 +180,6 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		body = []byte(fmt.Sprintf(`{"type":"about:blank","status":%d,"code":"internal_error"}`, p.Status))
 	}
 	if werr := c.Blob(p.Status, ProblemContentType, body); werr != nil {
-		s.log.Debug("writing the error response failed", "request_id", p.RequestID, "error", werr)
+		s.log.DebugContext(req.Context(), "writing the error response failed", "error", werr)
 	}
 }

@@ -101,6 +101,6 @@ func (s *Server) auditRefusal(c echo.Context, status int, code string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 2*time.Second)
 	defer cancel()
 	if err := s.opts.Auth.RecordRefusal(ctx, actor, tenantID, req.Method, route, details); err != nil {
-		s.log.Warn("could not record a refused request", "request_id", requestID(c), "error", err)
+		s.log.WarnContext(c.Request().Context(), "could not record a refused request", "error", err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/logctx"
 	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -105,6 +106,7 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	opts.Logger = logctx.Logger(opts.Logger)
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 4 << 20
 	}
@@ -141,6 +143,7 @@ func New(opts Options) *Server {
 
 	e.Pre(dropInvalidRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
+	e.Use(logContext)
 	e.Use(s.accessLog())
 	e.Use(s.recoverPanics())
 	e.Use(s.securityHeaders())

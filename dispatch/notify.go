@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/riverqueue/river"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/logctx"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -41,6 +43,8 @@ type notifyWorker struct {
 // drafts should not.
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	s := w.s
+	ctx = logctx.With(ctx, slog.String("job", job.Kind), slog.Int64("job_id", job.ID), slog.Int("attempt", job.Attempt),
+		slog.String("tenant_id", job.Args.TenantID))
 	n := job.Args
 	if n.Notice == "" { // a job enqueued before jobs carried their notice
 		r := workflow.StateRuleOf(n.State)
@@ -106,7 +110,7 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 			if errors.Is(err, ErrTemporary) {
 				return err
 			}
-			s.opts.Logger.Warn("notification refused", "to", addr, "error", err)
+			s.opts.Logger.WarnContext(ctx, "notification refused", "to", addr, "error", err)
 		}
 	}
 	return nil

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/logctx"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -29,6 +31,8 @@ type worker struct {
 // job's completion.
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	s := w.s
+	ctx = logctx.With(ctx, slog.String("job", job.Kind), slog.Int64("job_id", job.ID), slog.Int("attempt", job.Attempt),
+		slog.String("dispatch_id", job.Args.DispatchID))
 	var d Dispatch
 	if err := s.db.Conn(ctx).Where("id = ?", job.Args.DispatchID).First(&d).Error; err != nil {
 		return err
@@ -98,9 +102,9 @@ func (w *worker) retryLater(ctx context.Context, job *river.Job[Args], d *Dispat
 	s := w.s
 	if uerr := s.db.Conn(ctx).Model(&Dispatch{}).Where("id = ?", d.ID).
 		Updates(map[string]any{"attempts": job.Attempt, "last_error": truncate(reason, 2000)}).Error; uerr != nil {
-		s.opts.Logger.Warn("could not record a failed dispatch attempt", "dispatch_id", d.ID, "error", uerr)
+		s.opts.Logger.WarnContext(ctx, "could not record a failed dispatch attempt", "dispatch_id", d.ID, "error", uerr)
 	}
-	s.opts.Logger.Warn("dispatch failed; will retry", "dispatch_id", d.ID, "attempt", job.Attempt, "error", err)
+	s.opts.Logger.WarnContext(ctx, "dispatch failed; will retry", "dispatch_id", d.ID, "attempt", job.Attempt, "error", err)
 	s.metrics.retried.Inc()
 	return err
 }
@@ -182,7 +186,7 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], d *Dispatch, 
 	}
 	if !sent {
 		s.metrics.failed.Inc()
-		s.opts.Logger.Error("dispatch failed", "dispatch_id", d.ID, "submission_id", d.SubmissionID, "response", response)
+		s.opts.Logger.ErrorContext(ctx, "dispatch failed", "dispatch_id", d.ID, "submission_id", d.SubmissionID, "response", response)
 	} else {
 		s.metrics.sent.Inc()
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/logctx"
 )
 
 // maxResponseRead bounds what is read of a receiver's answer (and then discarded).
@@ -100,6 +102,8 @@ func (w *worker) Timeout(*river.Job[DeliverArgs]) time.Duration {
 // when the receiver did not answer 2xx. An endpoint that answers 410 Gone is disabled.
 func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	s, args := w.s, job.Args
+	ctx = logctx.With(ctx, slog.String("job", job.Kind), slog.Int64("job_id", job.ID), slog.Int("attempt", job.Attempt),
+		slog.String("tenant_id", args.TenantID))
 	ep, err := s.load(ctx, args.TenantID, args.EndpointID)
 	if apperr.KindOf(err) == apperr.KindNotFound {
 		return river.JobCancel(errors.New("the webhook endpoint was deleted"))
@@ -154,7 +158,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 			Updates(map[string]any{"enabled": false, "disabled_reason": "the endpoint answered 410 Gone", "updated_at": time.Now().UTC()}).Error
 	})
 	if err != nil {
-		s.opts.Logger.Warn("could not record a webhook delivery attempt", "endpoint_id", ep.ID, "event_id", ev.ID, "error", err)
+		s.opts.Logger.WarnContext(ctx, "could not record a webhook delivery attempt", "endpoint_id", ep.ID, "event_id", ev.ID, "error", err)
 	}
 	switch {
 	case a.Status == StatusDelivered:
@@ -162,7 +166,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	case gone:
 		return river.JobCancel(errors.New(a.Error))
 	}
-	s.opts.Logger.Info("webhook delivery failed", "endpoint_id", ep.ID, "event_id", ev.ID, "attempt", job.Attempt, "error", a.Error)
+	s.opts.Logger.InfoContext(ctx, "webhook delivery failed", "endpoint_id", ep.ID, "event_id", ev.ID, "attempt", job.Attempt, "error", a.Error)
 	return errors.New(a.Error)
 }
 

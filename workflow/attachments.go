@@ -245,7 +245,7 @@ func (s *Service) store(ctx context.Context, a *auth.TenantAccess, att *Attachme
 	if !infected(err) {
 		return apperr.Unavailable("malware_scanner", err)
 	}
-	s.opts.Logger.Warn("upload refused: malware found", "tenant_id", att.TenantID, "submission_id", att.SubmissionID,
+	s.opts.Logger.WarnContext(ctx, "upload refused: malware found", "tenant_id", att.TenantID, "submission_id", att.SubmissionID,
 		"user_id", a.Principal.User.ID, "sha256", att.SHA256, "verdict", err.Error())
 	if eerr := s.event(ctx, a, "attachment.infected", "submission", att.SubmissionID,
 		map[string]any{"sha256": att.SHA256, "verdict": err.Error()}); eerr != nil {
@@ -331,7 +331,7 @@ func (s *Service) OpenAttachment(ctx context.Context, a *auth.TenantAccess, id s
 	obj, err := s.opts.Storage.Open(ctx, att.ObjectKey)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotExist) {
-			s.opts.Logger.Error("an attachment's object is missing", "attachment_id", att.ID, "key", att.ObjectKey)
+			s.opts.Logger.ErrorContext(ctx, "an attachment's object is missing", "attachment_id", att.ID, "key", att.ObjectKey)
 			return nil, nil, apperr.Wrap(apperr.KindInternal, "object_missing", "the file is missing from storage", err)
 		}
 		return nil, nil, apperr.Unavailable("storage", err)
@@ -387,7 +387,7 @@ func (s *Service) DeleteAttachment(ctx context.Context, a *auth.TenantAccess, id
 func (s *Service) deleteObjects(ctx context.Context, keys ...string) {
 	for _, k := range keys {
 		if err := s.opts.Storage.Delete(context.WithoutCancel(ctx), k); err != nil {
-			s.opts.Logger.Warn("could not delete an object; the sweep will", "key", k, "error", err)
+			s.opts.Logger.WarnContext(ctx, "could not delete an object; the sweep will", "key", k, "error", err)
 		}
 	}
 }

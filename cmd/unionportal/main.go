@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/unionportal/unionportal/api"
+	"github.com/unionportal/unionportal/logctx"
 	"io"
 	"log/slog"
 	"os"
@@ -210,7 +211,7 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 		}
 	}
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return logctx.Logger(slog.New(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return logctx.Logger(slog.New(slog.NewJSONHandler(w, opts)))
 }
