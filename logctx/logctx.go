@@ -78,7 +78,9 @@ func Wrap(h slog.Handler) slog.Handler {
 // Logger returns l with a handler that adds context attributes.
 func Logger(l *slog.Logger) *slog.Logger { return slog.New(Wrap(l.Handler())) }
 
-func (h Handler) Enabled(ctx context.Context, level slog.Level) bool { return h.inner.Enabled(ctx, level) }
+func (h Handler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.inner.Enabled(ctx, level)
+}
 
 func (h Handler) Handle(ctx context.Context, r slog.Record) error {
 	if attrs := Attrs(ctx); len(attrs) > 0 {
@@ -88,6 +90,8 @@ func (h Handler) Handle(ctx context.Context, r slog.Record) error {
 	return h.inner.Handle(ctx, r)
 }
 
-func (h Handler) WithAttrs(attrs []slog.Attr) slog.Handler { return Handler{inner: h.inner.WithAttrs(attrs)} }
+func (h Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return Handler{inner: h.inner.WithAttrs(attrs)}
+}
 
 func (h Handler) WithGroup(name string) slog.Handler { return Handler{inner: h.inner.WithGroup(name)} }
