@@ -64,6 +64,7 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 				route = "unmatched"
 			}
 			s.requests.WithLabelValues(route, strconv.Itoa(v.Status/100)+"xx").Inc()
+			s.latency.WithLabelValues(route, v.Method).Observe(v.Latency.Seconds())
 			level := slog.LevelInfo
 			if v.Status >= 500 {
 				level = slog.LevelWarn

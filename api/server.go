@@ -88,8 +88,10 @@ type Server struct {
 	access map[string]Access
 	docs   map[string]Doc
 
-	// requests counts responses by route and status class for /metrics.
+	// requests counts responses by route and status class for /metrics, and latency
+	// times them by route and method.
 	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 
 	openapiOnce sync.Once
 	openapiDoc  []byte
@@ -137,7 +139,10 @@ func New(opts Options) *Server {
 		uploads: make(chan struct{}, opts.MaxConcurrentUploads), refusals: newRefusalLimiter(),
 		public: &addressSlots{max: opts.MaxPublicPerAddress, count: map[string]int{}},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "unionportal", Subsystem: "http",
-			Name: "responses_total", Help: "HTTP responses by route and status class."}, []string{"route", "status"})}
+			Name: "responses_total", Help: "HTTP responses by route and status class."}, []string{"route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "unionportal", Subsystem: "http",
+			Name: "request_duration_seconds", Help: "Time from a request's arrival to its answer, by route and method.",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}}, []string{"route", "method"})}
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
 
@@ -337,7 +342,7 @@ func (s *Server) metricsRegistry() *prometheus.Registry {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.requests)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.requests, s.latency)
 	return reg
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/riverqueue/river"
 
 	"github.com/unionportal/unionportal/auth"
@@ -61,6 +62,9 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	if opts.Dispatch.Logger == nil {
 		opts.Dispatch.Logger = opts.Logger
 	}
+	// Storage operations are timed for /metrics.
+	timed := storage.Instrument(store)
+	store = timed.AsStore()
 	opts.Workflow.Storage = store
 	a, err := auth.NewService(ctx, db, opts.Auth)
 	if err != nil {
@@ -82,5 +86,6 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	wf.SubscribeEvents(hooks)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(d.Collectors()...)
+	reg.MustRegister(timed.Collector(), collectors.NewDBStatsCollector(db.SQL(), "unionportal"))
 	return &Services{Auth: a, Workflow: wf, Dispatch: d, Webhooks: hooks, Metrics: reg}, nil
 }
