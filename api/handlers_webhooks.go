@@ -56,7 +56,13 @@ func (s *Server) eventFeed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return paged(c, items, database.Cursor(strconv.FormatInt(next, 10)))
+	cursor := database.Cursor(strconv.FormatInt(next, 10))
+	if len(items) < page.Limit {
+		// The feed has no more for now: next_cursor is where to poll from later, but there
+		// is no next page to link to (a client following Link would loop).
+		return c.JSON(http.StatusOK, listOf(items, cursor))
+	}
+	return paged(c, items, cursor)
 }
 
 func (s *Server) listWebhooks(c echo.Context) error {

@@ -191,8 +191,8 @@ func (s *Server) deleteSubmission(c echo.Context) error {
 }
 
 type transitionRequest struct {
-	Action  string `json:"action"`
-	Comment string `json:"comment"`
+	Action  workflow.Action `json:"action"`
+	Comment string          `json:"comment"`
 }
 
 func (s *Server) transition(c echo.Context) error {
@@ -200,7 +200,7 @@ func (s *Server) transition(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	v, err := s.opts.Workflow.Transition(c.Request().Context(), tenantAccess(c), c.Param("id"), workflow.Action(req.Action), req.Comment)
+	v, err := s.opts.Workflow.Transition(c.Request().Context(), tenantAccess(c), c.Param("id"), req.Action, req.Comment)
 	if err != nil {
 		return err
 	}

@@ -419,15 +419,7 @@ func (s *Server) operationsRoutes() map[string]map[string]any {
 		return map[string]any{"description": desc, "content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}
 	}
 	return map[string]map[string]any{
-		"/healthz": {"operationId": "getHealth", "summary": "Liveness: the process answers", "tags": []string{"operations"},
-			"security": public, "responses": map[string]any{"200": map[string]any{"description": "Alive",
-				"content": map[string]any{"application/json": map[string]any{"schema": ref("Health")}}}}},
-		"/readyz": {"operationId": "getReadiness", "summary": "Readiness: the database and the storage answer", "tags": []string{"operations"},
-			"security": public, "responses": map[string]any{
-				"200": map[string]any{"description": "Ready", "content": map[string]any{"application/json": map[string]any{"schema": ref("Readiness")}}},
-				"503": map[string]any{"description": "Not ready: a problem (not_ready) naming each failed check",
-					"content": map[string]any{ProblemContentType: map[string]any{"schema": ref("Problem")}}}}},
-		"/metrics": {"operationId": "getMetrics", "summary": "Prometheus metrics", "tags": []string{"operations"},
+		"/metrics": {"operationId": "getMetrics", "summary": "Prometheus metrics (outside /api/v1: scraped by Prometheus, kept off public proxies)", "tags": []string{"operations"},
 			"security": public, "responses": map[string]any{"200": text("Metrics in the Prometheus text format")}},
 	}
 }
@@ -476,7 +468,7 @@ func camel(s string) string {
 type problemSchema struct {
 	Problem
 	// Extensions, by code.
-	CurrentVersion int               `json:"current_version,omitempty" doc:"version_mismatch, if_match_required: the submission's current version (its ETag)"`
+	CurrentVersion int               `json:"current_version,omitempty" doc:"version_mismatch, if_match_required: the submission's current version (the number its ETag starts with)"`
 	AllowedActions []workflow.Action `json:"allowed_actions,omitempty" doc:"invalid_transition: the actions possible now"`
 	State          workflow.State    `json:"state,omitempty" doc:"invalid_transition, not_editable: the submission's state"`
 	RetryAfter     int               `json:"retry_after,omitempty" doc:"too_many_attempts: seconds before the next try (also in Retry-After)"`
@@ -491,6 +483,7 @@ type problemSchema struct {
 // schemaGen derives JSON schemas from Go types, following encoding/json's rules.
 type schemaGen struct {
 	components map[string]any
+	types      map[string]reflect.Type
 }
 
 var timeType = reflect.TypeOf(time.Time{})
@@ -508,7 +501,7 @@ var tagEnums = map[string]func() []string{
 	"submission_kind":         workflow.Kinds,
 	"case_status":             func() []string { return []string{"open", "closed"} },
 	"recipient_kind":          func() []string { return []string{"to", "cc", "bcc"} },
-	"diff_op":                 func() []string { return []string{"equal", "insert", "delete"} },
+	"diff_operation":          func() []string { return []string{"equal", "insert", "delete"} },
 	"problem_code":            apperr.Codes,
 	"dispatch_state":          func() []string { return []string{"queued", "sent", "failed"} },
 	"delivery_status":         func() []string { return []string{"accepted", "rejected"} },
@@ -530,19 +523,32 @@ func stringsOf[S ~string](xs []S) []string {
 	return out
 }
 
-// withEnum adds values as the enum of s, or of its items when s is an array (through
-// a nullable wrapper).
-func withEnum(s map[string]any, values []string) map[string]any {
+// enum registers a string enumeration as a component of its own, so that a generated
+// client has one type for it wherever it is used, and refers to it.
+func (g *schemaGen) enum(name string, values []string) map[string]any {
+	if have, done := g.components[name]; !done {
+		g.components[name] = map[string]any{"type": "string", "enum": values}
+	} else if e, ok := have.(map[string]any)["enum"].([]string); !ok || !slices.Equal(e, values) {
+		panic("openapi: two schemas named " + name)
+	}
+	return ref(name)
+}
+
+// withEnum makes s the enumeration e, or its items when s is an array (through a
+// nullable wrapper).
+func withEnum(s, e map[string]any) map[string]any {
 	if one, ok := s["oneOf"].([]any); ok {
-		one[0] = withEnum(one[0].(map[string]any), values)
+		one[0] = withEnum(one[0].(map[string]any), e)
 		return s
 	}
 	if s["type"] == "array" {
-		s["items"] = withEnum(s["items"].(map[string]any), values)
+		s["items"] = withEnum(s["items"].(map[string]any), e)
 		return s
 	}
-	s["enum"] = values
-	return s
+	if desc, ok := s["description"]; ok {
+		return map[string]any{"allOf": []any{e}, "description": desc}
+	}
+	return e
 }
 
 // withFormat sets the format of a string schema (through a nullable wrapper).
@@ -574,7 +580,7 @@ func (g *schemaGen) schemaOf(t reflect.Type, input bool) map[string]any {
 	case t.Kind() == reflect.String:
 		s = map[string]any{"type": "string"}
 		if values, ok := typeEnums[t]; ok {
-			s["enum"] = values()
+			s = g.enum(t.Name(), values())
 		}
 	case t.Kind() == reflect.Bool:
 		s = map[string]any{"type": "boolean"}
@@ -610,6 +616,13 @@ func componentName(t reflect.Type, input bool) string {
 
 // named registers t's object schema as the component name and refers to it.
 func (g *schemaGen) named(name string, t reflect.Type, input bool) map[string]any {
+	if g.types == nil {
+		g.types = map[string]reflect.Type{}
+	}
+	if other, ok := g.types[name]; ok && other != t {
+		panic("openapi: " + other.String() + " and " + t.String() + " would both be the schema " + name)
+	}
+	g.types[name] = t
 	if _, done := g.components[name]; !done {
 		g.components[name] = map[string]any{} // placeholder against recursion
 		g.components[name] = g.object(t, input)
@@ -620,14 +633,19 @@ func (g *schemaGen) named(name string, t reflect.Type, input bool) map[string]an
 // request is the schema of an operation's request body: the type's, with the fields
 // the operation requires.
 func (g *schemaGen) request(operationID string, t reflect.Type, required []string) map[string]any {
-	s := g.schemaOf(t, true)
 	if len(required) == 0 {
-		return s
+		return g.schemaOf(t, true)
 	}
 	base := g.object(t, true)
+	props := base["properties"].(map[string]any)
 	for _, f := range required {
-		if _, ok := base["properties"].(map[string]any)[f]; !ok {
+		p, ok := props[f].(map[string]any)
+		if !ok {
 			panic("openapi: " + operationID + " requires " + f + ", which its request type lacks")
+		}
+		// A required field is refused as null too: it is its type, not nullable.
+		if one, ok := p["oneOf"].([]any); ok && len(one) == 2 {
+			props[f] = one[0]
 		}
 	}
 	base["required"] = slices.Sorted(slices.Values(required))
@@ -659,12 +677,16 @@ func (g *schemaGen) object(t reflect.Type, input bool) map[string]any {
 				name = f.Name
 			}
 			p := g.schemaOf(f.Type, input)
-			if enum, ok := tagEnums[f.Tag.Get("enum")]; ok {
-				p = withEnum(p, enum())
+			if tag := f.Tag.Get("enum"); tag != "" {
+				enum, ok := tagEnums[tag]
+				if !ok {
+					panic("openapi: unknown enum tag " + tag)
+				}
+				p = withEnum(p, g.enum(camel(tag), enum()))
 			}
 			if format := f.Tag.Get("format"); format != "" {
 				p = withFormat(p, format)
-			} else if (name == "id" || strings.HasSuffix(name, "_id") || strings.HasSuffix(name, "_ids")) && !notUUID[name] {
+			} else if (name == "id" || name == "created_by" || strings.HasSuffix(name, "_id") || strings.HasSuffix(name, "_ids")) && !notUUID[name] {
 				p = withUUID(p)
 			}
 			if d := f.Tag.Get("doc"); d != "" {

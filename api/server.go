@@ -173,6 +173,13 @@ func (s *Server) routes() {
 		return
 	}
 	const v1 = "/api/v1"
+	// The health routes are served at the root for orchestrators and again under /api/v1,
+	// where the document describes them, for clients generated from it.
+	s.route(http.MethodGet, v1+"/healthz", Public(), s.healthz, Doc{ID: "getHealth", Summary: "Liveness: the process answers",
+		Description: "Also served at /healthz, outside /api/v1, for orchestrators' liveness probes.", Response: Health{}})
+	s.route(http.MethodGet, v1+"/readyz", Public(), s.readyz, Doc{ID: "getReadiness", Summary: "Readiness: the database and the storage answer, within 2 seconds",
+		Description: "Also served at /readyz, outside /api/v1, for load balancers and readiness probes. 503 is a not_ready problem naming each failed check.",
+		Response:    Readiness{}})
 	s.route(http.MethodGet, v1+"/openapi.json", Public(), s.serveOpenAPI, Doc{ID: "getOpenAPI", Summary: "This API's OpenAPI 3.1 document", Response: map[string]any{}})
 	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login, Doc{ID: "login", Summary: "Log in; sets the session cookie",
 		Request: loginRequest{}, Required: []string{"email", "password"}, Response: loginResult{}, RateLimited: true, Errors: []int{http.StatusUnauthorized}})
@@ -232,7 +239,7 @@ func (s *Server) routes() {
 		Response: workflow.SubmissionSummary{}, List: true, Paged: true, Query: []Param{
 			{Name: "state", Description: "Only submissions in this state", Schema: map[string]any{"type": "string", "enum": stringsOf(workflow.States())}},
 			queryUUID("case_id", "Only this case's submissions"), queryUUID("organization_id", "Only this organization's submissions"),
-			queryString("q", "Words in the title"),
+			queryString("q", "Words in the title or the text"),
 			{Name: "updated_since", Description: "Only submissions changed at or after this time (RFC 3339)", Schema: map[string]any{"type": "string", "format": "date-time"}}}})
 	s.route(http.MethodPost, t+"/submissions", Tenant(auth.PermSubmissionWriteOwn), s.createSubmission, Doc{ID: "createSubmission", Summary: "Start a draft for your organization",
 		Request: workflow.SubmissionInput{}, Required: []string{"case_id", "kind", "title", "language"}, Response: workflow.SubmissionView{}, Status: http.StatusCreated, ETag: true})

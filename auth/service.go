@@ -84,7 +84,9 @@ func NewService(ctx context.Context, db *database.DB, opts Options) (*Service, e
 // Authorizer returns the service's authorizer.
 func (s *Service) Authorizer() *Authorizer { return s.authz }
 
-func (s *Service) now() time.Time { return s.opts.Now().UTC() }
+// now is the clock, to the microsecond that PostgreSQL keeps, so that an answer given
+// when a row is written equals what later reads give.
+func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
 
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 12

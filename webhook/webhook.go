@@ -265,7 +265,7 @@ func (s *Service) Create(ctx context.Context, a *auth.TenantAccess, in EndpointI
 	if len(fe) > 0 {
 		return nil, apperr.Invalid("the webhook is invalid", fe...)
 	}
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	uid := a.Principal.User.ID
 	ep := Endpoint{ID: database.NewID(), TenantID: a.Tenant.ID, URL: in.URL, Events: events, Enabled: in.Enabled == nil || *in.Enabled,
 		Secret: newSecret(), CreatedBy: &uid, CreatedAt: now, UpdatedAt: now}
@@ -355,7 +355,7 @@ func (s *Service) Update(ctx context.Context, a *auth.TenantAccess, id string, i
 				ep.DisabledReason = ""
 			}
 		}
-		ep.UpdatedAt = time.Now().UTC()
+		ep.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
 		if err := s.db.Conn(ctx).Model(&Endpoint{}).Where("id = ?", ep.ID).Updates(map[string]any{"url": ep.URL,
 			"events": eventsJSON(ep.Events), "enabled": ep.Enabled, "disabled_reason": ep.DisabledReason, "updated_at": ep.UpdatedAt}).Error; err != nil {
 			return err

@@ -45,7 +45,7 @@ func (s *Service) revision(ctx context.Context, sub *Submission, n int) (*Revisi
 
 // DiffOp is one piece of a word-level diff: text kept, inserted or deleted.
 type DiffOp struct {
-	Op   string `json:"op" enum:"diff_op"` // equal, insert, delete
+	Op   string `json:"op" enum:"diff_operation"` // equal, insert, delete
 	Text string `json:"text"`
 }
 

@@ -150,15 +150,27 @@ func TestSecretKeyGeneratedOnceAndKept(t *testing.T) {
 	}
 }
 
-// TestReadmeDocumentsEverySetting keeps the README's configuration table complete.
+// TestReadmeDocumentsEverySetting keeps the README's configuration table and the
+// operations guide's complete, each setting with its default.
 func TestReadmeDocumentsEverySetting(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range settings {
-		if !strings.Contains(string(readme), "`"+envPrefix+s.key+"`") {
-			t.Errorf("README.md does not document %s%s", envPrefix, s.key)
+	for _, doc := range []string{"../../README.md", "../../docs/operations.md"} {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range settings {
+			row := ""
+			for _, line := range strings.Split(string(text), "\n") {
+				if strings.HasPrefix(line, "| `"+envPrefix+s.key+"` |") {
+					row = line
+				}
+			}
+			switch {
+			case row == "":
+				t.Errorf("%s does not document %s%s in its table", doc, envPrefix, s.key)
+			case s.def != "" && !strings.Contains(strings.ReplaceAll(row, " ", ""), strings.ReplaceAll(s.def, " ", "")):
+				t.Errorf("%s: %s%s's row does not give its default %q: %s", doc, envPrefix, s.key, s.def, row)
+			}
 		}
 	}
 }

@@ -59,7 +59,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
   const [events, setEvents] = useState<AuditEvent[]>([])
   const [error, setError] = useState('')
   const [status, setStatus] = useState('')
-  const [pending, setPending] = useState<string | null>(null)
+  const [pending, setPending] = useState<components['schemas']['Action'] | null>(null)
   const settings = useSettings(tenant)
   const path = { tenant, id }
 
