@@ -1,0 +1,12 @@
+package webhook
+
+import "github.com/unionportal/unionportal/database"
+
+// ExportTables are a tenant's webhook endpoints (with their signing secrets) and their
+// delivery logs.
+func ExportTables() []database.TableExport {
+	return []database.TableExport{
+		{Table: "webhook_endpoints", Where: "tenant_id = ?", Order: "id"},
+		{Table: "webhook_deliveries", Where: "tenant_id = ?", Order: "id"},
+	}
+}
