@@ -43,9 +43,18 @@ chromium:
 ## client generated from the OpenAPI document with oapi-codegen, compiled), then the
 ## UI's unit tests and browser tests (against the real portal)
 test: lint build chromium
+	$(MAKE) test-deploy-k8s
 	$(GO) build -o $(BIN)/testrig ./internal/testrig/cmd/testrig
 	UNIONPORTAL_TEST_CODEGEN=1 ./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) test-ui
+
+.PHONY: test-deploy-k8s
+## test-deploy-k8s: render the Kubernetes overlay and decode it strictly into the k8s.io/api
+## types with policy checks, parse the Prometheus rules (a Go module of their own, in
+## deploy/kubernetes), and check the systemd units with systemd-analyze; no cluster needed
+test-deploy-k8s:
+	cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
+	deploy/systemd/check.sh
 
 ## test-ui: the UI's unit tests (Vitest) and browser tests (Playwright, Debian's Chromium)
 test-ui:
