@@ -1,6 +1,7 @@
 package api
 
 import (
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -50,4 +51,34 @@ func grepLines(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestExportedMetricsListIsTrue: every metric the Prometheus rules may use
+// (deploy/kubernetes/exported-metrics.txt) is exported by a portal wired as serve wires
+// it, once it has answered requests and run jobs.
+func TestExportedMetricsListIsTrue(t *testing.T) {
+	list, err := os.ReadFile("../deploy/kubernetes/exported-metrics.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newPortalHarness(t, dbtest.New(t, database.SQLite), dispatch.Options{}, false)
+	w := h.world()
+	w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
+	w.reviewerA.must(200, "POST", subPath(w.submissionA.ID, "/transitions"), map[string]string{"action": "approve"})
+	h.anonymous().do("GET", "/healthz", nil)
+	metrics := h.anonymous().must(200, "GET", "/metrics", nil).Body.String()
+	n := 0
+	for _, line := range strings.Split(string(list), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "route ") || line == "up" {
+			continue
+		}
+		n++
+		if !strings.Contains(metrics, "# TYPE "+line+" ") {
+			t.Errorf("exported-metrics.txt lists %s, which /metrics does not export", line)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("read only %d names", n)
+	}
 }
