@@ -298,4 +298,3 @@ func fromPortable(v any, kind columnKind) (any, error) {
 	}
 	return nil, fmt.Errorf("cannot store %T %v in a column of kind %d", v, v, kind)
 }
-
