@@ -54,7 +54,7 @@ func newPortalHarnessWith(t *testing.T, db *database.DB, opts dispatch.Options, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.auth, h.wf, h.hooks = services.Auth, services.Workflow, services.Webhooks
+	h.auth, h.wf, h.hooks, h.services = services.Auth, services.Workflow, services.Webhooks, services
 	d := services.Dispatch
 	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d, Webhooks: h.hooks, Metrics: services.Metrics})
 	if !start {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
@@ -59,8 +60,10 @@ type harness struct {
 	wf    *workflow.Service
 	store storage.Store
 	hooks *webhook.Service
-	srv   *Server
-	clock *fakeClock
+	// services are the wired services of a portal harness (nil otherwise).
+	services *portal.Services
+	srv      *Server
+	clock    *fakeClock
 }
 
 func newHarness(t testing.TB, db *database.DB) *harness {

@@ -71,28 +71,51 @@ func (s *Service) TenantExists(ctx context.Context, id, slug string) (bool, erro
 	return n > 0, err
 }
 
-// UserConflicts lists the e-mail addresses of rows about to be imported that belong
-// here to another user (another id): the import is refused rather than merge people.
+// otherAccount reports whether email belongs here to a user other than id.
+func (s *Service) otherAccount(ctx context.Context, email, id string) (bool, error) {
+	var n int64
+	err := s.db.Conn(ctx).Model(&User{}).Where("email = ? AND id <> ?", email, id).Count(&n).Error
+	return n > 0, err
+}
+
+// UserConflicts lists the e-mail addresses of people about to be imported (users who
+// can sign in: the tenant's members) that belong here to another account: the import
+// is refused rather than merge two people or give one the other's records.
 func (s *Service) UserConflicts(ctx context.Context, users []database.Row) ([]string, error) {
 	var out []string
 	for _, u := range users {
 		id, _ := u["id"].(string)
 		email, _ := u["email"].(string)
-		var other []string
-		if err := s.db.Conn(ctx).Raw("SELECT id FROM users WHERE email = ? AND id <> ?", email, id).Scan(&other).Error; err != nil {
-			return nil, err
+		if hash, _ := u["password_hash"].(string); hash == "" {
+			continue // not a member: see PrepareImportedUser
 		}
-		if len(other) > 0 {
+		if other, err := s.otherAccount(ctx, email, id); err != nil {
+			return nil, err
+		} else if other {
 			out = append(out, email)
 		}
 	}
 	return out, nil
 }
 
-// UserExists reports whether the user id exists here (an import then keeps the user
-// as it is here, and only adds the tenant's rows).
-func (s *Service) UserExists(ctx context.Context, id string) (bool, error) {
+// PrepareImportedUser decides how an exported user row is imported: skipped when the
+// user exists here (same id: the user as it is here is kept); a user who only acted in
+// the tenant (a superadmin, a former member) and whose address belongs here to another
+// account keeps its id, which the records and the audit chain name, under a
+// placeholder address that cannot receive mail.
+func (s *Service) PrepareImportedUser(ctx context.Context, row database.Row) (skip bool, err error) {
+	id, _ := row["id"].(string)
 	var n int64
-	err := s.db.Conn(ctx).Model(&User{}).Where("id = ?", id).Count(&n).Error
-	return n > 0, err
+	if err := s.db.Conn(ctx).Model(&User{}).Where("id = ?", id).Count(&n).Error; err != nil || n > 0 {
+		return n > 0, err
+	}
+	email, _ := row["email"].(string)
+	if hash, _ := row["password_hash"].(string); hash == "" {
+		if other, err := s.otherAccount(ctx, email, id); err != nil {
+			return false, err
+		} else if other {
+			row["email"] = "imported-" + id + "@users.invalid"
+		}
+	}
+	return false, nil
 }

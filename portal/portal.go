@@ -39,6 +39,9 @@ type Services struct {
 	Webhooks *webhook.Service
 	// Metrics holds the dispatch metrics, for /metrics.
 	Metrics *prometheus.Registry
+
+	db    *database.DB
+	store storage.Store
 }
 
 // New builds the services on db (migrated, River's queue included) and store: the
@@ -87,5 +90,5 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(d.Collectors()...)
 	reg.MustRegister(timed.Collector(), collectors.NewDBStatsCollector(db.SQL(), "unionportal"))
-	return &Services{Auth: a, Workflow: wf, Dispatch: d, Webhooks: hooks, Metrics: reg}, nil
+	return &Services{Auth: a, Workflow: wf, Dispatch: d, Webhooks: hooks, Metrics: reg, db: db, store: store}, nil
 }
