@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -42,6 +43,12 @@ commands:
                    print it (only it) on standard output; --expires takes days,
                    a duration (36h) or an RFC 3339 time; the tenant's maximum
                    token lifetime applies (and is the default expiry)
+  admin export --tenant SLUG --out FILE.tar.gz
+                   write everything of one tenant (rows, files, audit chain) with
+                   a manifest of SHA-256 hashes
+  admin import --in FILE.tar.gz
+                   restore an export into this installation (which must not have
+                   the tenant); a damaged or altered file is refused whole
 
 flags:
   --config FILE    read settings from FILE (KEY=value lines); the environment wins
@@ -68,8 +75,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		cmd, rest = "audit verify", rest[1:]
 	}
 	if cmd == "admin" {
-		if len(rest) == 0 || (rest[0] != "create-superadmin" && rest[0] != "create-token") {
-			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin or create-token\n\n%s", usage)
+		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "export", "import"}, rest[0]) {
+			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, export or import\n\n%s", usage)
 			return exitUsage
 		}
 		cmd, rest = "admin "+rest[0], rest[1:]
@@ -79,7 +86,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	configFile := fs.String("config", "", "settings file")
 	var demo *bool
-	var email, name, tenant, scopes, expires *string
+	var email, name, tenant, scopes, expires, file *string
 	switch cmd {
 	case "serve":
 		demo = fs.Bool("demo", false, "seed demo data into an empty database")
@@ -92,6 +99,11 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		name = fs.String("name", "", "the token's name, such as the integration using it")
 		scopes = fs.String("scopes", "read,write", "comma-separated scopes: read, write, admin")
 		expires = fs.String("expires", "", "when it expires: days (90d), a duration (36h) or an RFC 3339 time")
+	case "admin export":
+		tenant = fs.String("tenant", "", "the tenant's slug")
+		file = fs.String("out", "", "the file to write (FILE.tar.gz)")
+	case "admin import":
+		file = fs.String("in", "", "the export to restore")
 	case "audit verify":
 		tenant = fs.String("tenant", "", "verify only this tenant's chain (its slug)")
 	case "migrate", "version", "worker", "openapi":
@@ -153,6 +165,18 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			return exitUsage
 		}
 		err = createToken(ctx, cfg, log, tokenRequest{tenant: *tenant, email: *email, name: *name, scopes: *scopes, expires: *expires}, stdout, stderr)
+	case "admin export":
+		if *tenant == "" || *file == "" {
+			fmt.Fprintf(stderr, "unionportal admin export: --tenant and --out are required\n")
+			return exitUsage
+		}
+		err = exportTenant(ctx, cfg, log, *tenant, *file, stderr)
+	case "admin import":
+		if *file == "" {
+			fmt.Fprintf(stderr, "unionportal admin import: --in is required\n")
+			return exitUsage
+		}
+		err = importTenant(ctx, cfg, log, *file, stderr)
 	}
 	if err != nil {
 		printErr(stderr, err)

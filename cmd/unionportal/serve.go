@@ -175,6 +175,7 @@ type app struct {
 	wf       *workflow.Service
 	dispatch *dispatch.Service
 	srv      *api.Server
+	services *portal.Services
 }
 
 // newApp opens and migrates the database and builds the server. The caller owns the
@@ -216,7 +217,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, fmt.Errorf("starting the services: %v", err)
 	}
-	a.auth, a.wf, a.dispatch = services.Auth, services.Workflow, services.Dispatch
+	a.auth, a.wf, a.dispatch, a.services = services.Auth, services.Workflow, services.Dispatch, services
 	reg := services.Metrics
 	a.srv = api.New(api.Options{
 		Metrics:              reg,
