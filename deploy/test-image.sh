@@ -67,13 +67,16 @@ say "built: $((size / 1024 / 1024)) MiB"
 # Podman times a HEALTHCHECK with a systemd timer and logs an error where there is no
 # systemd; that line is dropped (the check is run below with podman healthcheck run).
 quiet() { "$@" 2> >(grep -v 'systemd connection' >&2); }
+# Hardened as in deploy/compose.yaml: read-only root (data on the image's /data volume,
+# a tmpfs on /tmp), no capabilities, no privilege escalation.
 quiet pod run -d --name "$ctr" --runtime runc \
 	--ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
+	--read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
 	-p 127.0.0.1::8080 "$image" serve --demo >/dev/null
 hostport=$(pod port "$ctr" 8080/tcp)
 hostport=${hostport##*:}
 url="http://127.0.0.1:$hostport"
-say "running $ctr (serve --demo), port 8080 published on $url"
+say "running $ctr (serve --demo; read-only root, no capabilities), port 8080 published on $url"
 
 for i in $(seq 1 120); do
 	if curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then break; fi
