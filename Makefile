@@ -41,7 +41,8 @@ chromium:
 
 ## test: lint, every Go test against real PostgreSQL 15, MinIO and Mailpit (and a Go
 ## client generated from the OpenAPI document with oapi-codegen, compiled), then the
-## UI's unit tests and browser tests (against the real portal)
+## UI's unit tests and browser tests (against the real portal), the deploy/ module's
+## tests (compose file) and the container image (built and run with podman, as root)
 test: lint build chromium
 	$(GO) build -o $(BIN)/testrig ./internal/testrig/cmd/testrig
 	UNIONPORTAL_TEST_CODEGEN=1 ./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...
