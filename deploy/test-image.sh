@@ -49,7 +49,7 @@ cleanup() {
 		say "failed; the container's log:"
 		pod logs "$ctr" 2>&1 | tail -n 40 | sed 's/^/  | /' || true
 	fi
-	pod rm -f -t 0 "$ctr" >/dev/null 2>&1 || true
+	pod rm -f -v -t 0 "$ctr" >/dev/null 2>&1 || true
 	pod rmi -f "$image" >/dev/null 2>&1 || true
 	# vfs needs no mounts, but a container's /dev/shm may outlive a killed podman.
 	grep -o " $tmp/[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
