@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 
-.PHONY: run build ui node chromium test test-unit test-ui lint bench bench-upload bench-dispatch bench-render clean
+.PHONY: run build ui node chromium test test-unit test-ui test-image test-deploy image image-context lint bench bench-upload bench-dispatch bench-render clean
 
 # The front-end tool chain never downloads a browser: the browser tests use Debian's.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -41,12 +41,15 @@ chromium:
 
 ## test: lint, every Go test against real PostgreSQL 15, MinIO and Mailpit (and a Go
 ## client generated from the OpenAPI document with oapi-codegen, compiled), then the
-## UI's unit tests and browser tests (against the real portal)
+## UI's unit tests and browser tests (against the real portal), the deploy/ module's
+## tests (compose file) and the container image (built and run with podman, as root)
 test: lint build chromium
 	$(MAKE) test-deploy-k8s
 	$(GO) build -o $(BIN)/testrig ./internal/testrig/cmd/testrig
 	UNIONPORTAL_TEST_CODEGEN=1 ./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) test-ui
+	$(MAKE) test-deploy
+	$(MAKE) test-image
 
 .PHONY: test-deploy-k8s
 ## test-deploy-k8s: render the Kubernetes overlay and decode it strictly into the k8s.io/api
@@ -59,6 +62,43 @@ test-deploy-k8s:
 ## test-ui: the UI's unit tests (Vitest) and browser tests (Playwright, Debian's Chromium)
 test-ui:
 	cd frontend && npm test && npm run e2e
+
+## test-deploy: the deploy/ module's tests (deploy/compose.yaml loaded strictly by compose-go); no server needed
+test-deploy:
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## test-image: build deploy/Dockerfile with podman (private vfs storage), run it as serve --demo
+## and log in through its published port (root only; podman installed with apt-get when missing)
+test-image: frontend/dist/index.html
+	deploy/test-image.sh
+
+# The UI is built by `make ui`; targets that only need some build of it depend on this.
+frontend/dist/index.html:
+	$(MAKE) ui
+
+# The container image: deploy/Dockerfile copies onto `scratch` what image-context stages
+# in bin/image/, so no base image is pulled (see the Dockerfile's header and ADR 0024).
+IMAGE ?= unionportal:latest
+# The image's binary reports this version (unionportal version, /healthz): git's by default.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+CONTAINER ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
+
+## image: build the container image $(IMAGE) (podman, else docker; VERSION=1.2.3 sets the version)
+image: ui image-context
+	@test -n "$(CONTAINER)" || { echo "image: neither podman nor docker is installed"; exit 1; }
+	$(CONTAINER) build $(if $(findstring podman,$(CONTAINER)),--format docker) -f deploy/Dockerfile -t $(IMAGE) .
+
+## image-context: stage bin/image/ for deploy/Dockerfile: the static binary (CGO_ENABLED=0,
+## -trimpath, the UI as built in frontend/dist), the host's CA bundle, empty /data and /tmp
+image-context:
+	@test -f frontend/dist/index.html || { echo "image-context: the web UI is not built (make ui, or make image)"; exit 1; }
+	@test -r $(CA_BUNDLE) || { echo "image-context: no CA bundle at $(CA_BUNDLE) (Debian: apt-get install ca-certificates; or set CA_BUNDLE=)"; exit 1; }
+	mkdir -p $(BIN)/image
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w$(if $(VERSION), -X main.version=$(VERSION))" -o $(BIN)/image/unionportal ./cmd/unionportal
+	cp $(CA_BUNDLE) $(BIN)/image/ca-certificates.crt
+	install -d -m 0700 $(BIN)/image/data
+	install -d -m 1777 $(BIN)/image/tmp
 
 ## test-unit: the tests that need no server (PostgreSQL, S3 and SMTP tests skip)
 test-unit:

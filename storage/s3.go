@@ -55,7 +55,14 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		return nil, mapS3(err)
 	}
 	if !exists {
-		if err := client.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: cfg.Region}); err != nil {
+		err := client.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: cfg.Region})
+		// Processes starting together on a new installation all find the bucket missing:
+		// the one that lost the race to create it goes on with it.
+		var resp minio.ErrorResponse
+		if errors.As(err, &resp) && resp.Code == "BucketAlreadyOwnedByYou" {
+			err = nil
+		}
+		if err != nil {
 			return nil, mapS3(err)
 		}
 	}

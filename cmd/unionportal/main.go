@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -32,6 +33,11 @@ commands:
   worker           run dispatch workers only, for scaling out
   migrate          apply pending database migrations, then exit
   version          print the version
+  healthcheck [--url URL] [--database] [--timeout 5s]
+                   exit 0 when the portal answers 200 at URL (default: its
+                   /healthz over loopback on UNIONPORTAL_ADDR's port), for a
+                   container HEALTHCHECK; --database checks instead that the
+                   configured database answers (a worker has no HTTP server)
   openapi          print the API's OpenAPI document (the web UI's build uses it)
   audit verify [--tenant SLUG]
                    check the audit trail's hash chains; exit 1 on a broken link
@@ -86,7 +92,9 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	configFile := fs.String("config", "", "settings file")
 	var demo *bool
-	var email, name, tenant, scopes, expires, file *string
+	var email, name, tenant, scopes, expires, file, healthURL *string
+	var checkDatabase *bool
+	var timeout *time.Duration
 	switch cmd {
 	case "serve":
 		demo = fs.Bool("demo", false, "seed demo data into an empty database")
@@ -106,6 +114,10 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		file = fs.String("in", "", "the export to restore")
 	case "audit verify":
 		tenant = fs.String("tenant", "", "verify only this tenant's chain (its slug)")
+	case "healthcheck":
+		healthURL = fs.String("url", "", "the URL that must answer 200 (default: /healthz on UNIONPORTAL_ADDR's port, over loopback)")
+		checkDatabase = fs.Bool("database", false, "check that the configured database answers instead")
+		timeout = fs.Duration("timeout", healthcheckDefaultTimeout, "how long to wait for the answer")
 	case "migrate", "version", "worker", "openapi":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -138,6 +150,15 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return 0
 	}
 
+	if cmd == "healthcheck" && *healthURL != "" && !*checkDatabase {
+		// A given URL needs no settings: a probe should not fail on the portal's config.
+		if err := healthcheck(ctx, nil, *healthURL, false, *timeout, stdout); err != nil {
+			printErr(stderr, err)
+			return 1
+		}
+		return 0
+	}
+
 	cfg, err := loadConfig(environ, *configFile)
 	if err != nil {
 		printErr(stderr, err)
@@ -151,6 +172,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		err = migrate(ctx, cfg, log, stdout)
 	case "worker":
 		err = worker(ctx, cfg, log)
+	case "healthcheck":
+		err = healthcheck(ctx, cfg, *healthURL, *checkDatabase, *timeout, stdout)
 	case "audit verify":
 		err = auditVerify(ctx, cfg, log, *tenant, stdout)
 	case "admin create-superadmin":

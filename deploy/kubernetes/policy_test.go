@@ -355,14 +355,14 @@ func TestPolicyCatchesViolations(t *testing.T) {
 		{"root user", "base/worker.yaml", "runAsUser: 65532", "runAsUser: 0", "Deployment unionportal-worker: the pod must set runAsNonRoot"},
 		{"privilege escalation", "base/serve.yaml", "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true", "container migrate: allowPrivilegeEscalation must be false"},
 		{"writable root", "base/worker.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", "container worker: readOnlyRootFilesystem must be true"},
-		{"selector mismatch", "base/worker.yaml", "        app.kubernetes.io/component: worker\n      annotations", "        app.kubernetes.io/component: wrker\n      annotations", "Deployment unionportal-worker: selector"},
+		{"selector mismatch", "base/worker.yaml", "        app.kubernetes.io/component: worker\n    spec:", "        app.kubernetes.io/component: wrker\n    spec:", "Deployment unionportal-worker: selector"},
 		{"PDB selects nothing", "base/pdb.yaml", "component: serve", "component: web", "PodDisruptionBudget unionportal-serve: selects no Deployment's pods"},
 		{"HPA targets nothing", "base/hpa.yaml", "name: unionportal-serve\n  minReplicas", "name: unionportal-web\n  minReplicas", "HorizontalPodAutoscaler unionportal-serve: targets apps/v1 Deployment unionportal-web"},
 		{"Service port", "base/service.yaml", "targetPort: http", "targetPort: web", "Service unionportal: port http targets web"},
 		{"unknown setting", "overlays/production/config.yaml", "UNIONPORTAL_S3_REGION:", "UNIONPORTAL_S3_REGON:", "UNIONPORTAL_S3_REGON is not a setting"},
 		{"variable without the prefix", "base/worker.yaml", "- name: GOMEMLIMIT", "- name: GOGC", "GOGC is not a setting"},
 		{"secret key missing from the template", "base/serve.yaml", "key: UNIONPORTAL_SMTP_URL}", "key: SMTP_URL}", "takes key SMTP_URL of Secret unionportal, which the template does not define"},
-		{"worker without a reason for no probes", "base/worker.yaml", "deploy.unionportal/no-probes:", "deploy.unionportal/probes:", "container worker: no probes and no deploy.unionportal/no-probes annotation"},
+		{"worker without probes or a reason", "base/worker.yaml", "          livenessProbe:\n            exec:\n              command: [\"/usr/local/bin/unionportal\", \"healthcheck\", \"--database\", \"--timeout\", \"5s\"]\n            periodSeconds: 30\n            timeoutSeconds: 10\n            failureThreshold: 3\n", "", "container worker: no probes and no deploy.unionportal/no-probes annotation"},
 		{"no TLS", "overlays/production/ingress.yaml", "    - hosts: [portal.federation.example]", "    - hosts: [other.federation.example]", `host "portal.federation.example" has no TLS certificate`},
 	}
 	for _, c := range cases {
