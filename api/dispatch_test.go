@@ -17,6 +17,7 @@ import (
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/internal/testrig"
 	"github.com/unionportal/unionportal/portal"
+	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -42,7 +43,17 @@ func newPortalHarness(t *testing.T, db *database.DB, opts dispatch.Options, star
 // newPortalHarnessWith is newPortalHarness with webhook options of its own.
 func newPortalHarnessWith(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool) *harness {
 	t.Helper()
+	return newPortalHarnessOn(t, db, nil, opts, hooks, start)
+}
+
+// newPortalHarnessOn is newPortalHarnessWith on a store of the caller's (nil: a local
+// store of its own).
+func newPortalHarnessOn(t *testing.T, db *database.DB, store storage.Store, opts dispatch.Options, hooks webhook.Options, start bool) *harness {
+	t.Helper()
 	h := newHarness(t, db)
+	if store != nil {
+		h.store = store
+	}
 	if err := dispatch.MigrateQueue(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
