@@ -193,4 +193,3 @@ func run(t *testing.T, name string, args ...string) {
 		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
 	}
 }
-
