@@ -55,6 +55,8 @@ type Config struct {
 	DispatchTimeout time.Duration
 	// WebhookAllowPrivate lets webhook endpoints be internal addresses (and http).
 	WebhookAllowPrivate bool
+	// WorkerMetricsAddr is where `worker` serves /metrics and /healthz ("" for nowhere).
+	WorkerMetricsAddr string
 }
 
 // setting describes one configuration key: its default, what it expects, and how it is
@@ -208,6 +210,16 @@ var settings = []setting{
 			return fmt.Errorf("%q is not a duration of at least 1s", v)
 		}
 		c.DispatchTimeout = d
+		return nil
+	}},
+	{"WORKER_METRICS_ADDR", "", "a listen address host:port, such as :9090, where `unionportal worker` serves /metrics and /healthz; unset, it serves nothing", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			return errors.New("expected host:port, such as :9090")
+		}
+		c.WorkerMetricsAddr = v
 		return nil
 	}},
 	{"CLAMD_ADDR", "", "host:port or a unix socket path of a ClamAV daemon; set, every upload is scanned", func(c *Config, v string) error {

@@ -430,8 +430,10 @@ func TestWorkerSendsToOutbox(t *testing.T) {
 	}
 	a.close()
 
+	metricsAddr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "worker")
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "UNIONPORTAL_DATA_DIR="+dataDir, "UNIONPORTAL_LOG_FORMAT=json")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "UNIONPORTAL_DATA_DIR="+dataDir, "UNIONPORTAL_LOG_FORMAT=json",
+		"UNIONPORTAL_WORKER_METRICS_ADDR="+metricsAddr)
 	var logs syncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -469,6 +471,21 @@ func TestWorkerSendsToOutbox(t *testing.T) {
 	}
 	if len(emls) != 1 {
 		t.Errorf("%d dispatch e-mails in the outbox, want 1", len(emls))
+	}
+	// The worker's own metrics count what it sent.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		var body []byte
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		if strings.Contains(string(body), "unionportal_dispatch_sent_total 1") && strings.Contains(string(body), "go_goroutines") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker's /metrics: %v\n%s", err, grepText(string(body), "unionportal_dispatch"))
+		}
 	}
 	// The reviewers were told of the submission, the author of the dispatch, without
 	// the submission's text.
@@ -525,4 +542,15 @@ func demoAct(t *testing.T, a *app, email string, action workflow.Action) string 
 		t.Fatal(err)
 	}
 	return subID
+}
+
+// grepText keeps the lines of text that contain substr.
+func grepText(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

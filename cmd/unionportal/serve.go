@@ -282,10 +282,17 @@ func worker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer a.close()
+	if cfg.WorkerMetricsAddr != "" {
+		stopMetrics, err := serveWorkerMetrics(cfg.WorkerMetricsAddr, a.services.Metrics, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	if err := a.dispatch.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("starting the dispatch workers: %v", err)
 	}
-	log.Info("unionportal worker running", "database", a.db.String())
+	log.Info("unionportal worker running", "database", a.db.String(), "metrics", cfg.WorkerMetricsAddr)
 	<-ctx.Done()
 	log.Info("stopping: letting running dispatches finish", "timeout", drainTimeout.String())
 	a.stopQueue()
