@@ -149,6 +149,7 @@ func New(opts Options) *Server {
 	e.Pre(dropInvalidRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
 	e.Use(logContext)
+	e.Use(traceRequests)
 	e.Use(s.accessLog())
 	e.Use(s.recoverPanics())
 	e.Use(s.securityHeaders())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/wneessen/go-mail"
+	"go.opentelemetry.io/otel"
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
@@ -45,6 +46,8 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	s := w.s
 	ctx = logctx.With(ctx, slog.String("job", job.Kind), slog.Int64("job_id", job.ID), slog.Int("attempt", job.Attempt),
 		slog.String("tenant_id", job.Args.TenantID))
+	ctx, span := otel.Tracer("github.com/unionportal/unionportal/dispatch").Start(ctx, "job "+job.Kind)
+	defer span.End()
 	n := job.Args
 	if n.Notice == "" { // a job enqueued before jobs carried their notice
 		r := workflow.StateRuleOf(n.State)

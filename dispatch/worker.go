@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel"
 
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/logctx"
@@ -33,6 +34,8 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	s := w.s
 	ctx = logctx.With(ctx, slog.String("job", job.Kind), slog.Int64("job_id", job.ID), slog.Int("attempt", job.Attempt),
 		slog.String("dispatch_id", job.Args.DispatchID))
+	ctx, span := otel.Tracer("github.com/unionportal/unionportal/dispatch").Start(ctx, "job "+job.Kind)
+	defer span.End()
 	var d Dispatch
 	if err := s.db.Conn(ctx).Where("id = ?", job.Args.DispatchID).First(&d).Error; err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel"
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
@@ -104,6 +105,8 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	s, args := w.s, job.Args
 	ctx = logctx.With(ctx, slog.String("job", job.Kind), slog.Int64("job_id", job.ID), slog.Int("attempt", job.Attempt),
 		slog.String("tenant_id", args.TenantID))
+	ctx, span := otel.Tracer("github.com/unionportal/unionportal/webhook").Start(ctx, "job "+job.Kind)
+	defer span.End()
 	ep, err := s.load(ctx, args.TenantID, args.EndpointID)
 	if apperr.KindOf(err) == apperr.KindNotFound {
 		return river.JobCancel(errors.New("the webhook endpoint was deleted"))

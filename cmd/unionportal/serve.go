@@ -277,6 +277,11 @@ func (a *app) close() {
 func worker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopTracing, err := setupTracing(ctx, "worker", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -307,6 +312,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, demo bool, stdout
 		<-ctx.Done()
 		stop() // a second signal ends the process at once
 	}()
+	stopTracing, err := setupTracing(ctx, "serve", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
