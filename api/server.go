@@ -208,7 +208,8 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, v1+"/tenants/:tenant/users", Tenant(auth.PermUserRead), s.listUsers, Doc{ID: "listMembers", Summary: "The tenant's members, by e-mail", Response: auth.Member{}, List: true, Paged: true})
 	s.route(http.MethodPost, v1+"/tenants/:tenant/users", Tenant(auth.PermUserManage), s.createUser, Doc{ID: "addMember",
 		Summary: "Invite a member (a tenant admin; the same answer whether or not the e-mail has an account), or add one at once (a superadmin)",
-		Request: auth.UserInput{}, Required: []string{"email", "name", "password", "organization_id", "roles"}, Response: memberAdded{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
+		Request: auth.UserInput{}, Required: []string{"email", "organization_id", "roles"},
+		Description: "name and password are required when the e-mail has no account here yet (the password is then the new account's first one)", Response: memberAdded{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodPatch, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.updateUser, Doc{ID: "updateMember", Summary: "Change a member's organization, roles or active state",
 		Request: auth.UserPatch{}, Response: auth.Member{}, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodDelete, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.deactivateUser, Doc{ID: "deactivateMember", Summary: "Deactivate a membership", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
