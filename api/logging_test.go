@@ -5,29 +5,18 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
+// lines parses and clears what was logged so far, one JSON object a line.
+func (l *syncBuffer) lines(t *testing.T) []map[string]any {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range bytes.Split(bytes.TrimSpace(l.b.Bytes()), []byte("\n")) {
+	for _, line := range bytes.Split(bytes.TrimSpace(l.buf.Bytes()), []byte("\n")) {
 		if len(line) == 0 {
 			continue
 		}
@@ -37,7 +26,7 @@ func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
 		}
 		out = append(out, m)
 	}
-	l.b.Reset()
+	l.buf.Reset()
 	return out
 }
 
@@ -47,7 +36,7 @@ func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
 func TestRequestLogLinesCarryWhoAndWhere(t *testing.T) {
 	h := newHarness(t, dbtest.New(t, database.SQLite))
 	w := h.world()
-	var buf lockedBuffer
+	var buf syncBuffer
 	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	buf.lines(t)
 

@@ -145,23 +145,12 @@ func (db *DB) columnKinds(ctx context.Context, table string) (map[string]columnK
 			out[name] = kindText
 		}
 	}
+	q := "SELECT name, type FROM pragma_table_info(?)"
 	if db.dialect == Postgres {
-		rows, err := db.Conn(ctx).Raw(`SELECT column_name, data_type FROM information_schema.columns
-			WHERE table_schema = current_schema() AND table_name = ?`, table).Rows()
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var name, typ string
-			if err := rows.Scan(&name, &typ); err != nil {
-				return nil, err
-			}
-			classify(name, typ)
-		}
-		return out, rows.Err()
+		q = `SELECT column_name, data_type FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = ?`
 	}
-	rows, err := db.Conn(ctx).Raw("SELECT name, type FROM pragma_table_info(?)", table).Rows()
+	rows, err := db.Conn(ctx).Raw(q, table).Rows()
 	if err != nil {
 		return nil, err
 	}
