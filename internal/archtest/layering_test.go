@@ -19,6 +19,7 @@ const module = "github.com/unionportal/unionportal/"
 // leaves. cmd -> api -> portal -> dispatch -> workflow -> auth -> audit -> database.
 var layer = map[string]float64{
 	"database": 1,
+	"keys":     1.5,
 	"audit":    2,
 	"auth":     3,
 	"workflow": 4,
