@@ -54,8 +54,10 @@ func TestSealedFieldsAreBoundToTheirPlace(t *testing.T) {
 		"another table":  func() (string, error) { return OpenField(k, sealed, "t1", "comments", "body", "r1") },
 		"another column": func() (string, error) { return OpenField(k, sealed, "t1", "revisions", "title", "r1") },
 		"another row":    func() (string, error) { return OpenField(k, sealed, "t1", "revisions", "body", "r2") },
-		"altered":        func() (string, error) { return OpenField(k, sealed[:len(sealed)-2]+"AA", "t1", "revisions", "body", "r1") },
-		"plain text":     func() (string, error) { return OpenField(k, "hello", "t1", "revisions", "body", "r1") },
+		"altered": func() (string, error) {
+			return OpenField(k, sealed[:len(sealed)-2]+"AA", "t1", "revisions", "body", "r1")
+		},
+		"plain text": func() (string, error) { return OpenField(k, "hello", "t1", "revisions", "body", "r1") },
 	} {
 		if _, err := open(); !errors.Is(err, ErrCannotOpen) {
 			t.Errorf("%s: %v", name, err)
