@@ -114,3 +114,23 @@ func expiryFrom(v string, now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("--expires %q: expected days (90d), a duration (36h) or an RFC 3339 time", v)
 }
+
+// rotateMasterKey re-wraps every tenant key with the current master key. The former
+// keys come from UNIONPORTAL_PREVIOUS_MASTER_KEYS; once it reports none left, remove
+// them from the configuration. Safe to interrupt and run again.
+func rotateMasterKey(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) error {
+	if len(cfg.PreviousMasters) == 0 {
+		return errors.New(envPrefix + "PREVIOUS_MASTER_KEYS: give the former master key(s), and the new one as " + envPrefix + "MASTER_KEY")
+	}
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	n, err := a.keys.RotateMaster(ctx)
+	if err != nil {
+		return fmt.Errorf("after re-wrapping %d tenant key(s): %v (run it again to go on)", n, err)
+	}
+	fmt.Fprintf(out, "re-wrapped %d tenant key(s) with the master key %s; %sPREVIOUS_MASTER_KEYS can now be removed\n", n, cfg.Master.ID, envPrefix)
+	return nil
+}

@@ -20,6 +20,7 @@ import (
 	gbytes "github.com/labstack/gommon/bytes"
 
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 )
 
 // envPrefix starts the name of every setting.
@@ -57,6 +58,12 @@ type Config struct {
 	WebhookAllowPrivate bool
 	// WorkerMetricsAddr is where `worker` serves /metrics and /healthz ("" for nowhere).
 	WorkerMetricsAddr string
+	// Master is the master key of encryption at rest (set from UNIONPORTAL_MASTER_KEY, its
+	// file, or the data directory's master.key by loadMasterKey); PreviousMasters are former
+	// ones, during a rotation.
+	Master          *keys.Master
+	MasterKeyFile   string
+	PreviousMasters []*keys.Master
 }
 
 // setting describes one configuration key: its default, what it expects, and how it is
@@ -161,6 +168,34 @@ var settings = []setting{
 		c.SecretKey = v
 		return nil
 	}},
+	{"MASTER_KEY", "", "32 random bytes in base64 or hex (unionportal admin generate-master-key); unset reads UNIONPORTAL_MASTER_KEY_FILE, or generates one into <data dir>/master.key", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		m, err := keys.ParseMaster(v)
+		if err != nil {
+			return err
+		}
+		c.Master = m
+		return nil
+	}},
+	{"MASTER_KEY_FILE", "", "a file holding the master key (a mounted secret), read when UNIONPORTAL_MASTER_KEY is unset", func(c *Config, v string) error {
+		c.MasterKeyFile = v
+		return nil
+	}},
+	{"PREVIOUS_MASTER_KEYS", "", "comma-separated former master keys, while unionportal admin rotate-master-key re-wraps the tenant keys", func(c *Config, v string) error {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			m, err := keys.ParseMaster(part)
+			if err != nil {
+				return err
+			}
+			c.PreviousMasters = append(c.PreviousMasters, m)
+		}
+		return nil
+	}},
 	{"LOG_FORMAT", "auto", "auto (text on a terminal, JSON otherwise), json or text", func(c *Config, v string) error {
 		if v != "auto" && v != "json" && v != "text" {
 			return fmt.Errorf("unknown format %q", v)
@@ -254,7 +289,8 @@ var settings = []setting{
 
 // secretSettings hold passwords or keys: an error about one names the setting and what
 // is wrong with it, never its value.
-var secretSettings = map[string]bool{"DATABASE_URL": true, "S3_ACCESS_KEY": true, "S3_SECRET_KEY": true, "SMTP_URL": true, "SECRET_KEY": true}
+var secretSettings = map[string]bool{"DATABASE_URL": true, "S3_ACCESS_KEY": true, "S3_SECRET_KEY": true, "SMTP_URL": true, "SECRET_KEY": true,
+	"MASTER_KEY": true, "PREVIOUS_MASTER_KEYS": true}
 
 var (
 	bucketName   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
@@ -425,6 +461,39 @@ func prepareDataDir(dir string) error {
 	}
 	probe.Close()
 	return os.Remove(probe.Name())
+}
+
+// loadMasterKey finds the master key: UNIONPORTAL_MASTER_KEY, else the file named by
+// UNIONPORTAL_MASTER_KEY_FILE, else <data dir>/master.key, generated (mode 0600) on first
+// start of the embedded default. Back it up apart from the data: without it nothing
+// encrypted can be read.
+func loadMasterKey(c *Config) error {
+	if c.Master != nil {
+		return nil
+	}
+	setting, path := envPrefix+"MASTER_KEY_FILE", c.MasterKeyFile
+	if path == "" {
+		setting, path = envPrefix+"MASTER_KEY", filepath.Join(c.DataDir, "master.key")
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		m, perr := keys.ParseMaster(string(b))
+		if perr != nil {
+			return fmt.Errorf("%s: %s: %v", setting, path, perr)
+		}
+		c.Master = m
+		return nil
+	case errors.Is(err, fs.ErrNotExist) && c.MasterKeyFile == "":
+		text := keys.GenerateMaster()
+		if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
+			return fmt.Errorf("%s: cannot write %s: %v", setting, path, unwrapPath(err))
+		}
+		c.Master, err = keys.ParseMaster(text)
+		return err
+	default:
+		return fmt.Errorf("%s: cannot read %s: %v", setting, path, unwrapPath(err))
+	}
 }
 
 // loadSecretKey returns the configured secret key or the one generated into the data

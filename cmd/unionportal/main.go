@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/unionportal/unionportal/api"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/logctx"
 	"io"
 	"log/slog"
@@ -49,6 +50,11 @@ commands:
                    print it (only it) on standard output; --expires takes days,
                    a duration (36h) or an RFC 3339 time; the tenant's maximum
                    token lifetime applies (and is the default expiry)
+  admin generate-master-key
+                   print a new master key for UNIONPORTAL_MASTER_KEY
+  admin rotate-master-key
+                   re-wrap every tenant key with UNIONPORTAL_MASTER_KEY, opening
+                   them with UNIONPORTAL_PREVIOUS_MASTER_KEYS (resumable)
   admin export --tenant SLUG --out FILE.tar.gz
                    write everything of one tenant (rows, files, audit chain) with
                    a manifest of SHA-256 hashes
@@ -81,8 +87,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		cmd, rest = "audit verify", rest[1:]
 	}
 	if cmd == "admin" {
-		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "export", "import"}, rest[0]) {
-			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, export or import\n\n%s", usage)
+		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "export", "import", "generate-master-key", "rotate-master-key"}, rest[0]) {
+			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, export, import, generate-master-key or rotate-master-key\n\n%s", usage)
 			return exitUsage
 		}
 		cmd, rest = "admin "+rest[0], rest[1:]
@@ -118,7 +124,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		healthURL = fs.String("url", "", "the URL that must answer 200 (default: /healthz on UNIONPORTAL_ADDR's port, over loopback)")
 		checkDatabase = fs.Bool("database", false, "check that the configured database answers instead")
 		timeout = fs.Duration("timeout", healthcheckDefaultTimeout, "how long to wait for the answer")
-	case "migrate", "version", "worker", "openapi":
+	case "migrate", "version", "worker", "openapi", "admin generate-master-key", "admin rotate-master-key":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -138,6 +144,10 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	}
 	if cmd == "version" {
 		fmt.Fprintln(stdout, "unionportal", buildVersion())
+		return 0
+	}
+	if cmd == "admin generate-master-key" {
+		fmt.Fprintln(stdout, keys.GenerateMaster())
 		return 0
 	}
 	if cmd == "openapi" {
@@ -188,6 +198,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			return exitUsage
 		}
 		err = createToken(ctx, cfg, log, tokenRequest{tenant: *tenant, email: *email, name: *name, scopes: *scopes, expires: *expires}, stdout, stderr)
+	case "admin rotate-master-key":
+		err = rotateMasterKey(ctx, cfg, log, stderr)
 	case "admin export":
 		if *tenant == "" || *file == "" {
 			fmt.Fprintf(stderr, "unionportal admin export: --tenant and --out are required\n")

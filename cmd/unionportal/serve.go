@@ -20,6 +20,7 @@ import (
 	"github.com/unionportal/unionportal/clamd"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/frontend"
 	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
@@ -176,6 +177,7 @@ type app struct {
 	dispatch *dispatch.Service
 	srv      *api.Server
 	services *portal.Services
+	keys     *keys.Service
 }
 
 // newApp opens and migrates the database and builds the server. The caller owns the
@@ -187,20 +189,30 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	a := &app{cfg: cfg, log: log, db: db}
 	if err := loadSecretKey(cfg); err != nil {
-		a.close()
+		a.db.Close() // quietly: the error is the one line to show
+		return nil, err
+	}
+	if err := loadMasterKey(cfg); err != nil {
+		a.db.Close() // quietly: the error is the one line to show
 		return nil, err
 	}
 	if _, err := migrateDB(ctx, db, log); err != nil {
-		a.close()
+		a.db.Close() // quietly: the error is the one line to show
 		return nil, err
 	}
+	// A wrong master key stops the process here, not requests later.
+	a.keys = keys.NewService(db, cfg.Master, cfg.PreviousMasters...)
+	if err := a.keys.Check(ctx); err != nil {
+		a.db.Close() // quietly: the error is the one line to show
+		return nil, fmt.Errorf("%sMASTER_KEY (key id %s) does not open this installation's tenant keys: %v", envPrefix, cfg.Master.ID, err)
+	}
 	if a.store, err = openStorage(ctx, cfg); err != nil {
-		a.close()
+		a.db.Close() // quietly: the error is the one line to show
 		return nil, err
 	}
 	sender, err := newSender(cfg)
 	if err != nil {
-		a.close()
+		a.db.Close() // quietly: the error is the one line to show
 		return nil, err
 	}
 	opts := portal.Options{Logger: log,
@@ -214,7 +226,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	services, err := portal.New(ctx, db, a.store, opts)
 	if err != nil {
-		a.close()
+		a.db.Close() // quietly: the error is the one line to show
 		return nil, fmt.Errorf("starting the services: %v", err)
 	}
 	a.auth, a.wf, a.dispatch, a.services = services.Auth, services.Workflow, services.Dispatch, services

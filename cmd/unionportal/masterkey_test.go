@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/unionportal/unionportal/keys"
+)
+
+// TestMasterKey: the embedded default generates the master key into the data
+// directory (0600) and keeps it; a wrong master key stops the process with one line
+// naming the setting; rotation re-wraps the tenant keys so that the new key alone
+// opens them.
+func TestMasterKey(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	env := []string{"UNIONPORTAL_DATA_DIR=" + dataDir}
+	open := func(env []string) (*app, error) {
+		cfg, err := loadConfig(env, "")
+		if err != nil {
+			return nil, err
+		}
+		return newApp(ctx, cfg, slog.New(slog.DiscardHandler))
+	}
+	a, err := open(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.keys.TenantKey(ctx, "tenant-1"); err != nil {
+		t.Fatal(err)
+	}
+	first := a.cfg.Master.ID
+	a.close()
+	fi, err := os.Stat(filepath.Join(dataDir, "master.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("master.key: %v %v", fi, err)
+	}
+	if a, err = open(env); err != nil || a.cfg.Master.ID != first {
+		t.Fatalf("restart: %v", err)
+	}
+	a.close()
+	old, _ := os.ReadFile(filepath.Join(dataDir, "master.key"))
+
+	// Any command that opens the portal checks the key; exporting a tenant that does not
+	// exist shows which check failed first.
+	start := func(env []string) (int, string) {
+		code, _, stderr := runCLI(t, env, "admin", "export", "--tenant", "none", "--out", filepath.Join(t.TempDir(), "x"))
+		return code, stderr
+	}
+	wrong := keys.GenerateMaster()
+	code, stderr := start(append(env, "UNIONPORTAL_MASTER_KEY="+wrong))
+	if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "UNIONPORTAL_MASTER_KEY") || strings.Contains(stderr, wrong) {
+		t.Errorf("a wrong master key: exit %d, %q", code, stderr)
+	}
+	if code, stderr := start(append(env, "UNIONPORTAL_MASTER_KEY=short")); code != 1 || !strings.Contains(stderr, "UNIONPORTAL_MASTER_KEY") || strings.Contains(stderr, "short\"") {
+		t.Errorf("a malformed master key: exit %d, %q", code, stderr)
+	}
+
+	// Rotation to a new key, the old one given as previous.
+	fresh := keys.GenerateMaster()
+	rotate := append(env, "UNIONPORTAL_MASTER_KEY="+fresh, "UNIONPORTAL_PREVIOUS_MASTER_KEYS="+strings.TrimSpace(string(old)))
+	if code, _, stderr := runCLI(t, rotate, "admin", "rotate-master-key"); code != 0 || !strings.Contains(stderr, "re-wrapped 1 tenant key") {
+		t.Fatalf("rotate: %d %s", code, stderr)
+	}
+	if _, stderr := start(append(env, "UNIONPORTAL_MASTER_KEY="+fresh)); strings.Contains(stderr, "MASTER_KEY") {
+		t.Errorf("the new key alone after rotation: %s", stderr)
+	}
+	if _, stderr := start(env); !strings.Contains(stderr, "UNIONPORTAL_MASTER_KEY") {
+		t.Errorf("the old key (master.key) after rotation: %s", stderr)
+	}
+	if code, stdout, _ := runCLI(t, nil, "admin", "generate-master-key"); code != 0 {
+		t.Errorf("generate-master-key: %d", code)
+	} else if _, err := keys.ParseMaster(stdout); err != nil {
+		t.Errorf("generate-master-key printed %q: %v", stdout, err)
+	}
+}
