@@ -19,7 +19,7 @@ import (
 const composeFile = "compose.yaml"
 
 // secretVariables are the variables .env.example leaves empty for the operator to fill.
-var secretVariables = []string{"PORTAL_SECRET_KEY", "POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD"}
+var secretVariables = []string{"PORTAL_SECRET_KEY", "PORTAL_MASTER_KEY", "POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD"}
 
 // portalServices run the image make image builds; longRunning of them have a health check.
 var (
@@ -264,6 +264,7 @@ func TestComposeFile(t *testing.T) {
 			{"postgres", "POSTGRES_PASSWORD", "POSTGRES_PASSWORD"},
 			{"minio", "MINIO_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD"},
 			{"serve", "UNIONPORTAL_SECRET_KEY", "PORTAL_SECRET_KEY"},
+			{"worker", "UNIONPORTAL_MASTER_KEY", "PORTAL_MASTER_KEY"},
 			{"worker", "UNIONPORTAL_S3_SECRET_KEY", "MINIO_ROOT_PASSWORD"},
 			{"serve", "UNIONPORTAL_DATABASE_URL", "POSTGRES_PASSWORD"},
 			{"worker", "UNIONPORTAL_SMTP_URL", "SMTP_URL"},
