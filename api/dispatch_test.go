@@ -17,6 +17,7 @@ import (
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/internal/testrig"
 	"github.com/unionportal/unionportal/portal"
+	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -42,7 +43,17 @@ func newPortalHarness(t *testing.T, db *database.DB, opts dispatch.Options, star
 // newPortalHarnessWith is newPortalHarness with webhook options of its own.
 func newPortalHarnessWith(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool) *harness {
 	t.Helper()
+	return newPortalHarnessStore(t, db, opts, hooks, start, nil)
+}
+
+// newPortalHarnessStore is newPortalHarnessWith whose services use wrap(store), if
+// wrap is not nil, for fault tests.
+func newPortalHarnessStore(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool, wrap func(storage.Store) storage.Store) *harness {
+	t.Helper()
 	h := newHarness(t, db)
+	if wrap != nil {
+		h.store = wrap(h.store)
+	}
 	if err := dispatch.MigrateQueue(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
