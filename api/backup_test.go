@@ -56,7 +56,7 @@ func TestWholeInstallationBackupAndRestore(t *testing.T) {
 		}
 		defer srcDB.Close()
 		srcBucket, srcStore := bucket()
-		src := newPortalHarnessOn(t, srcDB, srcStore, dispatch.Options{Sender: dispatch.Outbox{Dir: t.TempDir()}, PollInterval: 50 * time.Millisecond, RetryBase: 200 * time.Millisecond}, testWebhookOptions, true)
+		src := newPortalHarnessStore(t, srcDB, dispatch.Options{Sender: dispatch.Outbox{Dir: t.TempDir()}, PollInterval: 50 * time.Millisecond, RetryBase: 200 * time.Millisecond}, testWebhookOptions, true, use(srcStore))
 		w := src.world()
 		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
 		approveAndWait(t, w, w.submissionA.ID, workflow.Dispatched)
@@ -115,7 +115,7 @@ func TestWholeInstallationBackupAndRestore(t *testing.T) {
 		if applied, err := dstDB.Migrate(ctx, nil); err != nil || len(applied) != 0 {
 			t.Fatalf("the restored database needed migrations %v: %v", applied, err)
 		}
-		dst := newPortalHarnessOn(t, dstDB, dstStore, dispatch.Options{}, testWebhookOptions, false)
+		dst := newPortalHarnessStore(t, dstDB, dispatch.Options{}, testWebhookOptions, false, use(dstStore))
 		compareInstallations(t, src, dst, dstDB, w)
 	})
 
@@ -134,7 +134,7 @@ func TestWholeInstallationBackupAndRestore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src := newPortalHarnessOn(t, srcDB, srcStore, dispatch.Options{Sender: dispatch.Outbox{Dir: t.TempDir()}, PollInterval: 50 * time.Millisecond, RetryBase: 200 * time.Millisecond}, testWebhookOptions, true)
+		src := newPortalHarnessStore(t, srcDB, dispatch.Options{Sender: dispatch.Outbox{Dir: t.TempDir()}, PollInterval: 50 * time.Millisecond, RetryBase: 200 * time.Millisecond}, testWebhookOptions, true, use(srcStore))
 		w := src.world()
 		w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
 		approveAndWait(t, w, w.submissionA.ID, workflow.Dispatched)
@@ -155,9 +155,14 @@ func TestWholeInstallationBackupAndRestore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dst := newPortalHarnessOn(t, dstDB, dstStore, dispatch.Options{}, testWebhookOptions, false)
+		dst := newPortalHarnessStore(t, dstDB, dispatch.Options{}, testWebhookOptions, false, use(dstStore))
 		compareInstallations(t, src, dst, dstDB, w)
 	})
+}
+
+// use makes the harness's services use store instead of their own.
+func use(store storage.Store) func(storage.Store) storage.Store {
+	return func(storage.Store) storage.Store { return store }
 }
 
 // compareInstallations checks that dst answers every user of tenant alpha as src does,

@@ -43,16 +43,16 @@ func newPortalHarness(t *testing.T, db *database.DB, opts dispatch.Options, star
 // newPortalHarnessWith is newPortalHarness with webhook options of its own.
 func newPortalHarnessWith(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool) *harness {
 	t.Helper()
-	return newPortalHarnessOn(t, db, nil, opts, hooks, start)
+	return newPortalHarnessStore(t, db, opts, hooks, start, nil)
 }
 
-// newPortalHarnessOn is newPortalHarnessWith on a store of the caller's (nil: a local
-// store of its own).
-func newPortalHarnessOn(t *testing.T, db *database.DB, store storage.Store, opts dispatch.Options, hooks webhook.Options, start bool) *harness {
+// newPortalHarnessStore is newPortalHarnessWith whose services use wrap(store), if
+// wrap is not nil: a store of the caller's, or the harness's own with faults.
+func newPortalHarnessStore(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool, wrap func(storage.Store) storage.Store) *harness {
 	t.Helper()
 	h := newHarness(t, db)
-	if store != nil {
-		h.store = store
+	if wrap != nil {
+		h.store = wrap(h.store)
 	}
 	if err := dispatch.MigrateQueue(context.Background(), db); err != nil {
 		t.Fatal(err)

@@ -407,8 +407,8 @@ func TestListQueriesConstant(t *testing.T) {
 		w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
 			"kind": "additional_information", "title": fmt.Sprint(i), "body": "b", "language": "en"})
 	}
-	// The fewest of three runs: the policy version check (one query every 200 ms per
-	// process, not per request) may fall into any run.
+	// The fewest of three runs: a reload of the policy (after a change) may fall into
+	// any run.
 	count := func(path string) int {
 		best := -1
 		for i := 0; i < 3; i++ {

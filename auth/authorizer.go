@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
@@ -82,9 +80,11 @@ e = some(where (p.eft == allow))
 m = g(r.sub, p.sub, r.dom) && r.obj == p.obj
 `
 
-// policyCheckInterval bounds how stale another process's view of the policy can be:
-// each process compares the policy version with the database at most this often.
-const policyCheckInterval = 200 * time.Millisecond
+// PolicyVersionColumn selects the policy version as a column of a query that a request
+// makes anyway (ResolveTenant's, Memberships'), so that every request compares it with
+// the loaded policy without a round trip of its own: a role changed through one process
+// holds in every other from their next request on (ADR 0027).
+const PolicyVersionColumn = "(SELECT version FROM authz_state WHERE id = 1) AS policy_version"
 
 // Authorizer answers "may user U do P in tenant T". It wraps casbin's synced cached
 // enforcer, loads the policy through the gorm adapter, and reloads it when the policy
@@ -105,10 +105,8 @@ type Authorizer struct {
 	enforcer *casbin.SyncedCachedEnforcer
 	version  int64
 
-	// checkMu lets one request at a time compare versions; lastCheck (unix nanoseconds)
-	// lets the others skip the check without waiting for it.
-	checkMu   sync.Mutex
-	lastCheck atomic.Int64
+	// checkMu lets one request at a time reload the policy.
+	checkMu sync.Mutex
 }
 
 // NewAuthorizer loads the policy from db.
@@ -151,33 +149,41 @@ func (a *Authorizer) reload(ctx context.Context) error {
 }
 
 // Refresh reloads the policy if another process (or this one) changed it since the
-// last load. It queries the database at most every policyCheckInterval unless force.
-func (a *Authorizer) Refresh(ctx context.Context, force bool) error {
-	if !force {
-		if time.Since(time.Unix(0, a.lastCheck.Load())) < policyCheckInterval {
-			return nil
-		}
-		// Another request is checking right now: its answer is as fresh as ours would be.
-		if !a.checkMu.TryLock() {
-			return nil
-		}
-	} else {
-		a.checkMu.Lock()
-	}
+// last load: after a change made here, and when a request has no query to carry
+// PolicyVersionColumn.
+func (a *Authorizer) Refresh(ctx context.Context) error {
+	a.checkMu.Lock()
 	defer a.checkMu.Unlock()
 	var st authzState
 	if err := a.db.Conn(ctx).First(&st, 1).Error; err != nil {
 		return err
 	}
-	a.lastCheck.Store(time.Now().UnixNano())
-	a.mu.RLock()
-	current := a.version
-	a.mu.RUnlock()
-	if st.Version == current {
+	if st.Version == a.loadedVersion() {
 		return nil
 	}
-	a.log.Debug("authorization policy changed; reloading", "from", current, "to", st.Version)
+	a.log.Debug("authorization policy changed; reloading", "to", st.Version)
 	return a.reload(ctx)
+}
+
+// AtLeast makes sure the loaded policy is at least version, which the caller read from
+// the database (PolicyVersionColumn) during this request, reloading it if not.
+func (a *Authorizer) AtLeast(ctx context.Context, version int64) error {
+	if version <= a.loadedVersion() {
+		return nil
+	}
+	a.checkMu.Lock()
+	defer a.checkMu.Unlock()
+	if version <= a.loadedVersion() {
+		return nil // another request reloaded it meanwhile
+	}
+	a.log.Debug("authorization policy changed; reloading", "to", version)
+	return a.reload(ctx)
+}
+
+func (a *Authorizer) loadedVersion() int64 {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.version
 }
 
 // Can reports whether subject (a user id, or a role name) holds perm in tenantID.
@@ -213,7 +219,7 @@ func (a *Authorizer) RolePermissions(role string) []Permission {
 
 // setRoles replaces userID's roles in tenantID inside the transaction carried by ctx
 // and bumps the policy version, so that every process reloads. The caller reloads this
-// process's enforcer after commit (Refresh(ctx, true)).
+// process's enforcer after commit (Refresh).
 func (a *Authorizer) setRoles(ctx context.Context, userID, tenantID string, roles []string) error {
 	tx := a.db.Conn(ctx)
 	if err := tx.Where("ptype = 'g' AND v0 = ? AND v2 = ?", userID, tenantID).Delete(&gormadapter.CasbinRule{}).Error; err != nil {

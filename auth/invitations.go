@@ -257,7 +257,7 @@ func (s *Service) decideInvitation(ctx context.Context, p *Principal, id string,
 	if err != nil || !accept {
 		return err
 	}
-	return s.authz.Refresh(ctx, true)
+	return s.authz.Refresh(ctx)
 }
 
 // acceptInvitation adds userID to the invitation's tenant in the transaction carried by

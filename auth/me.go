@@ -29,23 +29,27 @@ type OrganizationRef struct {
 
 // Memberships lists the principal's active memberships with their roles, by tenant slug.
 func (s *Service) Memberships(ctx context.Context, p *Principal) ([]MembershipView, error) {
-	if err := s.authz.Refresh(ctx, false); err != nil {
-		return nil, err
-	}
 	var rows []struct {
 		TenantID, TenantSlug, TenantName    string
 		OrgID, OrgName, OrgCountry, OrgKind string
 		CreatedAt                           time.Time
+		PolicyVersion                       int64
 	}
 	err := s.db.Conn(ctx).Table("memberships").
 		Select("tenants.id AS tenant_id, tenants.slug AS tenant_slug, tenants.name AS tenant_name, "+
-			"organizations.id AS org_id, organizations.name AS org_name, organizations.country AS org_country, organizations.kind AS org_kind").
+			"organizations.id AS org_id, organizations.name AS org_name, organizations.country AS org_country, organizations.kind AS org_kind, "+
+			PolicyVersionColumn).
 		Joins("JOIN tenants ON tenants.id = memberships.tenant_id").
 		Joins("JOIN organizations ON organizations.id = memberships.organization_id").
 		Where("memberships.user_id = ? AND memberships.active", p.User.ID).
 		Order("tenants.slug").Scan(&rows).Error
 	if err != nil {
 		return nil, err
+	}
+	if len(rows) > 0 {
+		if err := s.authz.AtLeast(ctx, rows[0].PolicyVersion); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]MembershipView, 0, len(rows))
 	for _, r := range rows {

@@ -131,10 +131,7 @@ func (s *Service) CheckCSRF(sessionID, token string) bool {
 // ResolveTenant gives the principal's access to the tenant with this slug. A tenant the
 // principal does not belong to answers 404, as if it did not exist.
 func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) (*TenantAccess, error) {
-	if err := s.authz.Refresh(ctx, false); err != nil {
-		return nil, err
-	}
-	// The tenant and the caller's membership in one query.
+	// The tenant, the caller's membership and the policy version in one query.
 	var userID any // NULL for the platform itself, which has no user id
 	if database.ValidID(p.User.ID) {
 		userID = p.User.ID
@@ -145,9 +142,12 @@ func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) 
 		MemberOrg   *string
 		MemberSince *time.Time
 		Settings    string
+		// PolicyVersion is read with the membership, so that the roles come from a
+		// policy at least as new as the request (a change through another process).
+		PolicyVersion int64
 	}
 	err := s.db.Conn(ctx).Table("tenants").
-		Select("tenants.*, memberships.id AS member_id, memberships.organization_id AS member_org, memberships.created_at AS member_since").
+		Select("tenants.*, memberships.id AS member_id, memberships.organization_id AS member_org, memberships.created_at AS member_since, "+PolicyVersionColumn).
 		Joins("LEFT JOIN memberships ON memberships.tenant_id = tenants.id AND memberships.user_id = ? AND memberships.active", userID).
 		Where("tenants.slug = ?", slug).Limit(1).Scan(&rows).Error
 	if err != nil {
@@ -157,6 +157,9 @@ func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) 
 		return nil, apperr.NotFound("tenant")
 	}
 	r := rows[0]
+	if err := s.authz.AtLeast(ctx, r.PolicyVersion); err != nil {
+		return nil, err
+	}
 	// The tenant's token policy applies where a token is used: tokens belong to users,
 	// who may be members of tenants with different policies.
 	if p.Via == ViaToken && p.Token != nil {

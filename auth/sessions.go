@@ -92,7 +92,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 		return nil, "", err
 	}
 	if joined {
-		if err := s.authz.Refresh(ctx, true); err != nil {
+		if err := s.authz.Refresh(ctx); err != nil {
 			return nil, "", err
 		}
 	}

@@ -122,7 +122,7 @@ func (s *Service) CreateUser(ctx context.Context, a *TenantAccess, in UserInput)
 	if err != nil {
 		return nil, err
 	}
-	return member, s.authz.Refresh(ctx, true)
+	return member, s.authz.Refresh(ctx)
 }
 
 // ListUsers lists the tenant's members by e-mail, with their roles.
@@ -230,7 +230,7 @@ func (s *Service) UpdateUser(ctx context.Context, a *TenantAccess, userID string
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authz.Refresh(ctx, true); err != nil {
+	if err := s.authz.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	return patchedMember(u, m, patch, newRoles, active), nil

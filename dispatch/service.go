@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,14 +112,18 @@ type Service struct {
 
 var _ workflow.Listener = (*Service)(nil)
 
-// MigrateQueue creates or updates River's tables.
+// queueMigrationLock is the PostgreSQL advisory lock key under which the queue's tables
+// are migrated (goose's lock, for the schema, has another key).
+const queueMigrationLock = 4316508127093552717
+
+// MigrateQueue creates or updates River's tables. River's migrator takes no lock, and
+// processes started together on a new database would each try to create the same
+// tables (and all but one fail); on PostgreSQL they take turns under an advisory lock,
+// held on a connection of its own, so the pool needs room for two.
 func MigrateQueue(ctx context.Context, db *database.DB) error {
 	var err error
 	if db.Dialect() == database.Postgres {
-		var m *rivermigrate.Migrator[*sql.Tx]
-		if m, err = rivermigrate.New(riverdatabasesql.New(db.SQL()), nil); err == nil {
-			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-		}
+		err = migratePostgresQueue(ctx, db)
 	} else {
 		var m *rivermigrate.Migrator[*sql.Tx]
 		if m, err = rivermigrate.New(riversqlite.New(db.SQL()), nil); err == nil {
@@ -129,6 +134,29 @@ func MigrateQueue(ctx context.Context, db *database.DB) error {
 		return fmt.Errorf("queue migration: %w", err)
 	}
 	return nil
+}
+
+func migratePostgresQueue(ctx context.Context, db *database.DB) (err error) {
+	conn, err := db.SQL().Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(queueMigrationLock)); err != nil {
+		return fmt.Errorf("waiting for the queue migration lock: %w", err)
+	}
+	defer func() {
+		// If the unlock fails, close the connection rather than pool it: that ends the lock.
+		if _, uerr := conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(queueMigrationLock)); uerr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	m, err := rivermigrate.New(riverdatabasesql.New(db.SQL()), nil)
+	if err != nil {
+		return err
+	}
+	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	return err
 }
 
 // NewService builds the service and its River client (not started).

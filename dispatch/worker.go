@@ -22,7 +22,8 @@ import (
 
 // worker sends one dispatch. It is safe to run more than once for the same dispatch
 // (River delivers at least once): the Message-ID is the dispatch's, the letter is
-// rendered once and stored, and a dispatch already sent is left alone.
+// rendered once and stored, a dispatch the relay accepted is not sent again (its record
+// is completed), and a dispatch already finished is left alone.
 type worker struct {
 	river.WorkerDefaults[Args]
 	s *Service
@@ -40,7 +41,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	if err := s.db.Conn(ctx).Where("id = ?", job.Args.DispatchID).First(&d).Error; err != nil {
 		return err
 	}
-	if d.State != "queued" {
+	if d.State != "queued" && !(d.State == "sent" && d.SentAt != nil) {
 		return nil // done by an earlier run
 	}
 	// What the final approval froze goes out: the approved revision and its evidence,
@@ -70,18 +71,47 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		}
 		return err
 	}
-	if err := s.opts.Sender.Send(ctx, msg); err != nil {
-		d.Attempts = job.Attempt
-		if errors.Is(err, ErrTemporary) && job.Attempt < job.MaxAttempts {
-			return w.retryLater(ctx, job, &d, err.Error(), err)
+	if d.State == "sent" {
+		// An earlier run was cut off (a killed process) after the relay accepted the
+		// e-mail: complete its record, do not send it again.
+		s.opts.Logger.InfoContext(ctx, "dispatch accepted by the relay in an earlier attempt; completing its record", "dispatch_id", d.ID)
+	} else {
+		if err := s.opts.Sender.Send(ctx, msg); err != nil {
+			d.Attempts = job.Attempt
+			if errors.Is(err, ErrTemporary) && job.Attempt < job.MaxAttempts {
+				return w.retryLater(ctx, job, &d, err.Error(), err)
+			}
+			return w.finish(ctx, job, &d, recipients, false, err.Error(), nil)
 		}
-		return w.finish(ctx, job, &d, recipients, false, err.Error(), nil)
+		if err := w.accepted(ctx, job, &d); err != nil {
+			return err
+		}
 	}
-	manifest := &Manifest{DispatchID: d.ID, MessageID: d.MessageID, SentAt: time.Now().UTC(),
+	manifest := &Manifest{DispatchID: d.ID, MessageID: d.MessageID, SentAt: *d.SentAt,
 		Sandbox: d.Sandbox, Recipients: recipients, Files: files, Revision: d.Revision,
 		ApprovalSnapshot: ManifestSnapshot{SHA256: snap.SHA256, ApprovedAt: snap.CreatedAt, From: ds.From,
 			ReplyTo: ds.ReplyTo, Letterhead: ds.Letterhead, Signatory: ds.Signatory, Case: snap.Case}}
 	return w.finish(ctx, job, &d, recipients, true, "250 accepted", manifest)
+}
+
+// accepted records, at once and alone, that the relay accepted the e-mail, before the
+// slower rest of the record (the manifest in the store, the deliveries, the
+// submission's state, the job's completion). A process killed in between leaves a
+// dispatch in state sent whose job runs again and completes the record without sending
+// again; only a kill between the relay's answer and this one UPDATE sends the e-mail
+// twice, with the same Message-ID (ADR 0027). Its context is the job's without its
+// deadline: the e-mail is gone, its record must not be cut short.
+func (w *worker) accepted(ctx context.Context, job *river.Job[Args], d *Dispatch) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	now := time.Now().UTC()
+	err := w.s.db.Conn(ctx).Model(&Dispatch{}).Where("id = ? AND state = 'queued'", d.ID).
+		Updates(map[string]any{"state": "sent", "sent_at": now, "attempts": job.Attempt, "last_error": ""}).Error
+	if err != nil {
+		return err
+	}
+	d.State, d.SentAt = "sent", &now
+	return nil
 }
 
 // renderStopped fails an attempt whose letter did not render within RenderTimeout or
@@ -169,12 +199,11 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], d *Dispatch, 
 			}
 		}
 		updates := map[string]any{"state": state, "attempts": job.Attempt, "last_error": "", "manifest_key": manifestKey}
-		if sent {
-			updates["sent_at"] = now
-		} else {
+		if !sent {
 			updates["last_error"] = truncate(response, 2000)
 		}
-		res := s.db.Conn(ctx).Model(&Dispatch{}).Where("id = ? AND state = 'queued'", d.ID).Updates(updates)
+		// Queued, or sent by accepted (this run's or a cut-off one's).
+		res := s.db.Conn(ctx).Model(&Dispatch{}).Where("id = ? AND state IN ('queued', 'sent')", d.ID).Updates(updates)
 		if res.Error != nil {
 			return res.Error
 		}
