@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -78,20 +80,20 @@ func (s *Service) inspect(ctx context.Context, att *Attachment) error {
 }
 
 // CleanedCopy writes a copy of an attachment without its identifying metadata to a
-// temporary file, for a download by someone outside the uploader's organization; the
-// caller closes and removes it. A file that cannot be cleaned is refused with
-// CannotCleanMessage.
-func (s *Service) CleanedCopy(ctx context.Context, att *Attachment, obj storage.Object) (*os.File, error) {
+// temporary file, for a download, and returns it with its SHA-256; the caller closes
+// and removes it. A file that cannot be cleaned is refused with CannotCleanMessage.
+func (s *Service) CleanedCopy(ctx context.Context, att *Attachment, obj storage.Object) (*os.File, string, error) {
 	ra, size, release, err := ReaderAt(obj)
 	if err != nil {
-		return nil, apperr.Unavailable("storage", err)
+		return nil, "", apperr.Unavailable("storage", err)
 	}
 	defer release()
 	f, err := os.CreateTemp("", "unionportal-cleaned-*")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	err = scrub.Clean(f, ra, size, att.ContentType)
+	h := sha256.New()
+	err = scrub.Clean(io.MultiWriter(f, h), ra, size, att.ContentType)
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
 	}
@@ -101,9 +103,9 @@ func (s *Service) CleanedCopy(ctx context.Context, att *Attachment, obj storage.
 		if !errors.Is(err, scrub.ErrCannotClean) {
 			s.opts.Logger.WarnContext(ctx, "an evidence file could not be cleaned", "attachment_id", att.ID, "error", err)
 		}
-		return nil, &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeForbidden, Message: CannotCleanMessage}
+		return nil, "", &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeForbidden, Message: CannotCleanMessage}
 	}
-	return f, nil
+	return f, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // MayReadOriginal reports whether the caller may download an attachment as it was
