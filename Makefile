@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 
-.PHONY: run build ui node chromium haproxy test test-unit test-ui test-image test-deploy image image-context lint bench bench-upload bench-dispatch bench-render clean
+.PHONY: run build ui node chromium haproxy exiftool test test-unit test-ui test-image test-deploy image image-context lint bench bench-upload bench-dispatch bench-render clean
 
 # The front-end tool chain never downloads a browser: the browser tests use Debian's.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -48,11 +48,20 @@ haproxy:
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends haproxy; \
 	  else echo "haproxy is missing: apt-get install haproxy"; exit 1; fi; }
 
+# exiftool: the evidence-metadata tests write and read fixtures' metadata with Debian's
+# exiftool; as root it is installed when missing (elsewhere those tests skip).
+exiftool:
+	@command -v exiftool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing exiftool with apt-get"; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends libimage-exiftool-perl; \
+	  else echo "exiftool is missing (apt-get install libimage-exiftool-perl): its tests will fail under the rig"; fi; }
+
 ## test: lint, every Go test against real PostgreSQL 15, MinIO and Mailpit (and a Go
 ## client generated from the OpenAPI document with oapi-codegen, compiled), then the
 ## UI's unit tests and browser tests (against the real portal), the deploy/ module's
 ## tests (compose file) and the container image (built and run with podman, as root)
-test: lint build chromium haproxy
+test: lint build chromium haproxy exiftool
 	$(MAKE) test-deploy-k8s
 	$(GO) build -o $(BIN)/testrig ./internal/testrig/cmd/testrig
 	UNIONPORTAL_TEST_CODEGEN=1 ./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...

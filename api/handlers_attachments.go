@@ -138,9 +138,17 @@ func (s *Server) deleteAttachment(c echo.Context) error {
 
 // downloadAttachment streams the file with Range support, always as a download, never
 // rendered by the browser. ?redirect=1 answers with a short-lived presigned URL when the
-// store has them (S3).
+// store has them (S3). Anyone outside the uploader's organization and the secretariat
+// gets the copy without identifying metadata, as does anyone asking for ?original=0
+// (wantsCleaned, cleanedDownload).
 func (s *Server) downloadAttachment(c echo.Context) error {
 	ctx := c.Request().Context()
+	if cleaned, err := s.wantsCleaned(c); err != nil || cleaned {
+		if err != nil {
+			return err
+		}
+		return s.cleanedDownload(c)
+	}
 	if c.QueryParam("redirect") == "1" {
 		att, err := s.opts.Workflow.Attachment(ctx, tenantAccess(c), c.Param("id"))
 		if err != nil {

@@ -510,6 +510,7 @@ var tagEnums = map[string]func() []string{
 	"event_type":              func() []string { return stringsOf(workflow.EventTypes()) },
 	"webhook_event":           func() []string { return append([]string{webhook.AllEvents}, stringsOf(workflow.EventTypes())...) },
 	"webhook_delivery_status": func() []string { return []string{webhook.StatusDelivered, webhook.StatusFailed} },
+	"clean_status":            workflow.CleanStatuses,
 }
 
 // notUUID are the string fields named like ids that are not UUIDs.

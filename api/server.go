@@ -279,7 +279,8 @@ func (s *Server) routes() {
 		Doc{ID: "deleteAttachment", Summary: "Remove an evidence file from a draft", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodGet, t+"/attachments/:id/content", Tenant(auth.PermTenantRead), s.downloadAttachment,
 		Doc{ID: "downloadAttachment", Summary: "Download an evidence file (Range supported; ?redirect=1 for a presigned URL on S3)", Content: "*/*", ETag: true, Ranges: true,
-			Query: []Param{{Name: "redirect", Description: "1: answer 302 to a short-lived presigned URL when the storage has them", Schema: map[string]any{"type": "string", "enum": []string{"1"}}}}})
+			Query: []Param{{Name: "redirect", Description: "1: answer 302 to a short-lived presigned URL when the storage has them", Schema: map[string]any{"type": "string", "enum": []string{"1"}}},
+				{Name: "original", Description: "1: the file as uploaded, identifying metadata included (the uploader's organization and the secretariat only; the default for them); 0: the copy without identifying metadata (the default, and only choice, for anyone else)", Schema: map[string]any{"type": "string", "enum": []string{"0", "1"}}}}})
 	if s.opts.Dispatch != nil {
 		s.route(http.MethodGet, t+"/submissions/:id/letter.pdf", Tenant(auth.PermTenantRead), s.letter,
 			Doc{ID: "previewLetter", Summary: "The letter as it would be sent today (A4 PDF), for review before approval", Content: "application/pdf"})

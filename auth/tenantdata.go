@@ -66,3 +66,19 @@ func Empty(ctx context.Context, db *database.DB) (bool, error) {
 	err := db.Conn(ctx).Raw("SELECT (SELECT count(*) FROM tenants) + (SELECT count(*) FROM users)").Scan(&n).Error
 	return n == 0, err
 }
+
+// MayReadOriginal reports whether the caller belongs to the organization of userID
+// in the tenant, or to the tenant's secretariat: those who may see an evidence file as
+// userID uploaded it, identifying metadata included.
+func MayReadOriginal(ctx context.Context, db *database.DB, a *TenantAccess, userID string) (bool, error) {
+	if a.Membership == nil || !a.Membership.Active {
+		return false, nil
+	}
+	var n int64
+	err := db.Conn(ctx).Table("organizations o").
+		Where("o.id = ? AND o.tenant_id = ?", a.Membership.OrganizationID, a.Tenant.ID).
+		Where("o.kind = ? OR EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = o.tenant_id AND m.user_id = ? AND m.organization_id = o.id)",
+			KindSecretariat, userID).
+		Count(&n).Error
+	return n > 0, err
+}

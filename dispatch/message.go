@@ -48,6 +48,11 @@ type ManifestFile struct {
 	Name   string `json:"name"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// OriginalSHA256 is, for evidence, the SHA-256 of the file as uploaded (the hash
+	// the approval recorded); SHA256 is that of the copy sent, without its identifying
+	// metadata, and Cleaned says they differ (ADR 0028).
+	OriginalSHA256 string `json:"original_sha256,omitempty"`
+	Cleaned        bool   `json:"cleaned,omitempty"`
 	// Link is set when the file went as a download link instead of an attachment.
 	Link bool `json:"link,omitempty"`
 }
@@ -194,14 +199,19 @@ func (e *envelope) attachEvidence(ctx context.Context) error {
 // the portal's own download, behind its login.
 func (e *envelope) link(ctx context.Context, a workflow.Evidence) error {
 	s := e.w.s
-	u, err := s.store.PresignGet(ctx, a.ObjectKey, 7*24*time.Hour, a.FileName)
+	sent, err := e.cleanedForLink(ctx, a)
+	if err != nil {
+		return err
+	}
+	u, err := s.store.PresignGet(ctx, sent.key, 7*24*time.Hour, a.FileName)
 	if errors.Is(err, storage.ErrUnsupported) {
 		u = strings.TrimRight(s.opts.BaseURL.String(), "/") + "/api/v1/tenants/" + e.in.TenantSlug + "/attachments/" + a.ID + "/content"
 	} else if err != nil {
 		return err
 	}
 	e.links = append(e.links, a.FileName+": "+u)
-	e.files = append(e.files, ManifestFile{Name: a.FileName, Size: a.Size, SHA256: a.SHA256, Link: true})
+	e.files = append(e.files, ManifestFile{Name: a.FileName, Size: sent.size, SHA256: sent.sha256, OriginalSHA256: a.SHA256,
+		Cleaned: sent.cleaned, Link: true})
 	return nil
 }
 
@@ -220,11 +230,13 @@ func (e *envelope) attach(ctx context.Context, a workflow.Evidence) error {
 	if got := hex.EncodeToString(h.Sum(nil)); got != a.SHA256 {
 		return permanentError{fmt.Errorf("evidence file %s changed in storage (SHA-256 %s, approved %s)", a.ID, got, a.SHA256)}
 	}
-	if _, err := obj.Seek(0, io.SeekStart); err != nil {
+	sent, err := e.clean(ctx, a, obj)
+	if err != nil {
 		return err
 	}
-	e.msg.AttachReadSeeker(a.FileName, obj, mail.WithFileContentType(mail.ContentType(a.ContentType)))
-	e.files = append(e.files, ManifestFile{Name: a.FileName, Size: a.Size, SHA256: a.SHA256})
+	e.msg.AttachReadSeeker(a.FileName, sent.body, mail.WithFileContentType(mail.ContentType(a.ContentType)))
+	e.files = append(e.files, ManifestFile{Name: a.FileName, Size: sent.size, SHA256: sent.sha256, OriginalSHA256: a.SHA256,
+		Cleaned: sent.cleaned})
 	return nil
 }
 

@@ -8,6 +8,7 @@ import "strings"
 //	tenants/{tenant}/submissions/{submission}/{attachment}   an evidence file
 //	tenants/{tenant}/dispatches/{dispatch}/letter.pdf         the exact letter sent
 //	tenants/{tenant}/dispatches/{dispatch}/manifest.json      what a dispatch sent
+//	tenants/{tenant}/dispatches/{dispatch}/evidence/{attachment}  a cleaned copy a dispatch linked to
 //
 // Evidence files are the only objects that may be removed by the orphan sweep; what a
 // dispatch sent is kept as the record of it.
@@ -28,6 +29,12 @@ func LetterKey(tenantID, dispatchID string) string {
 // ManifestKey is where the manifest of a dispatch is kept.
 func ManifestKey(tenantID, dispatchID string) string {
 	return TenantsPrefix + tenantID + "/dispatches/" + dispatchID + "/manifest.json"
+}
+
+// DispatchEvidenceKey is where a dispatch keeps the cleaned copy of an evidence file it
+// sent as a download link (ADR 0028).
+func DispatchEvidenceKey(tenantID, dispatchID, attachmentID string) string {
+	return TenantsPrefix + tenantID + "/dispatches/" + dispatchID + "/evidence/" + attachmentID
 }
 
 // IsAttachmentKey reports whether key has the shape of an evidence file's key: the

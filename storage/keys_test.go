@@ -9,7 +9,7 @@ func TestOnlyEvidenceIsSweepable(t *testing.T) {
 		if !IsAttachmentKey(AttachmentKey("t", "s", id)) {
 			t.Errorf("attachment key with id %q not recognized", id)
 		}
-		for _, key := range []string{LetterKey("t", id), ManifestKey("t", id), LetterKey(id, "d"), ManifestKey("submissions", id)} {
+		for _, key := range []string{LetterKey("t", id), ManifestKey("t", id), LetterKey(id, "d"), ManifestKey("submissions", id), DispatchEvidenceKey("t", id, "a"), DispatchEvidenceKey("t", "submissions", id)} {
 			if IsAttachmentKey(key) {
 				t.Errorf("%s would be swept", key)
 			}

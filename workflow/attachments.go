@@ -34,6 +34,10 @@ type Attachment struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	InRevision   bool       `json:"in_revision"`
 	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	// MetadataFound lists the identifying metadata found at upload, in short words;
+	// CleanStatus says what happens to it when the file leaves the portal (ADR 0028).
+	MetadataFound []string `json:"metadata_found" gorm:"serializer:json"`
+	CleanStatus   string   `json:"clean_status" enum:"clean_status"`
 }
 
 // AllowedTypes are the content types accepted as evidence, detected from the bytes.
@@ -125,7 +129,7 @@ func (s *Service) CheckUpload(ctx context.Context, a *auth.TenantAccess, submiss
 // Upload stores a file for a submission its caller may edit: streamed to storage with
 // its SHA-256 computed on the way, its type detected from its bytes and checked against
 // AllowedTypes (and against declaredType, when the client gave one), and its size
-// against the limits. The row is written only once the object is stored; whatever fails
+// against the limits; then read back for identifying metadata (metadata.go). The row is written only once the object is stored; whatever fails
 // leaves neither row nor object.
 func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID, fileName, declaredType string, r io.Reader) (*Attachment, error) {
 	sub, err := s.editable(ctx, a, submissionID, canUpload)
@@ -149,6 +153,10 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 		ContentType: contentType, CreatedBy: a.Principal.User.ID}
 	att.ObjectKey = storage.AttachmentKey(sub.TenantID, sub.ID, att.ID)
 	if err := s.store(ctx, a, &att, io.MultiReader(bytes.NewReader(head), r), room); err != nil {
+		return nil, err
+	}
+	if err := s.inspect(ctx, &att); err != nil {
+		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey)
 		return nil, err
 	}
 	if err := s.record(ctx, a, &att); err != nil {

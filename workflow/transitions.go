@@ -257,6 +257,13 @@ func (s *Service) receivable(ctx context.Context, a *auth.TenantAccess, sub *Sub
 	case !d.Sandbox && !hasTo:
 		fail("settings.dispatch.recipients", "no ILO recipient is configured")
 	}
+	uncleanable, err := s.uncleanable(ctx, sub.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range uncleanable {
+		fail("attachments", name+": "+CannotCleanMessage)
+	}
 	if len(failed) == 0 {
 		return c, nil
 	}

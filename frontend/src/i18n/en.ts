@@ -95,6 +95,8 @@ export const en = {
   'evidence.uploading': "Uploading {name}",
   'evidence.done': "{name}: uploaded.",
   'evidence.cancelled': "{name}: cancelled.",
+  'evidence.metadata': "Found in this file: {list}. It will be removed before the file leaves the portal (sent to the ILO or downloaded outside your organization).",
+  'evidence.cannotClean': "This file's identifying metadata cannot be removed automatically: convert it (e.g. to PDF) or remove it. It cannot be sent as it is.",
   'error.file_too_large': "{name} is too large: files may be at most {limit}.",
   'error.file_type_refused': "{name} is not a kind of file the portal accepts. Send PDF, images, plain text or office documents.",
   'error.file_type_mismatch': "{name} is not what its name or type says.",

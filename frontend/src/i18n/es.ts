@@ -95,6 +95,8 @@ export const es: Record<MessageKey, string> = {
   'evidence.uploading': "Enviando {name}",
   'evidence.done': "{name}: enviado.",
   'evidence.cancelled': "{name}: cancelado.",
+  'evidence.metadata': "Encontrado en este archivo: {list}. Se eliminará antes de que el archivo salga del portal (envío a la OIT o descarga fuera de su organización).",
+  'evidence.cannotClean': "Los metadatos identificativos de este archivo no se pueden eliminar automáticamente: conviértalo (por ejemplo, a PDF) o retírelo. No se puede enviar tal como está.",
   'error.file_too_large': "{name} es demasiado grande: como máximo {limit} por archivo.",
   'error.file_type_refused': "{name} no es un tipo de archivo aceptado. Envíe PDF, imágenes, texto sin formato o documentos de oficina.",
   'error.file_type_mismatch': "{name} no corresponde a su nombre o a su tipo.",

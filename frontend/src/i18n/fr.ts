@@ -95,6 +95,8 @@ export const fr: Record<MessageKey, string> = {
   'evidence.uploading': "Envoi de {name}",
   'evidence.done': "{name} : envoyé.",
   'evidence.cancelled': "{name} : annulé.",
+  'evidence.metadata': "Trouvé dans ce fichier : {list}. Ces informations seront retirées avant que le fichier ne quitte le portail (envoi à l’OIT ou téléchargement hors de votre organisation).",
+  'evidence.cannotClean': "Les métadonnées identifiantes de ce fichier ne peuvent pas être retirées automatiquement : convertissez-le (par exemple en PDF) ou retirez-le. Il ne peut pas être envoyé tel quel.",
   'error.file_too_large': "{name} est trop volumineux : {limit} au plus par fichier.",
   'error.file_type_refused': "{name} n’est pas un type de fichier accepté. Envoyez des PDF, images, textes bruts ou documents bureautiques.",
   'error.file_type_mismatch': "{name} ne correspond pas à son nom ou à son type.",

@@ -32,6 +32,21 @@ export function uploadError(name: string, err: unknown): string {
   return t('error.upload', { name })
 }
 
+/** Metadata tells what identifying metadata a file carries, and what becomes of it. */
+function Metadata({ file }: { file: Attachment }) {
+  if (file.clean_status === 'cannot_clean') {
+    return (
+      <p class="error" role="alert">
+        {t('evidence.cannotClean')}
+      </p>
+    )
+  }
+  if (file.clean_status === 'cleaned_on_send' && file.metadata_found.length > 0) {
+    return <p class="muted">{t('evidence.metadata', { list: file.metadata_found.join('; ') })}</p>
+  }
+  return null
+}
+
 /** Evidence lists a draft's files and takes new ones, by drag and drop or the picker. */
 export function Evidence({ tenant, id }: { tenant: string; id: string }) {
   useLocale()
@@ -85,6 +100,7 @@ export function Evidence({ tenant, id }: { tenant: string; id: string }) {
               <button type="button" onClick={() => remove(a)}>
                 {t('evidence.remove', { name: a.file_name })}
               </button>
+              <Metadata file={a} />
             </li>
           ))}
         </ul>
