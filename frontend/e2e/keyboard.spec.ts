@@ -44,7 +44,10 @@ test('every main screen can be used with the keyboard alone, with visible focus'
   await everyControlByKeyboard(page, 'home')
   for (const link of ['Cases', 'Administration', 'API tokens', 'My account']) {
     await page.getByRole('link', { name: link }).click()
-    await expect(page.getByRole('heading', { level: 1 })).toBeVisible()
+    // The new page's own heading (the previous page's is visible until it goes), and its
+    // data loaded, before its controls are counted.
+    await expect(page.getByRole('heading', { level: 1, name: link, exact: true })).toBeVisible()
+    await page.waitForLoadState('networkidle')
     await everyControlByKeyboard(page, link)
   }
   await page.getByRole('link', { name: 'Home' }).click()
