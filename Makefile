@@ -22,40 +22,32 @@ run: build
 ui: node
 	cd frontend && npm ci --no-audit --no-fund && npm run build
 
-# node: npm is needed to install the tool chain (which brings its own Node.js 24); as
-# root on Debian it is installed with apt-get when missing.
-node:
-	@command -v npm >/dev/null 2>&1 || { \
+# apt-install: run $(1) as a command, or, missing, install the Debian package(s) $(2)
+# with apt-get when root on Debian; otherwise stop, saying what to install.
+define apt-install
+	@command -v $(1) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Node.js and npm with apt-get"; \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm; \
-	  else echo "npm is missing: install Node.js and npm (Debian: apt-get install nodejs npm)"; exit 1; fi; }
+	    echo "installing $(2) with apt-get"; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(2); \
+	  else echo "$(1) is missing: apt-get install $(2)"; exit 1; fi; }
+endef
 
-# chromium: the browser tests drive Debian's Chromium; as root it is installed when missing.
+# node: npm is needed to install the tool chain (which brings its own Node.js 24).
+node:
+	$(call apt-install,npm,nodejs npm)
+
+# chromium: the browser tests drive Debian's Chromium (a few minutes to install, once).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Chromium with apt-get (a few minutes, once)"; \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; \
-	  else echo "chromium is missing: apt-get install chromium"; exit 1; fi; }
+	$(call apt-install,chromium,chromium)
 
 # haproxy: the scale-out test (cmd/unionportal/scaleout_test.go) puts Debian's HAProxy in
-# front of two serve processes; as root it is installed when missing.
+# front of two serve processes.
 haproxy:
-	@command -v haproxy >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing HAProxy with apt-get"; \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends haproxy; \
-	  else echo "haproxy is missing: apt-get install haproxy"; exit 1; fi; }
+	$(call apt-install,haproxy,haproxy)
 
-# exiftool: the evidence-metadata tests write and read fixtures' metadata with Debian's
-# exiftool; as root it is installed when missing (elsewhere those tests skip).
+# exiftool: the evidence-metadata tests write and read fixtures' metadata with it.
 exiftool:
-	@command -v exiftool >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing exiftool with apt-get"; \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends libimage-exiftool-perl; \
-	  else echo "exiftool is missing (apt-get install libimage-exiftool-perl): its tests will fail under the rig"; fi; }
+	$(call apt-install,exiftool,libimage-exiftool-perl)
 
 ## test: lint, every Go test against real PostgreSQL 15, MinIO and Mailpit (and a Go
 ## client generated from the OpenAPI document with oapi-codegen, compiled), then the
