@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -526,4 +527,58 @@ func fixtureWebhook(t *testing.T, w *world) func() {
 			return len(log.Items) > 0
 		})
 	}
+}
+
+// TestWebhookRefusedAddressIsNotRetried: a delivery the address policy refuses (an
+// endpoint registered where private addresses were allowed, delivered by a process
+// where they are not) is recorded once, not retried, and disables the endpoint with the
+// reason; switching it back on checks the address again.
+func TestWebhookRefusedAddressIsNotRetried(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		lenient := newPortalHarnessWith(t, db, dispatch.Options{}, testWebhookOptions, false)
+		w := lenient.world()
+		strict := testWebhookOptions
+		strict.AllowPrivate = false
+		worker := newPortalHarnessWith(t, db, dispatch.Options{PollInterval: 50 * time.Millisecond}, strict, true)
+		var received atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { received.Add(1) }))
+		defer srv.Close()
+		var ep struct{ ID string }
+		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/webhooks", map[string]any{"url": srv.URL, "events": []string{"comment.created"}}).json(t, &ep)
+		w.reviewerA.must(201, "POST", subPath(w.submissionA.ID, "/comments"), map[string]any{"body": "A question."})
+
+		var log struct {
+			Items []struct {
+				Status, Error string
+				NextAttemptAt *time.Time `json:"next_attempt_at"`
+			}
+		}
+		for deadline := time.Now().Add(20 * time.Second); len(log.Items) == 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("no delivery attempt recorded")
+			}
+			w.adminA.must(200, "GET", "/api/v1/tenants/alpha/webhooks/"+ep.ID+"/deliveries", nil).json(t, &log)
+		}
+		time.Sleep(300 * time.Millisecond) // the test schedule would have retried by now
+		w.adminA.must(200, "GET", "/api/v1/tenants/alpha/webhooks/"+ep.ID+"/deliveries", nil).json(t, &log)
+		if len(log.Items) != 1 || log.Items[0].Status != "failed" || !strings.Contains(log.Items[0].Error, "refused") || log.Items[0].NextAttemptAt != nil {
+			t.Fatalf("deliveries %+v, want one refused attempt and no retry", log.Items)
+		}
+		if n := received.Load(); n != 0 {
+			t.Fatalf("the receiver got %d requests", n)
+		}
+		var got struct {
+			Enabled        bool   `json:"enabled"`
+			DisabledReason string `json:"disabled_reason"`
+		}
+		w.adminA.must(200, "GET", "/api/v1/tenants/alpha/webhooks/"+ep.ID, nil).json(t, &got)
+		if got.Enabled || !strings.Contains(got.DisabledReason, "refused") {
+			t.Errorf("endpoint after a refused delivery: %+v", got)
+		}
+		// Switched back on where private addresses are not allowed: the address is checked.
+		admin := worker.login("admin@alpha.test")
+		if r := admin.do("PATCH", "/api/v1/tenants/alpha/webhooks/"+ep.ID, map[string]any{"enabled": true}); r.Code != 422 || !slices.Contains(fieldNames(r.problem(t)), "url") {
+			t.Errorf("re-enabling an internal address: %d %s", r.Code, r.Body)
+		}
+	})
 }

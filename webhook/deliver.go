@@ -133,6 +133,14 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	a := Attempt{ID: database.NewID(), TenantID: ep.TenantID, EndpointID: ep.ID, EventID: ev.ID, EventType: string(ev.Type),
 		Attempt: job.Attempt, Status: StatusFailed, ResponseCode: code, DurationMS: time.Since(start).Milliseconds(), CreatedAt: time.Now().UTC()}
 	gone := code == http.StatusGone
+	// A delivery the address policy refuses will be refused again: the endpoint is
+	// disabled with the reason, as for 410, and nothing is retried.
+	refused := errors.Is(sendErr, errRefused)
+	disabledReason := "the endpoint answered 410 Gone"
+	if refused {
+		disabledReason = "its address was refused at delivery: " + truncate(sendErr.Error(), 300)
+	}
+	stop := gone || refused
 	switch {
 	case sendErr != nil:
 		a.Error = truncate(sendErr.Error(), 500)
@@ -143,7 +151,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	default:
 		a.Error = "the receiver answered " + strconv.Itoa(code)
 	}
-	if a.Status == StatusFailed && !gone && job.Attempt < job.MaxAttempts {
+	if a.Status == StatusFailed && !stop && job.Attempt < job.MaxAttempts {
 		next := time.Now().Add(s.delay(job.Attempt)).UTC()
 		a.NextAttemptAt = &next
 	}
@@ -154,11 +162,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		if err := s.db.Conn(ctx).Create(&a).Error; err != nil {
 			return err
 		}
-		if !gone {
+		if !stop {
 			return nil
 		}
 		return s.db.Conn(ctx).Model(&Endpoint{}).Where("id = ?", ep.ID).
-			Updates(map[string]any{"enabled": false, "disabled_reason": "the endpoint answered 410 Gone", "updated_at": time.Now().UTC()}).Error
+			Updates(map[string]any{"enabled": false, "disabled_reason": disabledReason, "updated_at": time.Now().UTC()}).Error
 	})
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "could not record a webhook delivery attempt", "endpoint_id", ep.ID, "event_id", ev.ID, "error", err)
@@ -166,7 +174,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	switch {
 	case a.Status == StatusDelivered:
 		return nil
-	case gone:
+	case stop:
 		return river.JobCancel(errors.New(a.Error))
 	}
 	s.opts.Logger.InfoContext(ctx, "webhook delivery failed", "endpoint_id", ep.ID, "event_id", ev.ID, "attempt", job.Attempt, "error", a.Error)
@@ -176,7 +184,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 // send posts body to the endpoint, signed, and returns the receiver's status.
 func (s *Service) send(ctx context.Context, ep *Endpoint, id string, body []byte) (int, error) {
 	if !strings.HasPrefix(ep.URL, "https://") && !s.allowPrivate.Load() {
-		return 0, errors.New("refused: only https URLs are accepted")
+		return 0, fmt.Errorf("%w: only https URLs are accepted", errRefused)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()

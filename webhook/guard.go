@@ -58,8 +58,12 @@ func Internal(ip netip.Addr) bool {
 	return false
 }
 
+// errRefused is a delivery the address policy refuses (not https, or an internal
+// address as dialled): retrying would not change it.
+var errRefused = errors.New("refused")
+
 // errInternalAddress is the refusal of a connection to an internal address.
-var errInternalAddress = errors.New("refused: the address is loopback, private, link-local or otherwise internal")
+var errInternalAddress = fmt.Errorf("%w: the address is loopback, private, link-local or otherwise internal", errRefused)
 
 // checkURL validates an endpoint URL at registration: absolute, https (http too when
 // private addresses are allowed), no credentials, and, unless private addresses are

@@ -334,10 +334,14 @@ func (s *Service) Update(ctx context.Context, a *auth.TenantAccess, id string, i
 		}
 		var fe []apperr.FieldError
 		if in.URL != nil {
-			if f := s.checkURL(ctx, *in.URL); f != nil {
+			ep.URL = *in.URL
+		}
+		// A new address, or one switched back on, is checked again: an endpoint disabled
+		// because its address was refused stays off until the address is acceptable.
+		if in.URL != nil || (in.Enabled != nil && *in.Enabled && !ep.Enabled) {
+			if f := s.checkURL(ctx, ep.URL); f != nil {
 				fe = append(fe, *f)
 			}
-			ep.URL = *in.URL
 		}
 		if in.Events != nil {
 			events, f := checkEvents(*in.Events)
