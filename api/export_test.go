@@ -151,23 +151,23 @@ func visiblePaths(t *testing.T, c *client) []string {
 		p := a + "/submissions/" + s.ID
 		paths = append(paths, p, p+"/revisions", p+"/revisions/1", p+"/comments", p+"/attachments", p+"/dispatches", p+"/events", p+"/snapshot", p+"/receivability")
 		var atts struct{ Items []struct{ ID string } }
-		if c.do("GET", p+"/attachments", nil).Code == http.StatusOK {
-			c.do("GET", p+"/attachments", nil).json(t, &atts)
+		if r := c.do("GET", p+"/attachments", nil); r.Code == http.StatusOK {
+			r.json(t, &atts)
 		}
 		for _, at := range atts.Items {
 			paths = append(paths, a+"/attachments/"+at.ID, a+"/attachments/"+at.ID+"/content")
 		}
 		var ds struct{ Items []struct{ ID string } }
-		if c.do("GET", p+"/dispatches", nil).Code == http.StatusOK {
-			c.do("GET", p+"/dispatches", nil).json(t, &ds)
+		if r := c.do("GET", p+"/dispatches", nil); r.Code == http.StatusOK {
+			r.json(t, &ds)
 		}
 		for _, d := range ds.Items {
 			paths = append(paths, a+"/dispatches/"+d.ID+"/letter.pdf", a+"/dispatches/"+d.ID+"/manifest.json")
 		}
 	}
 	var hooks struct{ Items []struct{ ID string } }
-	if c.do("GET", a+"/webhooks", nil).Code == http.StatusOK {
-		c.do("GET", a+"/webhooks", nil).json(t, &hooks)
+	if r := c.do("GET", a+"/webhooks", nil); r.Code == http.StatusOK {
+		r.json(t, &hooks)
 	}
 	for _, h := range hooks.Items {
 		paths = append(paths, a+"/webhooks/"+h.ID, a+"/webhooks/"+h.ID+"/deliveries")

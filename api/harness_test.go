@@ -213,20 +213,7 @@ func (c *client) rawPost(path, contentType string, body io.Reader) response {
 	if err != nil {
 		c.h.t.Fatal(err)
 	}
-	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(raw))
-	req.RemoteAddr = c.ip + ":40000"
-	req.Header.Set("Content-Type", contentType)
-	if c.cookie != nil {
-		req.AddCookie(c.cookie)
-		req.Header.Set("X-CSRF-Token", c.csrf)
-	}
-	if c.bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+c.bearer)
-	}
-	rec := httptest.NewRecorder()
-	c.h.srv.Handler().ServeHTTP(rec, req)
-	c.h.checkExchange(req, raw, rec)
-	return response{rec}
+	return c.send(http.MethodPost, path, raw, map[string]string{"Content-Type": contentType})
 }
 
 func (c *client) must(status int, method, path string, body any) response {

@@ -264,16 +264,9 @@ func multipartFile(t testing.TB, name string, data []byte) (string, []byte) {
 }
 
 func (c *client) uploadWithKey(submissionID, key, contentType string, body []byte) response {
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/tenants/alpha/submissions/"+submissionID+"/attachments", bytes.NewReader(body))
-	req.RemoteAddr = c.ip + ":40000"
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set(IdempotencyKeyHeader, key)
-	req.AddCookie(c.cookie)
-	req.Header.Set("X-CSRF-Token", c.csrf)
-	rec := httptest.NewRecorder()
-	c.h.srv.Handler().ServeHTTP(rec, req)
-	c.h.checkExchange(req, body, rec)
-	return response{rec}
+	c.h.t.Helper()
+	return c.send(http.MethodPost, "/api/v1/tenants/alpha/submissions/"+submissionID+"/attachments", body,
+		map[string]string{"Content-Type": contentType, IdempotencyKeyHeader: key})
 }
 
 // TestIdempotentUpload: a repeated upload (even with a fresh multipart boundary) gets

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"slices"
 
 	"github.com/unionportal/unionportal/database"
 )
@@ -13,25 +14,23 @@ import (
 // behind: they belong to an installation, not to the tenant's record. Imported users
 // are never superadmins, and those who are not members get no usable password.
 func (s *Service) ExportTables(ctx context.Context, tenantID string, extraUserIDs []string) ([]database.TableExport, error) {
-	var ids []string
-	err := s.db.Conn(ctx).Raw(`SELECT user_id FROM memberships WHERE tenant_id = ?
-		UNION SELECT invited_by FROM invitations WHERE tenant_id = ? AND invited_by IS NOT NULL
+	var memberIDs, invited []string
+	if err := s.db.Conn(ctx).Raw("SELECT user_id FROM memberships WHERE tenant_id = ?", tenantID).Scan(&memberIDs).Error; err != nil {
+		return nil, err
+	}
+	err := s.db.Conn(ctx).Raw(`SELECT invited_by FROM invitations WHERE tenant_id = ? AND invited_by IS NOT NULL
 		UNION SELECT created_user_id FROM invitations WHERE tenant_id = ? AND created_user_id IS NOT NULL`,
-		tenantID, tenantID, tenantID).Scan(&ids).Error
+		tenantID, tenantID).Scan(&invited).Error
 	if err != nil {
 		return nil, err
 	}
 	members := map[string]bool{}
-	var memberIDs []string
-	if err := s.db.Conn(ctx).Raw("SELECT user_id FROM memberships WHERE tenant_id = ?", tenantID).Scan(&memberIDs).Error; err != nil {
-		return nil, err
-	}
 	for _, id := range memberIDs {
 		members[id] = true
 	}
 	seen := map[string]bool{}
 	var users []any
-	for _, id := range append(ids, extraUserIDs...) {
+	for _, id := range slices.Concat(memberIDs, invited, extraUserIDs) {
 		if id != "" && !seen[id] {
 			seen[id] = true
 			users = append(users, id)

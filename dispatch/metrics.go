@@ -23,32 +23,20 @@ func newMetrics() *metrics {
 	}
 }
 
-// Collectors returns the dispatch metrics, including the queue depth read from the
-// database at each scrape, for the caller's registry.
+// Collectors returns the dispatch metrics, including the queue read from the database
+// at each scrape, for the caller's registry.
 func (s *Service) Collectors() []prometheus.Collector {
-	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "unionportal", Subsystem: "dispatch",
-		Name: "queue_depth", Help: "Dispatch jobs waiting or retrying."}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		var n int64
-		err := s.db.Conn(ctx).Table("river_job").
-			Where("kind = ? AND state IN ('available', 'scheduled', 'retryable', 'running', 'pending')", Args{}.Kind()).
-			Count(&n).Error
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	})
-	return []prometheus.Collector{s.metrics.sent, s.metrics.failed, s.metrics.retried, depth, newQueueCollector(s)}
+	return []prometheus.Collector{s.metrics.sent, s.metrics.failed, s.metrics.retried, newQueueCollector(s)}
 }
 
-// queueCollector reports River's queue at each scrape: jobs by kind and state, and the
-// age of the oldest job of each kind that is due and waiting for a worker (available,
-// or retryable and due), which is what an alert on a stuck queue watches.
+// queueCollector reports River's queue at each scrape, from one query: jobs by kind and
+// state, the age of the oldest job of each kind that is due and waiting for a worker
+// (available, or retryable and due), which is what an alert on a stuck queue watches,
+// and the dispatch jobs waiting or retrying (-1 when the queue could not be read).
 type queueCollector struct {
-	s          *Service
-	jobs, age  *prometheus.Desc
-	scrapeFail prometheus.Gauge
+	s                *Service
+	jobs, age, depth *prometheus.Desc
+	scrapeFail       prometheus.Gauge
 }
 
 func newQueueCollector(s *Service) *queueCollector {
@@ -57,6 +45,7 @@ func newQueueCollector(s *Service) *queueCollector {
 			[]string{"kind", "state"}, nil),
 		age: prometheus.NewDesc("unionportal_queue_oldest_due_job_age_seconds", "Seconds the oldest due job of each kind has waited for a worker.",
 			[]string{"kind"}, nil),
+		depth: prometheus.NewDesc("unionportal_dispatch_queue_depth", "Dispatch jobs waiting or retrying.", nil, nil),
 		scrapeFail: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "unionportal", Subsystem: "queue",
 			Name: "scrape_failed", Help: "1 when the last read of the queue for /metrics failed."}),
 	}
@@ -65,6 +54,7 @@ func newQueueCollector(s *Service) *queueCollector {
 func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- q.jobs
 	ch <- q.age
+	ch <- q.depth
 	q.scrapeFail.Describe(ch)
 }
 
@@ -74,6 +64,7 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	rows, err := q.s.db.SQL().QueryContext(ctx, `SELECT kind, state, COUNT(*), MIN(scheduled_at) FROM river_job
 		WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending') GROUP BY kind, state`)
 	if err != nil {
+		ch <- prometheus.MustNewConstMetric(q.depth, prometheus.GaugeValue, -1)
 		q.scrapeFail.Set(1)
 		q.scrapeFail.Collect(ch)
 		return
@@ -81,7 +72,7 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	defer rows.Close()
 	now := time.Now()
 	oldest := map[string]time.Time{}
-	failed := 0.0
+	failed, depth := 0.0, 0.0
 	for rows.Next() {
 		var kind, state string
 		var n int64
@@ -91,6 +82,9 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 			break
 		}
 		ch <- prometheus.MustNewConstMetric(q.jobs, prometheus.GaugeValue, float64(n), kind, state)
+		if kind == (Args{}).Kind() {
+			depth += float64(n)
+		}
 		at, ok := asTime(first)
 		if !ok || (state != "available" && state != "retryable") || at.After(now) {
 			continue
@@ -102,6 +96,10 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	if rows.Err() != nil {
 		failed = 1
 	}
+	if failed == 1 {
+		depth = -1
+	}
+	ch <- prometheus.MustNewConstMetric(q.depth, prometheus.GaugeValue, depth)
 	for kind, at := range oldest {
 		ch <- prometheus.MustNewConstMetric(q.age, prometheus.GaugeValue, now.Sub(at).Seconds(), kind)
 	}

@@ -185,33 +185,25 @@ func findEXIF(f *findings, r io.ReaderAt, size int64) error {
 	return nil
 }
 
+// textTags are the identifying text tags, by what they are called in a finding.
+var textTags = map[uint16]string{
+	tagArtist: "artist", tagXPAuthor: "artist", tagCopyright: "copyright", tagMake: "camera", tagModel: "camera",
+	tagSoftware: "creator tool", tagHostComputer: "computer name", tagCameraOwnerName: "camera owner",
+	tagBodySerialNumber: "camera serial", tagLensSerialNumber: "lens serial", tagImageUniqueID: "unique image id",
+	tagDateTimeOriginal: "date taken",
+}
+
 func (t *tiff) report(f *findings, entries []ifdEntry) error {
 	for _, e := range entries {
+		if label, ok := textTags[e.tag]; ok {
+			f.add("%s %s", label, quote(t.text(e)))
+			continue
+		}
 		switch e.tag {
-		case tagArtist, tagXPAuthor:
-			f.add("artist %s", quote(t.text(e)))
-		case tagCopyright:
-			f.add("copyright %s", quote(t.text(e)))
 		case tagImageDescription, tagXPComment, tagUserComment:
 			if s := t.text(e); s != "" {
 				f.add("description %s", quote(s))
 			}
-		case tagMake, tagModel:
-			f.add("camera %s", quote(t.text(e)))
-		case tagSoftware:
-			f.add("creator tool %s", quote(t.text(e)))
-		case tagHostComputer:
-			f.add("computer name %s", quote(t.text(e)))
-		case tagCameraOwnerName:
-			f.add("camera owner %s", quote(t.text(e)))
-		case tagBodySerialNumber:
-			f.add("camera serial %s", quote(t.text(e)))
-		case tagLensSerialNumber:
-			f.add("lens serial %s", quote(t.text(e)))
-		case tagImageUniqueID:
-			f.add("unique image id %s", quote(t.text(e)))
-		case tagDateTimeOriginal:
-			f.add("date taken %s", quote(t.text(e)))
 		case tagMakerNote:
 			f.add("camera maker notes (may hold a serial number)")
 		case tagXMP:

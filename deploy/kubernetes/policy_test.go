@@ -367,15 +367,7 @@ func TestPolicyCatchesViolations(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fsys := sourceFS(t, func(path, text string) string {
-				if path != c.file {
-					return text
-				}
-				if !strings.Contains(text, c.old) {
-					t.Fatalf("%s does not contain %q", path, c.old)
-				}
-				return strings.Replace(text, c.old, c.new, 1)
-			})
+			fsys := mutated(t, c.file, c.old, c.new)
 			m, err := render(fsys, overlay)
 			if err != nil {
 				t.Fatal(err)

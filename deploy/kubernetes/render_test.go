@@ -294,19 +294,26 @@ func TestStrictDecodingCatchesMistakes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fsys := sourceFS(t, func(path, text string) string {
-				if path != c.file {
-					return text
-				}
-				if !strings.Contains(text, c.old) {
-					t.Fatalf("%s does not contain %q", path, c.old)
-				}
-				return strings.Replace(text, c.old, c.new, 1)
-			})
+			fsys := mutated(t, c.file, c.old, c.new)
 			_, err := render(fsys, overlay)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got error %v, want one containing %q", err, c.want)
 			}
 		})
 	}
+}
+
+// mutated is the sources with the first old in file replaced by new (a test fails when
+// file does not hold old: the mutation would prove nothing).
+func mutated(t *testing.T, file, old, new string) filesys.FileSystem {
+	t.Helper()
+	return sourceFS(t, func(path, text string) string {
+		if path != file {
+			return text
+		}
+		if !strings.Contains(text, old) {
+			t.Fatalf("%s does not contain %q", path, old)
+		}
+		return strings.Replace(text, old, new, 1)
+	})
 }
