@@ -59,7 +59,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, store storage.Store)) {
 
 func newHarnessWithStore(t testing.TB, db *database.DB, store storage.Store) *harness {
 	h := newHarness(t, db)
-	h.wf = workflow.NewService(db, workflow.Options{Now: h.clock.Now, Storage: store,
+	h.wf = workflow.NewService(db, workflow.Options{Now: h.clock.Now, Storage: store, Keys: h.keys,
 		Limits: workflow.Limits{MaxFileBytes: 1 << 20, MaxSubmissionBytes: 3 << 20}})
 	h.store = store
 	h.srv = New(Options{Auth: h.auth, Workflow: h.wf})
@@ -431,7 +431,7 @@ func TestUploadsAreScanned(t *testing.T) {
 	store, _ := storage.NewLocal(filepath.Join(t.TempDir(), "files"))
 	h := newHarness(t, db)
 	addr := clamdtest.NewServer(t)
-	h.wf = workflow.NewService(db, workflow.Options{Now: h.clock.Now, Storage: store, Scanner: clamdScanner(addr)})
+	h.wf = workflow.NewService(db, workflow.Options{Now: h.clock.Now, Storage: store, Keys: h.keys, Scanner: clamdScanner(addr)})
 	h.srv = New(Options{Auth: h.auth, Workflow: h.wf})
 	w := h.world()
 	var draft workflow.SubmissionView
@@ -452,7 +452,7 @@ func TestUploadsAreScanned(t *testing.T) {
 		t.Errorf("%d infected events, want 1", evs)
 	}
 	// Scanner down: fail closed.
-	h.wf = workflow.NewService(db, workflow.Options{Storage: store, Scanner: clamdScanner("127.0.0.1:1")})
+	h.wf = workflow.NewService(db, workflow.Options{Storage: store, Keys: h.keys, Scanner: clamdScanner("127.0.0.1:1")})
 	h.srv = New(Options{Auth: h.auth, Workflow: h.wf})
 	if r := w.editorA1.upload(0, draft.ID, "clean.txt", "text/plain", []byte("text\n")); r.Code != 503 {
 		t.Errorf("scanner down: %d", r.Code)

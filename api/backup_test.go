@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -39,7 +41,7 @@ func TestWholeInstallationBackupAndRestore(t *testing.T) {
 		endpoint := testrig.SkipOrFail(t, testrig.EnvS3Endpoint, "MinIO")
 		admin := testrig.SkipOrFail(t, testrig.EnvPostgresURL, "PostgreSQL")
 		ctx := context.Background()
-		keys := credentials.NewStaticV4(os.Getenv(testrig.EnvS3AccessKey), os.Getenv(testrig.EnvS3SecretKey), "")
+		creds := credentials.NewStaticV4(os.Getenv(testrig.EnvS3AccessKey), os.Getenv(testrig.EnvS3SecretKey), "")
 		bucket := func() (string, storage.Store) {
 			name := "b-" + strings.ToLower(rand.Text()[:16])
 			s, err := storage.NewS3(ctx, storage.S3Config{Endpoint: endpoint, Bucket: name, AccessKey: os.Getenv(testrig.EnvS3AccessKey),
@@ -65,7 +67,7 @@ func TestWholeInstallationBackupAndRestore(t *testing.T) {
 		dump := filepath.Join(t.TempDir(), "unionportal.dump")
 		run(t, filepath.Join(bin, "pg_dump"), "--format=custom", "--file="+dump, srcTarget.DSN)
 		dstBucket, dstStore := bucket()
-		mc, err := minio.New(endpoint, &minio.Options{Creds: keys})
+		mc, err := minio.New(endpoint, &minio.Options{Creds: creds})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,6 +159,10 @@ func TestWholeInstallationBackupAndRestore(t *testing.T) {
 		}
 		dst := newPortalHarnessStore(t, dstDB, dispatch.Options{}, testWebhookOptions, false, use(dstStore))
 		compareInstallations(t, src, dst, dstDB, w)
+		// Without its master key, kept apart from the backups, a backup cannot be read.
+		if err := keys.NewService(dstDB, keys.NewMaster()).Check(ctx); !errors.Is(err, keys.ErrUnknownMaster) {
+			t.Errorf("the backup opened under another master key: %v", err)
+		}
 	})
 }
 

@@ -29,7 +29,7 @@ type cutOffStore struct {
 
 func (s *cutOffStore) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
 	cut := false
-	if strings.HasSuffix(key, "/manifest.json") {
+	if strings.Contains(key, "/manifest.json") {
 		s.once.Do(func() { cut = true })
 	}
 	if cut {

@@ -60,7 +60,7 @@ func newPortalHarnessStore(t *testing.T, db *database.DB, opts dispatch.Options,
 	if opts.Sender == nil {
 		opts.Sender = dispatch.Outbox{Dir: t.TempDir()}
 	}
-	services, err := portal.New(context.Background(), db, h.store, portal.Options{Now: h.clock.Now,
+	services, err := portal.New(context.Background(), db, h.store, portal.Options{Now: h.clock.Now, Keys: h.keys,
 		Auth: testAuthOptions, Dispatch: opts, Webhook: hooks})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/webhook"
@@ -60,11 +61,17 @@ type harness struct {
 	wf    *workflow.Service
 	store storage.Store
 	hooks *webhook.Service
+	// keys is the installation's key hierarchy, under a master key of the harness's own.
+	keys *keys.Service
 	// services are the wired services of a portal harness (nil otherwise).
 	services *portal.Services
 	srv      *Server
 	clock    *fakeClock
 }
+
+// testMaster is the master key of every harness's installation, as an installation
+// restored from a backup is given its original's master key.
+var testMaster = keys.NewMaster()
 
 func newHarness(t testing.TB, db *database.DB) *harness {
 	t.Helper()
@@ -79,9 +86,10 @@ func newHarness(t testing.TB, db *database.DB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wf := workflow.NewService(db, workflow.Options{Now: clock.Now, Storage: store,
+	ks := keys.NewService(db, testMaster)
+	wf := workflow.NewService(db, workflow.Options{Now: clock.Now, Storage: store, Keys: ks,
 		Limits: workflow.Limits{MaxFileBytes: 1 << 20, MaxSubmissionBytes: 3 << 20}})
-	return &harness{t: t, db: db, auth: svc, wf: wf, store: store, srv: New(Options{Auth: svc, Workflow: wf}), clock: clock}
+	return &harness{t: t, db: db, auth: svc, wf: wf, store: store, keys: ks, srv: New(Options{Auth: svc, Workflow: wf}), clock: clock}
 }
 
 // client is one HTTP client of the portal: a browser (cookie and CSRF token) or a REST

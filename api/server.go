@@ -241,7 +241,7 @@ func (s *Server) routes() {
 		Response: workflow.SubmissionSummary{}, List: true, Paged: true, Query: []Param{
 			{Name: "state", Description: "Only submissions in this state", Schema: map[string]any{"type": "string", "enum": stringsOf(workflow.States())}},
 			queryUUID("case_id", "Only this case's submissions"), queryUUID("organization_id", "Only this organization's submissions"),
-			queryString("q", "Words in the title or the text"),
+			queryString("q", "Words in the title (texts are encrypted at rest and not searched)"),
 			{Name: "updated_since", Description: "Only submissions changed at or after this time (RFC 3339)", Schema: map[string]any{"type": "string", "format": "date-time"}}}})
 	s.route(http.MethodPost, t+"/submissions", Tenant(auth.PermSubmissionWriteOwn), s.createSubmission, Doc{ID: "createSubmission", Summary: "Start a draft for your organization",
 		Request: workflow.SubmissionInput{}, Required: []string{"case_id", "kind", "title", "language"}, Response: workflow.SubmissionView{}, Status: http.StatusCreated, ETag: true})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/scrub"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
@@ -83,7 +84,7 @@ type linkedCopy struct {
 // dispatch's letter (kept, like the letter, as the record of what was sent).
 func (e *envelope) cleanedForLink(ctx context.Context, a workflow.Evidence) (*linkedCopy, error) {
 	s := e.w.s
-	obj, err := s.store.Open(ctx, a.ObjectKey)
+	obj, err := s.files.Open(ctx, e.d.TenantID, e.d.SubmissionID, a.ObjectKey)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +96,8 @@ func (e *envelope) cleanedForLink(ctx context.Context, a workflow.Evidence) (*li
 	if !sent.cleaned {
 		return &linkedCopy{key: a.ObjectKey, size: a.Size, sha256: a.SHA256}, nil
 	}
-	key := storage.DispatchEvidenceKey(e.d.TenantID, e.d.ID, a.ID)
-	if err := s.store.Put(ctx, key, sent.body, sent.size, a.ContentType); err != nil {
+	key := keys.SealedKey(storage.DispatchEvidenceKey(e.d.TenantID, e.d.ID, a.ID))
+	if err := s.files.Put(ctx, e.d.TenantID, e.d.SubmissionID, key, sent.body, sent.size); err != nil {
 		return nil, err
 	}
 	return &linkedCopy{key: key, size: sent.size, sha256: sent.sha256, cleaned: true}, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
@@ -33,7 +34,7 @@ func TestEnqueueIsTransactional(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := portal.New(ctx, db, store, portal.Options{
+		s, err := portal.New(ctx, db, store, portal.Options{Keys: keys.NewService(db, keys.NewMaster()),
 			Auth:     auth.Options{SecretKey: []byte("0123456789abcdef0123456789abcdef"), PasswordParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}},
 			Dispatch: dispatch.Options{Sender: dispatch.Outbox{Dir: t.TempDir()}}})
 		if err != nil {

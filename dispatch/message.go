@@ -14,6 +14,7 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/wneessen/go-mail"
 
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -203,7 +204,10 @@ func (e *envelope) link(ctx context.Context, a workflow.Evidence) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.store.PresignGet(ctx, sent.key, 7*24*time.Hour, a.FileName)
+	u, err := "", storage.ErrUnsupported // an encrypted file is only served by the portal
+	if !keys.IsSealedObject(sent.key) {
+		u, err = s.files.Store().PresignGet(ctx, sent.key, 7*24*time.Hour, a.FileName)
+	}
 	if errors.Is(err, storage.ErrUnsupported) {
 		u = strings.TrimRight(s.opts.BaseURL.String(), "/") + "/api/v1/tenants/" + e.in.TenantSlug + "/attachments/" + a.ID + "/content"
 	} else if err != nil {
@@ -218,7 +222,7 @@ func (e *envelope) link(ctx context.Context, a workflow.Evidence) error {
 // attach adds an evidence file, which must be the one approved: its hash is checked
 // before it goes.
 func (e *envelope) attach(ctx context.Context, a workflow.Evidence) error {
-	obj, err := e.w.s.store.Open(ctx, a.ObjectKey)
+	obj, err := e.w.s.files.Open(ctx, e.d.TenantID, e.d.SubmissionID, a.ObjectKey)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -101,8 +102,10 @@ type Jobs struct {
 
 // Service renders letters, enqueues dispatches and works them.
 type Service struct {
-	db       *database.DB
-	store    storage.Store
+	db *database.DB
+	// files keeps the letters, manifests and cleaned copies, encrypted under their
+	// submissions' keys, and reads the evidence.
+	files    *keys.Files
 	wf       *workflow.Service
 	opts     Options
 	client   *river.Client[*sql.Tx]
@@ -160,7 +163,7 @@ func migratePostgresQueue(ctx context.Context, db *database.DB) (err error) {
 }
 
 // NewService builds the service and its River client (not started).
-func NewService(db *database.DB, store storage.Store, wf *workflow.Service, opts Options) (*Service, error) {
+func NewService(db *database.DB, files *keys.Files, wf *workflow.Service, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -185,7 +188,7 @@ func NewService(db *database.DB, store storage.Store, wf *workflow.Service, opts
 	if opts.BaseURL == nil {
 		opts.BaseURL, _ = url.Parse("http://localhost:8080")
 	}
-	s := &Service{db: db, store: store, wf: wf, opts: opts, metrics: newMetrics()}
+	s := &Service{db: db, files: files, wf: wf, opts: opts, metrics: newMetrics()}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
 		return nil, err
@@ -376,9 +379,9 @@ func (s *Service) AsSent(ctx context.Context, a *auth.TenantAccess, dispatchID, 
 	if key == "" || d.State != "sent" {
 		return nil, apperr.NotFound("sent " + which)
 	}
-	obj, err := s.store.Open(ctx, key)
+	obj, err := s.files.Open(ctx, d.TenantID, d.SubmissionID, key)
 	if err != nil {
-		return nil, apperr.Unavailable("storage", err)
+		return nil, s.wf.StoredFileError(ctx, d.TenantID, d.SubmissionID, "dispatches", d.ID, err)
 	}
 	return obj, nil
 }

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/logctx"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
@@ -149,7 +150,7 @@ type permanentError struct{ error }
 func (w *worker) letter(ctx context.Context, d *Dispatch, ds workflow.DispatchSettings, c workflow.Case, sub workflow.Submission) ([]byte, error) {
 	s := w.s
 	if d.LetterKey != "" {
-		obj, err := s.store.Open(ctx, d.LetterKey)
+		obj, err := s.files.Open(ctx, d.TenantID, d.SubmissionID, d.LetterKey)
 		if err == nil {
 			defer obj.Close()
 			return io.ReadAll(obj)
@@ -163,8 +164,8 @@ func (w *worker) letter(ctx context.Context, d *Dispatch, ds workflow.DispatchSe
 	if err != nil {
 		return nil, err
 	}
-	key := storage.LetterKey(d.TenantID, d.ID)
-	if err := s.store.Put(ctx, key, bytes.NewReader(pdf), int64(len(pdf)), "application/pdf"); err != nil {
+	key := keys.SealedKey(storage.LetterKey(d.TenantID, d.ID))
+	if err := s.files.Put(ctx, d.TenantID, d.SubmissionID, key, bytes.NewReader(pdf), int64(len(pdf))); err != nil {
 		return nil, err
 	}
 	if err := s.db.Conn(ctx).Model(&Dispatch{}).Where("id = ?", d.ID).Update("letter_key", key).Error; err != nil {
@@ -182,8 +183,8 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], d *Dispatch, 
 	var manifestKey string
 	if manifest != nil {
 		b, _ := json.MarshalIndent(manifest, "", "  ")
-		manifestKey = storage.ManifestKey(d.TenantID, d.ID)
-		if err := s.store.Put(ctx, manifestKey, bytes.NewReader(b), int64(len(b)), "application/json"); err != nil {
+		manifestKey = keys.SealedKey(storage.ManifestKey(d.TenantID, d.ID))
+		if err := s.files.Put(ctx, d.TenantID, d.SubmissionID, manifestKey, bytes.NewReader(b), int64(len(b))); err != nil {
 			return err
 		}
 	}

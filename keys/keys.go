@@ -67,6 +67,15 @@ func ParseMaster(text string) (*Master, error) {
 	return m, nil
 }
 
+// NewMaster returns a new random master key (for tests and first starts).
+func NewMaster() *Master {
+	m, err := ParseMaster(GenerateMaster())
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
 // GenerateMaster returns a new master key as text for configuration.
 func GenerateMaster() string {
 	k := NewKey()
@@ -93,16 +102,7 @@ func associated(parts []string) []byte {
 
 // Seal encrypts plaintext under key, bound to context (tenant, table, column, row…).
 func Seal(key Key, plaintext []byte, context ...string) string {
-	aead, err := chacha20poly1305.NewX(key[:])
-	if err != nil {
-		panic(err)
-	}
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plaintext)+aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		panic("keys: the system's random source failed: " + err.Error())
-	}
-	sealed := aead.Seal(nonce, nonce, plaintext, associated(context))
-	return sealedPrefix + base64.RawURLEncoding.EncodeToString(sealed)
+	return sealedPrefix + base64.RawURLEncoding.EncodeToString(sealRaw(key, plaintext, context))
 }
 
 // Open decrypts what Seal made with the same key and context.
@@ -114,6 +114,23 @@ func Open(key Key, sealed string, context ...string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: malformed", ErrCannotOpen)
 	}
+	return openRaw(key, raw, context)
+}
+
+// sealRaw returns nonce ‖ ciphertext ‖ tag.
+func sealRaw(key Key, plaintext []byte, context []string) []byte {
+	aead, err := chacha20poly1305.NewX(key[:])
+	if err != nil {
+		panic(err)
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plaintext)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		panic("keys: the system's random source failed: " + err.Error())
+	}
+	return aead.Seal(nonce, nonce, plaintext, associated(context))
+}
+
+func openRaw(key Key, raw []byte, context []string) ([]byte, error) {
 	aead, err := chacha20poly1305.NewX(key[:])
 	if err != nil {
 		return nil, err

@@ -123,9 +123,22 @@ func (s *Service) TenantKey(ctx context.Context, tenantID string) (Key, error) {
 	return k, nil
 }
 
-// SubmissionKey returns the submission's data key, creating it on first use (in the
-// transaction ctx carries, if any). A shredded submission's key is gone: ErrShredded.
+// SubmissionKey returns the submission's data key for sealing, creating it on first
+// use (in the transaction ctx carries, if any).
 func (s *Service) SubmissionKey(ctx context.Context, tenantID, submissionID string) (Key, error) {
+	return s.submissionKey(ctx, tenantID, submissionID, true)
+}
+
+// ErrShredded is a submission whose data key was deleted: what it encrypted is gone.
+var ErrShredded = errors.New("keys: the submission's data key was deleted; its texts and files cannot be read")
+
+// ExistingSubmissionKey returns the submission's data key for opening, never creating
+// one: ErrShredded when there is none.
+func (s *Service) ExistingSubmissionKey(ctx context.Context, tenantID, submissionID string) (Key, error) {
+	return s.submissionKey(ctx, tenantID, submissionID, false)
+}
+
+func (s *Service) submissionKey(ctx context.Context, tenantID, submissionID string, create bool) (Key, error) {
 	tk, err := s.TenantKey(ctx, tenantID)
 	if err != nil {
 		return Key{}, err
@@ -133,6 +146,9 @@ func (s *Service) SubmissionKey(ctx context.Context, tenantID, submissionID stri
 	var row submissionKey
 	err = s.db.Conn(ctx).Where("submission_id = ?", submissionID).First(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
+		if !create {
+			return Key{}, ErrShredded
+		}
 		fresh := NewKey()
 		row = submissionKey{SubmissionID: submissionID, TenantID: tenantID,
 			Wrapped: Seal(tk, fresh[:], "submission-key", tenantID, submissionID), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}

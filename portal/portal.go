@@ -5,6 +5,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
@@ -23,6 +25,9 @@ import (
 // Options configure the services. Logger and Now, when set, are given to every
 // service whose own options leave them unset.
 type Options struct {
+	// Keys is the installation's key hierarchy (required): texts and files are stored
+	// encrypted under it.
+	Keys     *keys.Service
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Auth     auth.Options
@@ -65,6 +70,10 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	if opts.Dispatch.Logger == nil {
 		opts.Dispatch.Logger = opts.Logger
 	}
+	if opts.Keys == nil {
+		return nil, errors.New("portal: no key service (the master key) was given")
+	}
+	opts.Workflow.Keys = opts.Keys
 	// Storage operations are timed for /metrics.
 	timed := storage.Instrument(store)
 	store = timed.AsStore()
@@ -80,7 +89,7 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	hooks := webhook.NewService(db, wf, opts.Webhook)
 	opts.Dispatch.Jobs = append(opts.Dispatch.Jobs, dispatch.Jobs{Register: hooks.Register,
 		Queues: map[string]river.QueueConfig{webhook.QueueName: hooks.QueueConfig()}})
-	d, err := dispatch.NewService(db, store, wf, opts.Dispatch)
+	d, err := dispatch.NewService(db, opts.Keys.Files(store), wf, opts.Dispatch)
 	if err != nil {
 		return nil, err
 	}

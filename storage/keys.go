@@ -10,7 +10,8 @@ import "strings"
 //	tenants/{tenant}/dispatches/{dispatch}/manifest.json      what a dispatch sent
 //	tenants/{tenant}/dispatches/{dispatch}/evidence/{attachment}  a cleaned copy a dispatch linked to
 //
-// Evidence files are the only objects that may be removed by the orphan sweep; what a
+// Objects stored encrypted (all written since encryption at rest) add ".age" to these
+// keys (package keys). Evidence files are the only objects that may be removed by the orphan sweep; what a
 // dispatch sent is kept as the record of it.
 
 // TenantsPrefix is the prefix of every tenant's objects.

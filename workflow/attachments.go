@@ -17,6 +17,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/storage"
 )
 
@@ -151,7 +152,7 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 	}
 	att := Attachment{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, FileName: SanitizeFileName(fileName),
 		ContentType: contentType, CreatedBy: a.Principal.User.ID}
-	att.ObjectKey = storage.AttachmentKey(sub.TenantID, sub.ID, att.ID)
+	att.ObjectKey = keys.SealedKey(storage.AttachmentKey(sub.TenantID, sub.ID, att.ID))
 	if err := s.store(ctx, a, &att, io.MultiReader(bytes.NewReader(head), r), room); err != nil {
 		return nil, err
 	}
@@ -226,7 +227,7 @@ func (s *Service) store(ctx context.Context, a *auth.TenantAccess, att *Attachme
 		defer scan.Close()
 		in = io.TeeReader(in, scan)
 	}
-	if err := s.opts.Storage.Put(ctx, att.ObjectKey, in, -1, att.ContentType); err != nil {
+	if err := s.files.Put(ctx, att.TenantID, att.SubmissionID, att.ObjectKey, in, -1); err != nil {
 		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey) // in case a store kept a part
 		switch {
 		case errors.Is(err, errLimit) && room < limits.file():
@@ -336,19 +337,32 @@ func (s *Service) OpenAttachment(ctx context.Context, a *auth.TenantAccess, id s
 	if err != nil {
 		return nil, nil, err
 	}
-	obj, err := s.opts.Storage.Open(ctx, att.ObjectKey)
+	obj, err := s.openFile(ctx, att)
 	if err != nil {
-		if errors.Is(err, storage.ErrNotExist) {
-			s.opts.Logger.ErrorContext(ctx, "an attachment's object is missing", "attachment_id", att.ID, "key", att.ObjectKey)
-			return nil, nil, apperr.Wrap(apperr.KindInternal, "object_missing", "the file is missing from storage", err)
-		}
-		return nil, nil, apperr.Unavailable("storage", err)
+		return nil, nil, err
 	}
 	return att, obj, nil
 }
 
-// PresignAttachment returns a short-lived download URL, or storage.ErrUnsupported.
+// openFile opens an attachment's object, decrypted.
+func (s *Service) openFile(ctx context.Context, att *Attachment) (storage.Object, error) {
+	obj, err := s.files.Open(ctx, att.TenantID, att.SubmissionID, att.ObjectKey)
+	switch {
+	case err == nil:
+		return obj, nil
+	case errors.Is(err, storage.ErrNotExist):
+		s.opts.Logger.ErrorContext(ctx, "an attachment's object is missing", "attachment_id", att.ID, "key", att.ObjectKey)
+		return nil, apperr.Wrap(apperr.KindInternal, "object_missing", "the file is missing from storage", err)
+	}
+	return nil, s.StoredFileError(ctx, att.TenantID, att.SubmissionID, "attachments", att.ID, err)
+}
+
+// PresignAttachment returns a short-lived download URL, or storage.ErrUnsupported: an
+// encrypted file is only ever served by the portal, decrypted on the way.
 func (s *Service) PresignAttachment(ctx context.Context, att *Attachment) (string, error) {
+	if keys.IsSealedObject(att.ObjectKey) {
+		return "", storage.ErrUnsupported
+	}
 	return s.opts.Storage.PresignGet(ctx, att.ObjectKey, 5*time.Minute, att.FileName)
 }
 

@@ -61,9 +61,9 @@ func ReaderAt(obj storage.Object) (io.ReaderAt, int64, func(), error) {
 // store (a second pass, random access, bounded memory but for PDF files), and records
 // what it found on att.
 func (s *Service) inspect(ctx context.Context, att *Attachment) error {
-	obj, err := s.opts.Storage.Open(ctx, att.ObjectKey)
+	obj, err := s.openFile(ctx, att)
 	if err != nil {
-		return apperr.Unavailable("storage", err)
+		return err
 	}
 	defer obj.Close()
 	ra, size, release, err := ReaderAt(obj)

@@ -54,21 +54,24 @@ type Case struct {
 // Submission is a document sent about a case: drafted by an affiliate, reviewed and
 // approved by the secretariat, then dispatched to the ILO.
 type Submission struct {
-	ID             string    `json:"id"`
-	TenantID       string    `json:"-"`
-	CaseID         string    `json:"case_id"`
-	OrganizationID string    `json:"organization_id"`
-	AuthorID       string    `json:"author_id"`
-	Kind           string    `json:"kind" enum:"submission_kind"`
-	Title          string    `json:"title"`
-	Body           string    `json:"body"`
-	Language       string    `json:"language"`
-	State          State     `json:"state"`
-	Version        int64     `json:"version"`
-	Revision       int       `json:"revision"`
-	ReviewerID     *string   `json:"reviewer_id"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             string `json:"id"`
+	TenantID       string `json:"-"`
+	CaseID         string `json:"case_id"`
+	OrganizationID string `json:"organization_id"`
+	AuthorID       string `json:"author_id"`
+	Kind           string `json:"kind" enum:"submission_kind"`
+	Title          string `json:"title"`
+	// Body is the text, once opened (sealed.go); SealedBody is what the database keeps.
+	Body       string `json:"body" gorm:"-"`
+	SealedBody string `json:"-" gorm:"column:body"`
+	bodyOpen   bool
+	Language   string    `json:"language"`
+	State      State     `json:"state"`
+	Version    int64     `json:"version"`
+	Revision   int       `json:"revision"`
+	ReviewerID *string   `json:"reviewer_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Revision is an immutable snapshot taken at every submit.
@@ -78,7 +81,8 @@ type Revision struct {
 	SubmissionID string           `json:"submission_id"`
 	Number       int              `json:"number"`
 	Title        string           `json:"title"`
-	Body         string           `json:"body,omitempty"`
+	Body         string           `json:"body,omitempty" gorm:"-"`
+	SealedBody   string           `json:"-" gorm:"column:body"`
 	Language     string           `json:"language"`
 	Attachments  []AttachmentSnap `json:"attachments" gorm:"serializer:json"`
 	CreatedBy    string           `json:"created_by"`
@@ -100,7 +104,8 @@ type Comment struct {
 	TenantID     string    `json:"-"`
 	SubmissionID string    `json:"submission_id"`
 	AuthorID     string    `json:"author_id"`
-	Body         string    `json:"body"`
+	Body         string    `json:"body" gorm:"-"`
+	SealedBody   string    `json:"-" gorm:"column:body"`
 	Revision     *int      `json:"revision"`
 	CreatedAt    time.Time `json:"created_at"`
 }

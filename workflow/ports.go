@@ -37,6 +37,9 @@ func (s *Service) DispatchInputFor(ctx context.Context, tenantID, submissionID s
 	if err := s.db.Conn(ctx).Where("submission_id = ? AND number = ?", sub.ID, revision).First(&rev).Error; err != nil {
 		return nil, notFound(err, "revision")
 	}
+	if err := s.openRevision(ctx, &rev); err != nil {
+		return nil, err
+	}
 	snap, err := s.SnapshotFor(ctx, tenantID, sub.ID, revision)
 	if err != nil {
 		return nil, err

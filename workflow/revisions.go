@@ -40,7 +40,7 @@ func (s *Service) revision(ctx context.Context, sub *Submission, n int) (*Revisi
 	if err := s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ? AND number = ?", sub.ID, sub.TenantID, n).First(&r).Error; err != nil {
 		return nil, notFound(err, "revision")
 	}
-	return &r, nil
+	return &r, s.openRevision(ctx, &r)
 }
 
 // DiffOp is one piece of a word-level diff: text kept, inserted or deleted.
@@ -102,8 +102,10 @@ func (s *Service) Comments(ctx context.Context, a *auth.TenantAccess, submission
 		return nil, err
 	}
 	var out []Comment
-	err = s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ?", sub.ID, sub.TenantID).Order("created_at, id").Find(&out).Error
-	return out, err
+	if err := s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ?", sub.ID, sub.TenantID).Order("created_at, id").Find(&out).Error; err != nil {
+		return nil, err
+	}
+	return out, s.openComments(ctx, sub.TenantID, sub.ID, out)
 }
 
 // Comment returns one comment of a submission the caller may see.
@@ -119,7 +121,11 @@ func (s *Service) Comment(ctx context.Context, a *auth.TenantAccess, id string) 
 	if _, err := s.load(ctx, a, c.SubmissionID, false); err != nil {
 		return nil, apperr.NotFound("comment")
 	}
-	return &c, nil
+	cs := []Comment{c}
+	if err := s.openComments(ctx, c.TenantID, c.SubmissionID, cs); err != nil {
+		return nil, err
+	}
+	return &cs[0], nil
 }
 
 // AddComment comments on a submission the caller may see, optionally about a revision.
@@ -148,6 +154,9 @@ func (s *Service) AddComment(ctx context.Context, a *auth.TenantAccess, submissi
 		}
 		c = &Comment{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, AuthorID: a.Principal.User.ID,
 			Body: body, Revision: revision, CreatedAt: s.now()}
+		if c.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "comments", c.ID, body); err != nil {
+			return err
+		}
 		if err := s.db.Conn(ctx).Create(c).Error; err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/storage"
 )
 
@@ -46,6 +47,8 @@ type Options struct {
 	Storage storage.Store
 	Limits  Limits
 	Scanner Scanner
+	// Keys seal texts and files at rest (required).
+	Keys *keys.Service
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -54,6 +57,7 @@ type Options struct {
 type Service struct {
 	db             *database.DB
 	opts           Options
+	files          *keys.Files
 	listeners      []Listener
 	eventListeners []EventListener
 }
@@ -70,7 +74,10 @@ func NewService(db *database.DB, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{db: db, opts: opts}
+	if opts.Keys == nil {
+		panic("workflow: Options.Keys is required")
+	}
+	return &Service{db: db, opts: opts, files: opts.Keys.Files(opts.Storage)}
 }
 
 // now is the clock, to the microsecond that PostgreSQL keeps: an answer given when a

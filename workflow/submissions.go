@@ -113,6 +113,11 @@ func (s *Service) CreateSubmission(ctx context.Context, a *auth.TenantAccess, in
 		return nil, apperr.Invalid("the submission is invalid", apperr.FieldError{Field: "case_id", Message: "no such case in this tenant"})
 	}
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		var err error
+		if sub.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "submissions", sub.ID, sub.Body); err != nil {
+			return err
+		}
+		sub.bodyOpen = true
 		if err := s.db.Conn(ctx).Create(&sub).Error; err != nil {
 			return err
 		}
@@ -140,6 +145,9 @@ func (s *Service) Submission(ctx context.Context, a *auth.TenantAccess, id strin
 }
 
 func (s *Service) view(ctx context.Context, a *auth.TenantAccess, sub *Submission) (*SubmissionView, error) {
+	if err := s.openBody(ctx, sub); err != nil {
+		return nil, err
+	}
 	who, err := s.actorFor(ctx, a, sub)
 	if err != nil {
 		return nil, err
@@ -233,9 +241,16 @@ func (s *Service) UpdateSubmission(ctx context.Context, a *auth.TenantAccess, id
 			sub.CaseID = *in.CaseID
 		}
 		sub.UpdatedAt = s.now()
-		res := s.db.Conn(ctx).Model(&Submission{}).Where("id = ? AND version = ?", sub.ID, ifMatch).Updates(map[string]any{
-			"case_id": sub.CaseID, "kind": sub.Kind, "title": sub.Title, "body": sub.Body, "language": sub.Language,
-			"version": ifMatch + 1, "updated_at": sub.UpdatedAt})
+		updates := map[string]any{"case_id": sub.CaseID, "kind": sub.Kind, "title": sub.Title, "language": sub.Language,
+			"version": ifMatch + 1, "updated_at": sub.UpdatedAt}
+		if in.Body != nil {
+			if sub.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "submissions", sub.ID, sub.Body); err != nil {
+				return err
+			}
+			sub.bodyOpen = true
+			updates["body"] = sub.SealedBody
+		}
+		res := s.db.Conn(ctx).Model(&Submission{}).Where("id = ? AND version = ?", sub.ID, ifMatch).Updates(updates)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -355,8 +370,9 @@ func (s *Service) ListSubmissions(ctx context.Context, a *auth.TenantAccess, f L
 		q = q.Where("submissions.updated_at >= ?", f.UpdatedSince.UTC())
 	}
 	if f.Q != "" {
+		// Titles only: bodies are encrypted at rest (ADR 0029).
 		like := "%" + escapeLike(strings.ToLower(f.Q)) + "%"
-		q = q.Where("(LOWER(submissions.title) LIKE ? ESCAPE '\\' OR LOWER(submissions.body) LIKE ? ESCAPE '\\')", like, like)
+		q = q.Where("LOWER(submissions.title) LIKE ? ESCAPE '\\'", like)
 	}
 	if q, err = afterTimeID(q, "submissions", page); err != nil {
 		return nil, "", err

@@ -54,7 +54,7 @@ func (s *Service) Transition(ctx context.Context, a *auth.TenantAccess, id strin
 		return s.apply(ctx, a, sub, rule, comment)
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.reportUnreadable(ctx, err)
 	}
 	return s.view(ctx, a, sub)
 }
@@ -136,6 +136,9 @@ func (s *Service) publishComment(ctx context.Context, sub *Submission, commentID
 
 // newRevision records sub as its next immutable revision, with its evidence.
 func (s *Service) newRevision(ctx context.Context, sub *Submission, uid string, details map[string]any) error {
+	if err := s.openBody(ctx, sub); err != nil {
+		return err
+	}
 	sub.Revision++
 	snaps, err := s.snapshotAttachments(ctx, sub)
 	if err != nil {
@@ -143,6 +146,9 @@ func (s *Service) newRevision(ctx context.Context, sub *Submission, uid string, 
 	}
 	rev := Revision{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Number: sub.Revision,
 		Title: sub.Title, Body: sub.Body, Language: sub.Language, Attachments: snaps, CreatedBy: uid, CreatedAt: s.now()}
+	if rev.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "revisions", rev.ID, rev.Body); err != nil {
+		return err
+	}
 	if err := s.db.Conn(ctx).Create(&rev).Error; err != nil {
 		return err
 	}
@@ -195,6 +201,10 @@ func (s *Service) recordComment(ctx context.Context, sub *Submission, uid, body 
 	if rev := sub.Revision; rev > 0 {
 		c.Revision = &rev
 	}
+	var err error
+	if c.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "comments", c.ID, body); err != nil {
+		return "", err
+	}
 	return c.ID, s.db.Conn(ctx).Create(&c).Error
 }
 
@@ -218,6 +228,9 @@ func (s *Service) entered(ctx context.Context, sub *Submission, from State, snap
 // those dispatch needs, and lists every one that fails.
 // It returns the case, which the approval snapshot records.
 func (s *Service) receivable(ctx context.Context, a *auth.TenantAccess, sub *Submission, st *Settings) (*Case, error) {
+	if err := s.openBody(ctx, sub); err != nil {
+		return nil, err
+	}
 	c, err := s.caseByID(ctx, a, sub.CaseID, false)
 	if err != nil {
 		return nil, err

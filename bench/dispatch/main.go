@@ -28,6 +28,7 @@ import (
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
@@ -83,7 +84,7 @@ func main() {
 	var letterSize int
 	for i := 0; i < *pairs; i++ {
 		// A: the portal. A fresh dispatch service per run, started once the jobs wait.
-		services, err := portal.New(ctx, db, store, portal.Options{Logger: quiet, Auth: authOpts,
+		services, err := portal.New(ctx, db, store, portal.Options{Logger: quiet, Keys: keys.NewService(db, keys.NewMaster()), Auth: authOpts,
 			Dispatch: dispatch.Options{Sender: smtp, BaseURL: base, PollInterval: 20 * time.Millisecond, Workers: *workers}})
 		check(err)
 		d, wf := services.Dispatch, services.Workflow

@@ -39,6 +39,7 @@ import (
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -71,7 +72,7 @@ func main() {
 	authSvc, err := auth.NewService(ctx, db, auth.Options{Logger: quiet, SecretKey: []byte(secretKey),
 		PasswordParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
 	check(err)
-	wf := workflow.NewService(db, workflow.Options{Logger: quiet})
+	wf := workflow.NewService(db, workflow.Options{Logger: quiet, Keys: keys.NewService(db, keys.NewMaster())})
 	token, tenantID := seed(ctx, db, authSvc, wf)
 	log.Printf("loading %d submissions…", *rows)
 	start := time.Now()
