@@ -13,6 +13,7 @@ import (
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/workflow"
 )
 
 // createSuperadmin reads a password from the first line of stdin and creates the
@@ -133,4 +134,63 @@ func rotateMasterKey(ctx context.Context, cfg *Config, log *slog.Logger, out io.
 	}
 	fmt.Fprintf(out, "re-wrapped %d tenant key(s) with the master key %s; %sPREVIOUS_MASTER_KEYS can now be removed\n", n, cfg.Master.ID, envPrefix)
 	return nil
+}
+
+// encryptExisting encrypts what was stored before encryption at rest: the texts and
+// evidence files of submissions, then what dispatches kept. It prints its progress and,
+// at the end, what is left in clear (nothing, unless files no longer match their
+// hash). Safe to interrupt and run again; the portal may keep running meanwhile.
+func encryptExisting(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	last := time.Now()
+	p, err := a.wf.EncryptExisting(ctx, func(p workflow.EncryptProgress) {
+		if time.Since(last) > 2*time.Second {
+			fmt.Fprintf(out, "… %d text(s) sealed, %d file(s) encrypted (%s)\n", p.Texts, p.Files, humanBytes(p.Bytes))
+			last = time.Now()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("after %d text(s) and %d file(s): %v (run it again to go on)", p.Texts, p.Files, err)
+	}
+	fmt.Fprintf(out, "sealed %d text(s); encrypted %d evidence file(s) (%s)\n", p.Texts, p.Files, humanBytes(p.Bytes))
+	n, err := a.dispatch.EncryptExisting(ctx, func(int) {})
+	if err != nil {
+		return fmt.Errorf("after %d dispatch file(s): %v (run it again to go on)", n, err)
+	}
+	fmt.Fprintf(out, "encrypted %d letter(s), manifest(s) and cleaned cop(ies) of dispatches\n", n)
+	for _, id := range p.Mismatched {
+		fmt.Fprintf(out, "left in clear: attachment %s, whose stored bytes do not match the SHA-256 recorded at upload; look at it\n", id)
+	}
+	texts, files, err := a.wf.PlaintextLeft(ctx)
+	if err != nil {
+		return err
+	}
+	sent, err := a.dispatch.PlaintextLeft(ctx)
+	if err != nil {
+		return err
+	}
+	if texts+files+sent == 0 {
+		fmt.Fprintln(out, "nothing is left in clear")
+	} else {
+		fmt.Fprintf(out, "left in clear: %d text(s), %d evidence file(s), %d dispatch(es)\n", texts, files, sent)
+	}
+	return nil
+}
+
+// humanBytes writes n in KiB, MiB or GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -55,6 +55,9 @@ commands:
   admin rotate-master-key
                    re-wrap every tenant key with UNIONPORTAL_MASTER_KEY, opening
                    them with UNIONPORTAL_PREVIOUS_MASTER_KEYS (resumable)
+  admin encrypt-existing
+                   encrypt the texts and files stored before encryption at rest
+                   (resumable; the portal may keep running)
   admin export --tenant SLUG --out FILE.tar.gz
                    write everything of one tenant (rows, files, audit chain) with
                    a manifest of SHA-256 hashes
@@ -87,8 +90,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		cmd, rest = "audit verify", rest[1:]
 	}
 	if cmd == "admin" {
-		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "export", "import", "generate-master-key", "rotate-master-key"}, rest[0]) {
-			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, export, import, generate-master-key or rotate-master-key\n\n%s", usage)
+		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "export", "import", "generate-master-key", "rotate-master-key", "encrypt-existing"}, rest[0]) {
+			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, export, import, generate-master-key, rotate-master-key or encrypt-existing\n\n%s", usage)
 			return exitUsage
 		}
 		cmd, rest = "admin "+rest[0], rest[1:]
@@ -124,7 +127,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		healthURL = fs.String("url", "", "the URL that must answer 200 (default: /healthz on UNIONPORTAL_ADDR's port, over loopback)")
 		checkDatabase = fs.Bool("database", false, "check that the configured database answers instead")
 		timeout = fs.Duration("timeout", healthcheckDefaultTimeout, "how long to wait for the answer")
-	case "migrate", "version", "worker", "openapi", "admin generate-master-key", "admin rotate-master-key":
+	case "migrate", "version", "worker", "openapi", "admin generate-master-key", "admin rotate-master-key", "admin encrypt-existing":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -200,6 +203,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		err = createToken(ctx, cfg, log, tokenRequest{tenant: *tenant, email: *email, name: *name, scopes: *scopes, expires: *expires}, stdout, stderr)
 	case "admin rotate-master-key":
 		err = rotateMasterKey(ctx, cfg, log, stderr)
+	case "admin encrypt-existing":
+		err = encryptExisting(ctx, cfg, log, stdout)
 	case "admin export":
 		if *tenant == "" || *file == "" {
 			fmt.Fprintf(stderr, "unionportal admin export: --tenant and --out are required\n")

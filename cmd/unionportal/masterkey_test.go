@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -76,5 +77,40 @@ func TestMasterKey(t *testing.T) {
 		t.Errorf("generate-master-key: %d", code)
 	} else if _, err := keys.ParseMaster(stdout); err != nil {
 		t.Errorf("generate-master-key printed %q: %v", stdout, err)
+	}
+}
+
+// TestEncryptExistingCommand: admin encrypt-existing seals a text stored in clear (as
+// before encryption at rest), says what it did, and that nothing is left in clear.
+func TestEncryptExistingCommand(t *testing.T) {
+	ctx := context.Background()
+	env := []string{"UNIONPORTAL_DATA_DIR=" + t.TempDir()}
+	cfg, err := loadConfig(env, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seedDemo(ctx, a, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.db.Conn(ctx).Exec("UPDATE submissions SET body = 'The Jogorku Kenesh adopted the law.'").Error; err != nil {
+		t.Fatal(err)
+	}
+	a.close()
+	code, stdout, stderr := runCLI(t, env, "admin", "encrypt-existing")
+	if code != 0 || !strings.Contains(stdout, "sealed 1 text(s)") || !strings.Contains(stdout, "nothing is left in clear") {
+		t.Fatalf("encrypt-existing: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if a, err = newApp(ctx, cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	var body string
+	a.db.Conn(ctx).Raw("SELECT body FROM submissions").Row().Scan(&body)
+	if !keys.IsSealed(body) {
+		t.Errorf("stored after encrypt-existing: %.40q", body)
 	}
 }

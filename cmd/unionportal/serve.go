@@ -339,12 +339,23 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, demo bool, stdout
 			return fmt.Errorf("--demo: %v", err)
 		}
 	}
+	a.warnPlaintext(ctx)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		a.close()
 		return fmt.Errorf("%sADDR=%q: cannot listen: %v", envPrefix, cfg.Addr, unwrapNet(err))
 	}
 	return a.run(ctx, ln)
+}
+
+// warnPlaintext tells the operator of texts and files stored before encryption at
+// rest, until admin encrypt-existing has encrypted them.
+func (a *app) warnPlaintext(ctx context.Context) {
+	texts, files, err := a.wf.PlaintextLeft(ctx)
+	if err == nil && texts+files > 0 {
+		a.log.Warn("texts and files stored before encryption at rest are still in clear; run unionportal admin encrypt-existing",
+			"texts", texts, "files", files)
+	}
 }
 
 func unwrapNet(err error) error {
