@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -104,7 +105,7 @@ func TestNothingReadableAtRest(t *testing.T) {
 			w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{
 				"case_id": w.caseA.ID, "kind": "additional_information", "title": "Update on Case No. 3386",
 				"body": "The organiser " + restMarker + " was arrested on 3 March.", "language": "en"}).json(t, &sub)
-			w.editorA1.upload(201, sub.ID, "statement.txt", "text/plain", []byte("Statement of "+restMarker+"\n"))
+			w.editorA1.upload(201, sub.ID, "statement of "+restMarker+".txt", "text/plain", []byte("Statement of "+restMarker+"\n"))
 			pdf := bytes.Replace(pdfFile, []byte("%%EOF"), []byte("% "+restMarker+"\n%%EOF"), 1)
 			w.editorA1.upload(201, sub.ID, "statement.pdf", "application/pdf", pdf)
 			w.editorA1.must(200, "POST", subPath(sub.ID, "/transitions"), map[string]string{"action": "submit"})
@@ -276,24 +277,41 @@ func TestEncryptExisting(t *testing.T) {
 
 			// Turn the installation back into one from before encryption at rest.
 			files := h.keys.Files(store)
-			for _, table := range []string{"submissions", "revisions", "comments"} {
+			open := func(tenantID, submissionID, sealed, table, column, rowID string) string {
+				k, err := h.keys.ExistingSubmissionKey(ctx, tenantID, submissionID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, err := keys.OpenField(k, sealed, tenantID, table, column, rowID)
+				if err != nil {
+					t.Fatalf("%s.%s of %s: %v", table, column, rowID, err)
+				}
+				return plain
+			}
+			for _, tc := range [][2]string{{"submissions", "body"}, {"revisions", "body"}, {"comments", "body"},
+				{"attachments", "file_name"}, {"attachments", "metadata_found"}} {
+				table, column := tc[0], tc[1]
 				var rows []struct{ ID, TenantID, SubmissionID, Body string }
 				col := "submission_id"
 				if table == "submissions" {
 					col = "id"
 				}
-				db.Conn(ctx).Table(table).Select("id, tenant_id, " + col + " AS submission_id, body").Where("body <> ''").Scan(&rows)
+				db.Conn(ctx).Table(table).Select("id, tenant_id, " + col + " AS submission_id, " + column + " AS body").Where(column + " <> ''").Scan(&rows)
 				for _, r := range rows {
-					k, err := h.keys.ExistingSubmissionKey(ctx, r.TenantID, r.SubmissionID)
-					if err != nil {
-						t.Fatal(err)
-					}
-					plain, err := keys.OpenField(k, r.Body, r.TenantID, table, "body", r.ID)
-					if err != nil {
-						t.Fatal(err)
-					}
-					db.Conn(ctx).Table(table).Where("id = ?", r.ID).Update("body", plain)
+					db.Conn(ctx).Table(table).Where("id = ?", r.ID).Update(column, open(r.TenantID, r.SubmissionID, r.Body, table, column, r.ID))
 				}
+			}
+			var revs []struct{ ID, TenantID, SubmissionID, Attachments string }
+			db.Conn(ctx).Table("revisions").Select("id, tenant_id, submission_id, attachments").Scan(&revs)
+			for _, r := range revs {
+				var snaps []workflow.AttachmentSnap
+				if err := json.Unmarshal([]byte(r.Attachments), &snaps); err != nil {
+					t.Fatal(err)
+				}
+				for i := range snaps {
+					snaps[i].FileName = open(r.TenantID, r.SubmissionID, snaps[i].FileName, "attachments", "file_name", snaps[i].ID)
+				}
+				db.Conn(ctx).Table("revisions").Where("id = ?", r.ID).Update("attachments", string(mustJSON(t, snaps)))
 			}
 			inClear := func(table, idCol, tenantCol, subCol, keyCol string) {
 				var rows []struct{ ID, TenantID, SubmissionID, Key string }
@@ -317,7 +335,7 @@ func TestEncryptExisting(t *testing.T) {
 			inClear("attachments", "id", "tenant_id", "submission_id", "object_key")
 			inClear("dispatches", "id", "tenant_id", "submission_id", "letter_key")
 			inClear("dispatches", "id", "tenant_id", "submission_id", "manifest_key")
-			if texts, n, _ := h.wf.PlaintextLeft(ctx); texts < 3 || n < 1 {
+			if texts, n, _ := h.wf.PlaintextLeft(ctx); texts < 6 || n < 1 {
 				t.Fatalf("legacy installation: %d texts, %d files in clear", texts, n)
 			}
 			if got := answers(); strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -351,7 +369,8 @@ func TestEncryptExisting(t *testing.T) {
 				}
 				return nil
 			})
-			if dump := dumpDatabase(t, db, target); bytes.Contains(dump, []byte("The union leader")) || bytes.Contains(dump, []byte("date of the arrest")) {
+			if dump := dumpDatabase(t, db, target); bytes.Contains(dump, []byte("The union leader")) || bytes.Contains(dump, []byte("date of the arrest")) ||
+				bytes.Contains(dump, []byte("witness statement")) {
 				t.Error("the database still holds a text in clear")
 			}
 			if objects, _ := dumpStore(t, store); bytes.Contains(objects, []byte("Statement of")) {

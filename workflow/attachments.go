@@ -23,22 +23,26 @@ import (
 
 // Attachment is an evidence file of a submission.
 type Attachment struct {
-	ID           string     `json:"id"`
-	TenantID     string     `json:"-"`
-	SubmissionID string     `json:"submission_id"`
-	ObjectKey    string     `json:"-"`
-	FileName     string     `json:"file_name"`
-	Size         int64      `json:"size"`
-	ContentType  string     `json:"content_type"`
-	SHA256       string     `json:"sha256"`
-	CreatedBy    string     `json:"created_by"`
-	CreatedAt    time.Time  `json:"created_at"`
-	InRevision   bool       `json:"in_revision"`
-	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	ID           string `json:"id"`
+	TenantID     string `json:"-"`
+	SubmissionID string `json:"submission_id"`
+	ObjectKey    string `json:"-"`
+	// FileName and MetadataFound once opened (sealed.go); the Sealed… fields are what
+	// the database keeps.
+	FileName       string     `json:"file_name" gorm:"-"`
+	SealedFileName string     `json:"-" gorm:"column:file_name"`
+	Size           int64      `json:"size"`
+	ContentType    string     `json:"content_type"`
+	SHA256         string     `json:"sha256"`
+	CreatedBy      string     `json:"created_by"`
+	CreatedAt      time.Time  `json:"created_at"`
+	InRevision     bool       `json:"in_revision"`
+	DeletedAt      *time.Time `json:"deleted_at,omitempty"`
 	// MetadataFound lists the identifying metadata found at upload, in short words;
 	// CleanStatus says what happens to it when the file leaves the portal (ADR 0028).
-	MetadataFound []string `json:"metadata_found" gorm:"serializer:json"`
-	CleanStatus   string   `json:"clean_status" enum:"clean_status"`
+	MetadataFound  []string `json:"metadata_found" gorm:"-"`
+	SealedMetadata string   `json:"-" gorm:"column:metadata_found"`
+	CleanStatus    string   `json:"clean_status" enum:"clean_status"`
 }
 
 // AllowedTypes are the content types accepted as evidence, detected from the bytes.
@@ -279,6 +283,9 @@ func (s *Service) record(ctx context.Context, a *auth.TenantAccess, att *Attachm
 		if used+att.Size > limits.submission() {
 			return tooLarge("the submission's files would exceed its limit", limits.submission())
 		}
+		if err := s.sealAttachment(ctx, att); err != nil {
+			return err
+		}
 		if err := s.db.Conn(ctx).Create(att).Error; err != nil {
 			return err
 		}
@@ -306,9 +313,11 @@ func (s *Service) Attachments(ctx context.Context, a *auth.TenantAccess, submiss
 		return nil, err
 	}
 	var out []Attachment
-	err = s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ? AND deleted_at IS NULL", sub.ID, sub.TenantID).
-		Order("created_at, id").Find(&out).Error
-	return out, err
+	if err := s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ? AND deleted_at IS NULL", sub.ID, sub.TenantID).
+		Order("created_at, id").Find(&out).Error; err != nil {
+		return nil, err
+	}
+	return out, s.openAttachments(ctx, sub.TenantID, sub.ID, out)
 }
 
 // Attachment returns one attachment whose submission the caller may see, including one
@@ -328,7 +337,11 @@ func (s *Service) Attachment(ctx context.Context, a *auth.TenantAccess, id strin
 	if err != nil {
 		return nil, notFound(err, "attachment")
 	}
-	return &att, nil
+	atts := []Attachment{att}
+	if err := s.openAttachments(ctx, att.TenantID, att.SubmissionID, atts); err != nil {
+		return nil, err
+	}
+	return &atts[0], nil
 }
 
 // OpenAttachment opens an attachment's content for reading.
@@ -414,8 +427,8 @@ func (s *Service) deleteObjects(ctx context.Context, keys ...string) {
 	}
 }
 
-// snapshotAttachments lists the live attachments for a new revision and marks them as
-// listed by a revision, in the transaction carried by ctx.
+// snapshotAttachments lists the live attachments for a new revision, their names
+// sealed, and marks them as listed by a revision, in the transaction carried by ctx.
 func (s *Service) snapshotAttachments(ctx context.Context, sub *Submission) ([]AttachmentSnap, error) {
 	var atts []Attachment
 	if err := s.db.Conn(ctx).Where("submission_id = ? AND deleted_at IS NULL", sub.ID).Order("created_at, id").Find(&atts).Error; err != nil {
@@ -424,7 +437,8 @@ func (s *Service) snapshotAttachments(ctx context.Context, sub *Submission) ([]A
 	snaps := make([]AttachmentSnap, 0, len(atts))
 	var ids []string
 	for _, at := range atts {
-		snaps = append(snaps, AttachmentSnap{ID: at.ID, FileName: at.FileName, Size: at.Size, ContentType: at.ContentType, SHA256: at.SHA256})
+		// The name as the attachment keeps it: sealed, bound to the attachment.
+		snaps = append(snaps, AttachmentSnap{ID: at.ID, FileName: at.SealedFileName, Size: at.Size, ContentType: at.ContentType, SHA256: at.SHA256})
 		ids = append(ids, at.ID)
 	}
 	if len(ids) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -19,11 +20,17 @@ import (
 // silently blessed.
 
 // sealedTexts are the text columns sealed under submissions' keys.
-var sealedTexts = []struct{ table, submissionColumn string }{
-	{"submissions", "id"},
-	{"revisions", "submission_id"},
-	{"comments", "submission_id"},
+var sealedTexts = []struct{ table, column, submissionColumn string }{
+	{"submissions", "body", "id"},
+	{"revisions", "body", "submission_id"},
+	{"comments", "body", "submission_id"},
+	{"attachments", "file_name", "submission_id"},
+	{"attachments", "metadata_found", "submission_id"},
 }
+
+// clearSnaps selects the revisions whose files' names are in clear (a revision's names
+// are sealed together).
+const clearSnaps = `attachments LIKE '%"file_name":"%' AND attachments NOT LIKE '%"file_name":"enc1:%'`
 
 // EncryptProgress counts what an EncryptExisting run did.
 type EncryptProgress struct {
@@ -37,11 +44,16 @@ type EncryptProgress struct {
 func (s *Service) PlaintextLeft(ctx context.Context) (texts, files int64, err error) {
 	for _, t := range sealedTexts {
 		var n int64
-		if err := s.db.Conn(ctx).Table(t.table).Where("body <> '' AND body NOT LIKE 'enc1:%'").Count(&n).Error; err != nil {
+		if err := s.db.Conn(ctx).Table(t.table).Where(t.column + " <> '' AND " + t.column + " NOT LIKE 'enc1:%'").Count(&n).Error; err != nil {
 			return 0, 0, err
 		}
 		texts += n
 	}
+	var n int64
+	if err := s.db.Conn(ctx).Table("revisions").Where(clearSnaps).Count(&n).Error; err != nil {
+		return 0, 0, err
+	}
+	texts += n
 	err = s.db.Conn(ctx).Model(&Attachment{}).Where("object_key NOT LIKE ?", "%"+keys.SealedSuffix).Count(&files).Error
 	return texts, files, err
 }
@@ -50,9 +62,16 @@ func (s *Service) PlaintextLeft(ctx context.Context) (texts, files int64, err er
 // calling progress after each batch or file.
 func (s *Service) EncryptExisting(ctx context.Context, progress func(EncryptProgress)) (EncryptProgress, error) {
 	var p EncryptProgress
+	batches := make([]func(context.Context) (int, error), 0, len(sealedTexts)+1)
 	for _, t := range sealedTexts {
+		batches = append(batches, func(ctx context.Context) (int, error) {
+			return s.sealTextBatch(ctx, t.table, t.column, t.submissionColumn, 200)
+		})
+	}
+	batches = append(batches, s.sealSnapsBatch)
+	for _, batch := range batches {
 		for {
-			n, err := s.sealTextBatch(ctx, t.table, t.submissionColumn, 200)
+			n, err := batch(ctx)
 			if err != nil {
 				return p, err
 			}
@@ -93,15 +112,16 @@ func (s *Service) EncryptExisting(ctx context.Context, progress func(EncryptProg
 	}
 }
 
-// sealTextBatch seals up to limit texts of table still in clear, in one transaction.
-func (s *Service) sealTextBatch(ctx context.Context, table, submissionColumn string, limit int) (int, error) {
+// sealTextBatch seals up to limit values of column of table still in clear, in one
+// transaction.
+func (s *Service) sealTextBatch(ctx context.Context, table, column, submissionColumn string, limit int) (int, error) {
 	n := 0
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		var rows []struct {
 			ID, TenantID, SubmissionID, Body string
 		}
-		if err := s.db.Conn(ctx).Table(table).Select("id, tenant_id, "+submissionColumn+" AS submission_id, body").
-			Where("body <> '' AND body NOT LIKE 'enc1:%'").Order("id").Limit(limit).Scan(&rows).Error; err != nil {
+		if err := s.db.Conn(ctx).Table(table).Select("id, tenant_id, "+submissionColumn+" AS submission_id, "+column+" AS body").
+			Where(column+" <> '' AND "+column+" NOT LIKE 'enc1:%'").Order("id").Limit(limit).Scan(&rows).Error; err != nil {
 			return err
 		}
 		sealers := map[string]*sealer{}
@@ -111,16 +131,52 @@ func (s *Service) sealTextBatch(ctx context.Context, table, submissionColumn str
 				z = s.sealer(r.TenantID, r.SubmissionID)
 				sealers[r.SubmissionID] = z
 			}
-			sealed, err := z.seal(ctx, table, r.ID, r.Body)
+			sealed, err := z.seal(ctx, table, column, r.ID, r.Body)
 			if err != nil {
 				return err
 			}
 			// Only if still the same text: a concurrent edit wins, and is sealed itself.
-			res := s.db.Conn(ctx).Table(table).Where("id = ? AND body = ?", r.ID, r.Body).Update("body", sealed)
+			res := s.db.Conn(ctx).Table(table).Where("id = ? AND "+column+" = ?", r.ID, r.Body).Update(column, sealed)
 			if res.Error != nil {
 				return res.Error
 			}
 			n += int(res.RowsAffected)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// sealSnapsBatch seals the names of the files that up to 100 revisions list, as their
+// attachments' own names are sealed, in one transaction.
+func (s *Service) sealSnapsBatch(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		var revs []Revision
+		if err := s.db.Conn(ctx).Select("id, tenant_id, submission_id, attachments").Where(clearSnaps).Order("id").Limit(100).
+			Find(&revs).Error; err != nil {
+			return err
+		}
+		for _, r := range revs {
+			z := s.sealer(r.TenantID, r.SubmissionID)
+			for i, a := range r.SealedAttachments {
+				if keys.IsSealed(a.FileName) {
+					continue
+				}
+				sealed, err := z.seal(ctx, "attachments", "file_name", a.ID, a.FileName)
+				if err != nil {
+					return err
+				}
+				r.SealedAttachments[i].FileName = sealed
+			}
+			b, err := json.Marshal(r.SealedAttachments)
+			if err != nil {
+				return err
+			}
+			if err := s.db.Conn(ctx).Model(&Revision{}).Where("id = ?", r.ID).Update("attachments", string(b)).Error; err != nil {
+				return err
+			}
+			n++
 		}
 		return nil
 	})

@@ -122,8 +122,17 @@ func (att *Attachment) NeedsCleaning() bool { return att.CleanStatus != CleanCle
 // uncleanable lists, for the receivability checks, the submission's live attachments
 // whose metadata cannot be removed automatically.
 func (s *Service) uncleanable(ctx context.Context, submissionID string) ([]string, error) {
-	var names []string
-	err := s.db.Conn(ctx).Model(&Attachment{}).Where("submission_id = ? AND deleted_at IS NULL AND clean_status = ?", submissionID, CleanCannotClean).
-		Order("created_at, id").Pluck("file_name", &names).Error
-	return names, err
+	var atts []Attachment
+	if err := s.db.Conn(ctx).Where("submission_id = ? AND deleted_at IS NULL AND clean_status = ?", submissionID, CleanCannotClean).
+		Order("created_at, id").Find(&atts).Error; err != nil || len(atts) == 0 {
+		return nil, err
+	}
+	if err := s.openAttachments(ctx, atts[0].TenantID, submissionID, atts); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(atts))
+	for i, a := range atts {
+		names[i] = a.FileName
+	}
+	return names, nil
 }

@@ -76,17 +76,21 @@ type Submission struct {
 
 // Revision is an immutable snapshot taken at every submit.
 type Revision struct {
-	ID           string           `json:"-"`
-	TenantID     string           `json:"-"`
-	SubmissionID string           `json:"submission_id"`
-	Number       int              `json:"number"`
-	Title        string           `json:"title"`
-	Body         string           `json:"body,omitempty" gorm:"-"`
-	SealedBody   string           `json:"-" gorm:"column:body"`
-	Language     string           `json:"language"`
-	Attachments  []AttachmentSnap `json:"attachments" gorm:"serializer:json"`
-	CreatedBy    string           `json:"created_by"`
-	CreatedAt    time.Time        `json:"created_at"`
+	ID           string `json:"-"`
+	TenantID     string `json:"-"`
+	SubmissionID string `json:"submission_id"`
+	Number       int    `json:"number"`
+	Title        string `json:"title"`
+	Body         string `json:"body,omitempty" gorm:"-"`
+	SealedBody   string `json:"-" gorm:"column:body"`
+	Language     string `json:"language"`
+	// Attachments are the evidence files it lists, their names opened (sealed.go);
+	// SealedAttachments is what the database keeps, the names sealed as their
+	// attachments' own.
+	Attachments       []AttachmentSnap `json:"attachments" gorm:"-"`
+	SealedAttachments []AttachmentSnap `json:"-" gorm:"column:attachments;serializer:json"`
+	CreatedBy         string           `json:"created_by"`
+	CreatedAt         time.Time        `json:"created_at"`
 }
 
 // AttachmentSnap is an attachment as a revision recorded it.

@@ -17,9 +17,17 @@ func (s *Service) Revisions(ctx context.Context, a *auth.TenantAccess, submissio
 		return nil, err
 	}
 	var revs []Revision
-	err = s.db.Conn(ctx).Select("id, tenant_id, submission_id, number, title, language, attachments, created_by, created_at").
-		Where("submission_id = ? AND tenant_id = ?", sub.ID, sub.TenantID).Order("number").Find(&revs).Error
-	return revs, err
+	if err := s.db.Conn(ctx).Select("id, tenant_id, submission_id, number, title, language, attachments, created_by, created_at").
+		Where("submission_id = ? AND tenant_id = ?", sub.ID, sub.TenantID).Order("number").Find(&revs).Error; err != nil {
+		return nil, err
+	}
+	z := s.sealer(sub.TenantID, sub.ID)
+	for i := range revs {
+		if err := z.openSnaps(ctx, &revs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return revs, nil
 }
 
 // Revision returns revision n of a submission.
@@ -154,7 +162,7 @@ func (s *Service) AddComment(ctx context.Context, a *auth.TenantAccess, submissi
 		}
 		c = &Comment{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, AuthorID: a.Principal.User.ID,
 			Body: body, Revision: revision, CreatedAt: s.now()}
-		if c.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "comments", c.ID, body); err != nil {
+		if c.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "comments", "body", c.ID, body); err != nil {
 			return err
 		}
 		if err := s.db.Conn(ctx).Create(c).Error; err != nil {

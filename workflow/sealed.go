@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/unionportal/unionportal/apperr"
@@ -29,8 +30,8 @@ func (s *Service) sealer(tenantID, submissionID string) *sealer {
 	return &sealer{s: s, tenantID: tenantID, submissionID: submissionID}
 }
 
-// seal seals a text of row rowID of table; an empty text stays empty.
-func (z *sealer) seal(ctx context.Context, table, rowID, text string) (string, error) {
+// seal seals a text of column of row rowID of table; an empty text stays empty.
+func (z *sealer) seal(ctx context.Context, table, column, rowID, text string) (string, error) {
 	if text == "" {
 		return "", nil
 	}
@@ -41,11 +42,11 @@ func (z *sealer) seal(ctx context.Context, table, rowID, text string) (string, e
 		}
 		z.key = &k
 	}
-	return keys.SealField(*z.key, text, z.tenantID, table, "body", rowID), nil
+	return keys.SealField(*z.key, text, z.tenantID, table, column, rowID), nil
 }
 
 // open opens what seal sealed. A value that does not open is an unreadableError.
-func (z *sealer) open(ctx context.Context, table, rowID, stored string) (string, error) {
+func (z *sealer) open(ctx context.Context, table, column, rowID, stored string) (string, error) {
 	if !keys.IsSealed(stored) {
 		return stored, nil // written before encryption at rest
 	}
@@ -56,7 +57,7 @@ func (z *sealer) open(ctx context.Context, table, rowID, stored string) (string,
 		}
 		z.key = &k
 	}
-	text, err := keys.OpenField(*z.key, stored, z.tenantID, table, "body", rowID)
+	text, err := keys.OpenField(*z.key, stored, z.tenantID, table, column, rowID)
 	if err != nil {
 		return "", z.s.unreadable(ctx, z.tenantID, z.submissionID, table, rowID, err)
 	}
@@ -125,7 +126,7 @@ func (s *Service) openBody(ctx context.Context, sub *Submission) error {
 	if sub.bodyOpen {
 		return nil
 	}
-	body, err := s.sealer(sub.TenantID, sub.ID).open(ctx, "submissions", sub.ID, sub.SealedBody)
+	body, err := s.sealer(sub.TenantID, sub.ID).open(ctx, "submissions", "body", sub.ID, sub.SealedBody)
 	if err != nil {
 		return err
 	}
@@ -133,18 +134,74 @@ func (s *Service) openBody(ctx context.Context, sub *Submission) error {
 	return nil
 }
 
-// openRevision opens a revision's body.
+// openRevision opens a revision's body and the names of its files.
 func (s *Service) openRevision(ctx context.Context, r *Revision) error {
-	body, err := s.sealer(r.TenantID, r.SubmissionID).open(ctx, "revisions", r.ID, r.SealedBody)
+	z := s.sealer(r.TenantID, r.SubmissionID)
+	body, err := z.open(ctx, "revisions", "body", r.ID, r.SealedBody)
+	if err != nil {
+		return err
+	}
 	r.Body = body
+	return z.openSnaps(ctx, r)
+}
+
+// openSnaps opens the names of the files a revision lists: sealed as their
+// attachments' own names, bound to the attachment.
+func (z *sealer) openSnaps(ctx context.Context, r *Revision) error {
+	r.Attachments = make([]AttachmentSnap, len(r.SealedAttachments))
+	for i, a := range r.SealedAttachments {
+		name, err := z.open(ctx, "attachments", "file_name", a.ID, a.FileName)
+		if err != nil {
+			return err
+		}
+		a.FileName = name
+		r.Attachments[i] = a
+	}
+	return nil
+}
+
+// sealAttachment seals an attachment's file name and the metadata found in it.
+func (s *Service) sealAttachment(ctx context.Context, att *Attachment) error {
+	z := s.sealer(att.TenantID, att.SubmissionID)
+	found, err := json.Marshal(att.MetadataFound)
+	if err != nil {
+		return err
+	}
+	if att.SealedFileName, err = z.seal(ctx, "attachments", "file_name", att.ID, att.FileName); err != nil {
+		return err
+	}
+	att.SealedMetadata, err = z.seal(ctx, "attachments", "metadata_found", att.ID, string(found))
 	return err
+}
+
+// openAttachments opens the file names and metadata of attachments of one submission.
+func (s *Service) openAttachments(ctx context.Context, tenantID, submissionID string, atts []Attachment) error {
+	z := s.sealer(tenantID, submissionID)
+	for i := range atts {
+		a := &atts[i]
+		name, err := z.open(ctx, "attachments", "file_name", a.ID, a.SealedFileName)
+		if err != nil {
+			return err
+		}
+		found, err := z.open(ctx, "attachments", "metadata_found", a.ID, a.SealedMetadata)
+		if err != nil {
+			return err
+		}
+		a.FileName, a.MetadataFound = name, []string{}
+		if found != "" {
+			if err := json.Unmarshal([]byte(found), &a.MetadataFound); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // openComments opens the bodies of comments of one submission.
 func (s *Service) openComments(ctx context.Context, tenantID, submissionID string, cs []Comment) error {
 	z := s.sealer(tenantID, submissionID)
 	for i := range cs {
-		body, err := z.open(ctx, "comments", cs[i].ID, cs[i].SealedBody)
+		body, err := z.open(ctx, "comments", "body", cs[i].ID, cs[i].SealedBody)
 		if err != nil {
 			return err
 		}

@@ -114,7 +114,7 @@ func (s *Service) CreateSubmission(ctx context.Context, a *auth.TenantAccess, in
 	}
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		var err error
-		if sub.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "submissions", sub.ID, sub.Body); err != nil {
+		if sub.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "submissions", "body", sub.ID, sub.Body); err != nil {
 			return err
 		}
 		sub.bodyOpen = true
@@ -244,7 +244,7 @@ func (s *Service) UpdateSubmission(ctx context.Context, a *auth.TenantAccess, id
 		updates := map[string]any{"case_id": sub.CaseID, "kind": sub.Kind, "title": sub.Title, "language": sub.Language,
 			"version": ifMatch + 1, "updated_at": sub.UpdatedAt}
 		if in.Body != nil {
-			if sub.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "submissions", sub.ID, sub.Body); err != nil {
+			if sub.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "submissions", "body", sub.ID, sub.Body); err != nil {
 				return err
 			}
 			sub.bodyOpen = true

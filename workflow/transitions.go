@@ -145,8 +145,8 @@ func (s *Service) newRevision(ctx context.Context, sub *Submission, uid string, 
 		return err
 	}
 	rev := Revision{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, Number: sub.Revision,
-		Title: sub.Title, Body: sub.Body, Language: sub.Language, Attachments: snaps, CreatedBy: uid, CreatedAt: s.now()}
-	if rev.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "revisions", rev.ID, rev.Body); err != nil {
+		Title: sub.Title, Body: sub.Body, Language: sub.Language, SealedAttachments: snaps, CreatedBy: uid, CreatedAt: s.now()}
+	if rev.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "revisions", "body", rev.ID, rev.Body); err != nil {
 		return err
 	}
 	if err := s.db.Conn(ctx).Create(&rev).Error; err != nil {
@@ -202,7 +202,7 @@ func (s *Service) recordComment(ctx context.Context, sub *Submission, uid, body 
 		c.Revision = &rev
 	}
 	var err error
-	if c.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "comments", c.ID, body); err != nil {
+	if c.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "comments", "body", c.ID, body); err != nil {
 		return "", err
 	}
 	return c.ID, s.db.Conn(ctx).Create(&c).Error
