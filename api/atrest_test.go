@@ -315,7 +315,7 @@ func TestEncryptExisting(t *testing.T) {
 			}
 			inClear := func(table, idCol, tenantCol, subCol, keyCol string) {
 				var rows []struct{ ID, TenantID, SubmissionID, Key string }
-				db.Conn(ctx).Table(table).Select(idCol+" AS id, "+tenantCol+" AS tenant_id, "+subCol+" AS submission_id, "+keyCol+" AS key").
+				db.Conn(ctx).Table(table).Select(idCol + " AS id, " + tenantCol + " AS tenant_id, " + subCol + " AS submission_id, " + keyCol + " AS key").
 					Where(keyCol + " <> ''").Scan(&rows)
 				for _, r := range rows {
 					obj, err := files.Open(ctx, r.TenantID, r.SubmissionID, r.Key)
