@@ -248,8 +248,12 @@ func TestDispatchToMailpit(t *testing.T) {
 			var full struct{ Text string }
 			json.NewDecoder(resp.Body).Decode(&full)
 			resp.Body.Close()
-			if !strings.Contains(full.Text, "too large for e-mail") || !strings.Contains(full.Text, "/api/v1/tenants/alpha/attachments/"+att.ID+"/content") {
-				t.Errorf("the text lacks the download link:\n%s", full.Text)
+			link := evidenceLinkPath.FindString(full.Text)
+			if !strings.Contains(full.Text, "too large for e-mail") || link == "" {
+				t.Fatalf("the text lacks the download link:\n%s", full.Text)
+			}
+			if r := h.anonymous().must(200, "GET", link, nil); r.Body.String() != string(big) {
+				t.Errorf("the link gave %d bytes", r.Body.Len())
 			}
 		})
 

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -43,5 +44,24 @@ func (s *Server) asSent(c echo.Context) error {
 	h.Set("ETag", `"`+c.Param("id")+"-"+which+`"`)
 	h.Set(echo.HeaderCacheControl, "private, no-cache")
 	http.ServeContent(c.Response(), c.Request(), "", obj.Info().LastModified, obj)
+	return nil
+}
+
+// evidenceLink serves the file a dispatch e-mail's download link names (dispatch/links.go).
+func (s *Server) evidenceLink(c echo.Context) error {
+	f, err := s.opts.Dispatch.OpenEvidenceLink(c.Request().Context(), c.Param("token"), c.RealIP())
+	if err != nil {
+		return err
+	}
+	defer f.Object.Close()
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, f.ContentType)
+	h.Set(echo.HeaderContentDisposition, contentDisposition(f.FileName))
+	h.Set(echo.HeaderCacheControl, "private, no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	if f.SHA256 != "" {
+		h.Set("ETag", `"`+f.SHA256+`"`)
+	}
+	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, f.Object)
 	return nil
 }

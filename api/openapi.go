@@ -158,7 +158,7 @@ func errorStatuses(method, path string, d Doc) []int {
 // problemResponses are the shared error responses, by status.
 func problemResponses() map[string]any {
 	out := map[string]any{}
-	for _, status := range []int{400, 401, 403, 404, 408, 409, 412, 413, 415, 416, 422, 428, 429, 500, 503, 507} {
+	for _, status := range []int{400, 401, 403, 404, 408, 409, 410, 412, 413, 415, 416, 422, 428, 429, 500, 503, 507} {
 		r := map[string]any{"description": http.StatusText(status) + " (an RFC 9457 problem; see its code)",
 			"content": map[string]any{ProblemContentType: map[string]any{"schema": ref("Problem")}}}
 		switch status {
@@ -283,8 +283,10 @@ func (g *schemaGen) operation(method, path string, d Doc) (string, map[string]an
 			part["headers"].(map[string]any)[k] = v
 		}
 		responses["206"] = part
-		responses["302"] = map[string]any{"description": "With ?redirect=1 on S3 storage: a short-lived presigned URL",
-			"headers": map[string]any{"Location": header("The presigned URL", true)}}
+		if slices.ContainsFunc(d.Query, func(p Param) bool { return p.Name == "redirect" }) {
+			responses["302"] = map[string]any{"description": "With ?redirect=1, for a file stored in clear on S3 (before encryption at rest): a short-lived presigned URL",
+				"headers": map[string]any{"Location": header("The presigned URL", true)}}
+		}
 		responses["416"] = map[string]any{"$ref": "#/components/responses/416"}
 	}
 	for _, code := range errorStatuses(method, path, d) {

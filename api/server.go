@@ -278,8 +278,8 @@ func (s *Server) routes() {
 	s.route(http.MethodDelete, t+"/attachments/:id", Tenant(auth.PermSubmissionWriteOwn), s.deleteAttachment,
 		Doc{ID: "deleteAttachment", Summary: "Remove an evidence file from a draft", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodGet, t+"/attachments/:id/content", Tenant(auth.PermTenantRead), s.downloadAttachment,
-		Doc{ID: "downloadAttachment", Summary: "Download an evidence file (Range supported; ?redirect=1 for a presigned URL on S3)", Content: "*/*", ETag: true, Ranges: true,
-			Query: []Param{{Name: "redirect", Description: "1: answer 302 to a short-lived presigned URL when the storage has them", Schema: map[string]any{"type": "string", "enum": []string{"1"}}},
+		Doc{ID: "downloadAttachment", Summary: "Download an evidence file (Range supported)", Content: "*/*", ETag: true, Ranges: true,
+			Query: []Param{{Name: "redirect", Description: "1: answer 302 to a short-lived presigned URL when the storage has them and the file is stored in clear (before encryption at rest); encrypted files are always served by the portal", Schema: map[string]any{"type": "string", "enum": []string{"1"}}},
 				{Name: "original", Description: "1: the file as uploaded, identifying metadata included (the uploader's organization and the secretariat only; the default for them); 0: the copy without identifying metadata (the default, and only choice, for anyone else)", Schema: map[string]any{"type": "string", "enum": []string{"0", "1"}}}}})
 	if s.opts.Dispatch != nil {
 		s.route(http.MethodGet, t+"/submissions/:id/letter.pdf", Tenant(auth.PermTenantRead), s.letter,
@@ -290,6 +290,9 @@ func (s *Server) routes() {
 			Doc{ID: "getSentLetter", Summary: "The exact letter a dispatch sent", Content: "application/pdf", ETag: true})
 		s.route(http.MethodGet, t+"/dispatches/:id/manifest.json", Tenant(auth.PermTenantRead), s.asSent,
 			Doc{ID: "getSentManifest", Summary: "What a dispatch sent: recipients, Message-ID, time, SHA-256 of every file", Response: dispatch.Manifest{}, ETag: true})
+		s.route(http.MethodGet, "/api/v1/evidence/:token", Public(), s.evidenceLink,
+			Doc{ID: "downloadLinkedEvidence", Summary: "An evidence file a dispatch e-mail linked to (too large to attach): the copy the e-mail would have attached, for 7 days, without an account",
+				Content: "*/*", Ranges: true, Errors: []int{http.StatusGone}})
 	}
 	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{ID: "listSubmissionEvents", Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true, Paged: true})
 	s.webhookRoutes(t)

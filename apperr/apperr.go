@@ -29,6 +29,7 @@ const (
 	KindRateLimited                      // too many attempts; try later
 	KindUnavailable                      // a backing service is down; try later
 	KindRequestTimeout                   // the client sent its request too slowly
+	KindGone                             // the object existed and is gone for good (an expired link)
 )
 
 // FieldError names one invalid input field and says what was expected.

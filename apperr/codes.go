@@ -71,6 +71,8 @@ const (
 	CodeStorageUnavailable        = "storage_unavailable"
 	CodeStorageFull               = "storage_full"
 	CodeMalwareScannerUnavailable = "malware_scanner_unavailable"
+	// A download link whose time is up.
+	CodeLinkExpired = "link_expired"
 	// Work stopped by its deadline.
 	CodeRenderTimeout = "render_timeout"
 	CodeDiffTimeout   = "diff_timeout"
@@ -90,7 +92,7 @@ func Codes() []string {
 		CodeWebhookDisabled,
 		CodeFileTooLarge, CodeFileTypeRefused, CodeFileTypeMismatch, CodeFileInfected, CodeTooManyUploads,
 		CodeNotReady, CodeServiceUnavailable, CodeDatabaseUnavailable, CodeStorageUnavailable, CodeStorageFull,
-		CodeMalwareScannerUnavailable, CodeRenderTimeout, CodeDiffTimeout,
+		CodeMalwareScannerUnavailable, CodeLinkExpired, CodeRenderTimeout, CodeDiffTimeout,
 	}
 }
 

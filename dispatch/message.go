@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,8 +13,6 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/wneessen/go-mail"
 
-	"github.com/unionportal/unionportal/keys"
-	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -196,23 +193,14 @@ func (e *envelope) attachEvidence(ctx context.Context) error {
 	return nil
 }
 
-// link lists an evidence file as a 7-day presigned URL, or on stores without them as
-// the portal's own download, behind its login.
+// link lists an evidence file as a download link (links.go) to the copy the e-mail
+// would have attached.
 func (e *envelope) link(ctx context.Context, a workflow.Evidence) error {
-	s := e.w.s
 	sent, err := e.cleanedForLink(ctx, a)
 	if err != nil {
 		return err
 	}
-	u, err := "", storage.ErrUnsupported // an encrypted file is only served by the portal
-	if !keys.IsSealedObject(sent.key) {
-		u, err = s.files.Store().PresignGet(ctx, sent.key, 7*24*time.Hour, a.FileName)
-	}
-	if errors.Is(err, storage.ErrUnsupported) {
-		u = strings.TrimRight(s.opts.BaseURL.String(), "/") + "/api/v1/tenants/" + e.in.TenantSlug + "/attachments/" + a.ID + "/content"
-	} else if err != nil {
-		return err
-	}
+	u := e.w.s.evidenceLink(e.d, a.ID, e.w.s.opts.Now().Add(linkLifetime))
 	e.links = append(e.links, a.FileName+": "+u)
 	e.files = append(e.files, ManifestFile{Name: a.FileName, Size: sent.size, SHA256: sent.sha256, OriginalSHA256: a.SHA256,
 		Cleaned: sent.cleaned, Link: true})

@@ -86,6 +86,12 @@ type Options struct {
 	// render that runs out of time answers 503 render_timeout (preview) or fails the
 	// attempt, which is retried like a temporary delivery failure (dispatch).
 	RenderTimeout time.Duration
+	// LinkSecret signs the download links of evidence too large for e-mail (the
+	// installation's secret key: every process must verify them); empty, links work only
+	// in this process.
+	LinkSecret []byte
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 	// Jobs are other packages' jobs that the queue client runs too (the webhook
 	// deliveries). There is one client per process: River's leader discards a stuck job
 	// whose kind its own client does not know, so every client must know every kind.
@@ -106,6 +112,7 @@ type Service struct {
 	// files keeps the letters, manifests and cleaned copies, encrypted under their
 	// submissions' keys, and reads the evidence.
 	files    *keys.Files
+	linkKey  []byte
 	wf       *workflow.Service
 	opts     Options
 	client   *river.Client[*sql.Tx]
@@ -188,7 +195,10 @@ func NewService(db *database.DB, files *keys.Files, wf *workflow.Service, opts O
 	if opts.BaseURL == nil {
 		opts.BaseURL, _ = url.Parse("http://localhost:8080")
 	}
-	s := &Service{db: db, files: files, wf: wf, opts: opts, metrics: newMetrics()}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Service{db: db, files: files, wf: wf, opts: opts, metrics: newMetrics(), linkKey: linkKey(opts.LinkSecret)}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
 		return nil, err

@@ -67,6 +67,9 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	if opts.Workflow.Now == nil {
 		opts.Workflow.Now = opts.Now
 	}
+	if opts.Dispatch.Now == nil {
+		opts.Dispatch.Now = opts.Now
+	}
 	if opts.Dispatch.Logger == nil {
 		opts.Dispatch.Logger = opts.Logger
 	}

@@ -218,7 +218,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	opts := portal.Options{Logger: log, Keys: a.keys,
 		Auth:     auth.Options{SecretKey: []byte(cfg.SecretKey), SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute},
 		Workflow: workflow.Options{Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}},
-		Dispatch: dispatch.Options{Sender: sender, BaseURL: cfg.BaseURL, JobTimeout: cfg.DispatchTimeout},
+		Dispatch: dispatch.Options{Sender: sender, BaseURL: cfg.BaseURL, JobTimeout: cfg.DispatchTimeout, LinkSecret: []byte(cfg.SecretKey)},
 		Webhook:  webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}}
 	if cfg.ClamdAddr != "" {
 		client := &clamd.Client{Addr: cfg.ClamdAddr}

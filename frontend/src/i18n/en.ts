@@ -72,6 +72,7 @@ export const en = {
   'error.not_receivable': "It cannot be approved yet: {checks}.",
   'editor.edit': "Edit",
   'editor.title': "Title",
+  'editor.atRest': "The title stays readable (lists and searches use it): do not put names of people at risk in it. The text, comments, evidence files, their names and what was found in them are stored encrypted.",
   'editor.kind': "Kind",
   'editor.language': "Language of the text (such as en, fr, es, ru)",
   'editor.body': "Text (Markdown)",

@@ -72,6 +72,7 @@ export const es: Record<MessageKey, string> = {
   'error.not_receivable': "Todavía no se puede aprobar: {checks}.",
   'editor.edit': "Editar",
   'editor.title': "Título",
+  'editor.atRest': "El título queda legible (lo usan las listas y la búsqueda): no ponga en él nombres de personas en riesgo. El texto, los comentarios, los archivos de prueba, sus nombres y lo que se encontró en ellos se guardan cifrados.",
   'editor.kind': "Tipo",
   'editor.language': "Idioma del texto (por ejemplo en, fr, es, ru)",
   'editor.body': "Texto (Markdown)",

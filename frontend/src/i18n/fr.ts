@@ -72,6 +72,7 @@ export const fr: Record<MessageKey, string> = {
   'error.not_receivable': "Elle ne peut pas encore être approuvée : {checks}.",
   'editor.edit': "Modifier",
   'editor.title': "Titre",
+  'editor.atRest': "Le titre reste lisible (les listes et la recherche s'en servent) : n'y mettez pas le nom de personnes en danger. Le texte, les commentaires, les pièces jointes, leurs noms et ce qui y a été trouvé sont conservés chiffrés.",
   'editor.kind': "Type",
   'editor.language': "Langue du texte (par exemple en, fr, es, ru)",
   'editor.body': "Texte (Markdown)",

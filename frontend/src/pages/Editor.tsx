@@ -155,7 +155,10 @@ export function Editor({ tenant, id }: { tenant: string; id: string }) {
       )}
       <form class="editor" onSubmit={(e) => e.preventDefault()}>
         <label for="title">{t('editor.title')}</label>
-        <input id="title" value={draft.title} onInput={(e) => update({ title: e.currentTarget.value })} />
+        <input id="title" aria-describedby="at-rest" value={draft.title} onInput={(e) => update({ title: e.currentTarget.value })} />
+        <p id="at-rest" class="muted">
+          {t('editor.atRest')}
+        </p>
         <label for="kind">{t('editor.kind')}</label>
         <select id="kind" value={draft.kind} onChange={(e) => update({ kind: e.currentTarget.value })}>
           {kinds.map((k) => (

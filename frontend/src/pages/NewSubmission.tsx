@@ -66,7 +66,10 @@ export function NewSubmission({ tenant, onCreated }: { tenant: string; onCreated
           ))}
         </select>
         <label for="title">{t('editor.title')}</label>
-        <input id="title" value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+        <input id="title" aria-describedby="at-rest" value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+        <p id="at-rest" class="muted">
+          {t('editor.atRest')}
+        </p>
         <label for="language">{t('editor.language')}</label>
         <input id="language" value={language} onInput={(e) => setLanguage(e.currentTarget.value)} />
         {error && (
