@@ -484,6 +484,12 @@ func loadMasterKey(c *Config) error {
 		}
 		c.Master = m
 		return nil
+	case errors.Is(err, fs.ErrNotExist) && c.MasterKeyFile == "" && c.Database.Dialect == database.Postgres:
+		// Only the embedded default keeps its key beside its data: with PostgreSQL the
+		// data directory is not where the data lives, and a key generated there could be
+		// lost with a container while the data stays, unreadable.
+		return errors.New(envPrefix + "MASTER_KEY is required with PostgreSQL: generate one with `unionportal admin generate-master-key`, give every process the same one (or " +
+			envPrefix + "MASTER_KEY_FILE), and keep a copy apart from the database backups")
 	case errors.Is(err, fs.ErrNotExist) && c.MasterKeyFile == "":
 		text := keys.GenerateMaster()
 		if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {

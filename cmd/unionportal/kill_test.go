@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/internal/testrig"
 	"github.com/unionportal/unionportal/workflow"
@@ -86,7 +87,7 @@ func survivesSIGKILL(t *testing.T, bin string, dialect database.Dialect) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	env := []string{"UNIONPORTAL_DATA_DIR=" + dataDir, "UNIONPORTAL_SMTP_URL=smtp://" + proxy, "UNIONPORTAL_DISPATCH_TIMEOUT=3s"}
 	if dialect == database.Postgres {
-		env = append(env, "UNIONPORTAL_DATABASE_URL="+dbtest.Target(t, database.Postgres).DSN)
+		env = append(env, "UNIONPORTAL_DATABASE_URL="+dbtest.Target(t, database.Postgres).DSN, "UNIONPORTAL_MASTER_KEY="+keys.GenerateMaster())
 	}
 	cfg, err := loadConfig(env, "")
 	if err != nil {

@@ -114,7 +114,7 @@ func TestVersion(t *testing.T) {
 func TestMigrateCommand(t *testing.T) {
 	dbtest.EachDialect(t, func(t *testing.T, d database.Dialect) {
 		tg := dbtest.Target(t, d)
-		env := []string{"UNIONPORTAL_DATA_DIR=" + t.TempDir(), "UNIONPORTAL_DATABASE_URL=" + rawURL(tg)}
+		env := []string{"UNIONPORTAL_DATA_DIR=" + t.TempDir(), "UNIONPORTAL_DATABASE_URL=" + rawURL(tg), "UNIONPORTAL_MASTER_KEY=" + keys.GenerateMaster()}
 		for i := 0; i < 2; i++ {
 			code, stdout, stderr := runCLI(t, env, "migrate")
 			if code != 0 {
@@ -275,7 +275,7 @@ func TestReadinessFollowsPostgreSQL(t *testing.T) {
 	pg := testrig.PrivatePostgres(t)
 	cfg, err := loadConfig([]string{
 		"UNIONPORTAL_DATA_DIR=" + t.TempDir(),
-		"UNIONPORTAL_DATABASE_URL=" + pg.URL("postgres"),
+		"UNIONPORTAL_DATABASE_URL=" + pg.URL("postgres"), "UNIONPORTAL_MASTER_KEY=" + keys.GenerateMaster(),
 	}, "")
 	if err != nil {
 		t.Fatal(err)

@@ -114,3 +114,18 @@ func TestEncryptExistingCommand(t *testing.T) {
 		t.Errorf("stored after encrypt-existing: %.40q", body)
 	}
 }
+
+// TestMasterKeyRequiredWithPostgreSQL: only the embedded default generates its master
+// key; with PostgreSQL a process without one stops with a line naming the setting.
+func TestMasterKeyRequiredWithPostgreSQL(t *testing.T) {
+	cfg, err := loadConfig([]string{"UNIONPORTAL_DATA_DIR=" + t.TempDir(), "UNIONPORTAL_DATABASE_URL=postgres://up:pw@db:5432/up"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loadMasterKey(cfg); err == nil || !strings.Contains(err.Error(), "UNIONPORTAL_MASTER_KEY is required with PostgreSQL") {
+		t.Fatalf("no master key with PostgreSQL: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "master.key")); !os.IsNotExist(err) {
+		t.Errorf("a master key was generated: %v", err)
+	}
+}

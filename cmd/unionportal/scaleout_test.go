@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/internal/testrig"
 )
@@ -45,7 +46,7 @@ func TestScaleOut(t *testing.T) {
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	proxy := startHAProxy(t, haproxyBin, [][2]string{{"a", addrA}, {"b", addrB}})
 	env := []string{
-		"UNIONPORTAL_DATABASE_URL=" + target.DSN,
+		"UNIONPORTAL_DATABASE_URL=" + target.DSN, "UNIONPORTAL_MASTER_KEY=" + keys.GenerateMaster(),
 		"UNIONPORTAL_STORAGE=s3", "UNIONPORTAL_S3_ENDPOINT=" + s3, "UNIONPORTAL_S3_USE_TLS=false",
 		"UNIONPORTAL_S3_BUCKET=scaleout-" + strings.ToLower(rand.Text()[:10]),
 		"UNIONPORTAL_S3_ACCESS_KEY=" + testrig.SkipOrFail(t, testrig.EnvS3AccessKey, "MinIO"),
