@@ -86,6 +86,7 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	if opts.Webhook.Logger == nil {
 		opts.Webhook.Logger = opts.Logger
 	}
+	opts.Webhook.Keys = opts.Keys
 	wf := workflow.NewService(db, opts.Workflow)
 	hooks := webhook.NewService(db, wf, opts.Webhook)
 	opts.Dispatch.Jobs = append(opts.Dispatch.Jobs, dispatch.Jobs{Register: hooks.Register,
