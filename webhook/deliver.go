@@ -131,17 +131,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	}
 	secret, err := s.openSecret(ctx, ep)
 	if errors.Is(err, keys.ErrCannotOpen) {
-		s.opts.Logger.ErrorContext(ctx, "a webhook endpoint's signing secret does not decrypt: the endpoint is disabled", "endpoint_id", ep.ID,
-			"event_id", ev.ID, "error", err)
-		a := Attempt{ID: database.NewID(), TenantID: ep.TenantID, EndpointID: ep.ID, EventID: ev.ID, EventType: string(ev.Type),
-			Attempt: job.Attempt, Status: StatusFailed, Error: "the endpoint's signing secret does not decrypt: nothing was sent, and the endpoint is disabled",
-			CreatedAt: time.Now().UTC()}
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if rerr := s.secretUnreadable(rctx, ep, &a); rerr != nil {
-			s.opts.Logger.WarnContext(ctx, "could not record a webhook delivery attempt", "endpoint_id", ep.ID, "event_id", ev.ID, "error", rerr)
-		}
-		return river.JobCancel(errors.New(a.Error))
+		return s.secretUnreadable(ctx, job, ep, ev, err)
 	}
 	if err != nil {
 		return err

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/unionportal/unionportal/audit"
+	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/keys"
+	"github.com/unionportal/unionportal/workflow"
 )
 
 // Signing secrets at rest (ADR 0031): an endpoint's secret is stored sealed under its
@@ -57,14 +61,23 @@ func (s *Service) openSecret(ctx context.Context, ep *Endpoint) (string, error) 
 	return secret, nil
 }
 
-// secretUnreadable disables an endpoint whose secret does not decrypt, with the reason,
-// and records it in the tenant's audit trail: no delivery can be signed until the
-// endpoint is registered again.
-func (s *Service) secretUnreadable(ctx context.Context, ep *Endpoint, a *Attempt) error {
+// secretUnreadable ends the delivery of ev to an endpoint whose secret does not
+// decrypt, without sending anything: logged as an error, recorded in the delivery log,
+// the endpoint disabled with the reason, and audited. No delivery can be signed until
+// the endpoint is registered again, so the job is not retried.
+func (s *Service) secretUnreadable(ctx context.Context, job *river.Job[DeliverArgs], ep *Endpoint, ev *workflow.TenantEvent, cause error) error {
 	const reason = "its signing secret does not decrypt here; delete the endpoint and register it again"
+	s.opts.Logger.ErrorContext(ctx, "a webhook endpoint's signing secret does not decrypt: the endpoint is disabled",
+		"endpoint_id", ep.ID, "event_id", ev.ID, "error", cause)
 	now := time.Now().UTC()
-	return s.db.WithTx(ctx, func(ctx context.Context) error {
-		if err := s.db.Conn(ctx).Create(a).Error; err != nil {
+	a := Attempt{ID: database.NewID(), TenantID: ep.TenantID, EndpointID: ep.ID, EventID: ev.ID, EventType: string(ev.Type),
+		Attempt: job.Attempt, Status: StatusFailed, CreatedAt: now,
+		Error: "the endpoint's signing secret does not decrypt: nothing was sent, and the endpoint is disabled"}
+	// Recorded even when the job's own deadline has passed.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := s.db.WithTx(rctx, func(ctx context.Context) error {
+		if err := s.db.Conn(ctx).Create(&a).Error; err != nil {
 			return err
 		}
 		if err := s.db.Conn(ctx).Model(&Endpoint{}).Where("id = ?", ep.ID).
@@ -75,6 +88,10 @@ func (s *Service) secretUnreadable(ctx context.Context, ep *Endpoint, a *Attempt
 			ObjectID: ep.ID, At: now, Details: map[string]any{"table": secretTable, "column": secretColumn, "row_id": ep.ID}})
 		return err
 	})
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "could not record a webhook delivery attempt", "endpoint_id", ep.ID, "event_id", ev.ID, "error", err)
+	}
+	return river.JobCancel(errors.New(a.Error))
 }
 
 // SealExistingSecrets seals the signing secrets stored in clear before secrets were
