@@ -16,6 +16,7 @@ import (
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/webhook"
@@ -50,7 +51,14 @@ func newPortalHarnessWith(t *testing.T, db *database.DB, opts dispatch.Options, 
 // wrap is not nil: a store of the caller's, or the harness's own with faults.
 func newPortalHarnessStore(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool, wrap func(storage.Store) storage.Store) *harness {
 	t.Helper()
-	h := newHarness(t, db)
+	return newPortalHarnessMaster(t, db, opts, hooks, start, wrap, testMaster)
+}
+
+// newPortalHarnessMaster is newPortalHarnessStore for an installation with master key
+// m: another installation than the other harnesses'.
+func newPortalHarnessMaster(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool, wrap func(storage.Store) storage.Store, m *keys.Master) *harness {
+	t.Helper()
+	h := newHarnessMaster(t, db, m)
 	if wrap != nil {
 		h.store = wrap(h.store)
 	}

@@ -2,10 +2,12 @@ package api
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,19 +16,26 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/portal"
+	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
 
 // TestTenantExportImportRoundTrip moves a tenant with its whole Case 3386 history (a
 // dispatched submission with evidence, the letter and manifest sent, comments, a
 // pending invitation, a webhook with its deliveries, the event feed, the audit chain)
-// from SQLite to PostgreSQL and back, and compares everything its users see through
-// the API, byte for byte for files; the audit chain verifies after import. A damaged
+// from SQLite to PostgreSQL and back, encrypted to an age recipient, into an
+// installation with another master key, and compares everything its users see through
+// the API, byte for byte for files (so every sealed text and file opens there); the
+// audit chain verifies after import, and the webhook still signs with the secret shown
+// at its creation. No text of the tenant's can be found in the export file. A damaged
 // export, and one for a tenant that exists, are refused before anything is written.
 func TestTenantExportImportRoundTrip(t *testing.T) {
 	for _, c := range []struct{ from, to database.Dialect }{{database.SQLite, database.Postgres}, {database.Postgres, database.SQLite}} {
@@ -35,7 +44,7 @@ func TestTenantExportImportRoundTrip(t *testing.T) {
 			src := newDispatchHarness(t, srcDB, dispatch.Outbox{Dir: t.TempDir()})
 			w := src.world()
 			rcv, rsrv := newReceiver(t)
-			var ep struct{ Secret string }
+			var ep struct{ ID, Secret string }
 			w.adminA.must(201, "POST", "/api/v1/tenants/alpha/webhooks", map[string]any{"url": rsrv.URL, "events": []string{"*"}}).json(t, &ep)
 			rcv.mu.Lock()
 			rcv.secret = ep.Secret
@@ -50,12 +59,16 @@ func TestTenantExportImportRoundTrip(t *testing.T) {
 				}
 			}
 
-			archive := filepath.Join(t.TempDir(), "alpha.tar.gz")
+			operator, err := age.GenerateX25519Identity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			archive := filepath.Join(t.TempDir(), "alpha.tar.gz.age")
 			f, err := os.Create(archive)
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := src.services.Export(context.Background(), "alpha", f, nil)
+			m, err := src.services.Export(context.Background(), "alpha", f, []age.Recipient{operator.Recipient()}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,22 +76,31 @@ func TestTenantExportImportRoundTrip(t *testing.T) {
 			if len(m.Files) < 3 || len(m.Tables) < 20 {
 				t.Fatalf("the export holds %d files and %d tables", len(m.Files), len(m.Tables))
 			}
+			raw, err := os.ReadFile(archive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertNothingInClear(t, raw, operator, secretMarker, ep.Secret)
 
-			dst := newPortalHarness(t, dstDB, dispatch.Options{}, false)
-			dst.superadmin() // another installation, with its own superadmin
+			// Another installation, with its own master key and superadmin.
+			dst := newPortalHarnessMaster(t, dstDB, dispatch.Options{}, testWebhookOptions, true, nil, keys.NewMaster())
+			dst.superadmin()
 			in, err := os.Open(archive)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer in.Close()
-			if _, err := dst.services.Import(context.Background(), in, nil); err != nil {
+			if _, err := dst.services.Import(context.Background(), in, []age.Identity{operator}, nil); err != nil {
 				t.Fatal(err)
+			}
+			if err := dst.keys.Check(context.Background()); err != nil {
+				t.Fatalf("the target's master key after import: %v", err)
 			}
 			if brk, n, err := audit.Verify(context.Background(), dstDB, w.tenantA.ID); err != nil || brk != nil || n < 10 {
 				t.Fatalf("audit verify after import: %v, %+v, %d events", err, brk, n)
 			}
 			// Imported again: refused (the tenant exists), and nothing changes.
-			if _, err := dst.services.Import(context.Background(), in, nil); !errors.Is(err, portal.ErrBadExport) {
+			if _, err := dst.services.Import(context.Background(), in, []age.Identity{operator}, nil); !errors.Is(err, portal.ErrBadExport) {
 				t.Errorf("a second import: %v", err)
 			}
 
@@ -104,6 +126,27 @@ func TestTenantExportImportRoundTrip(t *testing.T) {
 			if supers != 1 {
 				t.Errorf("%d superadmins after import, want the target's own", supers)
 			}
+
+			// The target delivers the webhook again, signed with the secret shown at its
+			// creation (the receiver refuses anything else).
+			admin := dst.login("admin@alpha.test")
+			var attempts struct{ Items []webhook.Attempt }
+			admin.must(200, "GET", "/api/v1/tenants/alpha/webhooks/"+ep.ID+"/deliveries", nil).json(t, &attempts)
+			var delivered *webhook.Attempt
+			for i := range attempts.Items {
+				if attempts.Items[i].Status == webhook.StatusDelivered {
+					delivered = &attempts.Items[i]
+				}
+			}
+			if delivered == nil {
+				t.Fatalf("no delivered attempt among %d imported", len(attempts.Items))
+			}
+			admin.must(202, "POST", "/api/v1/tenants/alpha/webhooks/"+ep.ID+"/deliveries/"+delivered.ID+"/redeliver", nil)
+			waitUntil(t, "the redelivery from the target", func() bool {
+				rcv.mu.Lock()
+				defer rcv.mu.Unlock()
+				return rcv.dups[delivered.EventID] > 0
+			})
 		})
 	}
 }
@@ -114,27 +157,142 @@ func TestImportRefusesDamagedExports(t *testing.T) {
 	db := dbtest.New(t, database.SQLite)
 	src := newPortalHarness(t, db, dispatch.Options{}, false)
 	src.world()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := []age.Identity{id}
 	var buf bytes.Buffer
-	if _, err := src.services.Export(context.Background(), "alpha", &buf, nil); err != nil {
+	if _, err := src.services.Export(context.Background(), "alpha", &buf, []age.Recipient{id.Recipient()}, nil); err != nil {
 		t.Fatal(err)
 	}
 	good := buf.Bytes()
 	dst := newPortalHarness(t, dbtest.New(t, database.SQLite), dispatch.Options{}, false)
-	for _, at := range []int{len(good) / 3, len(good) / 2, len(good) - 40} {
+	for _, at := range []int{len(good) / 3, len(good) / 2, len(good) - 40, len(good) - 1} {
 		bad := bytes.Clone(good)
 		bad[at] ^= 0x20
-		if _, err := dst.services.Import(context.Background(), bytes.NewReader(bad), nil); !errors.Is(err, portal.ErrBadExport) {
+		if _, err := dst.services.Import(context.Background(), bytes.NewReader(bad), with, nil); !errors.Is(err, portal.ErrBadExport) {
 			t.Errorf("a byte flipped at %d of %d: %v", at, len(good), err)
 		}
 	}
-	if _, err := dst.services.Import(context.Background(), bytes.NewReader(good[:len(good)/2]), nil); !errors.Is(err, portal.ErrBadExport) {
-		t.Errorf("half an export: %v", err)
+	for _, n := range []int{len(good) / 2, len(good) - 17} {
+		if _, err := dst.services.Import(context.Background(), bytes.NewReader(good[:n]), with, nil); !errors.Is(err, portal.ErrBadExport) {
+			t.Errorf("the first %d bytes of %d: %v", n, len(good), err)
+		}
+	}
+	if _, err := dst.services.Import(context.Background(), bytes.NewReader([]byte("\x1f\x8b\x08 a gzip file in clear")), with, nil); !errors.Is(err, portal.ErrBadExport) {
+		t.Errorf("a file in clear: %v", err)
 	}
 	if n := rowCount(t, dst.db, "tenants"); n != 0 {
 		t.Errorf("%d tenants after refused imports", n)
 	}
-	if _, err := dst.services.Import(context.Background(), bytes.NewReader(good), nil); err != nil {
+	if _, err := dst.services.Import(context.Background(), bytes.NewReader(good), with, nil); err != nil {
 		t.Fatalf("the intact export: %v", err)
+	}
+}
+
+// TestEncryptedExport: an export is encrypted, here with a passphrase: the marker in a
+// title, a body, a comment and an evidence file, and the webhook's secret, are nowhere
+// in the file, raw or decompressed. Without a recipient nothing is exported; with a
+// wrong passphrase or key nothing is imported; with the right passphrase, an
+// installation with another master key reads every text and file back.
+func TestEncryptedExport(t *testing.T) {
+	ctx := context.Background()
+	src := newPortalHarness(t, dbtest.New(t, database.SQLite), dispatch.Options{}, false)
+	w := src.world()
+	var ep struct{ ID, Secret string }
+	w.adminA.must(201, "POST", "/api/v1/tenants/alpha/webhooks", map[string]any{"url": "https://93.184.215.14/hooks", "events": []string{"*"}}).json(t, &ep)
+	var atts struct{ Items []workflow.Attachment }
+	w.editorA1.must(200, "GET", subPath(w.submissionA.ID, "/attachments"), nil).json(t, &atts)
+	if len(atts.Items) != 1 {
+		t.Fatalf("%d attachments", len(atts.Items))
+	}
+
+	if _, err := src.services.Export(ctx, "alpha", io.Discard, nil, nil); !errors.Is(err, portal.ErrNoRecipient) {
+		t.Errorf("an export without a recipient: %v", err)
+	}
+	const passphrase = "a passphrase for the move to PostgreSQL"
+	to, err := age.NewScryptRecipient(passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to.SetWorkFactor(12) // fast, for the test
+	var buf bytes.Buffer
+	if _, err := src.services.Export(ctx, "alpha", &buf, []age.Recipient{to}, nil); err != nil {
+		t.Fatal(err)
+	}
+	right, err := age.NewScryptIdentity(passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNothingInClear(t, buf.Bytes(), right, secretMarker, ep.Secret)
+
+	dst := newPortalHarnessMaster(t, dbtest.New(t, database.SQLite), dispatch.Options{}, testWebhookOptions, false, nil, keys.NewMaster())
+	wrong, err := age.NewScryptIdentity(passphrase + "!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, with := range map[string][]age.Identity{"a wrong passphrase": {wrong}, "an X25519 key": {other}, "nothing": nil} {
+		if _, err := dst.services.Import(ctx, bytes.NewReader(buf.Bytes()), with, nil); !errors.Is(err, portal.ErrExportKey) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("imported with %s: %v", name, err)
+		}
+	}
+	if n := rowCount(t, dst.db, "tenants") + rowCount(t, dst.db, "tenant_keys"); n != 0 {
+		t.Errorf("%d rows after refused imports", n)
+	}
+	if _, err := dst.services.Import(ctx, bytes.NewReader(buf.Bytes()), []age.Identity{other, right}, nil); err != nil {
+		t.Fatalf("with the passphrase: %v", err)
+	}
+
+	editor := dst.login("editor@alpha.test")
+	var sub workflow.SubmissionView
+	editor.must(200, "GET", subPath(w.submissionA.ID, ""), nil).json(t, &sub)
+	if sub.Title != w.submissionA.Title || !strings.Contains(sub.Body, secretMarker) {
+		t.Errorf("after import: %q, %q", sub.Title, sub.Body)
+	}
+	if b := editor.must(200, "GET", subPath(w.submissionA.ID, "/comments"), nil).Body.String(); !strings.Contains(b, "date of the arrest "+secretMarker) {
+		t.Errorf("comments after import: %s", b)
+	}
+	if b := editor.must(200, "GET", "/api/v1/tenants/alpha/attachments/"+atts.Items[0].ID+"/content", nil).Body.String(); b != "Statement of "+secretMarker+"\n" {
+		t.Errorf("the evidence after import: %q", b)
+	}
+}
+
+// assertNothingInClear checks that none of markers is in an export file, raw or
+// decompressed from wherever a gzip stream might start, and that they are in it once
+// decrypted with id (so that the search could have found them).
+func assertNothingInClear(t *testing.T, export []byte, id age.Identity, markers ...string) {
+	t.Helper()
+	views := [][]byte{export}
+	for i := 0; i+3 <= len(export); i++ {
+		if i == 0 || bytes.HasPrefix(export[i:], []byte{0x1f, 0x8b, 0x08}) {
+			if gz, err := gzip.NewReader(bytes.NewReader(export[i:])); err == nil {
+				b, _ := io.ReadAll(io.LimitReader(gz, 64<<20))
+				views = append(views, b)
+			}
+		}
+	}
+	for _, v := range views {
+		for _, m := range markers {
+			if bytes.Contains(v, []byte(m)) {
+				t.Errorf("%q is in the export in clear", m)
+			}
+		}
+	}
+	plain, err := age.Decrypt(bytes.NewReader(export), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz, err := gzip.NewReader(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(gz); err != nil || !bytes.Contains(b, []byte(markers[0])) {
+		t.Errorf("the decrypted export does not hold %q (%v): the search proves nothing", markers[0], err)
 	}
 }
 

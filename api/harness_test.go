@@ -75,6 +75,12 @@ var testMaster = keys.NewMaster()
 
 func newHarness(t testing.TB, db *database.DB) *harness {
 	t.Helper()
+	return newHarnessMaster(t, db, testMaster)
+}
+
+// newHarnessMaster is newHarness for an installation with master key m.
+func newHarnessMaster(t testing.TB, db *database.DB, m *keys.Master) *harness {
+	t.Helper()
 	clock := &fakeClock{now: time.Now().UTC()}
 	opts := testAuthOptions
 	opts.Now = clock.Now
@@ -86,7 +92,7 @@ func newHarness(t testing.TB, db *database.DB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks := keys.NewService(db, testMaster)
+	ks := keys.NewService(db, m)
 	wf := workflow.NewService(db, workflow.Options{Now: clock.Now, Storage: store, Keys: ks,
 		Limits: workflow.Limits{MaxFileBytes: 1 << 20, MaxSubmissionBytes: 3 << 20}})
 	return &harness{t: t, db: db, auth: svc, wf: wf, store: store, keys: ks, srv: New(Options{Auth: svc, Workflow: wf}), clock: clock}

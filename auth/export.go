@@ -42,11 +42,12 @@ func (s *Service) ExportTables(ctx context.Context, tenantID string, extraUserID
 	}
 	return []database.TableExport{
 		{Table: "tenants", Where: "id = ?"},
-		{Table: "users", Where: userWhere, Params: []any{users}, Order: "id", Transform: func(r database.Row) {
+		{Table: "users", Where: userWhere, Params: []any{users}, Order: "id", Transform: func(r database.Row) error {
 			r["is_superadmin"] = false
 			if id, _ := r["id"].(string); !members[id] {
 				r["password_hash"] = ""
 			}
+			return nil
 		}},
 		{Table: "organizations", Where: "tenant_id = ?", Order: "id"},
 		{Table: "memberships", Where: "tenant_id = ?", Order: "id"},

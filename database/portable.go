@@ -26,8 +26,8 @@ type TableExport struct {
 	Skip []string
 	// Params are the query's arguments; nil means the tenant's id once per ?.
 	Params []any
-	// Transform, when set, changes each row as it is exported.
-	Transform func(Row)
+	// Transform, when set, changes each row as it is exported; an error ends the export.
+	Transform func(Row) error
 }
 
 // Args are the query's arguments: Params, or the tenant's id once per ?.
@@ -87,7 +87,9 @@ func (db *DB) DumpRows(ctx context.Context, t TableExport, tenantID string, fn f
 			}
 		}
 		if t.Transform != nil {
-			t.Transform(row)
+			if err := t.Transform(row); err != nil {
+				return fmt.Errorf("export %s: %w", t.Table, err)
+			}
 		}
 		if err := fn(row); err != nil {
 			return err

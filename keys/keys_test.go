@@ -151,3 +151,32 @@ func TestKeyHierarchy(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantKeyOfARolledBackTransaction: a tenant key created in a transaction that
+// rolls back is not remembered; the key used afterwards is the one stored.
+func TestTenantKeyOfARolledBackTransaction(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		m := mustMaster(t)
+		s := NewService(db, m)
+		err := db.WithTx(ctx, func(ctx context.Context) error {
+			if _, err := s.TenantKey(ctx, "tenant-1"); err != nil {
+				return err
+			}
+			if _, err := s.TenantKey(ctx, "tenant-1"); err != nil { // read back inside the transaction
+				return err
+			}
+			return errors.New("roll back")
+		})
+		if err == nil || err.Error() != "roll back" {
+			t.Fatal(err)
+		}
+		k, err := s.TenantKey(ctx, "tenant-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored, err := NewService(db, m).TenantKey(ctx, "tenant-1"); err != nil || stored != k {
+			t.Errorf("the key used is not the one stored (%v)", err)
+		}
+	})
+}

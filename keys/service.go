@@ -38,7 +38,8 @@ type Service struct {
 	current  *Master
 	previous map[string]*Master
 	// tenants caches unwrapped tenant keys: they change only by rotation of the master
-	// key (which re-wraps the same key) or by the tenant's deletion.
+	// key (which re-wraps the same key) or by the tenant's deletion. Only committed keys
+	// are cached (read outside a transaction).
 	mu      sync.RWMutex
 	tenants map[string]Key
 }
@@ -117,9 +118,13 @@ func (s *Service) TenantKey(ctx context.Context, tenantID string) (Key, error) {
 		return Key{}, fmt.Errorf("tenant %s's key: %w", tenantID, err)
 	}
 	copy(k[:], raw)
-	s.mu.Lock()
-	s.tenants[tenantID] = k
-	s.mu.Unlock()
+	// A key read inside a transaction may be one this transaction created, which a
+	// rollback would remove: cached, it would seal what no stored key opens.
+	if !s.db.InTx(ctx) {
+		s.mu.Lock()
+		s.tenants[tenantID] = k
+		s.mu.Unlock()
+	}
 	return k, nil
 }
 

@@ -12,10 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 	"time"
+
+	"filippo.io/age"
 
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
@@ -26,8 +27,9 @@ import (
 	"github.com/unionportal/unionportal/workflow"
 )
 
-// ExportFormat names the layout of a tenant export; an import refuses another.
-const ExportFormat = "unionportal-tenant-export/1"
+// ExportFormat names the layout of a tenant export; an import refuses another. Format 2
+// is encrypted with age and carries the tenant's keys (ADR 0031).
+const ExportFormat = "unionportal-tenant-export/2"
 
 // ExportManifest is manifest.json, the last entry of an export: what the archive holds,
 // each entry with its SHA-256, so that an import refuses a damaged or altered file.
@@ -72,19 +74,26 @@ func (s *Services) tables(ctx context.Context, tenantID string) ([]database.Tabl
 	if err != nil {
 		return nil, err
 	}
+	out = append(out, s.keys.ExportTables()...)
 	out = append(out, audit.ExportTables()...)
 	out = append(out, workflow.ExportTables()...)
 	out = append(out, dispatch.ExportTables()...)
 	return append(out, webhook.ExportTables()...), nil
 }
 
-// Export writes everything of one tenant to w as a gzip-compressed tar: its rows as
-// JSON lines per table, its stored files (evidence, the letters and manifests of what
-// was sent) and a manifest with the SHA-256 of each. The rows are read in one
-// transaction (a snapshot on PostgreSQL); progress, when set, is told of each step.
-func (s *Services) Export(ctx context.Context, slug string, w io.Writer, progress func(string)) (*ExportManifest, error) {
+// Export writes everything of one tenant to w as a gzip-compressed tar encrypted with
+// age to the recipients given (X25519 keys, or one passphrase): its rows as JSON lines
+// per table, the tenant's key (unwrapped: the target has another master key) and its
+// submissions' keys, its stored files (evidence, the letters and manifests of what was
+// sent) and a manifest with the SHA-256 of each. Nothing of it is written in clear, not
+// even to a temporary file. The rows are read in one transaction (a snapshot on
+// PostgreSQL); progress, when set, is told of each step.
+func (s *Services) Export(ctx context.Context, slug string, w io.Writer, to []age.Recipient, progress func(string)) (*ExportManifest, error) {
 	if progress == nil {
 		progress = func(string) {}
+	}
+	if len(to) == 0 {
+		return nil, ErrNoRecipient
 	}
 	tenantID, err := auth.TenantIDBySlug(ctx, s.db, slug)
 	if err != nil {
@@ -96,14 +105,17 @@ func (s *Services) Export(ctx context.Context, slug string, w io.Writer, progres
 	}
 	m := &ExportManifest{Format: ExportFormat, SchemaVersion: version, Tenant: ExportTenant{ID: tenantID, Slug: slug},
 		CreatedAt: time.Now().UTC(), Source: string(s.db.Dialect())}
-	gz := gzip.NewWriter(w)
+	enc, err := age.Encrypt(w, to...)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	gz := gzip.NewWriter(enc)
 	tw := tar.NewWriter(gz)
-	tmp, err := os.CreateTemp("", "unionportal-export-*.jsonl")
+	sp, err := newSpool()
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	defer sp.remove()
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		if s.db.Dialect() == database.Postgres {
 			if err := s.db.Conn(ctx).Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").Error; err != nil {
@@ -115,15 +127,14 @@ func (s *Services) Export(ctx context.Context, slug string, w io.Writer, progres
 			return err
 		}
 		for _, t := range tables {
-			// Each table goes through a temporary file: a tar entry needs its size first.
-			if err := tmp.Truncate(0); err != nil {
-				return err
-			}
-			if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			// Each table goes through the spool: a tar entry needs its size first.
+			sw, err := sp.writer()
+			if err != nil {
 				return err
 			}
 			h := sha256.New()
-			bw := bufio.NewWriter(io.MultiWriter(tmp, h))
+			cw := &countingWriter{w: io.MultiWriter(sw, h)}
+			bw := bufio.NewWriter(cw)
 			enc := json.NewEncoder(bw)
 			var rows int64
 			if err := s.db.DumpRows(ctx, t, tenantID, func(r database.Row) error {
@@ -135,14 +146,14 @@ func (s *Services) Export(ctx context.Context, slug string, w io.Writer, progres
 			if err := bw.Flush(); err != nil {
 				return err
 			}
-			size, err := tmp.Seek(0, io.SeekCurrent)
+			if err := sw.Close(); err != nil {
+				return err
+			}
+			sr, err := sp.reader()
 			if err != nil {
 				return err
 			}
-			if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-				return err
-			}
-			if err := writeEntry(tw, "tables/"+t.Table+".jsonl", size, tmp); err != nil {
+			if err := writeEntry(tw, "tables/"+t.Table+".jsonl", cw.n, sr); err != nil {
 				return err
 			}
 			m.Tables = append(m.Tables, ExportedTable{Name: t.Table, Rows: rows, SHA256: hex.EncodeToString(h.Sum(nil))})
@@ -186,7 +197,10 @@ func (s *Services) Export(ctx context.Context, slug string, w io.Writer, progres
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	return m, gz.Close()
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return m, enc.Close()
 }
 
 func writeEntry(tw *tar.Writer, name string, size int64, r io.Reader) error {
@@ -209,20 +223,28 @@ func badExport(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBadExport}, args...)...)
 }
 
-// entries reads an export's entries in order.
-func entries(f io.ReadSeeker, fn func(h *tar.Header, r io.Reader) error) error {
+// entries decrypts an export and reads its entries in order. Everything is read, to
+// the end of the encrypted stream, so that a file cut short is refused.
+func entries(f io.ReadSeeker, id age.Identity, fn func(h *tar.Header, r io.Reader) error) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	gz, err := gzip.NewReader(f)
+	plain, err := decrypt(f, id)
 	if err != nil {
-		return badExport("not a gzip file: %v", err)
+		return err
+	}
+	gz, err := gzip.NewReader(plain)
+	if err != nil {
+		return badExport("the archive is damaged: %v", err)
 	}
 	defer gz.Close()
 	tr := tar.NewReader(gz)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			if _, err := io.Copy(io.Discard, gz); err != nil {
+				return badExport("the archive is damaged: %v", err)
+			}
 			return nil
 		}
 		if err != nil {
@@ -238,21 +260,28 @@ func entries(f io.ReadSeeker, fn func(h *tar.Header, r io.Reader) error) error {
 }
 
 // Import restores a tenant export into this installation, which must not have the
-// tenant (by id or slug). It first reads the whole file and checks every entry against
+// tenant (by id or slug). It decrypts the file with the identities given (X25519 keys,
+// or the passphrase's), first reads the whole of it and checks every entry against
 // the manifest's hashes, the format and the schema version, and that no person in it
 // is a different account here with the same e-mail address; only then does it write:
-// the rows in one transaction, the files to the store (removed again if the
-// transaction fails). A user who exists here with the same id is kept as is.
-func (s *Services) Import(ctx context.Context, f io.ReadSeeker, progress func(string)) (*ExportManifest, error) {
+// the rows in one transaction, the tenant's key wrapped under this installation's
+// master key, the files to the store (removed again if the transaction fails). A user
+// who exists here with the same id is kept as is. Identities that do not open the file
+// are ErrExportKey; nothing was imported.
+func (s *Services) Import(ctx context.Context, f io.ReadSeeker, with []age.Identity, progress func(string)) (*ExportManifest, error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
+	if len(with) == 0 {
+		return nil, ErrExportKey
+	}
+	id := &rememberedIdentity{ids: with}
 	// Pass 1: hashes, the manifest, the users.
 	sums := map[string]string{}
 	sizes := map[string]int64{}
 	var m *ExportManifest
 	var users []database.Row
-	err := entries(f, func(h *tar.Header, r io.Reader) error {
+	err := entries(f, id, func(h *tar.Header, r io.Reader) error {
 		if _, dup := sums[h.Name]; dup {
 			return badExport("the entry %q appears twice", h.Name)
 		}
@@ -290,15 +319,20 @@ func (s *Services) Import(ctx context.Context, f io.ReadSeeker, progress func(st
 	var put []string
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		loader := s.db.NewLoader()
-		return entries(f, func(h *tar.Header, r io.Reader) error {
+		return entries(f, id, func(h *tar.Header, r io.Reader) error {
 			switch {
 			case strings.HasPrefix(h.Name, "tables/"):
 				table := strings.TrimSuffix(strings.TrimPrefix(h.Name, "tables/"), ".jsonl")
 				var n int64
 				err := readRows(r, func(row database.Row) error {
-					if table == "users" {
+					switch table {
+					case "users":
 						if skip, err := s.Auth.PrepareImportedUser(ctx, row); err != nil || skip {
 							return err
+						}
+					case "tenant_keys":
+						if err := s.keys.PrepareImportedTenantKey(m.Tenant.ID, row); err != nil {
+							return badExport("%v", err)
 						}
 					}
 					n++
@@ -352,6 +386,12 @@ func (s *Services) checkImport(ctx context.Context, m *ExportManifest, sums map[
 	want := map[string]string{"manifest.json": sums["manifest.json"]}
 	for _, t := range m.Tables {
 		want["tables/"+t.Name+".jsonl"] = t.SHA256
+	}
+	// What the tenant's keys sealed opens only with them.
+	for _, t := range []string{"tenant_keys", "submission_keys"} {
+		if _, ok := want["tables/"+t+".jsonl"]; !ok {
+			return badExport("the manifest lists no table %s", t)
+		}
 	}
 	prefix := storage.TenantsPrefix + m.Tenant.ID + "/"
 	for _, o := range m.Files {

@@ -47,6 +47,7 @@ type Services struct {
 
 	db    *database.DB
 	store storage.Store
+	keys  *keys.Service
 }
 
 // New builds the services on db (migrated, River's queue included) and store: the
@@ -88,6 +89,7 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	if opts.Webhook.Logger == nil {
 		opts.Webhook.Logger = opts.Logger
 	}
+	opts.Webhook.Keys = opts.Keys
 	wf := workflow.NewService(db, opts.Workflow)
 	hooks := webhook.NewService(db, wf, opts.Webhook)
 	opts.Dispatch.Jobs = append(opts.Dispatch.Jobs, dispatch.Jobs{Register: hooks.Register,
@@ -102,5 +104,5 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(d.Collectors()...)
 	reg.MustRegister(timed.Collector(), collectors.NewDBStatsCollector(db.SQL(), "unionportal"))
-	return &Services{Auth: a, Workflow: wf, Dispatch: d, Webhooks: hooks, Metrics: reg, db: db, store: store}, nil
+	return &Services{Auth: a, Workflow: wf, Dispatch: d, Webhooks: hooks, Metrics: reg, db: db, store: store, keys: opts.Keys}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/logctx"
 )
 
@@ -128,8 +129,15 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	if err != nil {
 		return err
 	}
+	secret, err := s.openSecret(ctx, ep)
+	if errors.Is(err, keys.ErrCannotOpen) {
+		return s.secretUnreadable(ctx, job, ep, ev, err)
+	}
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	code, sendErr := s.send(ctx, ep, ev.ID, body)
+	code, sendErr := s.send(ctx, ep, secret, ev.ID, body)
 	a := Attempt{ID: database.NewID(), TenantID: ep.TenantID, EndpointID: ep.ID, EventID: ev.ID, EventType: string(ev.Type),
 		Attempt: job.Attempt, Status: StatusFailed, ResponseCode: code, DurationMS: time.Since(start).Milliseconds(), CreatedAt: time.Now().UTC()}
 	gone := code == http.StatusGone
@@ -181,8 +189,8 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	return errors.New(a.Error)
 }
 
-// send posts body to the endpoint, signed, and returns the receiver's status.
-func (s *Service) send(ctx context.Context, ep *Endpoint, id string, body []byte) (int, error) {
+// send posts body to the endpoint, signed with secret, and returns the receiver's status.
+func (s *Service) send(ctx context.Context, ep *Endpoint, secret, id string, body []byte) (int, error) {
 	if !strings.HasPrefix(ep.URL, "https://") && !s.allowPrivate.Load() {
 		return 0, fmt.Errorf("%w: only https URLs are accepted", errRefused)
 	}
@@ -193,7 +201,7 @@ func (s *Service) send(ctx context.Context, ep *Endpoint, id string, body []byte
 		return 0, err
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	sig, err := Sign(ep.Secret, id, ts, body)
+	sig, err := Sign(secret, id, ts, body)
 	if err != nil {
 		return 0, err
 	}

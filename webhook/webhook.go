@@ -30,6 +30,7 @@ import (
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/workflow"
 )
 
@@ -54,12 +55,15 @@ type Endpoint struct {
 	URL      string   `json:"url"`
 	Events   []string `json:"events" gorm:"serializer:json" enum:"webhook_event"`
 	Enabled  bool     `json:"enabled"`
-	// DisabledReason says why the portal disabled the endpoint (it answered 410 Gone).
-	DisabledReason string    `json:"disabled_reason"`
-	Secret         string    `json:"-"`
-	CreatedBy      *string   `json:"created_by"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	// DisabledReason says why the portal disabled the endpoint (it answered 410 Gone,
+	// its address was refused, or its signing secret does not decrypt).
+	DisabledReason string `json:"disabled_reason"`
+	// SealedSecret is the signing secret as stored: sealed under the tenant's key
+	// (secrets.go), or in clear if stored before secrets were sealed.
+	SealedSecret string    `json:"-" gorm:"column:secret"`
+	CreatedBy    *string   `json:"created_by"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // TableName is the endpoints table.
@@ -113,6 +117,9 @@ type Options struct {
 	Workers int
 	// Resolver checks host names at registration (default net.DefaultResolver).
 	Resolver Resolver
+	// Keys seal the signing secrets under the tenants' keys (required to register
+	// endpoints and deliver).
+	Keys *keys.Service
 }
 
 // Service manages endpoints and delivers events to them.
@@ -267,9 +274,14 @@ func (s *Service) Create(ctx context.Context, a *auth.TenantAccess, in EndpointI
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	uid := a.Principal.User.ID
+	secret := newSecret()
 	ep := Endpoint{ID: database.NewID(), TenantID: a.Tenant.ID, URL: in.URL, Events: events, Enabled: in.Enabled == nil || *in.Enabled,
-		Secret: newSecret(), CreatedBy: &uid, CreatedAt: now, UpdatedAt: now}
+		CreatedBy: &uid, CreatedAt: now, UpdatedAt: now}
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		var err error
+		if ep.SealedSecret, err = s.sealSecret(ctx, ep.TenantID, ep.ID, secret); err != nil {
+			return err
+		}
 		if err := s.db.Conn(ctx).Create(&ep).Error; err != nil {
 			return err
 		}
@@ -278,7 +290,7 @@ func (s *Service) Create(ctx context.Context, a *auth.TenantAccess, in EndpointI
 	if err != nil {
 		return nil, err
 	}
-	return &NewEndpoint{Endpoint: ep, Secret: ep.Secret}, nil
+	return &NewEndpoint{Endpoint: ep, Secret: secret}, nil
 }
 
 // List lists the tenant's endpoints, newest first.

@@ -105,21 +105,22 @@ func TestDialerRefusesInternal(t *testing.T) {
 	}))
 	defer srv.Close()
 	s := NewService(nil, nil, Options{AllowPrivate: true})
-	ep := &Endpoint{URL: srv.URL, Secret: newSecret()}
-	code, err := s.send(context.Background(), ep, "evt", []byte(`{}`))
+	ep := &Endpoint{URL: srv.URL}
+	secret := newSecret()
+	code, err := s.send(context.Background(), ep, secret, "evt", []byte(`{}`))
 	if err != nil || code != http.StatusFound || hits != 1 {
 		t.Fatalf("allowed: %d, %v, %d hits (a redirect is an answer, not followed)", code, err, hits)
 	}
 	s.allowPrivate.Store(false)
 	for _, u := range []string{srv.URL, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)} {
 		ep.URL = strings.Replace(u, "http://", "https://", 1)
-		code, err = s.send(context.Background(), ep, "evt", []byte(`{}`))
+		code, err = s.send(context.Background(), ep, secret, "evt", []byte(`{}`))
 		if !errors.Is(err, errInternalAddress) || code != 0 {
 			t.Errorf("%s after the option was turned off: %d, %v; want refused", ep.URL, code, err)
 		}
 	}
 	ep.URL = srv.URL
-	if _, err := s.send(context.Background(), ep, "evt", nil); err == nil || !strings.Contains(err.Error(), "https") {
+	if _, err := s.send(context.Background(), ep, secret, "evt", nil); err == nil || !strings.Contains(err.Error(), "https") {
 		t.Errorf("plain http without the option: %v", err)
 	}
 	if hits != 1 {

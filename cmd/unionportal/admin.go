@@ -162,6 +162,11 @@ func encryptExisting(ctx context.Context, cfg *Config, log *slog.Logger, out io.
 		return fmt.Errorf("after %d dispatch file(s): %v (run it again to go on)", n, err)
 	}
 	fmt.Fprintf(out, "encrypted %d letter(s), manifest(s) and cleaned cop(ies) of dispatches\n", n)
+	secrets, err := a.services.Webhooks.SealExistingSecrets(ctx)
+	if err != nil {
+		return fmt.Errorf("after %d webhook secret(s): %v (run it again to go on)", secrets, err)
+	}
+	fmt.Fprintf(out, "sealed %d webhook signing secret(s)\n", secrets)
 	for _, id := range p.Mismatched {
 		fmt.Fprintf(out, "left in clear: attachment %s, whose stored bytes do not match the SHA-256 recorded at upload; look at it\n", id)
 	}

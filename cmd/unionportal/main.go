@@ -58,12 +58,16 @@ commands:
   admin encrypt-existing
                    encrypt the texts and files stored before encryption at rest
                    (resumable; the portal may keep running)
-  admin export --tenant SLUG --out FILE.tar.gz
-                   write everything of one tenant (rows, files, audit chain) with
-                   a manifest of SHA-256 hashes
-  admin import --in FILE.tar.gz
-                   restore an export into this installation (which must not have
-                   the tenant); a damaged or altered file is refused whole
+  admin export --tenant SLUG --out FILE.tar.gz.age
+               (--recipient age1… [--recipient …] [--recipients-file F] | --passphrase-file F)
+                   write everything of one tenant (rows, its keys, files, audit
+                   chain) with a manifest of SHA-256 hashes, encrypted with age
+                   to the recipients or the passphrase (the file's first line)
+  admin import --in FILE.tar.gz.age (--identity-file F | --passphrase-file F)
+                   decrypt an export and restore it into this installation (which
+                   must not have the tenant); the tenant's key is wrapped again
+                   under this installation's master key; a damaged or altered
+                   file is refused whole
 
 flags:
   --config FILE    read settings from FILE (KEY=value lines); the environment wins
@@ -104,6 +108,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	var email, name, tenant, scopes, expires, file, healthURL *string
 	var checkDatabase *bool
 	var timeout *time.Duration
+	crypto := &exportCrypto{}
 	switch cmd {
 	case "serve":
 		demo = fs.Bool("demo", false, "seed demo data into an empty database")
@@ -118,9 +123,14 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		expires = fs.String("expires", "", "when it expires: days (90d), a duration (36h) or an RFC 3339 time")
 	case "admin export":
 		tenant = fs.String("tenant", "", "the tenant's slug")
-		file = fs.String("out", "", "the file to write (FILE.tar.gz)")
+		file = fs.String("out", "", "the file to write (FILE.tar.gz.age)")
+		fs.Func("recipient", "an age public key (age1…) to encrypt the export to; repeatable", crypto.addRecipient)
+		fs.StringVar(&crypto.recipientsFile, "recipients-file", "", "a file of age public keys, one a line")
+		fs.StringVar(&crypto.passphraseFile, "passphrase-file", "", "encrypt with the passphrase on the file's first line instead")
 	case "admin import":
 		file = fs.String("in", "", "the export to restore")
+		fs.StringVar(&crypto.identityFile, "identity-file", "", "an age identities file (AGE-SECRET-KEY-1…) that opens the export")
+		fs.StringVar(&crypto.passphraseFile, "passphrase-file", "", "open the export with the passphrase on the file's first line instead")
 	case "audit verify":
 		tenant = fs.String("tenant", "", "verify only this tenant's chain (its slug)")
 	case "healthcheck":
@@ -210,13 +220,21 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			fmt.Fprintf(stderr, "unionportal admin export: --tenant and --out are required\n")
 			return exitUsage
 		}
-		err = exportTenant(ctx, cfg, log, *tenant, *file, stderr)
+		if msg := crypto.usage(cmd); msg != "" {
+			fmt.Fprintf(stderr, "unionportal %s: %s\n", cmd, msg)
+			return exitUsage
+		}
+		err = exportTenant(ctx, cfg, log, *tenant, *file, crypto, stderr)
 	case "admin import":
 		if *file == "" {
 			fmt.Fprintf(stderr, "unionportal admin import: --in is required\n")
 			return exitUsage
 		}
-		err = importTenant(ctx, cfg, log, *file, stderr)
+		if msg := crypto.usage(cmd); msg != "" {
+			fmt.Fprintf(stderr, "unionportal %s: %s\n", cmd, msg)
+			return exitUsage
+		}
+		err = importTenant(ctx, cfg, log, *file, crypto, stderr)
 	}
 	if err != nil {
 		printErr(stderr, err)
