@@ -21,9 +21,9 @@ import (
 
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
-	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/workflow"
 )
 
