@@ -158,7 +158,7 @@ func errorStatuses(method, path string, d Doc) []int {
 // problemResponses are the shared error responses, by status.
 func problemResponses() map[string]any {
 	out := map[string]any{}
-	for _, status := range []int{400, 401, 403, 404, 408, 409, 412, 413, 415, 416, 422, 428, 429, 500, 503, 507} {
+	for _, status := range []int{400, 401, 403, 404, 408, 409, 410, 412, 413, 415, 416, 422, 428, 429, 500, 503, 507} {
 		r := map[string]any{"description": http.StatusText(status) + " (an RFC 9457 problem; see its code)",
 			"content": map[string]any{ProblemContentType: map[string]any{"schema": ref("Problem")}}}
 		switch status {

@@ -64,6 +64,7 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.KindRateLimited:          http.StatusTooManyRequests,
 	apperr.KindUnavailable:          http.StatusServiceUnavailable,
 	apperr.KindRequestTimeout:       http.StatusRequestTimeout,
+	apperr.KindGone:                 http.StatusGone,
 }
 
 // statusCodes names the problems that echo itself raises (routing, body limit, timeout).
