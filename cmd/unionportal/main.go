@@ -61,6 +61,10 @@ commands:
   admin import --in FILE.tar.gz
                    restore an export into this installation (which must not have
                    the tenant); a damaged or altered file is refused whole
+  admin retention [--dry-run] [--tenant SLUG]
+                   apply the tenants' retention policies now (the daily job does
+                   it too); --dry-run lists what would be warned, deleted or
+                   shredded (ids, states, ages) and changes nothing
 
 flags:
   --config FILE    read settings from FILE (KEY=value lines); the environment wins
@@ -87,8 +91,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		cmd, rest = "audit verify", rest[1:]
 	}
 	if cmd == "admin" {
-		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "export", "import", "generate-master-key", "rotate-master-key"}, rest[0]) {
-			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, export, import, generate-master-key or rotate-master-key\n\n%s", usage)
+		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "export", "import", "generate-master-key", "rotate-master-key", "retention"}, rest[0]) {
+			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, export, import, generate-master-key, rotate-master-key or retention\n\n%s", usage)
 			return exitUsage
 		}
 		cmd, rest = "admin "+rest[0], rest[1:]
@@ -99,7 +103,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	configFile := fs.String("config", "", "settings file")
 	var demo *bool
 	var email, name, tenant, scopes, expires, file, healthURL *string
-	var checkDatabase *bool
+	var checkDatabase, dryRun *bool
 	var timeout *time.Duration
 	switch cmd {
 	case "serve":
@@ -118,6 +122,9 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		file = fs.String("out", "", "the file to write (FILE.tar.gz)")
 	case "admin import":
 		file = fs.String("in", "", "the export to restore")
+	case "admin retention":
+		tenant = fs.String("tenant", "", "only this tenant (its slug)")
+		dryRun = fs.Bool("dry-run", false, "list what is due and change nothing")
 	case "audit verify":
 		tenant = fs.String("tenant", "", "verify only this tenant's chain (its slug)")
 	case "healthcheck":
@@ -212,6 +219,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			return exitUsage
 		}
 		err = importTenant(ctx, cfg, log, *file, stderr)
+	case "admin retention":
+		err = retention(ctx, cfg, log, *tenant, *dryRun, stdout)
 	}
 	if err != nil {
 		printErr(stderr, err)
