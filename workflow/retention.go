@@ -181,7 +181,7 @@ func (s *Service) Retain(ctx context.Context, tenantID string, run RetentionRun)
 		}
 		return r, nil
 	}
-	if (len(due) > 0) && s.retentionHooks == nil {
+	if len(due) > 0 && s.retentionHooks == nil {
 		return r, errors.New("workflow: retention has no hooks to the dispatch package (UseRetentionHooks)")
 	}
 	var errs []error
