@@ -186,6 +186,10 @@ func (s *Service) Retain(ctx context.Context, tenantID string, run RetentionRun)
 	}
 	var errs []error
 	for _, c := range due {
+		if ctx.Err() != nil { // the job's deadline: the rest is due again next run
+			errs = append(errs, ctx.Err())
+			break
+		}
 		files, done, err := s.act(ctx, tenantID, c, p, run)
 		if err != nil {
 			r.Failed++
@@ -214,7 +218,8 @@ func (s *Service) Retain(ctx context.Context, tenantID string, run RetentionRun)
 		}
 	}
 	if len(r.Items) > 0 || r.Failed > 0 {
-		if err := s.retentionEvent(ctx, tenantID, "retention.applied", "tenant", tenantID, run.Now, map[string]any{
+		// Recorded even when the run was cut short: what it did is done.
+		if err := s.retentionEvent(context.WithoutCancel(ctx), tenantID, "retention.applied", "tenant", tenantID, run.Now, map[string]any{
 			"by": run.By, "policy": p, "warned": r.Warned, "drafts_deleted": r.DraftsDeleted, "closed_deleted": r.ClosedDeleted,
 			"shredded": r.Shredded, "files_deleted": r.FilesDeleted, "failed": r.Failed, "more": r.More}); err != nil {
 			errs = append(errs, err)
