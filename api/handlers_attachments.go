@@ -158,6 +158,9 @@ func (s *Server) downloadAttachment(c echo.Context) error {
 		if err == nil {
 			return c.Redirect(http.StatusFound, u)
 		}
+		if _, typed := apperr.As(err); typed {
+			return err // shredded (410)
+		}
 		if !errors.Is(err, storage.ErrUnsupported) {
 			return apperr.Unavailable("storage", err)
 		}

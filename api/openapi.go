@@ -513,6 +513,7 @@ var tagEnums = map[string]func() []string{
 	"webhook_event":           func() []string { return append([]string{webhook.AllEvents}, stringsOf(workflow.EventTypes())...) },
 	"webhook_delivery_status": func() []string { return []string{webhook.StatusDelivered, webhook.StatusFailed} },
 	"clean_status":            workflow.CleanStatuses,
+	"sent_file_role":          func() []string { return []string{dispatch.RoleLetter, dispatch.RoleEvidence} },
 }
 
 // notUUID are the string fields named like ids that are not UUIDs.

@@ -266,7 +266,7 @@ func (s *Server) routes() {
 			{Name: "to", Description: "The newer revision", Required: true, Schema: map[string]any{"type": "integer", "minimum": 1}}}})
 	s.route(http.MethodGet, t+"/submissions/:id/comments", Tenant(auth.PermCommentRead), s.listComments, Doc{ID: "listComments", Summary: "Comments, oldest first", Response: workflow.Comment{}, List: true})
 	s.route(http.MethodPost, t+"/submissions/:id/comments", Tenant(auth.PermCommentCreate), s.addComment, Doc{ID: "addComment", Summary: "Comment on a submission",
-		Request: commentRequest{}, Required: []string{"body"}, Response: workflow.Comment{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
+		Request: commentRequest{}, Required: []string{"body"}, Response: workflow.Comment{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict, http.StatusGone}})
 	s.route(http.MethodGet, t+"/comments/:id", Tenant(auth.PermCommentRead), s.getComment, Doc{ID: "getComment", Summary: "A comment", Response: workflow.Comment{}})
 	s.route(http.MethodGet, t+"/submissions/:id/attachments", Tenant(auth.PermTenantRead), s.listAttachments,
 		Doc{ID: "listAttachments", Summary: "The submission's evidence files", Response: workflow.Attachment{}, List: true})
@@ -279,17 +279,21 @@ func (s *Server) routes() {
 		Doc{ID: "deleteAttachment", Summary: "Remove an evidence file from a draft", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodGet, t+"/attachments/:id/content", Tenant(auth.PermTenantRead), s.downloadAttachment,
 		Doc{ID: "downloadAttachment", Summary: "Download an evidence file (Range supported)", Content: "*/*", ETag: true, Ranges: true,
+			Description: "410 shredded: the tenant's retention policy deleted the file; its record (size, type, SHA-256) remains.", Errors: []int{http.StatusGone},
 			Query: []Param{{Name: "redirect", Description: "1: answer 302 to a short-lived presigned URL when the storage has them and the file is stored in clear (before encryption at rest); encrypted files are always served by the portal", Schema: map[string]any{"type": "string", "enum": []string{"1"}}},
 				{Name: "original", Description: "1: the file as uploaded, identifying metadata included (the uploader's organization and the secretariat only; the default for them); 0: the copy without identifying metadata (the default, and only choice, for anyone else)", Schema: map[string]any{"type": "string", "enum": []string{"0", "1"}}}}})
 	if s.opts.Dispatch != nil {
 		s.route(http.MethodGet, t+"/submissions/:id/letter.pdf", Tenant(auth.PermTenantRead), s.letter,
-			Doc{ID: "previewLetter", Summary: "The letter as it would be sent today (A4 PDF), for review before approval", Content: "application/pdf"})
+			Doc{ID: "previewLetter", Summary: "The letter as it would be sent today (A4 PDF), for review before approval", Content: "application/pdf",
+				Description: "410 shredded: the submission's texts were deleted under the tenant's retention policy.", Errors: []int{http.StatusGone}})
 		s.route(http.MethodGet, t+"/submissions/:id/dispatches", Tenant(auth.PermTenantRead), s.listDispatches,
 			Doc{ID: "listDispatches", Summary: "Dispatch attempts with each recipient's outcome", Response: dispatch.Dispatch{}, List: true})
 		s.route(http.MethodGet, t+"/dispatches/:id/letter.pdf", Tenant(auth.PermTenantRead), s.asSent,
-			Doc{ID: "getSentLetter", Summary: "The exact letter a dispatch sent", Content: "application/pdf", ETag: true})
+			Doc{ID: "getSentLetter", Summary: "The exact letter a dispatch sent", Content: "application/pdf", ETag: true,
+				Description: "410 shredded: the tenant's retention policy deleted the stored letter; the dispatch's record (sent_files) keeps its SHA-256.", Errors: []int{http.StatusGone}})
 		s.route(http.MethodGet, t+"/dispatches/:id/manifest.json", Tenant(auth.PermTenantRead), s.asSent,
-			Doc{ID: "getSentManifest", Summary: "What a dispatch sent: recipients, Message-ID, time, SHA-256 of every file", Response: dispatch.Manifest{}, ETag: true})
+			Doc{ID: "getSentManifest", Summary: "What a dispatch sent: recipients, Message-ID, time, SHA-256 of every file", Response: dispatch.Manifest{}, ETag: true,
+				Description: "410 shredded: the tenant's retention policy deleted the stored manifest; the dispatch's record keeps its date, deliveries, Message-ID and sent_files.", Errors: []int{http.StatusGone}})
 		s.route(http.MethodGet, "/api/v1/evidence/:token", Public(), s.evidenceLink,
 			Doc{ID: "downloadLinkedEvidence", Summary: "An evidence file a dispatch e-mail linked to (too large to attach): the copy the e-mail would have attached, for 7 days, without an account",
 				Content: "*/*", Ranges: true, Errors: []int{http.StatusGone}})

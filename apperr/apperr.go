@@ -29,7 +29,7 @@ const (
 	KindRateLimited                      // too many attempts; try later
 	KindUnavailable                      // a backing service is down; try later
 	KindRequestTimeout                   // the client sent its request too slowly
-	KindGone                             // the object existed and is gone for good (an expired link)
+	KindGone                             // gone for good: content deleted by retention, an expired link
 )
 
 // FieldError names one invalid input field and says what was expected.
@@ -89,6 +89,12 @@ func NotFound(what string) *Error {
 // Unavailable reports that a backing service (named by what) cannot be reached.
 func Unavailable(what string, cause error) *Error {
 	return &Error{Kind: KindUnavailable, Code: what + "_unavailable", Message: what + " is temporarily unavailable", Err: cause}
+}
+
+// Shredded reports that what was asked for was deleted for good under the tenant's
+// retention policy (ADR 0030): the record remains, its content does not.
+func Shredded(message string) *Error {
+	return &Error{Kind: KindGone, Code: CodeShredded, Message: message}
 }
 
 // Full reports that the server has no space left to store what was asked (a full disk

@@ -53,6 +53,8 @@ const (
 	CodeNotDeletable        = "not_deletable"
 	CodeIfMatchRequired     = "if_match_required"
 	CodeVersionMismatch     = "version_mismatch"
+	// Retention (ADR 0030): the content was deleted for good; its record remains.
+	CodeShredded = "shredded"
 
 	// Webhooks.
 	CodeWebhookDisabled = "webhook_disabled"
@@ -88,7 +90,7 @@ func Codes() []string {
 		CodeInsufficientScope, CodeTokenLifetimeExceedsPolicy, CodeIdempotencyKeyReused, CodeIdempotencyInProgress,
 		CodeDuplicate, CodeAlreadyMember, CodeLastTenantAdmin, CodeInvitationExpired, CodeInvitationNotPending, CodeSenderDomainExists,
 		CodeInvalidTransition, CodeAuthorCannotApprove, CodeAuthorCannotSign, CodeAlreadyApproved, CodeNotReceivable,
-		CodeNotEditable, CodeNotDeletable, CodeIfMatchRequired, CodeVersionMismatch,
+		CodeNotEditable, CodeNotDeletable, CodeIfMatchRequired, CodeVersionMismatch, CodeShredded,
 		CodeWebhookDisabled,
 		CodeFileTooLarge, CodeFileTypeRefused, CodeFileTypeMismatch, CodeFileInfected, CodeTooManyUploads,
 		CodeNotReady, CodeServiceUnavailable, CodeDatabaseUnavailable, CodeStorageUnavailable, CodeStorageFull,

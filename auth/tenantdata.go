@@ -48,6 +48,14 @@ func SetTenantSettings(ctx context.Context, db *database.DB, tenantID, raw strin
 	return nil
 }
 
+// AllTenants lists every tenant (id, slug and name), by slug, for work done across
+// tenants for no user (retention).
+func AllTenants(ctx context.Context, db *database.DB) ([]Tenant, error) {
+	var out []Tenant
+	err := db.Conn(ctx).Model(&Tenant{}).Order("slug").Find(&out).Error
+	return out, err
+}
+
 // TenantIDBySlug returns the id of the tenant with slug; not_found when there is none.
 func TenantIDBySlug(ctx context.Context, db *database.DB, slug string) (string, error) {
 	var ids []string

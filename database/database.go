@@ -227,7 +227,10 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
-	return "file:" + path + "?" + q.Encode()
+	// In a URI filename, "?" would start the parameters and "#" a fragment: a data
+	// directory named "cases#2" must not open "cases" instead. SQLite decodes %HH.
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + escaped + "?" + q.Encode()
 }
 
 func openError(t Target, err error) error {

@@ -240,3 +240,27 @@ func TestOpenSQLiteMakesFilesPrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenSQLitePathWithURICharacters: a data directory whose name holds "#", "?" or
+// "%" opens the file inside it, not a file named after the part before them.
+func TestOpenSQLitePathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "case #3386? 100%")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "unionportal.db")
+	db, err := database.Open(context.Background(), database.Target{Dialect: database.SQLite, DSN: path, Display: path}, database.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the database is not where it was asked to be: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 1 {
+		t.Errorf("files beside the data directory: %v", entries)
+	}
+}

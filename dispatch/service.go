@@ -41,7 +41,42 @@ type Dispatch struct {
 	ManifestKey string     `json:"-"`
 	CreatedAt   time.Time  `json:"created_at"`
 	SentAt      *time.Time `json:"sent_at"`
-	Deliveries  []Delivery `json:"deliveries" gorm:"-"`
+	// SentFiles are the sizes and hashes of what was sent, kept in the clear so that
+	// they outlive the submission's data key (ADR 0030); ShreddedAt is when retention
+	// deleted the stored letter, manifest and cleaned copies.
+	SentFiles  []SentFile `json:"sent_files" gorm:"serializer:json"`
+	ShreddedAt *time.Time `json:"shredded_at" doc:"When the tenant's retention policy deleted this dispatch's stored letter, manifest and cleaned copies; sent_files, the deliveries and the Message-ID stay"`
+	Deliveries []Delivery `json:"deliveries" gorm:"-"`
+}
+
+// SentFile is one file of a sent e-mail as the dispatch record keeps it: its role, size
+// and SHA-256 (and for evidence sent cleaned, the original's), never its name.
+type SentFile struct {
+	Role           string `json:"role" enum:"sent_file_role"`
+	Size           int64  `json:"size"`
+	SHA256         string `json:"sha256"`
+	OriginalSHA256 string `json:"original_sha256,omitempty"`
+	Cleaned        bool   `json:"cleaned,omitempty"`
+	Link           bool   `json:"link,omitempty"`
+}
+
+// The roles of a sent file.
+const (
+	RoleLetter   = "letter"
+	RoleEvidence = "evidence"
+)
+
+// sentFiles is what the record keeps of a manifest's files: the letter comes first.
+func sentFiles(files []ManifestFile) []SentFile {
+	out := make([]SentFile, 0, len(files))
+	for i, f := range files {
+		role := RoleEvidence
+		if i == 0 {
+			role = RoleLetter
+		}
+		out = append(out, SentFile{Role: role, Size: f.Size, SHA256: f.SHA256, OriginalSHA256: f.OriginalSHA256, Cleaned: f.Cleaned, Link: f.Link})
+	}
+	return out
 }
 
 // Delivery is the SMTP server's answer for one recipient.
@@ -206,7 +241,10 @@ func NewService(db *database.DB, files *keys.Files, wf *workflow.Service, opts O
 	if err := river.AddWorkerSafely(workers, &notifyWorker{s: s}); err != nil {
 		return nil, err
 	}
-	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+	if err := river.AddWorkerSafely(workers, &retentionWorker{s: s}); err != nil {
+		return nil, err
+	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}, RetentionQueue: {MaxWorkers: 1}}
 	for _, j := range opts.Jobs {
 		if err := j.Register(workers); err != nil {
 			return nil, err
@@ -225,6 +263,7 @@ func NewService(db *database.DB, files *keys.Files, wf *workflow.Service, opts O
 		FetchCooldown:        min(opts.PollInterval, 100*time.Millisecond),
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: 2 * opts.JobTimeout,
+		PeriodicJobs:         []*river.PeriodicJob{retentionJob()},
 	}
 	var err error
 	if db.Dialect() == database.Postgres {
@@ -284,7 +323,7 @@ func (s *Service) Entered(ctx context.Context, e workflow.Entered) error {
 		id := database.NewID()
 		// What goes out is what the final approval froze, never today's settings.
 		d := Dispatch{ID: id, TenantID: sub.TenantID, SubmissionID: sub.ID, Revision: sub.Revision, State: "queued",
-			MessageID: "<dispatch-" + id + "@" + s.opts.BaseURL.Hostname() + ">", Sandbox: e.Snapshot.Dispatch.Sandbox, CreatedAt: time.Now().UTC()}
+			MessageID: "<dispatch-" + id + "@" + s.opts.BaseURL.Hostname() + ">", Sandbox: e.Snapshot.Dispatch.Sandbox, CreatedAt: time.Now().UTC(), SentFiles: []SentFile{}}
 		if err := s.db.Conn(ctx).Create(&d).Error; err != nil {
 			return err
 		}
@@ -308,6 +347,9 @@ func (s *Service) Letter(ctx context.Context, a *auth.TenantAccess, submissionID
 	v, err := s.wf.Submission(ctx, a, submissionID)
 	if err != nil {
 		return nil, err
+	}
+	if v.ShreddedAt != nil {
+		return nil, apperr.Shredded("this submission's texts were deleted under the tenant's retention policy; its letter can no longer be rendered")
 	}
 	snap, err := s.wf.SnapshotFor(ctx, a.Tenant.ID, v.ID, v.Revision)
 	switch {
@@ -346,6 +388,11 @@ func (s *Service) Dispatches(ctx context.Context, a *auth.TenantAccess, submissi
 	if err := s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ?", v.ID, a.Tenant.ID).Order("created_at DESC").Find(&out).Error; err != nil {
 		return nil, err
 	}
+	for i := range out {
+		if out[i].SentFiles == nil {
+			out[i].SentFiles = []SentFile{}
+		}
+	}
 	if len(out) == 0 {
 		return out, nil
 	}
@@ -381,6 +428,10 @@ func (s *Service) AsSent(ctx context.Context, a *auth.TenantAccess, dispatchID, 
 	// Visibility follows the submission's.
 	if _, err := s.wf.Submission(ctx, a, d.SubmissionID); err != nil {
 		return nil, apperr.NotFound("dispatch")
+	}
+	if d.ShreddedAt != nil {
+		return nil, apperr.Shredded("this dispatch's stored " + which + " was deleted under the tenant's retention policy; " +
+			"its date, recipients, Message-ID and the hashes of what was sent remain on record")
 	}
 	key := d.LetterKey
 	if which == "manifest.json" {

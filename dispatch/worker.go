@@ -200,6 +200,15 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], d *Dispatch, 
 			}
 		}
 		updates := map[string]any{"state": state, "attempts": job.Attempt, "last_error": "", "manifest_key": manifestKey}
+		if manifest != nil {
+			// The hashes in the clear too: the manifest is encrypted under the submission's
+			// key, which retention may shred (ADR 0030).
+			b, err := json.Marshal(sentFiles(manifest.Files))
+			if err != nil {
+				return err
+			}
+			updates["sent_files"] = string(b)
+		}
 		if !sent {
 			updates["last_error"] = truncate(response, 2000)
 		}

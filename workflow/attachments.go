@@ -357,8 +357,16 @@ func (s *Service) OpenAttachment(ctx context.Context, a *auth.TenantAccess, id s
 	return att, obj, nil
 }
 
+// errFileShredded answers for an evidence file that retention deleted (ADR 0030).
+func errFileShredded() error {
+	return apperr.Shredded("this evidence file was deleted under the tenant's retention policy; its size and SHA-256 remain on record")
+}
+
 // openFile opens an attachment's object, decrypted.
 func (s *Service) openFile(ctx context.Context, att *Attachment) (storage.Object, error) {
+	if att.ObjectKey == "" {
+		return nil, errFileShredded()
+	}
 	obj, err := s.files.Open(ctx, att.TenantID, att.SubmissionID, att.ObjectKey)
 	switch {
 	case err == nil:
@@ -373,6 +381,9 @@ func (s *Service) openFile(ctx context.Context, att *Attachment) (storage.Object
 // PresignAttachment returns a short-lived download URL, or storage.ErrUnsupported: an
 // encrypted file is only ever served by the portal, decrypted on the way.
 func (s *Service) PresignAttachment(ctx context.Context, att *Attachment) (string, error) {
+	if att.ObjectKey == "" {
+		return "", errFileShredded()
+	}
 	if keys.IsSealedObject(att.ObjectKey) {
 		return "", storage.ErrUnsupported
 	}

@@ -72,6 +72,12 @@ type Submission struct {
 	ReviewerID *string   `json:"reviewer_id"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// ShreddedAt is when retention shredded the submission's texts, comments and
+	// evidence (ADR 0030): its record stays, its title and body are empty, its files
+	// answer 410.
+	ShreddedAt *time.Time `json:"shredded_at" doc:"When the tenant's retention policy crypto-shredded this dispatched submission's title, texts, comments and evidence (its title and body are then empty, its files answer 410 shredded); null while they exist. The record of what was sent stays."`
+	// RetentionWarnedAt is when the editors of a draft were told it will be deleted.
+	RetentionWarnedAt *time.Time `json:"-"`
 }
 
 // Revision is an immutable snapshot taken at every submit.

@@ -147,6 +147,9 @@ func (s *Service) AddComment(ctx context.Context, a *auth.TenantAccess, submissi
 		if err != nil {
 			return err
 		}
+		if sub.ShreddedAt != nil {
+			return apperr.Shredded("this submission's texts were deleted under the tenant's retention policy; it takes no more comments")
+		}
 		if !capabilities(sub.State, sub.OrganizationID, newActor(a)).Comment {
 			return apperr.New(apperr.KindConflict, apperr.CodeInvalidTransition, "a submission in state "+string(sub.State)+" takes no comments")
 		}

@@ -53,6 +53,9 @@ func (z *sealer) open(ctx context.Context, table, column, rowID, stored string) 
 	if z.key == nil {
 		k, err := z.s.opts.Keys.ExistingSubmissionKey(ctx, z.tenantID, z.submissionID)
 		if err != nil {
+			if gone := z.s.retained(ctx, z.submissionID, err); gone != nil {
+				return "", gone
+			}
 			return "", z.s.unreadable(ctx, z.tenantID, z.submissionID, table, rowID, err)
 		}
 		z.key = &k
@@ -115,10 +118,33 @@ func (s *Service) reportUnreadable(ctx context.Context, err error) error {
 // failure is reported like an unreadable text; anything else means storage is
 // unavailable.
 func (s *Service) StoredFileError(ctx context.Context, tenantID, submissionID, table, rowID string, err error) error {
+	if gone := s.retained(ctx, submissionID, err); gone != nil {
+		return gone
+	}
 	if errors.Is(err, keys.ErrUnreadable) || errors.Is(err, keys.ErrShredded) {
 		return s.unreadable(ctx, tenantID, submissionID, table, rowID, err)
 	}
 	return apperr.Unavailable("storage", err)
+}
+
+// retained explains a missing data key (err is keys.ErrShredded) that retention
+// deleted while the reader was reading (ADR 0030): the submission is gone (404) or
+// shredded (410) by now. It returns nil for any other failure, which is a fault.
+func (s *Service) retained(ctx context.Context, submissionID string, err error) error {
+	if !errors.Is(err, keys.ErrShredded) {
+		return nil
+	}
+	var rows []Submission
+	if qerr := s.db.Conn(ctx).Select("id, shredded_at").Where("id = ?", submissionID).Find(&rows).Error; qerr != nil {
+		return nil
+	}
+	switch {
+	case len(rows) == 0:
+		return apperr.NotFound("submission")
+	case rows[0].ShreddedAt != nil:
+		return apperr.Shredded("this submission's texts and files were deleted under the tenant's retention policy")
+	}
+	return nil
 }
 
 // openBody opens sub's body, once.

@@ -60,6 +60,7 @@ type Service struct {
 	files          *keys.Files
 	listeners      []Listener
 	eventListeners []EventListener
+	retentionHooks RetentionHooks
 }
 
 // Subscribe adds a listener of submissions entering states (the dispatch service). It

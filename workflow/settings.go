@@ -12,10 +12,14 @@ import (
 	"github.com/unionportal/unionportal/auth"
 )
 
-// Settings is a tenant's configuration document: {"workflow": {...}, "dispatch": {...}}.
+// Settings is a tenant's configuration document: {"workflow": {...}, "dispatch": {...},
+// "retention": {...}}.
 type Settings struct {
 	Workflow WorkflowSettings `json:"workflow"`
 	Dispatch DispatchSettings `json:"dispatch"`
+	// Retention says when submissions are deleted or shredded (retention.go). Left out
+	// of a PUT, it is the default: nothing is ever deleted.
+	Retention RetentionSettings `json:"retention"`
 	// Tokens is the tenant's API token policy; its meaning is auth's, which enforces
 	// it. Optional in a PUT (left out: no policy).
 	Tokens auth.TokenPolicy `json:"tokens,omitempty"`
@@ -41,6 +45,52 @@ type DispatchSettings struct {
 	Signatory        Person      `json:"signatory"`
 	// MaxEmailBytes bounds an e-mail; larger evidence is sent as expiring links.
 	MaxEmailBytes int64 `json:"max_email_bytes"`
+}
+
+// RetentionSettings say how long submissions are kept (ADR 0030). Zero means never:
+// the default for all three, so that nothing is deleted until a tenant admin decides.
+type RetentionSettings struct {
+	// DraftDays: a draft nobody changed for this many days is deleted with its files,
+	// its editors told by e-mail 7 days before.
+	DraftDays int `json:"draft_days" doc:"Days after its last change that a draft is deleted, with its evidence; its editors are told 7 days before. 0: never (the default); else 30 to 3650"`
+	// ClosedDays: a withdrawn or rejected submission is deleted this many days after
+	// its last change.
+	ClosedDays int `json:"closed_days" doc:"Days after its last change that a withdrawn or rejected submission is deleted, with its revisions, comments and evidence. 0: never (the default); else 30 to 3650"`
+	// DispatchedYears: a dispatched submission's title, texts, comments and evidence are
+	// shredded this many years after its last change; its record of what was sent stays.
+	DispatchedYears int `json:"dispatched_years" doc:"Years after its last change (its dispatch, or a later comment) that a dispatched submission's title, texts, comments and evidence are crypto-shredded; the record of what was sent (date, recipients, Message-ID, hashes) and the audit trail stay. 0: never (the default); else 1 to 100"`
+}
+
+// The bounds of the retention settings.
+const (
+	MinRetentionDays  = 30
+	MaxRetentionDays  = 3650
+	MaxRetentionYears = 100
+	// RetentionWarningDays is how long before its deletion a draft's editors are told.
+	RetentionWarningDays = 7
+)
+
+// Never reports whether the settings delete nothing.
+func (r RetentionSettings) Never() bool {
+	return r.DraftDays == 0 && r.ClosedDays == 0 && r.DispatchedYears == 0
+}
+
+// validate names each bad field, under prefix.
+func (r RetentionSettings) validate(prefix string) []apperr.FieldError {
+	var f []apperr.FieldError
+	days := func(field string, v int) {
+		if v != 0 && (v < MinRetentionDays || v > MaxRetentionDays) {
+			f = append(f, apperr.FieldError{Field: prefix + "." + field,
+				Message: fmt.Sprintf("expected 0 (never) or %d to %d days", MinRetentionDays, MaxRetentionDays)})
+		}
+	}
+	days("draft_days", r.DraftDays)
+	days("closed_days", r.ClosedDays)
+	if r.DispatchedYears < 0 || r.DispatchedYears > MaxRetentionYears {
+		f = append(f, apperr.FieldError{Field: prefix + ".dispatched_years",
+			Message: fmt.Sprintf("expected 0 (never) or 1 to %d years", MaxRetentionYears)})
+	}
+	return f
 }
 
 // Mailbox is a name and an address.
@@ -142,6 +192,7 @@ func (s *Settings) Validate() error {
 	if d.MaxEmailBytes < 1<<20 || d.MaxEmailBytes > 100<<20 {
 		add("dispatch.max_email_bytes", "expected 1 MiB to 100 MiB, in bytes")
 	}
+	f = append(f, s.Retention.validate("retention")...)
 	f = append(f, s.Tokens.Validate("tokens")...)
 	if len(f) > 0 {
 		return apperr.Invalid("the settings are invalid", f...)

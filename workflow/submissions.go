@@ -37,18 +37,20 @@ type SubmissionView struct {
 
 // SubmissionSummary is a list item: a submission without its body.
 type SubmissionSummary struct {
-	ID             string       `json:"id"`
-	CaseID         string       `json:"case_id"`
-	OrganizationID string       `json:"organization_id"`
-	AuthorID       string       `json:"author_id"`
-	Kind           string       `json:"kind" enum:"submission_kind"`
-	Title          string       `json:"title"`
-	Language       string       `json:"language"`
-	State          State        `json:"state"`
-	Version        int64        `json:"version"`
-	Revision       int          `json:"revision"`
-	CreatedAt      time.Time    `json:"created_at"`
-	UpdatedAt      time.Time    `json:"updated_at"`
+	ID             string    `json:"id"`
+	CaseID         string    `json:"case_id"`
+	OrganizationID string    `json:"organization_id"`
+	AuthorID       string    `json:"author_id"`
+	Kind           string    `json:"kind" enum:"submission_kind"`
+	Title          string    `json:"title"`
+	Language       string    `json:"language"`
+	State          State     `json:"state"`
+	Version        int64     `json:"version"`
+	Revision       int       `json:"revision"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	// ShreddedAt: see Submission.
+	ShreddedAt     *time.Time   `json:"shredded_at"`
 	AllowedActions []Action     `json:"allowed_actions" gorm:"-"`
 	Capabilities   Capabilities `json:"capabilities" gorm:"-"`
 	// Whether the caller contributed to it, or approved its current revision: read with
@@ -160,9 +162,10 @@ func (s *Service) view(ctx context.Context, a *auth.TenantAccess, sub *Submissio
 	if err := s.db.Conn(ctx).Model(&Approval{}).Where("submission_id = ? AND revision = ?", sub.ID, sub.Revision).Count(&n).Error; err != nil {
 		return nil, err
 	}
+	caps := capabilities(sub.State, sub.OrganizationID, who)
+	caps.Comment = caps.Comment && sub.ShreddedAt == nil // its content is gone (ADR 0030)
 	return &SubmissionView{Submission: *sub, AllowedActions: allowedActions(sub.State, sub.OrganizationID, who),
-		Capabilities: capabilities(sub.State, sub.OrganizationID, who),
-		Approvals:    int(n), RequiredApprovals: st.Workflow.RequiredApprovals}, nil
+		Capabilities: caps, Approvals: int(n), RequiredApprovals: st.Workflow.RequiredApprovals}, nil
 }
 
 // editable loads a submission, locked, for a change its caller may make in its state,
@@ -380,7 +383,7 @@ func (s *Service) ListSubmissions(ctx context.Context, a *auth.TenantAccess, f L
 	uid := a.Principal.User.ID
 	// Scanned by hand: this is the portal's hottest read, and gorm's reflective scan
 	// costs more than the query itself.
-	res, err := q.Select(`id, case_id, organization_id, author_id, kind, title, language, state, version, revision, created_at, updated_at,
+	res, err := q.Select(`id, case_id, organization_id, author_id, kind, title, language, state, version, revision, created_at, updated_at, shredded_at,
 		EXISTS (SELECT 1 FROM submission_contributors sc WHERE sc.submission_id = submissions.id AND sc.user_id = ?) AS contributed,
 		EXISTS (SELECT 1 FROM approvals ap WHERE ap.submission_id = submissions.id AND ap.revision = submissions.revision
 			AND ap.reviewer_id = ?) AS approved_by_me`, uid, uid).
@@ -393,7 +396,7 @@ func (s *Service) ListSubmissions(ctx context.Context, a *auth.TenantAccess, f L
 	for res.Next() {
 		var r SubmissionSummary
 		if err := res.Scan(&r.ID, &r.CaseID, &r.OrganizationID, &r.AuthorID, &r.Kind, &r.Title, &r.Language, &r.State,
-			&r.Version, &r.Revision, &r.CreatedAt, &r.UpdatedAt, &r.Contributed, &r.ApprovedByMe); err != nil {
+			&r.Version, &r.Revision, &r.CreatedAt, &r.UpdatedAt, &r.ShreddedAt, &r.Contributed, &r.ApprovedByMe); err != nil {
 			return nil, "", err
 		}
 		rows = append(rows, r)
@@ -408,6 +411,7 @@ func (s *Service) ListSubmissions(ctx context.Context, a *auth.TenantAccess, f L
 		who.contributor, who.approved = items[i].Contributed, items[i].ApprovedByMe
 		items[i].AllowedActions = allowedActions(items[i].State, items[i].OrganizationID, who)
 		items[i].Capabilities = capabilities(items[i].State, items[i].OrganizationID, who)
+		items[i].Capabilities.Comment = items[i].Capabilities.Comment && items[i].ShreddedAt == nil
 	}
 	return items, next, nil
 }

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/unionportal/unionportal/database"
-	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/workflow"
 )
 

@@ -68,6 +68,10 @@ commands:
                    must not have the tenant); the tenant's key is wrapped again
                    under this installation's master key; a damaged or altered
                    file is refused whole
+  admin retention [--dry-run] [--tenant SLUG]
+                   apply the tenants' retention policies now (the daily job does
+                   it too); --dry-run lists what would be warned, deleted or
+                   shredded (ids, states, ages) and changes nothing
 
 flags:
   --config FILE    read settings from FILE (KEY=value lines); the environment wins
@@ -94,8 +98,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		cmd, rest = "audit verify", rest[1:]
 	}
 	if cmd == "admin" {
-		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "export", "import", "generate-master-key", "rotate-master-key", "encrypt-existing"}, rest[0]) {
-			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, export, import, generate-master-key, rotate-master-key or encrypt-existing\n\n%s", usage)
+		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "export", "import", "generate-master-key", "rotate-master-key", "encrypt-existing", "retention"}, rest[0]) {
+			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, export, import, generate-master-key, rotate-master-key, encrypt-existing or retention\n\n%s", usage)
 			return exitUsage
 		}
 		cmd, rest = "admin "+rest[0], rest[1:]
@@ -106,7 +110,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	configFile := fs.String("config", "", "settings file")
 	var demo *bool
 	var email, name, tenant, scopes, expires, file, healthURL *string
-	var checkDatabase *bool
+	var checkDatabase, dryRun *bool
 	var timeout *time.Duration
 	crypto := &exportCrypto{}
 	switch cmd {
@@ -131,6 +135,9 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		file = fs.String("in", "", "the export to restore")
 		fs.StringVar(&crypto.identityFile, "identity-file", "", "an age identities file (AGE-SECRET-KEY-1…) that opens the export")
 		fs.StringVar(&crypto.passphraseFile, "passphrase-file", "", "open the export with the passphrase on the file's first line instead")
+	case "admin retention":
+		tenant = fs.String("tenant", "", "only this tenant (its slug)")
+		dryRun = fs.Bool("dry-run", false, "list what is due and change nothing")
 	case "audit verify":
 		tenant = fs.String("tenant", "", "verify only this tenant's chain (its slug)")
 	case "healthcheck":
@@ -235,6 +242,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			return exitUsage
 		}
 		err = importTenant(ctx, cfg, log, *file, crypto, stderr)
+	case "admin retention":
+		err = retention(ctx, cfg, log, *tenant, *dryRun, stdout)
 	}
 	if err != nil {
 		printErr(stderr, err)

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/unionportal/unionportal/database"
-	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/internal/testrig"
+	"github.com/unionportal/unionportal/keys"
 )
 
 // scaleOutApprovals is how many submissions are approved while a worker is killed.

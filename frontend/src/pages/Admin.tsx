@@ -20,6 +20,17 @@ function problemText(err: unknown): string {
 
 const recipientList = (rs: Recipient[]) => rs.map((r) => `${r.address} (${r.kind})`).join(', ') || '—'
 
+type Retention = Settings['retention']
+/** deletesMore reports whether next deletes something sooner than before did (0 is never). */
+export function deletesMore(before: Retention, next: Retention): boolean {
+  const sooner = (was: number, now: number) => now > 0 && (was === 0 || now < was)
+  return (
+    sooner(before.draft_days, next.draft_days) ||
+    sooner(before.closed_days, next.closed_days) ||
+    sooner(before.dispatched_years, next.dispatched_years)
+  )
+}
+
 /** Admin: the tenant's settings, its members and their roles, and invitations. */
 export function Admin({ tenant }: { tenant: string }) {
   useLocale()
@@ -49,6 +60,8 @@ function SettingsForm({ tenant }: { tenant: string }) {
   if (!st) return error ? <p class="error" role="alert">{error}</p> : null
   const d = st.dispatch
   const setD = (patch: Partial<Settings['dispatch']>) => setSt({ ...st, dispatch: { ...d, ...patch } })
+  const ret = st.retention
+  const setRet = (patch: Partial<Settings['retention']>) => setSt({ ...st, retention: { ...ret, ...patch } })
   const setR = (i: number, patch: Partial<Recipient>) => setD({ recipients: d.recipients.map((r, j) => (j === i ? { ...r, ...patch } : r)) })
 
   async function save(e: Event) {
@@ -56,6 +69,10 @@ function SettingsForm({ tenant }: { tenant: string }) {
     // Changing where letters go is an act that matters: say what will happen first.
     if (saved && recipientList(saved.dispatch.recipients) !== recipientList(d.recipients)) {
       if (!window.confirm(t('admin.confirmRecipients', { list: recipientList(d.recipients) }))) return
+    }
+    // So is deleting for good: say so before a policy that deletes more takes effect.
+    if (saved && deletesMore(saved.retention, ret)) {
+      if (!window.confirm(t('admin.confirmRetention'))) return
     }
     try {
       const s = await must(api.PUT('/tenants/{tenant}/settings', { params: { path: { tenant } }, body: st! }))
@@ -77,6 +94,15 @@ function SettingsForm({ tenant }: { tenant: string }) {
       ) : (
         <input id={id} type="text" value={value} onInput={(e) => on(e.currentTarget.value)} />
       )}
+    </>
+  )
+  // A retention period: a number (0: never), with what it means below it.
+  const period = (id: string, label: MessageKey, help: MessageKey, value: number, max: number, on: (v: number) => void) => (
+    <>
+      <label for={id}>{t(label)}</label>
+      <input id={id} type="number" min={0} max={max} step={1} value={value} aria-describedby={id + '-help'}
+        onInput={(e) => on(Math.trunc(Number(e.currentTarget.value) || 0))} />
+      <p id={id + '-help'} class="muted">{t(help)}</p>
     </>
   )
   return (
@@ -129,6 +155,15 @@ function SettingsForm({ tenant }: { tenant: string }) {
         {field('place', 'admin.place', d.letterhead.place, (v) => setD({ letterhead: { ...d.letterhead, place: v } }))}
         {field('signatory', 'admin.signatoryName', d.signatory.name, (v) => setD({ signatory: { ...d.signatory, name: v } }))}
         {field('signatory-title', 'admin.signatoryTitle', d.signatory.title, (v) => setD({ signatory: { ...d.signatory, title: v } }))}
+        <fieldset aria-describedby="retention-intro">
+          <legend>{t('admin.retention')}</legend>
+          <p id="retention-intro" class="muted">{t('admin.retentionIntro')}</p>
+          {period('draft-days', 'admin.draftDays', 'admin.draftDaysHelp', ret.draft_days, 3650, (v) => setRet({ draft_days: v }))}
+          {period('closed-days', 'admin.closedDays', 'admin.closedDaysHelp', ret.closed_days, 3650, (v) => setRet({ closed_days: v }))}
+          {period('dispatched-years', 'admin.dispatchedYears', 'admin.dispatchedYearsHelp', ret.dispatched_years, 100, (v) =>
+            setRet({ dispatched_years: v }),
+          )}
+        </fieldset>
         {error && <p class="error" role="alert">{error}</p>}
         {status && <p class="notice" role="status">{status}</p>}
         <button type="submit" class="primary">{t('admin.save')}</button>

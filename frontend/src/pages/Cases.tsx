@@ -96,7 +96,7 @@ export function CaseView({ tenant, id }: { tenant: string; id: string }) {
         {subs.map((s) => (
           <li key={s.id}>
             <time dateTime={s.created_at}>{formatDate(s.created_at)}</time>{' '}
-            <a href={`/t/${encodeURIComponent(tenant)}/submissions/${encodeURIComponent(s.id)}`}>{s.title}</a>{' '}
+            <a href={`/t/${encodeURIComponent(tenant)}/submissions/${encodeURIComponent(s.id)}`}>{s.title || t('submission.shreddedTitle')}</a>{' '}
             <span class={'state state-' + s.state}>{t(('state.' + s.state) as MessageKey)}</span>
           </li>
         ))}

@@ -76,7 +76,7 @@ export function Home({ me }: { me: Me }) {
         {byState.get(state)!.map((s) => (
           <li key={s.id} class="card">
             <a class="title" href={`/t/${encodeURIComponent(tenant.slug)}/submissions/${encodeURIComponent(s.id)}`}>
-              {s.title}
+              {s.title || t('submission.shreddedTitle')}
             </a>
             <span class="meta">
               {t(('kind.' + s.kind) as MessageKey)} · {t('home.updated', { date: formatDate(s.updated_at) })}

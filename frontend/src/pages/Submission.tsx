@@ -90,7 +90,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
       <p>
         <a href="/">{t('submission.back')}</a>
       </p>
-      <h1>{view.title}</h1>
+      <h1>{view.title || t('submission.shreddedTitle')}</h1>
       <p>
         <span class={'state state-' + view.state}>{t(('state.' + view.state) as MessageKey)}</span>{' '}
         <span class="muted">
@@ -101,6 +101,11 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
           )}
         </span>
       </p>
+      {view.shredded_at && (
+        <p class="notice" data-testid="shredded">
+          {t('submission.shredded', { date: formatDate(view.shredded_at) })}
+        </p>
+      )}
       {settings?.dispatch.sandbox && (
         <p class="banner" data-testid="sandbox-banner">
           {t('sandbox.banner', { address: settings.dispatch.sandbox_recipient || '—' })}

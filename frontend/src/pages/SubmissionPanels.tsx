@@ -158,7 +158,19 @@ export function Dispatches({ tenant, id, state, onSettled }: { tenant: string; i
                 </li>
               ))}
             </ul>
-            {d.state === 'sent' && (
+            {d.shredded_at && (
+              <>
+                <p class="muted">{t('dispatch.shredded', { date: formatDate(d.shredded_at) })}</p>
+                <ul>
+                  {d.sent_files.map((f, i) => (
+                    <li key={i}>
+                      {t(f.role === 'letter' ? 'dispatch.fileLetter' : 'dispatch.fileEvidence')}: <code class="hash">{f.sha256}</code>
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
+            {d.state === 'sent' && !d.shredded_at && (
               <p>
                 <a href={base + encodeURIComponent(d.id) + '/letter.pdf'} download>
                   {t('dispatch.asSent')}
