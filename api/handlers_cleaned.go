@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -39,7 +38,7 @@ func (s *Server) wantsCleaned(c echo.Context) (bool, error) {
 	return !entitled, nil
 }
 
-// cleanedDownload writes the copy without identifying metadata to a temporary file and
+// cleanedDownload writes the copy without identifying metadata to an encrypted spool and
 // serves it, Ranges included. Its ETag is the copy's own hash: a cleaned PDF carries the
 // time it was cleaned, so two copies may differ, and a Range resumed with If-Range
 // across them gets the whole new copy.
@@ -54,7 +53,7 @@ func (s *Server) cleanedDownload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	defer func() { f.Close(); os.Remove(f.Name()) }()
+	defer f.Close() // removes the spool
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, att.ContentType)
 	h.Set(echo.HeaderContentDisposition, contentDisposition(att.FileName))

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/scrub"
@@ -24,15 +23,6 @@ type sentCopy struct {
 	size    int64
 	sha256  string
 	cleaned bool
-}
-
-// tempFile is a cleaned copy, removed when the envelope is closed.
-type tempFile struct{ *os.File }
-
-func (t tempFile) Close() error {
-	err := t.File.Close()
-	os.Remove(t.Name())
-	return err
 }
 
 // clean returns what is sent for an evidence file whose object is obj: obj itself when
@@ -54,21 +44,20 @@ func (e *envelope) clean(ctx context.Context, a workflow.Evidence, obj storage.O
 		e.w.s.opts.Logger.WarnContext(ctx, "evidence not sent: its metadata cannot be removed", "attachment_id", a.ID, "reason", r.Reason)
 		return nil, permanentError{fmt.Errorf("evidence file %s (%s): %s", a.ID, oneLine(a.FileName), workflow.CannotCleanMessage)}
 	}
-	f, err := os.CreateTemp("", "unionportal-sent-*")
+	// The cleaned copy waits in an encrypted spool, removed when the envelope is closed.
+	sp, err := keys.NewSpool()
 	if err != nil {
 		return nil, err
 	}
-	tf := tempFile{f}
-	e.open = append(e.open, tf)
+	e.open = append(e.open, sp.Reader()) // its Close removes the spool
 	h := sha256.New()
-	n := &countingWriter{w: io.MultiWriter(f, h)}
-	if err := scrub.Clean(n, ra, size, a.ContentType); err != nil {
+	if err := scrub.Clean(io.MultiWriter(sp, h), ra, size, a.ContentType); err != nil {
 		return nil, permanentError{fmt.Errorf("evidence file %s (%s) could not be cleaned: %w", a.ID, oneLine(a.FileName), err)}
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	if err := sp.Finish(); err != nil {
 		return nil, err
 	}
-	return &sentCopy{body: f, size: n.n, sha256: hex.EncodeToString(h.Sum(nil)), cleaned: true}, nil
+	return &sentCopy{body: sp.Reader(), size: sp.Size(), sha256: hex.EncodeToString(h.Sum(nil)), cleaned: true}, nil
 }
 
 // linkedCopy is what a download link of the e-mail points at.
@@ -101,15 +90,4 @@ func (e *envelope) cleanedForLink(ctx context.Context, a workflow.Evidence) (*li
 		return nil, err
 	}
 	return &linkedCopy{key: key, size: sent.size, sha256: sent.sha256, cleaned: true}, nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
@@ -111,11 +112,6 @@ func (s *Services) Export(ctx context.Context, slug string, w io.Writer, to []ag
 	}
 	gz := gzip.NewWriter(enc)
 	tw := tar.NewWriter(gz)
-	sp, err := newSpool()
-	if err != nil {
-		return nil, err
-	}
-	defer sp.remove()
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		if s.db.Dialect() == database.Postgres {
 			if err := s.db.Conn(ctx).Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").Error; err != nil {
@@ -127,14 +123,14 @@ func (s *Services) Export(ctx context.Context, slug string, w io.Writer, to []ag
 			return err
 		}
 		for _, t := range tables {
-			// Each table goes through the spool: a tar entry needs its size first.
-			sw, err := sp.writer()
+			// Each table goes through an encrypted spool: a tar entry needs its size first.
+			sp, err := keys.NewSpool()
 			if err != nil {
 				return err
 			}
+			defer sp.Remove()
 			h := sha256.New()
-			cw := &countingWriter{w: io.MultiWriter(sw, h)}
-			bw := bufio.NewWriter(cw)
+			bw := bufio.NewWriter(io.MultiWriter(sp, h))
 			enc := json.NewEncoder(bw)
 			var rows int64
 			if err := s.db.DumpRows(ctx, t, tenantID, func(r database.Row) error {
@@ -146,16 +142,13 @@ func (s *Services) Export(ctx context.Context, slug string, w io.Writer, to []ag
 			if err := bw.Flush(); err != nil {
 				return err
 			}
-			if err := sw.Close(); err != nil {
+			if err := sp.Finish(); err != nil {
 				return err
 			}
-			sr, err := sp.reader()
-			if err != nil {
+			if err := writeEntry(tw, "tables/"+t.Table+".jsonl", sp.Size(), sp.Reader()); err != nil {
 				return err
 			}
-			if err := writeEntry(tw, "tables/"+t.Table+".jsonl", cw.n, sr); err != nil {
-				return err
-			}
+			sp.Remove()
 			m.Tables = append(m.Tables, ExportedTable{Name: t.Table, Rows: rows, SHA256: hex.EncodeToString(h.Sum(nil))})
 			progress(fmt.Sprintf("table %s: %d rows", t.Table, rows))
 		}

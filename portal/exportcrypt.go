@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"slices"
 
 	"filippo.io/age"
@@ -68,65 +66,4 @@ func sameStanzas(a, b []*age.Stanza) bool {
 	return slices.EqualFunc(a, b, func(x, y *age.Stanza) bool {
 		return slices.Equal(x.Args, y.Args) && x.Type == y.Type && bytes.Equal(x.Body, y.Body)
 	})
-}
-
-// spool holds one table's lines until their size is known (a tar entry needs it
-// first), in a temporary file encrypted under a key that exists only in this process's
-// memory: nothing of an export reaches the disk in clear.
-type spool struct {
-	f  *os.File
-	id *age.X25519Identity
-}
-
-func newSpool() (*spool, error) {
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp("", "unionportal-export-*.age")
-	if err != nil {
-		return nil, err
-	}
-	return &spool{f: f, id: id}, nil
-}
-
-// writer empties the spool and encrypts what is written into it; close it before
-// reading.
-func (sp *spool) writer() (io.WriteCloser, error) {
-	if err := sp.f.Truncate(0); err != nil {
-		return nil, err
-	}
-	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	return age.Encrypt(sp.f, sp.id.Recipient())
-}
-
-// reader reads back what the last writer wrote.
-func (sp *spool) reader() (io.Reader, error) {
-	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	r, err := age.Decrypt(bufio.NewReader(sp.f), sp.id)
-	if err != nil {
-		return nil, fmt.Errorf("export: reading back a table: %w", err)
-	}
-	return r, nil
-}
-
-func (sp *spool) remove() {
-	sp.f.Close()
-	os.Remove(sp.f.Name())
-}
-
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

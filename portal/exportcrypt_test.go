@@ -4,53 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"testing"
 
 	"filippo.io/age"
 )
-
-// TestSpoolIsEncrypted: what goes through the export's spool is on disk only
-// encrypted, and reads back whole, table after table.
-func TestSpoolIsEncrypted(t *testing.T) {
-	t.Setenv("TMPDIR", t.TempDir())
-	sp, err := newSpool()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.remove()
-	for _, table := range []string{"The union leader WITNESS-7731 was arrested.\n", "short\n"} {
-		w, err := sp.writer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(w, table); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		raw, err := os.ReadFile(sp.f.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(raw, []byte("WITNESS")) || bytes.Contains(raw, []byte("short")) {
-			t.Fatalf("the spool holds the table in clear: %q", raw)
-		}
-		r, err := sp.reader()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, err := io.ReadAll(r); err != nil || string(got) != table {
-			t.Errorf("read back %q, %v", got, err)
-		}
-	}
-	name := sp.f.Name()
-	sp.remove()
-	if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the spool outlived the export: %v", err)
-	}
-}
 
 // countingIdentity counts the unwraps that reach it.
 type countingIdentity struct {

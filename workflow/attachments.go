@@ -131,11 +131,12 @@ func (s *Service) CheckUpload(ctx context.Context, a *auth.TenantAccess, submiss
 	return err
 }
 
-// Upload stores a file for a submission its caller may edit: streamed to storage with
-// its SHA-256 computed on the way, its type detected from its bytes and checked against
-// AllowedTypes (and against declaredType, when the client gave one), and its size
-// against the limits; then read back for identifying metadata (metadata.go). The row is written only once the object is stored; whatever fails
-// leaves neither row nor object.
+// Upload stores a file for a submission its caller may edit: streamed to storage,
+// encrypted, with its SHA-256 computed on the way, its type detected from its bytes and
+// checked against AllowedTypes (and against declaredType, when the client gave one), and
+// its size against the limits; then inspected for identifying metadata (metadata.go)
+// from an encrypted spool filled on the way. The row is written only once the object is
+// stored; whatever fails leaves neither row nor object.
 func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID, fileName, declaredType string, r io.Reader) (*Attachment, error) {
 	sub, err := s.editable(ctx, a, submissionID, canUpload)
 	if err != nil {
@@ -157,13 +158,20 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 	att := Attachment{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, FileName: SanitizeFileName(fileName),
 		ContentType: contentType, CreatedBy: a.Principal.User.ID}
 	att.ObjectKey = keys.SealedKey(storage.AttachmentKey(sub.TenantID, sub.ID, att.ID))
-	if err := s.store(ctx, a, &att, io.MultiReader(bytes.NewReader(head), r), room); err != nil {
+	// A copy for the metadata inspection, encrypted under a key only this process holds.
+	sp, err := keys.NewSpool()
+	if err != nil {
 		return nil, err
 	}
-	if err := s.inspect(ctx, &att); err != nil {
+	defer sp.Remove()
+	if err := s.store(ctx, a, &att, io.TeeReader(io.MultiReader(bytes.NewReader(head), r), sp), room); err != nil {
+		return nil, err
+	}
+	if err := sp.Finish(); err != nil {
 		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey)
 		return nil, err
 	}
+	s.inspect(ctx, &att, sp)
 	if err := s.record(ctx, a, &att); err != nil {
 		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey)
 		return nil, err

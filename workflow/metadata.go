@@ -6,10 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"os"
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/scrub"
 	"github.com/unionportal/unionportal/storage"
 )
@@ -33,79 +33,57 @@ func CleanStatuses() []string {
 // removed automatically.
 const CannotCleanMessage = "this file's identifying metadata cannot be removed automatically: convert it (e.g. to PDF) or remove it"
 
-// ReaderAt gives random access to an object: the object itself when it has ReadAt
-// (local files, S3 objects), else a temporary copy. The returned function releases it.
+// ReaderAt gives random access to an object at local speed: a copy in an encrypted
+// spool (keys.Spool), made in one sequential read of the object however much the reader
+// then seeks (a PDF parser seeks a lot; each seek on S3 would be a request). The
+// returned function removes it.
 func ReaderAt(obj storage.Object) (io.ReaderAt, int64, func(), error) {
-	size := obj.Info().Size
-	if ra, ok := obj.(io.ReaderAt); ok {
-		return ra, size, func() {}, nil
-	}
-	f, err := os.CreateTemp("", "unionportal-evidence-*")
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	release := func() { f.Close(); os.Remove(f.Name()) }
 	if _, err := obj.Seek(0, io.SeekStart); err != nil {
-		release()
 		return nil, 0, nil, err
 	}
-	n, err := io.Copy(f, obj)
+	sp, err := keys.SpoolFrom(obj)
 	if err != nil {
-		release()
 		return nil, 0, nil, err
 	}
-	return f, n, release, nil
+	return sp, sp.Size(), sp.Remove, nil
 }
 
-// inspect looks for identifying metadata in a stored upload, reading it back from the
-// store (a second pass, random access, bounded memory but for PDF files), and records
-// what it found on att.
-func (s *Service) inspect(ctx context.Context, att *Attachment) error {
-	obj, err := s.openFile(ctx, att)
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
-	ra, size, release, err := ReaderAt(obj)
-	if err != nil {
-		return apperr.Unavailable("storage", err)
-	}
-	defer release()
-	r := scrub.Inspect(ra, size, att.ContentType)
+// inspect looks for identifying metadata in an upload, read from the spool it was
+// copied into on its way to storage, and records what it found on att.
+func (s *Service) inspect(ctx context.Context, att *Attachment, sp *keys.Spool) {
+	r := scrub.Inspect(sp, sp.Size(), att.ContentType)
 	att.MetadataFound, att.CleanStatus = r.Found, string(r.Status)
 	if r.Status == scrub.StatusCannotClean {
 		s.opts.Logger.InfoContext(ctx, "evidence metadata cannot be removed", "attachment_id", att.ID, "reason", r.Reason)
 	}
-	return nil
 }
 
-// CleanedCopy writes a copy of an attachment without its identifying metadata to a
-// temporary file, for a download, and returns it with its SHA-256; the caller closes
-// and removes it. A file that cannot be cleaned is refused with CannotCleanMessage.
-func (s *Service) CleanedCopy(ctx context.Context, att *Attachment, obj storage.Object) (*os.File, string, error) {
+// CleanedCopy writes a copy of an attachment without its identifying metadata to an
+// encrypted spool, for a download, and returns it with its SHA-256; closing it removes
+// it. A file that cannot be cleaned is refused with CannotCleanMessage.
+func (s *Service) CleanedCopy(ctx context.Context, att *Attachment, obj storage.Object) (*keys.SpoolReader, string, error) {
 	ra, size, release, err := ReaderAt(obj)
 	if err != nil {
 		return nil, "", apperr.Unavailable("storage", err)
 	}
 	defer release()
-	f, err := os.CreateTemp("", "unionportal-cleaned-*")
+	sp, err := keys.NewSpool()
 	if err != nil {
 		return nil, "", err
 	}
 	h := sha256.New()
-	err = scrub.Clean(io.MultiWriter(f, h), ra, size, att.ContentType)
+	err = scrub.Clean(io.MultiWriter(sp, h), ra, size, att.ContentType)
 	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
+		err = sp.Finish()
 	}
 	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
+		sp.Remove()
 		if !errors.Is(err, scrub.ErrCannotClean) {
 			s.opts.Logger.WarnContext(ctx, "an evidence file could not be cleaned", "attachment_id", att.ID, "error", err)
 		}
 		return nil, "", &apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeForbidden, Message: CannotCleanMessage}
 	}
-	return f, hex.EncodeToString(h.Sum(nil)), nil
+	return sp.Reader(), hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // MayReadOriginal reports whether the caller may download an attachment as it was

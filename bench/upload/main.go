@@ -45,8 +45,19 @@ var (
 
 func check(err error) {
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
+}
+
+// atExit holds what must be stopped however the benchmark ends (the portal, MinIO):
+// fatalf runs it, since log.Fatal skips deferred calls.
+var atExit []func()
+
+func fatalf(format string, args ...any) {
+	for i := len(atExit) - 1; i >= 0; i-- {
+		atExit[i]()
+	}
+	log.Fatalf(format, args...)
 }
 
 func main() {
@@ -62,6 +73,7 @@ func main() {
 	mio, err := testrig.StartMinIO(ctx, bin, filepath.Join(dir, "minio"))
 	check(err)
 	defer mio.Stop()
+	atExit = append(atExit, func() { mio.Stop() })
 	log.Printf("MinIO on %s", mio.Endpoint)
 
 	portalBin := filepath.Join(dir, "unionportal")
@@ -82,6 +94,7 @@ func main() {
 	portal.Env, portal.Stderr = env, os.Stderr
 	check(portal.Start())
 	defer func() { _ = portal.Process.Kill() }()
+	atExit = append(atExit, func() { _ = portal.Process.Kill() })
 	waitReady(base)
 	token, submission := setup(base)
 	// Start the portal afresh: the set-up logins hashed passwords with argon2id (46 MiB
@@ -96,7 +109,7 @@ func main() {
 	client, err := minio.New(mio.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(mio.AccessKey, mio.SecretKey, "")})
 	check(err)
 	if err := client.MakeBucket(ctx, "baseline", minio.MakeBucketOptions{}); err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	size := int64(*fileMiB) << 20
 	portalUpload := func(n int64) func(i int) {
@@ -140,7 +153,7 @@ func waitReady(base string) {
 			return
 		}
 		if i > 100 {
-			log.Fatal("the portal did not start")
+			fatalf("the portal did not start")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -190,7 +203,7 @@ func (c *cookieClient) do(method, path string, body, out any) {
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		msg, _ := io.ReadAll(resp.Body)
-		log.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, msg)
+		fatalf("%s %s: %d %s", method, path, resp.StatusCode, msg)
 	}
 	if len(resp.Cookies()) > 0 {
 		c.cookies = resp.Cookies()
@@ -236,7 +249,7 @@ func upload(base, token, submission string, size int64) {
 	defer resp.Body.Close()
 	if resp.StatusCode != 201 {
 		msg, _ := io.ReadAll(resp.Body)
-		log.Fatalf("upload: %d %s", resp.StatusCode, msg)
+		fatalf("upload: %d %s", resp.StatusCode, msg)
 	}
 }
 
@@ -262,6 +275,6 @@ func procKiB(pid int, field string) int64 {
 			return n
 		}
 	}
-	log.Fatalf("no %s in /proc/%d/status", field, pid)
+	fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }
