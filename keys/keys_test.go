@@ -180,3 +180,36 @@ func TestTenantKeyOfARolledBackTransaction(t *testing.T) {
 		}
 	})
 }
+
+// TestShredTenant: once a tenant's keys are deleted, nothing sealed under them opens,
+// even with every other row kept (a backup), and another tenant is untouched.
+func TestShredTenant(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		s := NewService(db, mustMaster(t))
+		k1, err := s.SubmissionKey(ctx, "t1", "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k2, err := s.SubmissionKey(ctx, "t2", "s2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed := SealField(k1, "secret", "t1", "comments", "body", "c1")
+		if err := s.ShredTenant(ctx, "t1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ExistingSubmissionKey(ctx, "t1", "s1"); !errors.Is(err, ErrShredded) {
+			t.Errorf("s1's key after its tenant was shredded: %v", err)
+		}
+		// A new tenant key, made on demand, opens nothing of the old one's.
+		if k, err := s.SubmissionKey(ctx, "t1", "s1"); err != nil || k == k1 {
+			t.Fatalf("a fresh key: %v", err)
+		} else if _, err := OpenField(k, sealed, "t1", "comments", "body", "c1"); !errors.Is(err, ErrCannotOpen) {
+			t.Errorf("the old ciphertext under a fresh key: %v", err)
+		}
+		if k, err := s.ExistingSubmissionKey(ctx, "t2", "s2"); err != nil || k != k2 {
+			t.Errorf("another tenant's key: %v", err)
+		}
+	})
+}

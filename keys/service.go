@@ -183,6 +183,26 @@ func (s *Service) ShredSubmission(ctx context.Context, submissionID string) erro
 	return s.db.Conn(ctx).Where("submission_id = ?", submissionID).Delete(&submissionKey{}).Error
 }
 
+// ShredTenant deletes a tenant's key and its submissions' keys: whatever they
+// encrypted (texts, files, webhook secrets), in the database, the store and every backup,
+// can no longer be read. Removing the tenant's rows and files is its owners' work; this
+// comes first. Another process that still holds the tenant's key in memory keeps it
+// until it restarts, but the rows it would open go with the tenant.
+func (s *Service) ShredTenant(ctx context.Context, tenantID string) error {
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.db.Conn(ctx).Where("tenant_id = ?", tenantID).Delete(&submissionKey{}).Error; err != nil {
+			return err
+		}
+		return s.db.Conn(ctx).Where("tenant_id = ?", tenantID).Delete(&tenantKey{}).Error
+	})
+	if err == nil {
+		s.mu.Lock()
+		delete(s.tenants, tenantID)
+		s.mu.Unlock()
+	}
+	return err
+}
+
 // RotateMaster re-wraps every tenant key not wrapped by the current master key, one
 // tenant per transaction, so that it can be interrupted and run again; the data and
 // the submission keys are untouched. It returns how many keys it re-wrapped.
