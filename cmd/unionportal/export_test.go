@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,19 +21,8 @@ import (
 // the submission's sealed body and whose audit chain verifies; a second import, a
 // wrong identity or passphrase and a damaged file are refused with status 1.
 func TestExportImportCommands(t *testing.T) {
-	ctx := context.Background()
 	from := []string{"UNIONPORTAL_DATA_DIR=" + t.TempDir()}
-	cfg, err := loadConfig(from, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := seedDemo(ctx, a, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	a, _ := demoApp(t, from)
 	a.close()
 
 	dir := t.TempDir()

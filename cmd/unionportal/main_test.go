@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -555,4 +556,22 @@ func grepText(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// demoApp opens the portal configured by env, seeded with the demo data; the caller
+// closes it.
+func demoApp(t *testing.T, env []string) (*app, *Config) {
+	t.Helper()
+	cfg, err := loadConfig(env, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seedDemo(context.Background(), a, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	return a, cfg
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -86,17 +85,7 @@ func TestMasterKey(t *testing.T) {
 func TestEncryptExistingCommand(t *testing.T) {
 	ctx := context.Background()
 	env := []string{"UNIONPORTAL_DATA_DIR=" + t.TempDir()}
-	cfg, err := loadConfig(env, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := seedDemo(ctx, a, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	a, cfg := demoApp(t, env)
 	if err := a.db.Conn(ctx).Exec("UPDATE submissions SET body = 'The Jogorku Kenesh adopted the law.'").Error; err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +94,8 @@ func TestEncryptExistingCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "sealed 1 text(s)") || !strings.Contains(stdout, "nothing is left in clear") {
 		t.Fatalf("encrypt-existing: %d\n%s\n%s", code, stdout, stderr)
 	}
-	if a, err = newApp(ctx, cfg, slog.New(slog.DiscardHandler)); err != nil {
+	a, err := newApp(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.close()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -16,17 +15,7 @@ import (
 func TestRetentionCommand(t *testing.T) {
 	ctx := context.Background()
 	env := []string{"UNIONPORTAL_DATA_DIR=" + t.TempDir()}
-	cfg, err := loadConfig(env, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := seedDemo(ctx, a, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	a, cfg := demoApp(t, env)
 	tenantID, err := auth.TenantIDBySlug(ctx, a.db, "industriall")
 	if err != nil {
 		t.Fatal(err)
