@@ -20,7 +20,8 @@ import (
 //     the request timeout plus BodyReadTimeout;
 //   - an upload or a download has no fixed deadline but a minimum rate: it is cut off
 //     when fewer than MinTransferBytes moved in TransferWindow, so a trickling client
-//     cannot hold one of the few upload slots;
+//     cannot hold one of the few upload slots; the answer's window starts with its
+//     first byte (an upload is answered once its whole body was stored);
 //   - one address may hold at most MaxPublicPerAddress unauthenticated requests at once.
 //
 // Headers must arrive within ReadHeaderTimeout and an idle connection closes after
@@ -50,8 +51,9 @@ func (s *Server) slowClients() echo.MiddlewareFunc {
 					f.start()
 					req.Body = &floorReader{deadlineReader: deadlineReader{ReadCloser: req.Body, clear: func() { _ = f.set(time.Time{}) }}, floor: f}
 				}
+				// The answer's floor starts with its first byte: an upload's answer comes
+				// only after the whole body was read and stored, however long that took.
 				w := &rateFloor{set: rc.SetWriteDeadline, min: s.opts.MinTransferBytes, window: s.opts.TransferWindow}
-				w.start()
 				res.Writer = &floorWriter{ResponseWriter: res.Writer, floor: w}
 				return next(c)
 			}
@@ -128,10 +130,24 @@ func (r *floorReader) Read(p []byte) (int, error) {
 
 type floorWriter struct {
 	http.ResponseWriter
-	floor *rateFloor
+	floor   *rateFloor
+	started bool
+}
+
+func (w *floorWriter) WriteHeader(code int) {
+	w.begin()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *floorWriter) begin() {
+	if !w.started {
+		w.started = true
+		w.floor.start()
+	}
 }
 
 func (w *floorWriter) Write(p []byte) (int, error) {
+	w.begin()
 	// Large writes go in pieces, so a slow reader is measured while one write blocks.
 	written := 0
 	for len(p) > 0 {

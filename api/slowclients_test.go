@@ -104,6 +104,34 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 			w.editorA1.upload(201, sub.ID, "quick.txt", "text/plain", []byte("quick\n"))
 		})
 
+		t.Run("steady upload longer than the window", func(t *testing.T) {
+			// 4 KiB every 100 ms, above the floor, for a second and a half: five windows
+			// pass before the answer is written, and it must still reach the client.
+			const boundary = "b0undary"
+			preamble := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"steady.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+			epilogue := "\r\n--" + boundary + "--\r\n"
+			const chunk, chunks = 4096, 15
+			var sub struct{ ID string }
+			w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+				"kind": "follow_up", "title": "T", "body": "B", "language": "en"}).json(t, &sub)
+			head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nCookie: %s=%s\r\nX-CSRF-Token: %s\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n",
+				subPath(sub.ID, "/attachments"), w.editorA1.cookie.Name, w.editorA1.cookie.Value, w.editorA1.csrf, boundary,
+				len(preamble)+chunk*chunks+len(epilogue))
+			conn, r := rawRequest(t, addr, head, preamble)
+			for i := 0; i < chunks; i++ {
+				time.Sleep(100 * time.Millisecond)
+				if _, err := conn.Write([]byte(strings.Repeat("s", chunk))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := conn.Write([]byte(epilogue)); err != nil {
+				t.Fatal(err)
+			}
+			if got := status(t, conn, r, patience); got != http.StatusCreated {
+				t.Errorf("steady upload: status %d, want 201", got)
+			}
+		})
+
 		t.Run("slow login bodies", func(t *testing.T) {
 			head := "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n"
 			type open struct {
