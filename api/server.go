@@ -24,6 +24,7 @@ import (
 
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/clientip"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/logctx"
 	"github.com/unionportal/unionportal/webhook"
@@ -44,6 +45,9 @@ type Options struct {
 	// TrustedProxies are the networks whose X-Forwarded-For header is believed when
 	// finding a client's address. Without any, the connection's address is used.
 	TrustedProxies []*net.IPNet
+	// IPRetention is how much of a client's address is stored and logged (the zero
+	// value: its network only). Limits per address work on the whole address in memory.
+	IPRetention clientip.Retention
 	// Checks are what /readyz verifies, such as the database and the storage.
 	Checks []Check
 	// Version is reported by /healthz.
@@ -148,7 +152,7 @@ func New(opts Options) *Server {
 
 	e.Pre(dropInvalidRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
-	e.Use(logContext)
+	e.Use(s.logContext)
 	e.Use(traceRequests)
 	e.Use(s.accessLog())
 	e.Use(s.recoverPanics())

@@ -19,6 +19,7 @@ import (
 
 	gbytes "github.com/labstack/gommon/bytes"
 
+	"github.com/unionportal/unionportal/clientip"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/keys"
 )
@@ -47,6 +48,8 @@ type Config struct {
 	LogLevel        string
 	MaxBodyBytes    int64
 	TrustedProxies  []*net.IPNet
+	// IPRetention is how much of a client's address is stored and logged.
+	IPRetention clientip.Retention
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
 	MaxFileBytes    int64
@@ -284,6 +287,10 @@ var settings = []setting{
 			c.TrustedProxies = append(c.TrustedProxies, n)
 		}
 		return nil
+	}},
+	{"IP_RETENTION", "truncated", "truncated (the network: /24 for IPv4, /48 for IPv6), full or none", func(c *Config, v string) (err error) {
+		c.IPRetention, err = clientip.Parse(v)
+		return err
 	}},
 }
 
