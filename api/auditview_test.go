@@ -29,6 +29,11 @@ func auditView(t *testing.T, c *client, path string) []audit.Event {
 			NextCursor string `json:"next_cursor"`
 		}
 		r.json(t, &page)
+		for _, e := range page.Items {
+			if slices.ContainsFunc(out, func(o audit.Event) bool { return o.ID == e.ID }) {
+				t.Fatalf("event %d (%s) appears twice in %s", e.ID, e.Action, path)
+			}
+		}
 		out = append(out, page.Items...)
 		path = nextLink(t, r)
 		if (path == "") != (page.NextCursor == "") {
@@ -295,6 +300,57 @@ func TestAuditViewCSV(t *testing.T) {
 			if joined[i][0] != strconv.FormatInt(want[i].ID, 10) {
 				t.Errorf("row %d is event %s, want %d", i, joined[i][0], want[i].ID)
 			}
+		}
+	})
+}
+
+// TestAuditViewAccountEvents: the view shows the account events of the tenant's current
+// members, done by them or to them, from when they joined; not their logins, not other
+// people's, not another tenant's.
+func TestAuditViewAccountEvents(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		w := h.world()
+		ctx := context.Background()
+		record := func(action, actorID, objectID string, at time.Time) {
+			t.Helper()
+			if _, err := audit.Record(ctx, db, audit.Entry{ActorID: actorID, Action: action, ObjectType: "user", ObjectID: objectID, IP: "203.0.113.9", At: at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := h.clock.Now()
+		record("factor.added", w.editorA1ID, w.editorA1ID, now)                      // by the member
+		record("factor.reset", w.super.user.ID, w.viewerA2ID, now)                   // to a member, by a superadmin
+		record("factor.removed", w.editorA1ID, w.editorA1ID, now.Add(-24*time.Hour)) // before they joined
+		record("factor.added", w.adminB.user.ID, w.adminB.user.ID, now)              // beta's admin
+		record("token.created", w.editorA1ID, w.editorA1ID, now)                     // not an account event
+
+		alpha := auditView(t, w.adminA, auditPath+"?action=factor.")
+		if len(alpha) != 2 || alpha[0].Action != "factor.reset" || alpha[1].Action != "factor.added" {
+			t.Fatalf("alpha's account events: %+v", alpha)
+		}
+		for _, e := range alpha {
+			if e.TenantID != nil || e.IP != "203.0.113.0/24" {
+				t.Errorf("account event %+v", e)
+			}
+		}
+		if got := auditView(t, w.adminA, auditPath+"?actor_id="+w.super.user.ID+"&action=factor.reset"); len(got) != 1 {
+			t.Errorf("the superadmin's reset by actor: %+v", got)
+		}
+		beta := auditView(t, w.adminB, "/api/v1/tenants/beta/audit-events?action=factor.")
+		if len(beta) != 1 || *beta[0].ActorID != w.adminB.user.ID {
+			t.Errorf("beta's account events: %+v", beta)
+		}
+		// Logins and tokens are the member's own business.
+		for _, e := range auditView(t, w.adminA, auditPath) {
+			if e.TenantID == nil && (strings.HasPrefix(e.Action, "login") || strings.HasPrefix(e.Action, "token.")) {
+				t.Errorf("alpha's view shows %s", e.Action)
+			}
+		}
+		// A member removed is no longer followed.
+		w.adminA.must(204, "DELETE", "/api/v1/tenants/alpha/users/"+w.editorA1ID, nil)
+		if got := auditView(t, w.adminA, auditPath+"?action=factor.added"); len(got) != 0 {
+			t.Errorf("a former member's account events: %+v", got)
 		}
 	})
 }
