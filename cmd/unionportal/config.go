@@ -48,8 +48,6 @@ type Config struct {
 	LogLevel        string
 	MaxBodyBytes    int64
 	TrustedProxies  []*net.IPNet
-	// IPRetention is how much of a client's address is stored and logged.
-	IPRetention clientip.Retention
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
 	MaxFileBytes    int64
@@ -61,6 +59,8 @@ type Config struct {
 	WebhookAllowPrivate bool
 	// WorkerMetricsAddr is where `worker` serves /metrics and /healthz ("" for nowhere).
 	WorkerMetricsAddr string
+	// IPRetention is how much of a client's address is stored and logged.
+	IPRetention clientip.Retention
 	// Master is the master key of encryption at rest (set from UNIONPORTAL_MASTER_KEY, its
 	// file, or the data directory's master.key by loadMasterKey); PreviousMasters are former
 	// ones, during a rotation.
