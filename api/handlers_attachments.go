@@ -154,7 +154,7 @@ func (s *Server) downloadAttachment(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		u, err := s.opts.Workflow.PresignAttachment(ctx, att)
+		u, err := s.opts.Workflow.PresignAttachment(ctx, tenantAccess(c), att)
 		if err == nil {
 			return c.Redirect(http.StatusFound, u)
 		}
@@ -165,7 +165,7 @@ func (s *Server) downloadAttachment(c echo.Context) error {
 			return apperr.Unavailable("storage", err)
 		}
 	}
-	att, obj, err := s.opts.Workflow.OpenAttachment(ctx, tenantAccess(c), c.Param("id"))
+	att, obj, err := s.opts.Workflow.OpenAttachment(ctx, tenantAccess(c), c.Param("id"), workflow.CopyOriginal)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func (s *Server) login(c echo.Context) error {
 		return apperr.Invalid("e-mail and password are required", fields...)
 	}
 	ctx := c.Request().Context()
-	p, token, err := s.opts.Auth.Login(ctx, req.Email, req.Password, c.RealIP(), c.Request().UserAgent())
+	p, token, err := s.opts.Auth.Login(ctx, req.Email, req.Password, c.RealIP())
 	if err != nil {
 		return err
 	}

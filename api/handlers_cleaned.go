@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/workflow"
 )
 
 // wantsCleaned decides which copy of an evidence file a download gives (ADR 0028).
@@ -44,7 +45,7 @@ func (s *Server) wantsCleaned(c echo.Context) (bool, error) {
 // across them gets the whole new copy.
 func (s *Server) cleanedDownload(c echo.Context) error {
 	ctx := c.Request().Context()
-	att, obj, err := s.opts.Workflow.OpenAttachment(ctx, tenantAccess(c), c.Param("id"))
+	att, obj, err := s.opts.Workflow.OpenAttachment(ctx, tenantAccess(c), c.Param("id"), workflow.CopyCleaned)
 	if err != nil {
 		return err
 	}

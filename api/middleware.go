@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/unionportal/unionportal/clientip"
 	"github.com/unionportal/unionportal/logctx"
 )
 
@@ -29,10 +30,13 @@ func dropInvalidRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // logContext gives the request a bag of log attributes, with its id: every line logged
-// with the request's context carries them, and the user and tenant once known.
-func logContext(next echo.HandlerFunc) echo.HandlerFunc {
+// with the request's context carries them, and the user and tenant once known. The
+// context also carries the address retention, which the writers of addresses (the
+// audit trail, sessions) apply.
+func (s *Server) logContext(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := logctx.With(c.Request().Context(), slog.String("request_id", requestID(c)))
+		ctx = clientip.With(ctx, s.opts.IPRetention)
 		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
@@ -44,6 +48,8 @@ func requestID(c echo.Context) string {
 
 // accessLog writes one structured line per request. It logs the path without the query
 // string: queries carry search terms, and what people search for here can be sensitive.
+// Of the client's address it logs what UNIONPORTAL_IP_RETENTION keeps (nothing with
+// none).
 func (s *Server) accessLog() echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus:       true,
@@ -69,16 +75,19 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 			if v.Status >= 500 {
 				level = slog.LevelWarn
 			}
-			// The request id, user and tenant come from the request's log context.
-			s.log.LogAttrs(c.Request().Context(), level, "request",
+			attrs := []slog.Attr{
 				slog.String("method", v.Method),
 				slog.String("path", v.URIPath),
 				slog.String("route", v.RoutePath),
 				slog.Int("status", v.Status),
 				slog.Float64("duration_ms", float64(v.Latency.Microseconds())/1000),
 				slog.Int64("bytes_out", v.ResponseSize),
-				slog.String("remote_ip", v.RemoteIP),
-			)
+			}
+			if ip := s.opts.IPRetention.Keep(v.RemoteIP); ip != "" {
+				attrs = append(attrs, slog.String("remote_ip", ip))
+			}
+			// The request id, user and tenant come from the request's log context.
+			s.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
 			return nil
 		},
 	})

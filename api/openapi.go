@@ -35,6 +35,9 @@ type Doc struct {
 	// List: the response is {"items": [Response...], "next_cursor": "..."}; Paged: the
 	// list takes cursor and limit, and answers a Link header to its next page.
 	List, Paged bool
+	// MaxLimit, when set, is a Paged answer's largest limit and its default (a file of
+	// many rows); otherwise limit is 1-100, 50 by default.
+	MaxLimit int
 	// Multipart: the request is multipart/form-data with one file in the field "file".
 	Multipart bool
 	// Status is the success status; 0 means 200.
@@ -90,6 +93,7 @@ var tags = []struct{ name, segment, description string }{
 	{"meta", "openapi.json", "This document"},
 	{"webhooks", "webhooks", "Webhook endpoints, their delivery log, and the tenant event feed; what the portal sends is under webhooks"},
 	{"events", "events", "The tenant event feed"},
+	{"audit", "audit-events", "The tenant's audit trail, for its admins"},
 }
 
 func tagOf(path string) string {
@@ -103,6 +107,8 @@ func tagOf(path string) string {
 		switch {
 		case seg == "sender-domains":
 			return "settings"
+		case seg == "audit-events.csv":
+			return "audit"
 		case seg == "submissions" && len(segs) > 4 && (segs[4] == "attachments"):
 			return "evidence"
 		case seg == "submissions" && len(segs) > 4 && (segs[4] == "letter.pdf" || segs[4] == "dispatches" || segs[4] == "snapshot"):
@@ -248,7 +254,7 @@ func (g *schemaGen) operation(method, path string, d Doc) (string, map[string]an
 	if d.Paged {
 		params = append(params,
 			param(Param{Name: "cursor", Description: "Where the page starts: the previous page's next_cursor", Schema: map[string]any{"type": "string"}}, "query"),
-			param(Param{Name: "limit", Description: "Items per page (default 50)", Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": 100}}, "query"))
+			limitParam(d.MaxLimit))
 	}
 	for _, h := range d.Headers {
 		params = append(params, param(h, "header"))
@@ -364,6 +370,15 @@ func (g *schemaGen) success(method string, status int, d Doc) map[string]any {
 		ok["headers"] = headers
 	}
 	return ok
+}
+
+// limitParam documents the limit of a paged answer whose largest limit is max (0: the
+// lists' 100, 50 by default).
+func limitParam(max int) map[string]any {
+	if max == 0 {
+		return param(Param{Name: "limit", Description: "Items per page (default 50)", Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": 100}}, "query")
+	}
+	return param(Param{Name: "limit", Description: "Rows per file (default " + strconv.Itoa(max) + ")", Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": max}}, "query")
 }
 
 func param(p Param, in string) map[string]any {

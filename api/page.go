@@ -12,11 +12,17 @@ import (
 // parsePage reads the cursor and limit query parameters of a list whose cursors carry
 // one value of each of keys, in order. Bad values are reported against their field.
 func parsePage(cursor, limit string, keys ...database.Key) (database.Page, error) {
-	p := database.Page{Limit: database.DefaultPageSize}
+	return parsePageSized(cursor, limit, database.DefaultPageSize, database.MaxPageSize, keys...)
+}
+
+// parsePageSized is parsePage for a list whose pages hold def items unless limit asks
+// for another number up to max.
+func parsePageSized(cursor, limit string, def, max int, keys ...database.Key) (database.Page, error) {
+	p := database.Page{Limit: def}
 	if limit != "" {
 		n, err := strconv.Atoi(limit)
-		if err != nil || n < 1 || n > database.MaxPageSize {
-			return p, apperr.Malformed("invalid limit", apperr.FieldError{Field: "limit", Message: "expected an integer from 1 to 100"})
+		if err != nil || n < 1 || n > max {
+			return p, apperr.Malformed("invalid limit", apperr.FieldError{Field: "limit", Message: "expected an integer from 1 to " + strconv.Itoa(max)})
 		}
 		p.Limit = n
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/clientip"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/logctx"
 	"github.com/unionportal/unionportal/webhook"
@@ -44,6 +45,9 @@ type Options struct {
 	// TrustedProxies are the networks whose X-Forwarded-For header is believed when
 	// finding a client's address. Without any, the connection's address is used.
 	TrustedProxies []*net.IPNet
+	// IPRetention is how much of a client's address is stored and logged (the zero
+	// value: its network only). Limits per address work on the whole address in memory.
+	IPRetention clientip.Retention
 	// Checks are what /readyz verifies, such as the database and the storage.
 	Checks []Check
 	// Version is reported by /healthz.
@@ -148,7 +152,7 @@ func New(opts Options) *Server {
 
 	e.Pre(dropInvalidRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
-	e.Use(logContext)
+	e.Use(s.logContext)
 	e.Use(traceRequests)
 	e.Use(s.accessLog())
 	e.Use(s.recoverPanics())
@@ -216,6 +220,16 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, v1+"/tenants/:tenant/invitations", Tenant(auth.PermUserRead), s.listInvitations, Doc{ID: "listInvitations", Summary: "The tenant's invitations, newest first", Response: auth.Invitation{}, List: true, Paged: true})
 	s.route(http.MethodGet, v1+"/tenants/:tenant/invitations/:id", Tenant(auth.PermUserRead), s.getInvitation, Doc{ID: "getInvitation", Summary: "An invitation", Response: auth.Invitation{}})
 	s.route(http.MethodDelete, v1+"/tenants/:tenant/invitations/:id", Tenant(auth.PermUserManage), s.revokeInvitation, Doc{ID: "revokeInvitation", Summary: "Revoke a pending invitation", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodGet, v1+"/tenants/:tenant/audit-events", Tenant(auth.PermAuditRead), s.listAuditEvents, Doc{ID: "listAuditEvents",
+		Summary: "The tenant's audit trail, newest first (tenant admins)",
+		Description: "The tenant's events, and the account events of its current members since they joined (password and second-factor changes; tenant_id null). " +
+			"Events carry ids, actions and short details, never texts; ip is what UNIONPORTAL_IP_RETENTION kept when the event was written.",
+		Response: audit.Event{}, List: true, Paged: true, Query: auditQuery()})
+	s.route(http.MethodGet, v1+"/tenants/:tenant/audit-events.csv", Tenant(auth.PermAuditRead), s.exportAuditEvents, Doc{ID: "exportAuditEvents",
+		Summary: "The tenant's audit trail as CSV, newest first (tenant admins), with the filters of listAuditEvents",
+		Description: "Columns: id, seq, created_at, tenant_id, actor_id, action, object_type, object_id, ip, details, hash. At most limit rows (10000) per file; " +
+			"when there are more, the Link header names the next file. A cell beginning with =, +, -, @, a tab or a carriage return is prefixed with an apostrophe.",
+		Content: "text/csv", Paged: true, MaxLimit: auditCSVRows, Query: auditQuery()})
 	if s.opts.Workflow == nil {
 		return
 	}

@@ -151,22 +151,13 @@ func TestTextInputSweep(t *testing.T) {
 			t.Fatalf("only %d routes swept", swept)
 		}
 
-		// The User-Agent is not user text: a login with a garbled one works, and the
-		// session records it cleaned.
+		// The User-Agent is not user text: a login with a garbled one works (sessions no
+		// longer record it at all: TestSessionKeepsNoUserAgent).
 		anon := h.anonymous()
 		r := anon.doWithHeaders("POST", "/api/v1/auth/login", map[string]string{"email": "editor@alpha.test", "password": testPassword},
 			map[string]string{"User-Agent": badUserAgent})
 		if r.Code != http.StatusOK {
 			t.Fatalf("login with a garbled User-Agent: %d %s", r.Code, r.Body)
-		}
-		var agents []string
-		if err := db.Conn(t.Context()).Table("sessions").Pluck("user_agent", &agents).Error; err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range agents {
-			if strings.ContainsRune(a, 0) || !utf8Valid(a) {
-				t.Errorf("a session records the User-Agent %q", a)
-			}
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/unionportal/unionportal/clientip"
 	"github.com/unionportal/unionportal/database"
 )
 
@@ -31,7 +32,9 @@ type Event struct {
 	Action     string  `json:"action"`
 	ObjectType string  `json:"object_type"`
 	ObjectID   string  `json:"object_id"`
-	// IP is where the actor acted from; shown to tenant admins and superadmins only.
+	// IP is where the actor acted from, as much of it as UNIONPORTAL_IP_RETENTION kept
+	// when the event was written (a network such as 203.0.113.0/24 by default); shown
+	// to tenant admins and superadmins only.
 	IP        string    `json:"ip,omitempty"`
 	Details   string    `json:"details"`
 	CreatedAt time.Time `json:"created_at"`
@@ -52,8 +55,10 @@ func (chainHead) TableName() string { return "event_chain_heads" }
 
 // Entry is what a caller records; Record fills in the chain fields.
 type Entry struct {
-	TenantID   string // "" for a platform event
-	ActorID    string // "" when nobody is logged in
+	TenantID string // "" for a platform event
+	ActorID  string // "" when nobody is logged in
+	// IP is the client's address (or a process marker such as "cli"); Record stores
+	// only what the retention carried by ctx allows (clientip).
 	IP         string
 	Action     string
 	ObjectType string
@@ -63,7 +68,9 @@ type Entry struct {
 }
 
 // Record appends an event to its tenant's chain in the transaction carried by ctx (or
-// in one of its own). Writers of one chain take turns on the chain's head row.
+// in one of its own). Writers of one chain take turns on the chain's head row. Of the
+// entry's address it keeps what ctx's retention allows (clientip.From), so no caller
+// can store more.
 func Record(ctx context.Context, db *database.DB, in Entry) (*Event, error) {
 	details := "{}"
 	if len(in.Details) > 0 {
@@ -74,7 +81,7 @@ func Record(ctx context.Context, db *database.DB, in Entry) (*Event, error) {
 		details = string(b)
 	}
 	e := Event{Chain: in.TenantID, Action: in.Action, ObjectType: in.ObjectType, ObjectID: in.ObjectID,
-		IP: in.IP, Details: details, CreatedAt: in.At.UTC().Truncate(time.Microsecond)}
+		IP: clientip.KeepIn(ctx, in.IP), Details: details, CreatedAt: in.At.UTC().Truncate(time.Microsecond)}
 	if in.TenantID != "" {
 		e.TenantID = &in.TenantID
 	}

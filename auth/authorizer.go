@@ -58,6 +58,8 @@ const (
 	// PermWebhookManage: register, change and remove the tenant's webhook endpoints and
 	// read their delivery logs (tenant admins; migration 00009).
 	PermWebhookManage Permission = "webhook:manage"
+	// PermAuditRead: read the tenant's audit trail (tenant admins; migration 00016).
+	PermAuditRead Permission = "audit:read"
 )
 
 // casbinModel is RBAC with domains: r.sub is a user id (or a role), r.dom a tenant id,

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
@@ -34,8 +35,10 @@ const (
 	loginForget         = time.Hour
 )
 
-// loginLimit is one counter. KeyHash is a SHA-256 of what it counts, so the table holds
-// neither addresses nor e-mail addresses.
+// loginLimit is one counter. KeyHash is an HMAC of what it counts under the secret
+// key, so the table holds neither addresses nor e-mail addresses, nor a hash that could
+// be reversed by trying every address without the key (ADR 0033). The counters work on
+// the whole address, whatever UNIONPORTAL_IP_RETENTION says, and live an hour.
 type loginLimit struct {
 	KeyHash  string `gorm:"primaryKey"`
 	Failures int
@@ -46,14 +49,15 @@ func (loginLimit) TableName() string { return "login_limits" }
 
 // loginKeys are the counters an attempt on email from ip counts against: the pair, then
 // the address.
-func loginKeys(email, ip string) (pair, address string) {
+func (s *Service) loginKeys(email, ip string) (pair, address string) {
 	h := func(parts ...string) string {
-		s := sha256.New()
+		m := hmac.New(sha256.New, s.opts.SecretKey)
+		m.Write([]byte("login-limit"))
 		for _, p := range parts {
-			s.Write([]byte(p))
-			s.Write([]byte{0})
+			m.Write([]byte{0})
+			m.Write([]byte(p))
 		}
-		return hex.EncodeToString(s.Sum(nil))
+		return hex.EncodeToString(m.Sum(nil))
 	}
 	return h("pair", ip, email), h("address", ip)
 }
@@ -108,7 +112,7 @@ var prunes atomic.Uint64
 // password check. A refused attempt is not counted, so waiting is never extended by
 // trying; it answers 429 with the seconds to wait.
 func (s *Service) reserveLogin(ctx context.Context, email, ip string) error {
-	pair, address := loginKeys(email, ip)
+	pair, address := s.loginKeys(email, ip)
 	free := map[string]int{pair: loginFreePerAccount, address: loginFreePerAddress}
 	keys := []string{pair, address}
 	sort.Strings(keys) // one lock order, so two attempts never deadlock
@@ -168,17 +172,25 @@ func (s *Service) reserveLogin(ctx context.Context, email, ip string) error {
 		return nil
 	})
 	if err == nil && prunes.Add(1)%256 == 0 {
-		if perr := s.db.Conn(ctx).Where("last_at < ?", now.Add(-loginForget)).Delete(&loginLimit{}).Error; perr != nil {
+		if _, perr := s.SweepLoginLimits(ctx); perr != nil {
 			s.log.Warn("could not prune login counters", "error", perr)
 		}
 	}
 	return err
 }
 
+// SweepLoginLimits deletes the counters forgotten (no attempt for loginForget), and
+// returns how many. Logins prune now and then; the hourly sweep of serve deletes what
+// a quiet installation would otherwise keep.
+func (s *Service) SweepLoginLimits(ctx context.Context) (int64, error) {
+	res := s.db.Conn(ctx).Where("last_at < ?", s.now().Add(-loginForget)).Delete(&loginLimit{})
+	return res.RowsAffected, res.Error
+}
+
 // refundLogin undoes the attempt of a successful login, in the transaction carried by
 // ctx: the pair starts afresh, and the address gets its attempt back.
 func (s *Service) refundLogin(ctx context.Context, email, ip string) error {
-	pair, address := loginKeys(email, ip)
+	pair, address := s.loginKeys(email, ip)
 	conn := s.db.Conn(ctx)
 	if err := conn.Where("key_hash = ?", pair).Delete(&loginLimit{}).Error; err != nil {
 		return err

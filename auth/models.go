@@ -58,7 +58,9 @@ type Membership struct {
 	UpdatedAt      time.Time `json:"updated_at"`
 }
 
-// Session is a browser login. Only the SHA-256 of its token is stored.
+// Session is a browser login. Only the SHA-256 of its token is stored, and of the
+// address it came from what UNIONPORTAL_IP_RETENTION keeps; no user agent (migration
+// 00016).
 type Session struct {
 	ID         string
 	TokenHash  string
@@ -67,7 +69,6 @@ type Session struct {
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
 	IP         string
-	UserAgent  string
 }
 
 // APIToken is a bearer token for REST clients. Only the SHA-256 of the token is stored;

@@ -44,6 +44,7 @@ var writeScopes = map[Permission]string{
 	PermUserRead:           ScopeWrite,
 	PermUserManage:         ScopeAdmin, // members, roles and invitations
 	PermWebhookManage:      ScopeAdmin,
+	PermAuditRead:          ScopeAdmin, // only read: a token needs read
 	PermCaseRead:           ScopeWrite,
 	PermCaseCreate:         ScopeWrite,
 	PermCaseUpdate:         ScopeWrite,

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/clientip"
 )
 
 // touchInterval is how stale a session's last-seen time or a token's last-used time may
@@ -37,8 +38,9 @@ func validEmail(email string) bool {
 
 // Login checks an e-mail and password and opens a new session, returning the session
 // token to set as a cookie. Attempts are limited per (address, account) and per
-// address, counted before the password is checked (see reserveLogin).
-func (s *Service) Login(ctx context.Context, email, password, ip, userAgent string) (*Principal, string, error) {
+// address, counted before the password is checked (see reserveLogin). The session
+// keeps of ip what ctx's retention allows (clientip), and no user agent.
+func (s *Service) Login(ctx context.Context, email, password, ip string) (*Principal, string, error) {
 	email = NormalizeEmail(email)
 	if err := s.reserveLogin(ctx, email, ip); err != nil {
 		return nil, "", err
@@ -72,7 +74,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 	token := randomToken(32)
 	now := s.now()
 	sess := Session{ID: newID(), TokenHash: hashToken(token), UserID: u.ID, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(s.opts.SessionAbsolute), IP: ip, UserAgent: truncate(userAgent, 512)}
+		ExpiresAt: now.Add(s.opts.SessionAbsolute), IP: clientip.KeepIn(ctx, ip)}
 	joined := false
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		if err := s.refundLogin(ctx, email, ip); err != nil {
@@ -174,11 +176,4 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 // endSessions deletes every session of userID, in the transaction carried by ctx.
 func (s *Service) endSessions(ctx context.Context, userID string) error {
 	return s.db.Conn(ctx).Delete(&Session{}, "user_id = ?", userID).Error
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

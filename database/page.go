@@ -3,6 +3,7 @@ package database
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,6 +35,7 @@ const (
 	KeyText Key = "text" // text such as a name, slug or e-mail: UTF-8 without NUL, at most 1 KiB
 	KeyTime Key = "time" // an RFC 3339 time (the lists write them with nanoseconds)
 	KeyID   Key = "id"   // a UUID in its canonical form
+	KeyInt  Key = "int"  // a non-negative integer in decimal, such as an audit event's row id
 )
 
 // maxCursorText bounds a text value of a cursor; every key the lists use is shorter.
@@ -50,6 +52,9 @@ func (k Key) Valid(v string) bool {
 	case KeyID:
 		u, err := uuid.Parse(v)
 		return err == nil && u.String() == v
+	case KeyInt:
+		n, err := strconv.ParseInt(v, 10, 64)
+		return err == nil && n >= 0 && strconv.FormatInt(n, 10) == v
 	}
 	return false
 }

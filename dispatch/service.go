@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/unionportal/unionportal/apperr"
+	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/keys"
@@ -341,8 +342,9 @@ func (s *Service) Entered(ctx context.Context, e workflow.Entered) error {
 
 // Letter renders the letter of a submission the caller may see: before the final
 // approval as it would be sent today (reviewers preview it before approving), after it
-// from the approval snapshot, as it will be sent. It stops with a render_timeout error
-// when ctx ends or RenderTimeout passes.
+// from the approval snapshot, as it will be sent. Each preview is recorded in the
+// tenant's audit trail (letter.previewed). It stops with a render_timeout error when
+// ctx ends or RenderTimeout passes.
 func (s *Service) Letter(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]byte, error) {
 	v, err := s.wf.Submission(ctx, a, submissionID)
 	if err != nil {
@@ -351,24 +353,42 @@ func (s *Service) Letter(ctx context.Context, a *auth.TenantAccess, submissionID
 	if v.ShreddedAt != nil {
 		return nil, apperr.Shredded("this submission's texts were deleted under the tenant's retention policy; its letter can no longer be rendered")
 	}
+	var l Letter
 	snap, err := s.wf.SnapshotFor(ctx, a.Tenant.ID, v.ID, v.Revision)
+	approved := err == nil
 	switch {
-	case err == nil:
-		l := Letter{Settings: snap.Dispatch, Case: snap.Case.AsCase(), Submission: v.Submission, Date: time.Now(), Sandbox: snap.Dispatch.Sandbox}
-		return s.render(ctx, &l)
+	case approved:
+		l = Letter{Settings: snap.Dispatch, Case: snap.Case.AsCase(), Submission: v.Submission, Date: time.Now(), Sandbox: snap.Dispatch.Sandbox}
 	case apperr.KindOf(err) != apperr.KindNotFound:
 		return nil, err
+	default:
+		c, err := s.wf.Case(ctx, a, v.CaseID)
+		if err != nil {
+			return nil, err
+		}
+		st, err := s.wf.Settings(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		l = Letter{Settings: st.Dispatch, Case: *c, Submission: v.Submission, Date: time.Now(), Sandbox: st.Dispatch.Sandbox}
 	}
-	c, err := s.wf.Case(ctx, a, v.CaseID)
+	pdf, err := s.render(ctx, &l)
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.wf.Settings(ctx, a)
-	if err != nil {
+	// A letter is never shown without its record.
+	if err := s.event(ctx, a, workflow.ActionLetterPreviewed, v.ID, map[string]any{"revision": v.Revision, "approved": approved}); err != nil {
 		return nil, err
 	}
-	l := Letter{Settings: st.Dispatch, Case: *c, Submission: v.Submission, Date: time.Now(), Sandbox: st.Dispatch.Sandbox}
-	return s.render(ctx, &l)
+	return pdf, nil
+}
+
+// event records in the tenant's audit trail an act of the caller on a submission.
+func (s *Service) event(ctx context.Context, a *auth.TenantAccess, action, submissionID string, details map[string]any) error {
+	actor := a.Actor()
+	_, err := audit.Record(ctx, s.db, audit.Entry{TenantID: a.Tenant.ID, ActorID: actor.UserID, IP: actor.IP,
+		Action: action, ObjectType: "submission", ObjectID: submissionID, Details: details, At: s.opts.Now()})
+	return err
 }
 
 // render renders l within RenderTimeout.
@@ -416,7 +436,8 @@ func (s *Service) Dispatches(ctx context.Context, a *auth.TenantAccess, submissi
 }
 
 // AsSent opens the exact letter ("letter.pdf") or manifest ("manifest.json") of a sent
-// dispatch of a submission the caller may see. They never change after sending.
+// dispatch of a submission the caller may see, decrypted, and records the download in
+// the tenant's audit trail (dispatch.file_downloaded). They never change after sending.
 func (s *Service) AsSent(ctx context.Context, a *auth.TenantAccess, dispatchID, which string) (storage.Object, error) {
 	if !database.ValidID(dispatchID) {
 		return nil, apperr.NotFound("dispatch")
@@ -443,6 +464,11 @@ func (s *Service) AsSent(ctx context.Context, a *auth.TenantAccess, dispatchID, 
 	obj, err := s.files.Open(ctx, d.TenantID, d.SubmissionID, key)
 	if err != nil {
 		return nil, s.wf.StoredFileError(ctx, d.TenantID, d.SubmissionID, "dispatches", d.ID, err)
+	}
+	if err := s.event(ctx, a, workflow.ActionDispatchFileDownloaded, d.SubmissionID,
+		map[string]any{"dispatch_id": d.ID, "file": which}); err != nil {
+		obj.Close()
+		return nil, err
 	}
 	return obj, nil
 }

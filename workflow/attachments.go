@@ -352,14 +352,32 @@ func (s *Service) Attachment(ctx context.Context, a *auth.TenantAccess, id strin
 	return &atts[0], nil
 }
 
-// OpenAttachment opens an attachment's content for reading.
-func (s *Service) OpenAttachment(ctx context.Context, a *auth.TenantAccess, id string) (*Attachment, storage.Object, error) {
+// FileCopy is which copy of an evidence file a download gives (ADR 0028).
+type FileCopy string
+
+// The copies of an evidence file.
+const (
+	// CopyOriginal is the file as uploaded, identifying metadata included.
+	CopyOriginal FileCopy = "original"
+	// CopyCleaned is the copy without identifying metadata (CleanedCopy).
+	CopyCleaned FileCopy = "cleaned"
+)
+
+// OpenAttachment opens an attachment's content, decrypted, for a download of the given
+// copy, and records the download in the tenant's audit trail (attachment.downloaded)
+// first: a file is never read without its record.
+func (s *Service) OpenAttachment(ctx context.Context, a *auth.TenantAccess, id string, which FileCopy) (*Attachment, storage.Object, error) {
 	att, err := s.Attachment(ctx, a, id)
 	if err != nil {
 		return nil, nil, err
 	}
 	obj, err := s.openFile(ctx, att)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.event(ctx, a, ActionAttachmentDownloaded, "submission", att.SubmissionID,
+		map[string]any{"attachment_id": att.ID, "copy": which}); err != nil {
+		obj.Close()
 		return nil, nil, err
 	}
 	return att, obj, nil
@@ -387,15 +405,24 @@ func (s *Service) openFile(ctx context.Context, att *Attachment) (storage.Object
 }
 
 // PresignAttachment returns a short-lived download URL, or storage.ErrUnsupported: an
-// encrypted file is only ever served by the portal, decrypted on the way.
-func (s *Service) PresignAttachment(ctx context.Context, att *Attachment) (string, error) {
+// encrypted file is only ever served by the portal, decrypted on the way. A URL given
+// out is recorded as a download of the original (attachment.downloaded, redirect).
+func (s *Service) PresignAttachment(ctx context.Context, a *auth.TenantAccess, att *Attachment) (string, error) {
 	if att.ObjectKey == "" {
 		return "", errFileShredded()
 	}
 	if keys.IsSealedObject(att.ObjectKey) {
 		return "", storage.ErrUnsupported
 	}
-	return s.opts.Storage.PresignGet(ctx, att.ObjectKey, 5*time.Minute, att.FileName)
+	u, err := s.opts.Storage.PresignGet(ctx, att.ObjectKey, 5*time.Minute, att.FileName)
+	if err != nil {
+		return "", err
+	}
+	if err := s.event(ctx, a, ActionAttachmentDownloaded, "submission", att.SubmissionID,
+		map[string]any{"attachment_id": att.ID, "copy": CopyOriginal, "redirect": true}); err != nil {
+		return "", err
+	}
+	return u, nil
 }
 
 // DeleteAttachment removes an attachment from a submission its caller may edit. One

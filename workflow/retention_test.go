@@ -308,7 +308,7 @@ func TestRetentionShredsDispatched(t *testing.T) {
 		if _, err := f.s.Workflow.AddComment(ctx, f.reviewer, sub.ID, "More", nil); apperr.KindOf(err) != apperr.KindGone {
 			t.Errorf("a comment on a shredded submission: %v, want shredded", err)
 		}
-		if _, _, err := f.s.Workflow.OpenAttachment(ctx, f.reviewer, file.ID); apperr.KindOf(err) != apperr.KindGone {
+		if _, _, err := f.s.Workflow.OpenAttachment(ctx, f.reviewer, file.ID, workflow.CopyOriginal); apperr.KindOf(err) != apperr.KindGone {
 			t.Errorf("opening a shredded file: %v, want shredded", err)
 		} else if e, _ := apperr.As(err); e.Code != apperr.CodeShredded {
 			t.Errorf("code %s", e.Code)

@@ -188,18 +188,34 @@ func isBlank(s string) bool {
 	return true
 }
 
+// Reading acts on a submission that the audit trail records (ADR 0033): downloads of
+// evidence, previews of the letter, downloads of what a dispatch sent.
+const (
+	ActionAttachmentDownloaded   = "attachment.downloaded"
+	ActionLetterPreviewed        = "letter.previewed"
+	ActionDispatchFileDownloaded = "dispatch.file_downloaded"
+)
+
+// readActions are the reading acts of members, which a timeline shows to tenant admins
+// and superadmins only.
+var readActions = []string{ActionAttachmentDownloaded, ActionLetterPreviewed, ActionDispatchFileDownloaded}
+
 // Events is a submission's timeline: every audit event about it, oldest first.
 func (s *Service) Events(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]audit.Event, error) {
 	sub, err := s.load(ctx, a, submissionID, false)
 	if err != nil {
 		return nil, err
 	}
+	q := s.db.Conn(ctx).Where("tenant_id = ? AND object_type = 'submission' AND object_id = ?", sub.TenantID, sub.ID)
+	// Where someone acted from, and who read what, are personal data that reviewers and
+	// editors do not need: only tenant admins and superadmins see them.
+	admin := a.Principal.User.IsSuperadmin || a.HasRole(auth.RoleTenantAdmin)
+	if !admin {
+		q = q.Where("action NOT IN ?", readActions)
+	}
 	var out []audit.Event
-	err = s.db.Conn(ctx).Where("tenant_id = ? AND object_type = 'submission' AND object_id = ?", sub.TenantID, sub.ID).
-		Order("seq").Find(&out).Error
-	// Where someone acted from is personal data that reviewers and editors do not need:
-	// only tenant admins and superadmins see it.
-	if !a.Principal.User.IsSuperadmin && !a.HasRole(auth.RoleTenantAdmin) {
+	err = q.Order("seq").Find(&out).Error
+	if !admin {
 		for i := range out {
 			out[i].IP = ""
 		}

@@ -19,6 +19,7 @@ import (
 
 	gbytes "github.com/labstack/gommon/bytes"
 
+	"github.com/unionportal/unionportal/clientip"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/keys"
 )
@@ -58,6 +59,8 @@ type Config struct {
 	WebhookAllowPrivate bool
 	// WorkerMetricsAddr is where `worker` serves /metrics and /healthz ("" for nowhere).
 	WorkerMetricsAddr string
+	// IPRetention is how much of a client's address is stored and logged.
+	IPRetention clientip.Retention
 	// Master is the master key of encryption at rest (set from UNIONPORTAL_MASTER_KEY, its
 	// file, or the data directory's master.key by loadMasterKey); PreviousMasters are former
 	// ones, during a rotation.
@@ -284,6 +287,10 @@ var settings = []setting{
 			c.TrustedProxies = append(c.TrustedProxies, n)
 		}
 		return nil
+	}},
+	{"IP_RETENTION", "truncated", "truncated (the network: /24 for IPv4, /48 for IPv6), full or none", func(c *Config, v string) (err error) {
+		c.IPRetention, err = clientip.Parse(v)
+		return err
 	}},
 }
 

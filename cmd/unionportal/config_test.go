@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/unionportal/unionportal/clientip"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -20,6 +22,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.MaxBodyBytes != 4<<20 {
 		t.Errorf("MaxBodyBytes = %d", c.MaxBodyBytes)
+	}
+	if c.IPRetention != clientip.Truncated {
+		t.Errorf("IPRetention = %s, want truncated by default", c.IPRetention)
 	}
 }
 
@@ -49,6 +54,7 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"UNIONPORTAL_MAX_REQUEST_BYTES=lots", "UNIONPORTAL_MAX_REQUEST_BYTES=\"lots\""},
 		{"UNIONPORTAL_MAX_REQUEST_BYTES=10", "UNIONPORTAL_MAX_REQUEST_BYTES=\"10\""},
 		{"UNIONPORTAL_TRUSTED_PROXIES=10.0.0.0/8,nonsense", "UNIONPORTAL_TRUSTED_PROXIES=\"10.0.0.0/8,nonsense\": \"nonsense\" is not a CIDR"},
+		{"UNIONPORTAL_IP_RETENTION=anonymized", "UNIONPORTAL_IP_RETENTION=\"anonymized\": unknown retention \"anonymized\"; expected truncated"},
 		{"UNIONPORTAL_DATABSE_URL=x", "UNIONPORTAL_DATABSE_URL: unknown setting"},
 	}
 	for _, tt := range tests {
@@ -82,13 +88,14 @@ func TestLoadConfigValid(t *testing.T) {
 		"UNIONPORTAL_BASE_URL=https://portal.example/",
 		"UNIONPORTAL_MAX_REQUEST_BYTES=8MiB",
 		"UNIONPORTAL_TRUSTED_PROXIES=10.0.0.0/8, 192.168.0.0/16",
+		"UNIONPORTAL_IP_RETENTION=none",
 		"UNIONPORTAL_TEST_POSTGRES_URL=ignored", // the rig's variables are not settings
 		"OTHER=ignored",
 	}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Database.Dialect != "postgres" || c.S3UseTLS || c.MaxBodyBytes != 8<<20 || len(c.TrustedProxies) != 2 || c.BaseURL.String() != "https://portal.example" {
+	if c.Database.Dialect != "postgres" || c.S3UseTLS || c.MaxBodyBytes != 8<<20 || len(c.TrustedProxies) != 2 || c.IPRetention != clientip.None || c.BaseURL.String() != "https://portal.example" {
 		t.Errorf("config = %+v", c)
 	}
 }

@@ -73,8 +73,8 @@ const (
 	sweepGrace    = time.Hour
 )
 
-// sweep removes orphaned objects and expired idempotency keys every sweepInterval
-// until ctx ends.
+// sweep removes orphaned objects, expired idempotency keys and forgotten login counters
+// every sweepInterval until ctx ends.
 func (a *app) sweep(ctx context.Context) {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
@@ -95,6 +95,9 @@ func (a *app) sweep(ctx context.Context) {
 			a.log.Warn("sweep of expired idempotency keys failed; retrying next hour", "error", err)
 		} else if keys > 0 {
 			a.log.Info("sweep removed expired idempotency keys", "count", keys)
+		}
+		if _, err := a.auth.SweepLoginLimits(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sweep of forgotten login counters failed; retrying next hour", "error", err)
 		}
 	}
 }
@@ -243,6 +246,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		HTTPS:                cfg.BaseURL.Scheme == "https",
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		TrustedProxies:       cfg.TrustedProxies,
+		IPRetention:          cfg.IPRetention,
 		Version:              buildVersion(),
 		Checks:               []api.Check{{Name: "database", Fn: db.Ping}, {Name: "storage", Fn: a.store.Check}},
 		UI:                   frontend.Assets(),
