@@ -1,6 +1,7 @@
 package scrub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+	"golang.org/x/sync/semaphore"
 )
 
 // pdfInfoKeys are the document information entries reported by name; any other entry
@@ -22,6 +24,24 @@ var pdfInfoKeys = map[string]string{"Author": "author", "Creator": "creator tool
 // process's home: a setting of the library for the whole process, which only this
 // package uses.
 var pdfConfigOnce sync.Once
+
+// PDFMemoryBudget bounds the memory PDF files take while they are read or rewritten:
+// pdfcpu holds a whole file, its streams included, in memory. The files being read at
+// once may together weigh at most this much; a larger file waits for the whole budget
+// and is read alone. Other formats are read in a constant amount of memory.
+const PDFMemoryBudget = 48 << 20
+
+var pdfMemory = semaphore.NewWeighted(PDFMemoryBudget)
+
+// withPDFMemory runs fn with the budget for a file of size bytes taken.
+func withPDFMemory(size int64, fn func() error) error {
+	w := max(1, min(size, PDFMemoryBudget))
+	if err := pdfMemory.Acquire(context.Background(), w); err != nil {
+		return err
+	}
+	defer pdfMemory.Release(w)
+	return fn()
+}
 
 func readPDF(r io.ReaderAt, size int64) (*model.Context, error) {
 	pdfConfigOnce.Do(api.DisableConfigDir)
@@ -39,7 +59,15 @@ func readPDF(r io.ReaderAt, size int64) (*model.Context, error) {
 
 // FindPDF reports the document information entries of a PDF file and its XMP
 // metadata (the document's and any object's).
-func FindPDF(r io.ReaderAt, size int64) ([]string, error) {
+func FindPDF(r io.ReaderAt, size int64) (found []string, err error) {
+	err = withPDFMemory(size, func() error {
+		found, err = findPDF(r, size)
+		return err
+	})
+	return found, err
+}
+
+func findPDF(r io.ReaderAt, size int64) ([]string, error) {
 	ctx, err := readPDF(r, size)
 	if err != nil {
 		return nil, err
@@ -78,6 +106,10 @@ func FindPDF(r io.ReaderAt, size int64) ([]string, error) {
 // pdfcpu rewrites the whole file, so incremental updates that kept older values are
 // gone too. pdfcpu names itself as the producer.
 func CleanPDF(w io.Writer, r io.ReaderAt, size int64) error {
+	return withPDFMemory(size, func() error { return cleanPDF(w, r, size) })
+}
+
+func cleanPDF(w io.Writer, r io.ReaderAt, size int64) error {
 	ctx, err := readPDF(r, size)
 	if err != nil {
 		return err

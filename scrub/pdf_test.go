@@ -35,3 +35,4 @@ func pdfPages(t *testing.T, b []byte) []string {
 	}
 	return pages
 }
+
