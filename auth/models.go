@@ -68,6 +68,9 @@ type Session struct {
 	ExpiresAt  time.Time
 	IP         string
 	UserAgent  string
+	// ReauthenticatedAt is the session's last use of a second factor, or of the password
+	// for a user without one: acts that matter need one within StepUpWindow.
+	ReauthenticatedAt *time.Time
 }
 
 // APIToken is a bearer token for REST clients. Only the SHA-256 of the token is stored;
