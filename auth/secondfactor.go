@@ -227,6 +227,12 @@ func (s *Service) CompleteLogin(ctx context.Context, pendingToken string, in Sec
 		if res.RowsAffected == 0 {
 			return errPendingLoginExpired // completed meanwhile by another request
 		}
+		// Both attempts are given back: the password's (from the address it came from)
+		// and this one's, so that people who log in with a second factor never use up
+		// their office's attempts.
+		if err := s.refundLogin(ctx, u.Email, pl.IP); err != nil {
+			return err
+		}
 		if err := s.refundLogin(ctx, u.Email, ip); err != nil {
 			return err
 		}
