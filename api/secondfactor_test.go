@@ -572,3 +572,22 @@ func TestStepUpRoutes(t *testing.T) {
 		t.Errorf("step-up actions %v", actions)
 	}
 }
+
+// TestResetSecondFactors: an operator removes the factors of someone who lost them all
+// (admin reset-second-factors): their sessions end, and their next login enrols again.
+func TestResetSecondFactors(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		w := h.world()
+		if n, err := h.auth.ResetSecondFactors(context.Background(), "Reviewer@alpha.test"); err != nil || n != 1 {
+			t.Fatalf("reset: %d %v", n, err)
+		}
+		w.reviewerA.must(401, "GET", "/api/v1/me", nil)
+		if _, body := h.passwordOnly("reviewer@alpha.test"); body.SecondFactorRequired || !body.SecondFactorEnrolmentRequired {
+			t.Errorf("login after the reset: %+v", body)
+		}
+		if _, err := h.auth.ResetSecondFactors(context.Background(), "nobody@alpha.test"); err == nil {
+			t.Error("reset of an unknown user")
+		}
+	})
+}

@@ -475,3 +475,33 @@ func methodsOf(factors []Factor) []string {
 func (s *Service) touchFactor(ctx context.Context, id string) error {
 	return s.db.Conn(ctx).Model(&Factor{}).Where("id = ?", id).Update("last_used_at", s.now()).Error
 }
+
+// ResetSecondFactors removes every factor, recovery code and pending login of the user
+// with email and ends their sessions, for an operator on the server (unionportal admin
+// reset-second-factors) when someone lost every factor and recovery code. It returns
+// how many factors were removed.
+func (s *Service) ResetSecondFactors(ctx context.Context, email string) (int64, error) {
+	var u User
+	if err := s.db.Conn(ctx).Where("email = ?", NormalizeEmail(email)).First(&u).Error; err != nil {
+		return 0, notFound(err, "user")
+	}
+	var n int64
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		res := s.db.Conn(ctx).Where("user_id = ?", u.ID).Delete(&Factor{})
+		if res.Error != nil {
+			return res.Error
+		}
+		n = res.RowsAffected
+		for _, m := range []any{&recoveryCode{}, &pendingLogin{}} {
+			if err := s.db.Conn(ctx).Where("user_id = ?", u.ID).Delete(m).Error; err != nil {
+				return err
+			}
+		}
+		if err := s.endSessions(ctx, u.ID); err != nil {
+			return err
+		}
+		return s.recordEvent(ctx, "", Actor{UserID: u.ID, IP: "cli"}, "second_factor.reset", "user", u.ID,
+			map[string]any{"removed": n, "created_by": "command line"})
+	})
+	return n, err
+}
