@@ -1,7 +1,8 @@
 // Package auth owns who may do what: tenants, organizations, users and their
-// memberships, sessions, API tokens, the login rate limit, and authorization (casbin
-// RBAC with one domain per tenant, plus the organization scoping of every
-// tenant-scoped query). It knows nothing of HTTP.
+// memberships, sessions, API tokens, the login rate limit, second factors (TOTP,
+// WebAuthn, recovery codes), pending logins, the tenants' second-factor policy and
+// step-up, and authorization (casbin RBAC with one domain per tenant, plus the
+// organization scoping of every tenant-scoped query). It knows nothing of HTTP.
 package auth
 
 import "time"
