@@ -591,3 +591,24 @@ func TestResetSecondFactors(t *testing.T) {
 		}
 	})
 }
+
+// TestSecurityKeysNeedADomain: a portal reached at an IP address starts, without
+// security keys (a WebAuthn relying party is a domain); authenticator apps still work.
+func TestSecurityKeysNeedADomain(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		h := newHarness(t, db)
+		opts := testAuthOptions
+		opts.Now, opts.Keys, opts.Origin = h.clock.Now, h.keys, "http://127.0.0.1:8080"
+		svc, err := auth.NewService(context.Background(), db, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.auth = svc
+		h.srv = New(Options{Auth: svc, Workflow: h.wf})
+		w := h.world()
+		if r := w.editorA1.do("POST", "/api/v1/me/factors", map[string]string{"type": "webauthn"}); r.Code != 422 || !slices.Equal(fieldNames(r.problem(t)), []string{"type"}) {
+			t.Errorf("a security key on an IP address: %d %s", r.Code, r.Body)
+		}
+		w.editorA1.enrolApp("editor@alpha.test")
+	})
+}

@@ -84,9 +84,11 @@ func NewService(ctx context.Context, db *database.DB, opts Options) (*Service, e
 	if opts.Origin == "" {
 		opts.Origin = DefaultOrigin
 	}
+	// Security keys need the portal at a domain name: a base URL with an IP address
+	// (http://127.0.0.1:8080) leaves them out, with TOTP and recovery codes working.
 	wa, err := newWebAuthn(opts.Origin)
 	if err != nil {
-		return nil, err
+		opts.Logger.Warn("security keys (WebAuthn) are unavailable: "+err.Error(), "origin", opts.Origin)
 	}
 	authz, err := NewAuthorizer(ctx, db, opts.Logger)
 	if err != nil {

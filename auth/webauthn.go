@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/url"
 	"time"
 
@@ -36,7 +37,10 @@ type WebAuthnOptions struct {
 func newWebAuthn(origin string) (*webauthn.WebAuthn, error) {
 	u, err := url.Parse(origin)
 	if err != nil || u.Hostname() == "" {
-		return nil, errors.New("auth: the origin must be a URL such as https://portal.example.org")
+		return nil, errors.New("the origin must be a URL such as https://portal.example.org")
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		return nil, errors.New("the base URL's host is an IP address; security keys are bound to a domain name")
 	}
 	return webauthn.New(&webauthn.Config{
 		RPID:          u.Hostname(),
@@ -131,6 +135,10 @@ func optionsOf(v any) (*WebAuthnOptions, error) {
 // for the browser, and the ceremony to store on the pending factor. Keys the user has
 // registered already are excluded.
 func (s *Service) beginRegistration(ctx context.Context, user User) (*WebAuthnOptions, string, error) {
+	if s.webauthn == nil {
+		return nil, "", apperr.Invalid("security keys are not available here", apperr.FieldError{Field: "type",
+			Message: "security keys need the portal to be reached at a domain name (UNIONPORTAL_BASE_URL); use totp"})
+	}
 	factors, err := s.activeFactors(ctx, user.ID)
 	if err != nil {
 		return nil, "", err
@@ -157,8 +165,8 @@ func errBadCredential(detail string) *apperr.Error {
 // finishRegistration verifies the authenticator's answer to the registration of f and
 // returns the columns that record the credential.
 func (s *Service) finishRegistration(ctx context.Context, user User, f *Factor, answer []byte) (map[string]any, error) {
-	if len(answer) == 0 {
-		return nil, errBadCredential("required: the answer of navigator.credentials.create()")
+	if len(answer) == 0 || s.webauthn == nil {
+		return nil, errBadCredential("required: the answer of navigator.credentials.create(), on a portal reached at a domain name")
 	}
 	sd, ok := s.openCeremony(f.WebAuthnChallenge)
 	if !ok {
@@ -189,7 +197,7 @@ func (s *Service) finishRegistration(ctx context.Context, user User, f *Factor, 
 // options for the browser and the ceremony to store.
 func (s *Service) beginAssertion(user User, factors []Factor) (*WebAuthnOptions, string, error) {
 	creds, _ := credentialsOf(factors)
-	if len(creds) == 0 {
+	if len(creds) == 0 || s.webauthn == nil {
 		return nil, "", nil
 	}
 	assertion, sd, err := s.webauthn.BeginLogin(webauthnUser{user: user, credentials: creds})
@@ -209,7 +217,7 @@ func (s *Service) beginAssertion(user User, factors []Factor) (*WebAuthnOptions,
 // did not move forward (a cloned key) is refused.
 func (s *Service) useWebAuthn(ctx context.Context, user User, factors []Factor, stored *string, answer []byte) (*Factor, bool, error) {
 	sd, ok := s.openCeremony(stored)
-	if !ok || len(answer) == 0 {
+	if !ok || len(answer) == 0 || s.webauthn == nil {
 		return nil, false, nil
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(answer)
