@@ -10,6 +10,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/logctx"
+	"github.com/unionportal/unionportal/workflow"
 )
 
 // Access is what a route requires. Every /api/v1 route declares one where it is
@@ -17,6 +18,43 @@ import (
 type Access struct {
 	kind accessKind
 	perm auth.Permission
+	// stepUp: the route is an act that matters, which needs a recent second factor
+	// (ADR 0032): always, or for the workflow actions whose rule says so.
+	stepUp stepUpKind
+	// enrolment: a session that must first add a second factor may use the route.
+	enrolment bool
+}
+
+type stepUpKind int
+
+const (
+	stepUpNever stepUpKind = iota
+	stepUpAlways
+	stepUpActions
+)
+
+// StepUp marks an act that matters: a session needs a second factor (or, for a user
+// without one, the password) used within the last 10 minutes, and a token the step_up
+// scope; otherwise 401 reauthentication_required. Checked after the permission, so
+// that someone who may not act anyway is not asked to confirm.
+func (a Access) StepUp() Access {
+	a.stepUp = stepUpAlways
+	return a
+}
+
+// StepUpForActions marks the route of workflow actions: the handler asks for a step-up
+// for the actions whose rule says StepUp (approve, sign, reject).
+func (a Access) StepUpForActions() Access {
+	a.stepUp = stepUpActions
+	return a
+}
+
+// DuringEnrolment lets a session whose user must first add a second factor use the
+// route (its profile, its factors, logging out); every other route answers it 403
+// second_factor_enrolment_required.
+func (a Access) DuringEnrolment() Access {
+	a.enrolment = true
+	return a
 }
 
 type accessKind int
@@ -42,6 +80,17 @@ func Platform() Access { return Access{kind: accessPlatform} }
 func Tenant(perm auth.Permission) Access { return Access{kind: accessTenant, perm: perm} }
 
 func (a Access) String() string {
+	s := a.kindString()
+	switch a.stepUp {
+	case stepUpAlways:
+		s += ", step-up"
+	case stepUpActions:
+		s += ", step-up for " + strings.Join(stringsOf(workflow.StepUpActions()), ", ")
+	}
+	return s
+}
+
+func (a Access) kindString() string {
 	switch a.kind {
 	case accessPublic:
 		return "public"
@@ -111,6 +160,10 @@ func (s *Server) guard(access Access) echo.MiddlewareFunc {
 				return err
 			}
 			c.Set(principalKey, p)
+			// A session whose user must have a second factor and has none may only add one.
+			if p.MustEnrol() && !access.enrolment {
+				return auth.EnrolmentRequired()
+			}
 			// A token acts only within its scopes, whatever its holder's roles; checked
 			// before the tenant is looked at, so a refusal says nothing about it.
 			if p.Via == auth.ViaToken && p.Token != nil {
@@ -133,6 +186,11 @@ func (s *Server) guard(access Access) echo.MiddlewareFunc {
 				// Set before the permission check, so that a refusal is audited in the tenant.
 				c.Set(tenantKey, ta)
 				if err := ta.Require(access.perm); err != nil {
+					return err
+				}
+			}
+			if access.stepUp == stepUpAlways {
+				if err := s.opts.Auth.RequireStepUp(ctx, p); err != nil {
 					return err
 				}
 			}

@@ -167,7 +167,8 @@ func TestAPITokens(t *testing.T) {
 		h.world()
 		browser := h.login("reviewer@alpha.test")
 		var tok auth.NewToken
-		browser.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "federation CRM", "can_create_tokens": true}).json(t, &tok)
+		browser.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "federation CRM", "can_create_tokens": true,
+			"scopes": []string{"read", "write", "step_up"}}).json(t, &tok)
 		if !strings.HasPrefix(tok.Token, "up_") || len(tok.Token) < 40 || !strings.HasPrefix(tok.Token, tok.Prefix) {
 			t.Fatalf("token %+v", tok)
 		}

@@ -337,7 +337,7 @@ var (
 	subMicro = regexp.MustCompile(`(\.\d{1,6})\d*Z"`)
 	// What differs between two installations by design: sessions, logins, and the row
 	// ids of audit events (their sequence numbers and hashes are kept).
-	volatile = regexp.MustCompile(`"(csrf_token|last_login_at|last_used_at|request_id)":("[^"]*"|null),?`)
+	volatile = regexp.MustCompile(`"(csrf_token|last_login_at|last_used_at|request_id|step_up_until)":("[^"]*"|null),?`)
 	eventID  = regexp.MustCompile(`\{"id":\d+,`)
 )
 

@@ -16,9 +16,22 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
+// loginResult answers a login: the user and the session's CSRF token, or, for an
+// account with a second factor, second_factor_required with the methods it accepts
+// (and a security-key challenge) while the pending cookie waits for POST
+// /auth/second-factor.
 type loginResult struct {
-	User      auth.User `json:"user"`
-	CSRFToken string    `json:"csrf_token"`
+	User      *auth.User `json:"user,omitempty"`
+	CSRFToken string     `json:"csrf_token,omitempty"`
+	// SecondFactorRequired: the password was right; complete the login with a second
+	// factor within 5 minutes.
+	SecondFactorRequired bool                  `json:"second_factor_required,omitempty"`
+	Methods              []string              `json:"methods,omitempty" enum:"second_factor_method"`
+	WebAuthn             *auth.WebAuthnOptions `json:"webauthn,omitempty"`
+	ExpiresAt            *time.Time            `json:"expires_at,omitempty"`
+	// SecondFactorEnrolmentRequired: your roles require a second factor and you have
+	// none: this session may only add one (POST /me/factors).
+	SecondFactorEnrolmentRequired bool `json:"second_factor_enrolment_required,omitempty"`
 }
 
 func (s *Server) login(c echo.Context) error {
@@ -37,18 +50,28 @@ func (s *Server) login(c echo.Context) error {
 		return apperr.Invalid("e-mail and password are required", fields...)
 	}
 	ctx := c.Request().Context()
-	p, token, err := s.opts.Auth.Login(ctx, req.Email, req.Password, c.RealIP())
+	res, err := s.opts.Auth.Login(ctx, req.Email, req.Password, c.RealIP())
 	if err != nil {
 		return err
 	}
-	// A session that came with the request is replaced, never reused.
+	if res.SecondFactor != nil {
+		return s.pendingAnswer(c, res.SecondFactor)
+	}
+	return s.openSession(c, res.Principal, res.SessionToken)
+}
+
+// openSession sets the cookie of a session just opened, replacing the one that came
+// with the request (never reused), and answers as a login does.
+func (s *Server) openSession(c echo.Context, p *auth.Principal, token string) error {
+	ctx := c.Request().Context()
 	if ck, err := c.Request().Cookie(s.cookieName()); err == nil && ck.Value != "" {
 		if old, err := s.opts.Auth.Authenticate(ctx, ck.Value, "", c.RealIP()); err == nil {
 			_ = s.opts.Auth.Logout(ctx, old)
 		}
 	}
 	c.SetCookie(s.sessionCookie(token, int(s.opts.SessionAbsolute.Seconds())))
-	return c.JSON(http.StatusOK, loginResult{User: p.User, CSRFToken: s.opts.Auth.CSRFToken(p.SessionID)})
+	return c.JSON(http.StatusOK, loginResult{User: &p.User, CSRFToken: s.opts.Auth.CSRFToken(p.SessionID),
+		SecondFactorEnrolmentRequired: p.MustEnrol()})
 }
 
 func (s *Server) sessionCookie(value string, maxAge int) *http.Cookie {
@@ -68,6 +91,9 @@ type meResponse struct {
 	User        auth.User             `json:"user"`
 	Memberships []auth.MembershipView `json:"memberships"`
 	CSRFToken   string                `json:"csrf_token,omitempty"`
+	// SecondFactor: whether you must have one, what you have, and until when this
+	// session is stepped up.
+	SecondFactor auth.SecondFactorStatus `json:"second_factor"`
 }
 
 func (s *Server) me(c echo.Context) error {
@@ -76,7 +102,11 @@ func (s *Server) me(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp := meResponse{User: p.User, Memberships: ms}
+	sf, err := s.opts.Auth.SecondFactorStatusOf(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	resp := meResponse{User: p.User, Memberships: ms, SecondFactor: *sf}
 	if p.Via == auth.ViaSession {
 		resp.CSRFToken = s.opts.Auth.CSRFToken(p.SessionID)
 	}

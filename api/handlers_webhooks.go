@@ -26,18 +26,18 @@ func (s *Server) webhookRoutes(t string) {
 	}
 	s.route(http.MethodGet, t+"/webhooks", Tenant(auth.PermWebhookManage), s.listWebhooks,
 		Doc{ID: "listWebhooks", Summary: "The tenant's webhook endpoints, newest first", Response: webhook.Endpoint{}, List: true, Paged: true})
-	s.route(http.MethodPost, t+"/webhooks", Tenant(auth.PermWebhookManage), s.createWebhook,
+	s.route(http.MethodPost, t+"/webhooks", Tenant(auth.PermWebhookManage).StepUp(), s.createWebhook,
 		Doc{ID: "createWebhook", Summary: "Register a webhook endpoint; the answer shows its signing secret, once",
 			Request: webhook.EndpointInput{}, Required: []string{"url", "events"}, Response: webhook.NewEndpoint{}, Status: http.StatusCreated})
 	s.route(http.MethodGet, t+"/webhooks/:id", Tenant(auth.PermWebhookManage), s.getWebhook,
 		Doc{ID: "getWebhook", Summary: "A webhook endpoint (without its secret)", Response: webhook.Endpoint{}})
-	s.route(http.MethodPatch, t+"/webhooks/:id", Tenant(auth.PermWebhookManage), s.updateWebhook,
+	s.route(http.MethodPatch, t+"/webhooks/:id", Tenant(auth.PermWebhookManage).StepUp(), s.updateWebhook,
 		Doc{ID: "updateWebhook", Summary: "Change a webhook endpoint's URL, events or enabled state", Request: webhook.EndpointPatch{}, Response: webhook.Endpoint{}})
-	s.route(http.MethodDelete, t+"/webhooks/:id", Tenant(auth.PermWebhookManage), s.deleteWebhook,
+	s.route(http.MethodDelete, t+"/webhooks/:id", Tenant(auth.PermWebhookManage).StepUp(), s.deleteWebhook,
 		Doc{ID: "deleteWebhook", Summary: "Remove a webhook endpoint and its delivery log", Status: http.StatusNoContent})
 	s.route(http.MethodGet, t+"/webhooks/:id/deliveries", Tenant(auth.PermWebhookManage), s.listWebhookDeliveries,
 		Doc{ID: "listWebhookDeliveries", Summary: "The endpoint's delivery log, newest first: one line per attempt", Response: webhook.Attempt{}, List: true, Paged: true})
-	s.route(http.MethodPost, t+"/webhooks/:id/deliveries/:delivery/redeliver", Tenant(auth.PermWebhookManage), s.redeliverWebhook,
+	s.route(http.MethodPost, t+"/webhooks/:id/deliveries/:delivery/redeliver", Tenant(auth.PermWebhookManage).StepUp(), s.redeliverWebhook,
 		Doc{ID: "redeliverWebhook", Summary: "Deliver that line's event again, with the same webhook-id", Status: http.StatusAccepted, Errors: []int{http.StatusConflict}})
 }
 

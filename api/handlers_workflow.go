@@ -200,6 +200,13 @@ func (s *Server) transition(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
+	// Acts that matter need a recent second factor; asked only of whom the role allows
+	// them, so that the others get their refusal rather than a question.
+	if r, ok := workflow.RuleFor(req.Action); ok && r.StepUp && tenantAccess(c).Can(r.Permission) {
+		if err := s.opts.Auth.RequireStepUp(c.Request().Context(), principal(c)); err != nil {
+			return err
+		}
+	}
 	v, err := s.opts.Workflow.Transition(c.Request().Context(), tenantAccess(c), c.Param("id"), req.Action, req.Comment)
 	if err != nil {
 		return err

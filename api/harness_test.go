@@ -67,6 +67,33 @@ type harness struct {
 	services *portal.Services
 	srv      *Server
 	clock    *fakeClock
+	// apps are the fixture users' authenticator apps, by e-mail: the harness enrols a
+	// TOTP factor for every user whose roles require one, and answers the second step
+	// of their logins, as a person with their phone would.
+	apps *authenticatorApps
+}
+
+// authenticatorApps are the apps of the fixture users, by e-mail; two harnesses of one
+// installation (a backup restored) share them.
+type authenticatorApps struct {
+	mu   sync.Mutex
+	byID map[string]*authenticatorApp
+}
+
+// installations holds the authenticator apps of each test database's users: every
+// harness on one database (a second portal process, a worker) knows the same people.
+var installations sync.Map // *database.DB -> *authenticatorApps
+
+func appsOf(db *database.DB) *authenticatorApps {
+	apps, _ := installations.LoadOrStore(db, &authenticatorApps{byID: map[string]*authenticatorApp{}})
+	return apps.(*authenticatorApps)
+}
+
+// authenticatorApp is a TOTP secret and the last time step whose code was sent: the
+// portal accepts each code once, so the next login waits for the next step.
+type authenticatorApp struct {
+	secret   string
+	lastStep int64
 }
 
 // testMaster is the master key of every harness's installation, as an installation
@@ -82,8 +109,9 @@ func newHarness(t testing.TB, db *database.DB) *harness {
 func newHarnessMaster(t testing.TB, db *database.DB, m *keys.Master) *harness {
 	t.Helper()
 	clock := &fakeClock{now: time.Now().UTC()}
+	ks := keys.NewService(db, m)
 	opts := testAuthOptions
-	opts.Now = clock.Now
+	opts.Now, opts.Keys = clock.Now, ks
 	svc, err := auth.NewService(context.Background(), db, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +120,10 @@ func newHarnessMaster(t testing.TB, db *database.DB, m *keys.Master) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks := keys.NewService(db, m)
 	wf := workflow.NewService(db, workflow.Options{Now: clock.Now, Storage: store, Keys: ks,
 		Limits: workflow.Limits{MaxFileBytes: 1 << 20, MaxSubmissionBytes: 3 << 20}})
-	return &harness{t: t, db: db, auth: svc, wf: wf, store: store, keys: ks, srv: New(Options{Auth: svc, Workflow: wf}), clock: clock}
+	return &harness{t: t, db: db, auth: svc, wf: wf, store: store, keys: ks, srv: New(Options{Auth: svc, Workflow: wf}), clock: clock,
+		apps: appsOf(db)}
 }
 
 // client is one HTTP client of the portal: a browser (cookie and CSRF token) or a REST
@@ -104,9 +132,11 @@ type client struct {
 	h      *harness
 	ip     string
 	cookie *http.Cookie
-	csrf   string
-	bearer string
-	user   auth.User
+	// pending is the cookie of a login waiting for its second factor.
+	pending *http.Cookie
+	csrf    string
+	bearer  string
+	user    auth.User
 }
 
 func (h *harness) anonymous() *client { return &client{h: h, ip: "198.51.100.7"} }
@@ -179,6 +209,9 @@ func (c *client) send(method, path string, body any, headers map[string]string) 
 	if c.cookie != nil {
 		req.AddCookie(c.cookie)
 	}
+	if c.pending != nil {
+		req.AddCookie(c.pending)
+	}
 	if c.csrf != "" {
 		req.Header.Set("X-CSRF-Token", c.csrf)
 	}
@@ -191,6 +224,14 @@ func (c *client) send(method, path string, body any, headers map[string]string) 
 	rec := httptest.NewRecorder()
 	c.h.srv.Handler().ServeHTTP(rec, req)
 	c.h.checkExchange(req, raw, rec)
+	for _, ck := range rec.Result().Cookies() {
+		if ck.Name == "up_pending" {
+			c.pending = ck
+			if ck.MaxAge < 0 || ck.Value == "" {
+				c.pending = nil
+			}
+		}
+	}
 	return response{rec}
 }
 
@@ -247,12 +288,45 @@ func (h *harness) login(email string) *client {
 	return c
 }
 
+// loginAs logs in as a browser would, with the user's authenticator app when the
+// account has a second factor the harness enrolled; a user whose roles require a
+// factor and who has none enrols one at once (an authenticator app the harness keeps).
+// A login that stops at the second factor for an account the harness does not hold the
+// app of returns that answer (second_factor_required).
 func (c *client) loginAs(email, password string) response {
 	c.h.t.Helper()
-	r := c.do(http.MethodPost, "/api/v1/auth/login", map[string]string{"email": email, "password": password})
+	r := c.passwordStep(email, password)
 	if r.Code != http.StatusOK {
 		return r
 	}
+	var body loginResult
+	r.json(c.h.t, &body)
+	if body.SecondFactorRequired {
+		code, ok := c.h.nextCode(email)
+		if !ok {
+			return r
+		}
+		if r = c.do(http.MethodPost, "/api/v1/auth/second-factor", map[string]string{"method": "totp", "code": code}); r.Code != http.StatusOK {
+			return r
+		}
+		r.json(c.h.t, &body)
+	}
+	c.takeSession(r)
+	if body.SecondFactorEnrolmentRequired {
+		c.enrolApp(email)
+	}
+	return r
+}
+
+// passwordStep posts the e-mail and password, and nothing more.
+func (c *client) passwordStep(email, password string) response {
+	c.h.t.Helper()
+	return c.do(http.MethodPost, "/api/v1/auth/login", map[string]string{"email": email, "password": password})
+}
+
+// takeSession keeps the session cookie, CSRF token and user of a login's answer.
+func (c *client) takeSession(r response) {
+	c.h.t.Helper()
 	for _, ck := range r.Result().Cookies() {
 		if ck.Name == "up_session" {
 			c.cookie = ck
@@ -260,8 +334,45 @@ func (c *client) loginAs(email, password string) response {
 	}
 	var body loginResult
 	r.json(c.h.t, &body)
-	c.csrf, c.user = body.CSRFToken, body.User
-	return r
+	c.csrf = body.CSRFToken
+	if body.User != nil {
+		c.user = *body.User
+	}
+}
+
+// enrolApp adds an authenticator app to the logged-in user and activates it; the
+// harness keeps it for the user's next logins.
+func (c *client) enrolApp(email string) auth.ActivatedFactor {
+	c.h.t.Helper()
+	var f auth.NewFactor
+	c.must(http.StatusCreated, "POST", "/api/v1/me/factors", map[string]string{"type": "totp", "name": "Phone"}).json(c.h.t, &f)
+	app := &authenticatorApp{secret: f.Secret, lastStep: -1}
+	c.h.apps.mu.Lock()
+	c.h.apps.byID[auth.NormalizeEmail(email)] = app
+	c.h.apps.mu.Unlock()
+	code, _ := c.h.nextCode(email)
+	var a auth.ActivatedFactor
+	c.must(http.StatusOK, "POST", "/api/v1/me/factors/"+f.ID+"/activate", map[string]string{"code": code}).json(c.h.t, &a)
+	return a
+}
+
+// nextCode is the user's authenticator app's code now, once: when the current step's
+// code was sent already, the clock moves on to the next step, as a person would wait
+// for the next code.
+func (h *harness) nextCode(email string) (string, bool) {
+	h.apps.mu.Lock()
+	defer h.apps.mu.Unlock()
+	app := h.apps.byID[auth.NormalizeEmail(email)]
+	if app == nil {
+		return "", false
+	}
+	step := h.clock.Now().Unix() / 30
+	if step <= app.lastStep {
+		h.clock.Advance(time.Unix((app.lastStep+1)*30, 0).Sub(h.clock.Now()))
+		step = app.lastStep + 1
+	}
+	app.lastStep = step
+	return auth.TOTPCode(app.secret, h.clock.Now()), true
 }
 
 // world is two tenants with organizations and users in every role.

@@ -114,8 +114,8 @@ func TestIdempotentPosts(t *testing.T) {
 		}
 		// Public routes have no principal: the header is ignored there.
 		anon := h.anonymous()
-		r := anon.doWithHeaders("POST", "/api/v1/auth/login", map[string]string{"email": "reviewer@alpha.test", "password": testPassword}, withKey("login"))
-		r2 := anon.doWithHeaders("POST", "/api/v1/auth/login", map[string]string{"email": "reviewer@alpha.test", "password": testPassword}, withKey("login"))
+		r := anon.doWithHeaders("POST", "/api/v1/auth/login", map[string]string{"email": "editor@alpha.test", "password": testPassword}, withKey("login"))
+		r2 := anon.doWithHeaders("POST", "/api/v1/auth/login", map[string]string{"email": "editor@alpha.test", "password": testPassword}, withKey("login"))
 		if r.Code != 200 || r2.Code != 200 || r2.Header().Get(IdempotentReplayedHeader) != "" || r.Body.String() == r2.Body.String() {
 			t.Errorf("login with a key: %d, then %d %q", r.Code, r2.Code, r2.Header().Get(IdempotentReplayedHeader))
 		}

@@ -21,6 +21,7 @@ func TestShortIdleTimeoutKeepsActiveSessions(t *testing.T) {
 			PasswordParams: cheapPasswords,
 			Now:            h.clock.Now,
 			SessionIdle:    time.Minute,
+			Keys:           h.keys,
 		})
 		if err != nil {
 			t.Fatal(err)

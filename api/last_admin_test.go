@@ -32,7 +32,7 @@ func TestLastTenantAdminUnderConcurrency(t *testing.T) {
 		}
 		token := func(c *client) *client {
 			var tok auth.NewToken
-			c.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "race", "scopes": []string{"read", "write", "admin"}}).json(t, &tok)
+			c.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "race", "scopes": []string{"read", "write", "admin", "step_up"}}).json(t, &tok)
 			return &client{h: h, ip: "203.0.113.30", bearer: tok.Token}
 		}
 		one, two := token(w.adminA), token(h.login("admin2@alpha.test"))

@@ -81,8 +81,8 @@ func uuidSchema() map[string]any { return map[string]any{"type": "string", "form
 
 // tags group operations by the resource their path names.
 var tags = []struct{ name, segment, description string }{
-	{"auth", "auth", "Signing in and out"},
-	{"me", "me", "The signed-in user: profile, password, language, invitations and API tokens"},
+	{"auth", "auth", "Signing in and out, second factors at login, step-up"},
+	{"me", "me", "The signed-in user: profile, password, language, invitations, API tokens, second factors and recovery codes"},
 	{"tenants", "", "Tenants (federations), their organizations, members and invitations"},
 	{"settings", "settings", "A tenant's workflow and dispatch settings and verified sender domains"},
 	{"cases", "cases", "ILO Committee on Freedom of Association cases"},
@@ -495,6 +495,7 @@ type problemSchema struct {
 	Reasons        map[string]string `json:"reasons,omitempty" doc:"not_ready: why each failed check failed, in a few words"`
 	Scope          string            `json:"scope,omitempty" enum:"scope" doc:"insufficient_scope: the scope the request needed, or that a token may not give"`
 	MaxLifetime    int               `json:"max_lifetime_days,omitempty" doc:"token_lifetime_exceeds_policy: the tenant's maximum token lifetime"`
+	Methods        []string          `json:"methods,omitempty" enum:"second_factor_method" doc:"reauthentication_required: how this session may step up (POST /auth/second-factor)"`
 }
 
 // schemaGen derives JSON schemas from Go types, following encoding/json's rules.
@@ -523,6 +524,9 @@ var tagEnums = map[string]func() []string{
 	"dispatch_state":          func() []string { return []string{"queued", "sent", "failed"} },
 	"delivery_status":         func() []string { return []string{"accepted", "rejected"} },
 	"scope":                   auth.AllScopes,
+	"factor_type":             auth.FactorTypes,
+	"second_factor_method":    auth.Methods,
+	"second_factor_policy":    auth.SecondFactorPolicies,
 	"invitation_status":       func() []string { return []string{"pending", "accepted", "declined", "revoked", "expired"} },
 	"event_type":              func() []string { return stringsOf(workflow.EventTypes()) },
 	"webhook_event":           func() []string { return append([]string{webhook.AllEvents}, stringsOf(workflow.EventTypes())...) },

@@ -20,7 +20,7 @@ import (
 // publicRoutes may be reached without logging in; every other /api/v1 route needs a
 // login and declares its permission.
 var publicRoutes = []string{"POST /api/v1/auth/login", "GET /api/v1/openapi.json", "GET /api/v1/healthz", "GET /api/v1/readyz",
-	"GET /api/v1/evidence/:token"}
+	"GET /api/v1/evidence/:token", "POST /api/v1/auth/second-factor", "POST /api/v1/auth/second-factor/challenge"}
 
 func TestEveryRouteDeclaresItsAccess(t *testing.T) {
 	h := newDispatchHarness(t, dbtest.New(t, database.SQLite), dispatch.Outbox{Dir: t.TempDir()})
@@ -69,6 +69,7 @@ func snapshot(t *testing.T, db *database.DB) string {
 	t.Helper()
 	var b strings.Builder
 	for _, table := range []string{"tenants", "organizations", "users", "memberships", "invitations", "api_tokens", "casbin_rule", "authz_state", "sessions",
+		"auth_factors", "auth_recovery_codes", "auth_pending_logins",
 		"cases", "submissions", "submission_contributors", "revisions", "approvals", "comments", "attachments",
 		"dispatches", "deliveries", "tenant_events", "webhook_endpoints"} {
 		var rows []map[string]any
@@ -153,6 +154,8 @@ func TestIsolationMatrix(t *testing.T) {
 		hookLogged()
 		// An API token of alpha's, so that /me/tokens/:id has a target.
 		w.editorA1.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "alpha's"})
+		// A second factor of alpha's editor (pending), so that /me/factors/:id has a target.
+		w.editorA1.must(201, "POST", "/api/v1/me/factors", map[string]string{"type": "totp", "name": "editor's phone"})
 		var betaTok auth.NewToken
 		// Every scope, so that the tenant checks, not the scope check, answer.
 		w.adminB.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "beta's", "scopes": auth.AllScopes()}).json(t, &betaTok)

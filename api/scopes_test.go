@@ -64,7 +64,13 @@ func TestTokenScopes(t *testing.T) {
 			}
 		}
 		admin, _ := tokenClient(t, w.adminA, map[string]any{"name": "provisioning", "scopes": []string{"read", "write", "admin"}})
-		admin.must(200, "PUT", "/api/v1/tenants/alpha/settings", settings)
+		// Settings are an act that matters: an admin token without step_up is asked to
+		// re-authenticate (ADR 0032), one with it may.
+		if p := admin.must(401, "PUT", "/api/v1/tenants/alpha/settings", settings).problem(t); p["code"] != "reauthentication_required" {
+			t.Errorf("admin token without step_up changing settings: %v", p)
+		}
+		stepUp, _ := tokenClient(t, w.adminA, map[string]any{"name": "provisioning", "scopes": []string{"read", "write", "admin", "step_up"}})
+		stepUp.must(200, "PUT", "/api/v1/tenants/alpha/settings", settings)
 		admin.must(201, "POST", "/api/v1/tenants/alpha/organizations", map[string]string{"name": "N", "country": "FR", "kind": "affiliate"})
 		// Platform routes are administration too.
 		superWriter, _ := tokenClient(t, w.super, map[string]any{"name": "platform"})
@@ -87,7 +93,7 @@ func TestTokenScopes(t *testing.T) {
 
 		// A token creating a token gives at most its own scopes; by default those of
 		// read and write it has.
-		maker, _ := tokenClient(t, w.adminA, map[string]any{"name": "maker", "can_create_tokens": true, "scopes": []string{"read", "write"}})
+		maker, _ := tokenClient(t, w.adminA, map[string]any{"name": "maker", "can_create_tokens": true, "scopes": []string{"read", "write", "step_up"}})
 		if p := maker.do("POST", "/api/v1/me/tokens", map[string]any{"name": "escalate", "scopes": []string{"read", "admin"}}).problem(t); p["code"] != "insufficient_scope" {
 			t.Errorf("a child with a scope its maker lacks: %v", p)
 		}
@@ -105,7 +111,8 @@ func TestTokenScopes(t *testing.T) {
 			t.Fatal(err)
 		}
 		legacy := &client{h: h, ip: "203.0.113.41", bearer: "up_old-token"}
-		legacy.must(200, "PUT", "/api/v1/tenants/alpha/settings", settings)
+		legacy.must(201, "POST", "/api/v1/tenants/alpha/organizations", map[string]string{"name": "Old", "country": "FR", "kind": "affiliate"})
+		legacy.must(401, "PUT", "/api/v1/tenants/alpha/settings", settings) // never step_up
 	})
 }
 

@@ -186,10 +186,13 @@ func (s *Server) routes() {
 		Description: "Also served at /readyz, outside /api/v1, for load balancers and readiness probes. 503 is a not_ready problem naming each failed check.",
 		Response:    Readiness{}})
 	s.route(http.MethodGet, v1+"/openapi.json", Public(), s.serveOpenAPI, Doc{ID: "getOpenAPI", Summary: "This API's OpenAPI 3.1 document", Response: map[string]any{}})
-	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login, Doc{ID: "login", Summary: "Log in; sets the session cookie",
+	s.route(http.MethodPost, v1+"/auth/login", Public(), s.login, Doc{ID: "login", Summary: "Log in; sets the session cookie, or, for an account with a second factor, the pending cookie",
+		Description: "An account with a second factor answers {second_factor_required: true, methods, webauthn?} and a pending cookie for 5 minutes: " +
+			"complete the login with POST /auth/second-factor. A wrong password answers the same 401 whatever the account has.",
 		Request: loginRequest{}, Required: []string{"email", "password"}, Response: loginResult{}, RateLimited: true, Errors: []int{http.StatusUnauthorized}})
-	s.route(http.MethodPost, v1+"/auth/logout", Authenticated(), s.logout, Doc{ID: "logout", Summary: "Log out: end this session", Status: http.StatusNoContent})
-	s.route(http.MethodGet, v1+"/me", Authenticated(), s.me, Doc{ID: "getMe", Summary: "The logged-in user, memberships and CSRF token", Response: meResponse{}})
+	s.route(http.MethodPost, v1+"/auth/logout", Authenticated().DuringEnrolment(), s.logout, Doc{ID: "logout", Summary: "Log out: end this session", Status: http.StatusNoContent})
+	s.route(http.MethodGet, v1+"/me", Authenticated().DuringEnrolment(), s.me, Doc{ID: "getMe", Summary: "The logged-in user, memberships, second-factor status and CSRF token", Response: meResponse{}})
+	s.factorRoutes(v1)
 	s.route(http.MethodPost, v1+"/me/password", Authenticated(), s.changePassword, Doc{ID: "changePassword", Summary: "Change your password (browser session only); your other sessions end",
 		Request: passwordChangeRequest{}, Required: []string{"current_password", "new_password"}, Status: http.StatusNoContent, RateLimited: true})
 	s.route(http.MethodGet, v1+"/me/invitations", Authenticated(), s.myInvitations, Doc{ID: "listMyInvitations", Summary: "Your pending invitations to tenants (all of them)", Response: auth.MyInvitation{}, List: true})
@@ -197,7 +200,7 @@ func (s *Server) routes() {
 	s.route(http.MethodPost, v1+"/me/invitations/:id/decline", Authenticated(), s.declineInvitation, Doc{ID: "declineInvitation", Summary: "Decline an invitation (browser session only)", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodPut, v1+"/me/language", Authenticated(), s.setLanguage, Doc{ID: "setLanguage", Summary: "Choose your interface language (BCP 47; \"\" for the browser's)", Request: languageRequest{}, Response: languageRequest{}})
 	s.route(http.MethodGet, v1+"/me/tokens", Authenticated(), s.listTokens, Doc{ID: "listTokens", Summary: "Your API tokens", Response: auth.APIToken{}, List: true, Paged: true})
-	s.route(http.MethodPost, v1+"/me/tokens", Authenticated(), s.createToken, Doc{ID: "createToken", Summary: "Create an API token (shown once)",
+	s.route(http.MethodPost, v1+"/me/tokens", Authenticated().StepUp(), s.createToken, Doc{ID: "createToken", Summary: "Create an API token (shown once)",
 		Request: tokenRequest{}, Required: []string{"name"}, Response: auth.NewToken{}, Status: http.StatusCreated})
 	s.route(http.MethodDelete, v1+"/me/tokens/:id", Authenticated(), s.revokeToken, Doc{ID: "revokeToken", Summary: "Revoke one of your API tokens", Status: http.StatusNoContent})
 
@@ -210,16 +213,16 @@ func (s *Server) routes() {
 		Request: auth.OrganizationInput{}, Required: []string{"name", "country", "kind"}, Response: auth.Organization{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodGet, v1+"/tenants/:tenant/organizations/:id", Tenant(auth.PermOrganizationRead), s.getOrganization, Doc{ID: "getOrganization", Summary: "An organization", Response: auth.Organization{}})
 	s.route(http.MethodGet, v1+"/tenants/:tenant/users", Tenant(auth.PermUserRead), s.listUsers, Doc{ID: "listMembers", Summary: "The tenant's members, by e-mail", Response: auth.Member{}, List: true, Paged: true})
-	s.route(http.MethodPost, v1+"/tenants/:tenant/users", Tenant(auth.PermUserManage), s.createUser, Doc{ID: "addMember",
+	s.route(http.MethodPost, v1+"/tenants/:tenant/users", Tenant(auth.PermUserManage).StepUp(), s.createUser, Doc{ID: "addMember",
 		Summary: "Invite a member (a tenant admin; the same answer whether or not the e-mail has an account), or add one at once (a superadmin)",
 		Request: auth.UserInput{}, Required: []string{"email", "organization_id", "roles"},
 		Description: "name and password are required when the e-mail has no account here yet (the password is then the new account's first one)", Response: memberAdded{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
-	s.route(http.MethodPatch, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.updateUser, Doc{ID: "updateMember", Summary: "Change a member's organization, roles or active state",
+	s.route(http.MethodPatch, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage).StepUp(), s.updateUser, Doc{ID: "updateMember", Summary: "Change a member's organization, roles or active state",
 		Request: auth.UserPatch{}, Response: auth.Member{}, Errors: []int{http.StatusConflict}})
-	s.route(http.MethodDelete, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage), s.deactivateUser, Doc{ID: "deactivateMember", Summary: "Deactivate a membership", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodDelete, v1+"/tenants/:tenant/users/:id", Tenant(auth.PermUserManage).StepUp(), s.deactivateUser, Doc{ID: "deactivateMember", Summary: "Deactivate a membership", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodGet, v1+"/tenants/:tenant/invitations", Tenant(auth.PermUserRead), s.listInvitations, Doc{ID: "listInvitations", Summary: "The tenant's invitations, newest first", Response: auth.Invitation{}, List: true, Paged: true})
 	s.route(http.MethodGet, v1+"/tenants/:tenant/invitations/:id", Tenant(auth.PermUserRead), s.getInvitation, Doc{ID: "getInvitation", Summary: "An invitation", Response: auth.Invitation{}})
-	s.route(http.MethodDelete, v1+"/tenants/:tenant/invitations/:id", Tenant(auth.PermUserManage), s.revokeInvitation, Doc{ID: "revokeInvitation", Summary: "Revoke a pending invitation", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodDelete, v1+"/tenants/:tenant/invitations/:id", Tenant(auth.PermUserManage).StepUp(), s.revokeInvitation, Doc{ID: "revokeInvitation", Summary: "Revoke a pending invitation", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodGet, v1+"/tenants/:tenant/audit-events", Tenant(auth.PermAuditRead), s.listAuditEvents, Doc{ID: "listAuditEvents",
 		Summary: "The tenant's audit trail, newest first (tenant admins)",
 		Description: "The tenant's events, and the account events of its current members since they joined (password and second-factor changes; tenant_id null). " +
@@ -235,13 +238,19 @@ func (s *Server) routes() {
 	}
 	const t = v1 + "/tenants/:tenant"
 	s.route(http.MethodGet, t+"/settings", Tenant(auth.PermSettingsRead), s.getSettings, Doc{ID: "getSettings", Summary: "Tenant settings", Response: workflow.Settings{}})
-	s.route(http.MethodPut, t+"/settings", Tenant(auth.PermSettingsWrite), s.putSettings, Doc{ID: "putSettings", Summary: "Replace the tenant settings", Request: workflow.Settings{}, Response: workflow.Settings{}})
+	s.route(http.MethodPut, t+"/settings", Tenant(auth.PermSettingsWrite).StepUp(), s.putSettings, Doc{ID: "putSettings", Summary: "Replace the tenant settings", Request: workflow.Settings{}, Response: workflow.Settings{}})
+	s.route(http.MethodGet, t+"/security", Tenant(auth.PermSettingsRead), s.getSecurityPolicy,
+		Doc{ID: "getSecurityPolicy", Summary: "The tenant's second-factor policy", Response: auth.SecurityPolicy{}})
+	s.route(http.MethodPut, t+"/security", Tenant(auth.PermSettingsWrite).StepUp(), s.putSecurityPolicy,
+		Doc{ID: "putSecurityPolicy", Summary: "Set who among the tenant's members must have a second factor (superadmins always must)",
+			Description: "privileged_roles (tenant_admin, reviewer, signatory; the default), all_members, or none. It holds from every member's next request.",
+			Request:     auth.SecurityPolicy{}, Required: []string{"second_factor_required_for"}, Response: auth.SecurityPolicy{}})
 	s.route(http.MethodGet, t+"/sender-domains", Tenant(auth.PermSettingsRead), s.listSenderDomains,
 		Doc{ID: "listSenderDomains", Summary: "Sender domains verified for the tenant: dispatch.from.address and dispatch.reply_to must be at one of them", Response: workflow.SenderDomain{}, List: true})
-	s.route(http.MethodPost, t+"/sender-domains", Platform(), s.addSenderDomain,
+	s.route(http.MethodPost, t+"/sender-domains", Platform().StepUp(), s.addSenderDomain,
 		Doc{ID: "addSenderDomain", Summary: "Verify a sender domain for the tenant (superadmin)", Request: senderDomainRequest{}, Required: []string{"domain"},
 			Response: workflow.SenderDomain{}, Status: http.StatusCreated, Errors: []int{http.StatusNotFound, http.StatusConflict}})
-	s.route(http.MethodDelete, t+"/sender-domains/:domain", Platform(), s.removeSenderDomain,
+	s.route(http.MethodDelete, t+"/sender-domains/:domain", Platform().StepUp(), s.removeSenderDomain,
 		Doc{ID: "removeSenderDomain", Summary: "Withdraw a verified sender domain (superadmin)", Status: http.StatusNoContent})
 	s.route(http.MethodGet, t+"/cases", Tenant(auth.PermCaseRead), s.listCases, Doc{ID: "listCases", Summary: "Cases, newest first", Response: workflow.Case{}, List: true, Paged: true})
 	s.route(http.MethodPost, t+"/cases", Tenant(auth.PermCaseCreate), s.createCase, Doc{ID: "createCase", Summary: "Record a case",
@@ -265,9 +274,10 @@ func (s *Server) routes() {
 		Headers: []Param{{Name: "If-Match", Description: "The ETag of the version you edited", Required: true, Schema: map[string]any{"type": "string"}}},
 		Errors:  []int{http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired}})
 	s.route(http.MethodDelete, t+"/submissions/:id", Tenant(auth.PermSubmissionWriteOwn), s.deleteSubmission, Doc{ID: "deleteSubmission", Summary: "Delete a draft that was never submitted", Status: http.StatusNoContent, Errors: []int{http.StatusConflict}})
-	s.route(http.MethodPost, t+"/submissions/:id/transitions", Tenant(auth.PermTenantRead), s.transition, Doc{ID: "transitionSubmission", Summary: "Take a workflow action",
-		Description: "The action must be one of the submission's allowed_actions; request_changes, reject and withdraw require a comment.",
-		Request:     transitionRequest{}, Required: []string{"action"}, Response: workflow.SubmissionView{}, ETag: true, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodPost, t+"/submissions/:id/transitions", Tenant(auth.PermTenantRead).StepUpForActions(), s.transition, Doc{ID: "transitionSubmission", Summary: "Take a workflow action",
+		Description: "The action must be one of the submission's allowed_actions; request_changes, reject and withdraw require a comment. " +
+			"approve, sign and reject need a second factor used within the last 10 minutes (401 reauthentication_required), or a token with step_up.",
+		Request: transitionRequest{}, Required: []string{"action"}, Response: workflow.SubmissionView{}, ETag: true, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodGet, t+"/submissions/:id/receivability", Tenant(auth.PermTenantRead), s.getReceivability,
 		Doc{ID: "getReceivability", Summary: "The receivability checks as the submission stands: ready, or each failed check (changes nothing)", Response: workflow.Receivability{}})
 	s.route(http.MethodGet, t+"/submissions/:id/snapshot", Tenant(auth.PermTenantRead), s.getSnapshot,

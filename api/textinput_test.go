@@ -55,6 +55,7 @@ func TestTextInputSweep(t *testing.T) {
 		approveAndWait(t, w, sent.ID, workflow.Dispatched)
 		hookLogged()
 		w.editorA1.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "sweep"})
+		w.editorA1.must(201, "POST", "/api/v1/me/factors", map[string]string{"type": "totp"}) // for /me/factors/:id
 		// Pending invitations, for the invitation routes (tenant's and /me's).
 		w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "guest@elsewhere.test", "name": "Guest",
 			"password": testPassword, "organization_id": w.orgA2.ID, "roles": []string{"viewer"}})

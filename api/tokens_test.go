@@ -20,20 +20,26 @@ func TestTokensCreatingTokens(t *testing.T) {
 		bearer := func(tok auth.NewToken) *client { return &client{h: h, ip: "203.0.113.9", bearer: tok.Token} }
 		in := func(d time.Duration) string { return h.clock.Now().Add(d).UTC().Format(time.RFC3339) }
 
-		// A plain token, even a 4-second one, creates nothing.
-		var plain auth.NewToken
+		// A plain token, even a 4-second one, creates nothing: creating tokens needs the
+		// step_up scope (ADR 0032), and with it, can_create_tokens.
+		var plain, plainStepUp auth.NewToken
 		browser.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "plain", "expires_at": in(4 * time.Second)}).json(t, &plain)
 		if plain.CanCreateTokens {
 			t.Error("a token may create tokens without asking")
 		}
-		if p := bearer(plain).must(403, "POST", "/api/v1/me/tokens", map[string]any{"name": "minted"}).problem(t); p["code"] != "token_cannot_create_tokens" {
+		if p := bearer(plain).must(401, "POST", "/api/v1/me/tokens", map[string]any{"name": "minted"}).problem(t); p["code"] != "reauthentication_required" {
 			t.Errorf("plain token creating a token: %v", p)
 		}
-		bearer(plain).must(403, "POST", "/api/v1/me/tokens", map[string]any{"name": "minted", "can_create_tokens": true})
+		browser.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "plain", "scopes": []string{"read", "write", "step_up"}}).json(t, &plainStepUp)
+		if p := bearer(plainStepUp).must(403, "POST", "/api/v1/me/tokens", map[string]any{"name": "minted"}).problem(t); p["code"] != "token_cannot_create_tokens" {
+			t.Errorf("plain step_up token creating a token: %v", p)
+		}
+		bearer(plainStepUp).must(403, "POST", "/api/v1/me/tokens", map[string]any{"name": "minted", "can_create_tokens": true})
 
 		// A token made to create tokens: what it creates expires with it at the latest.
 		var maker auth.NewToken
-		browser.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "maker", "expires_at": in(time.Hour), "can_create_tokens": true}).json(t, &maker)
+		browser.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "maker", "expires_at": in(time.Hour), "can_create_tokens": true,
+			"scopes": []string{"read", "write", "step_up"}}).json(t, &maker)
 		var child, grandchildMaker auth.NewToken
 		bearer(maker).must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "child"}).json(t, &child)
 		if child.ExpiresAt == nil || !child.ExpiresAt.Equal(*maker.ExpiresAt) || child.CanCreateTokens {
@@ -45,19 +51,24 @@ func TestTokensCreatingTokens(t *testing.T) {
 		}
 		bearer(maker).must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "sooner", "expires_at": in(time.Minute)})
 		bearer(maker).must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "maker 2", "can_create_tokens": true}).json(t, &grandchildMaker)
-		var grandchild auth.NewToken
-		bearer(grandchildMaker).must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "grandchild"}).json(t, &grandchild)
-		bearer(child).must(403, "POST", "/api/v1/me/tokens", map[string]any{"name": "no"})
+		// Only a browser session gives step_up: a token made by a token never has it,
+		// so it creates no tokens in turn.
+		if p := bearer(maker).must(403, "POST", "/api/v1/me/tokens", map[string]any{"name": "no", "scopes": []string{"step_up"}}).problem(t); p["code"] != "insufficient_scope" {
+			t.Errorf("a token giving step_up: %v", p)
+		}
+		bearer(grandchildMaker).must(401, "POST", "/api/v1/me/tokens", map[string]any{"name": "grandchild"})
+		bearer(child).must(401, "POST", "/api/v1/me/tokens", map[string]any{"name": "no"})
 
 		// Revoking a token revokes what it created, down the line.
-		bearer(grandchild).must(200, "GET", "/api/v1/me", nil)
+		bearer(grandchildMaker).must(200, "GET", "/api/v1/me", nil)
 		browser.must(204, "DELETE", "/api/v1/me/tokens/"+maker.ID, nil)
-		for _, tok := range []auth.NewToken{maker, child, grandchildMaker, grandchild} {
+		for _, tok := range []auth.NewToken{maker, child, grandchildMaker} {
 			bearer(tok).must(401, "GET", "/api/v1/me", nil)
 		}
 		// A token made by a token does not outlive it in time either.
 		var maker3, child3 auth.NewToken
-		browser.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "maker 3", "expires_at": in(10 * time.Second), "can_create_tokens": true}).json(t, &maker3)
+		browser.must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "maker 3", "expires_at": in(10 * time.Second), "can_create_tokens": true,
+			"scopes": []string{"read", "write", "step_up"}}).json(t, &maker3)
 		bearer(maker3).must(201, "POST", "/api/v1/me/tokens", map[string]any{"name": "child 3"}).json(t, &child3)
 		h.clock.Advance(11 * time.Second)
 		bearer(child3).must(401, "GET", "/api/v1/me", nil)

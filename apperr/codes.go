@@ -31,6 +31,17 @@ const (
 	CodeInsufficientScope          = "insufficient_scope"
 	CodeTokenLifetimeExceedsPolicy = "token_lifetime_exceeds_policy"
 
+	// Second factors and step-up (ADR 0032).
+	CodeReauthenticationRequired      = "reauthentication_required"
+	CodeSecondFactorEnrolmentRequired = "second_factor_enrolment_required"
+	CodeInvalidSecondFactor           = "invalid_second_factor"
+	CodePendingLoginExpired           = "pending_login_expired"
+	CodeChallengeExpired              = "challenge_expired"
+	CodeFactorAlreadyActive           = "factor_already_active"
+	CodeTooManyFactors                = "too_many_factors"
+	CodeLastSecondFactor              = "last_second_factor"
+	CodeNoSecondFactor                = "no_second_factor"
+
 	// Idempotent requests (Idempotency-Key; ADR 0022).
 	CodeIdempotencyKeyReused  = "idempotency_key_reused"
 	CodeIdempotencyInProgress = "idempotency_in_progress"
@@ -87,7 +98,10 @@ func Codes() []string {
 		CodeBadRequest, CodeMethodNotAllowed, CodeNotFound, CodeInternalError,
 		CodeUnauthenticated, CodeInvalidCredentials, CodeSessionExpired, CodeSessionRequired, CodeTokenExpired,
 		CodeTokenCannotCreateTokens, CodeCSRFFailed, CodeForbidden, CodeTooManyAttempts, CodeTooManyConnections, CodeRateLimited,
-		CodeInsufficientScope, CodeTokenLifetimeExceedsPolicy, CodeIdempotencyKeyReused, CodeIdempotencyInProgress,
+		CodeInsufficientScope, CodeTokenLifetimeExceedsPolicy,
+		CodeReauthenticationRequired, CodeSecondFactorEnrolmentRequired, CodeInvalidSecondFactor, CodePendingLoginExpired,
+		CodeChallengeExpired, CodeFactorAlreadyActive, CodeTooManyFactors, CodeLastSecondFactor, CodeNoSecondFactor,
+		CodeIdempotencyKeyReused, CodeIdempotencyInProgress,
 		CodeDuplicate, CodeAlreadyMember, CodeLastTenantAdmin, CodeInvitationExpired, CodeInvitationNotPending, CodeSenderDomainExists,
 		CodeInvalidTransition, CodeAuthorCannotApprove, CodeAuthorCannotSign, CodeAlreadyApproved, CodeNotReceivable,
 		CodeNotEditable, CodeNotDeletable, CodeIfMatchRequired, CodeVersionMismatch, CodeShredded,

@@ -13,12 +13,13 @@ import (
 // about its members: changes of the factors that guard their accounts. Logins, logouts
 // and API tokens are not among them: they say when and from where a person works, for
 // whichever of their tenants, which is no one tenant's business (ADR 0033). Second
-// factors record factor.added, factor.removed and factor.reset (by someone else), and
-// recovery_codes.generated; an account event is shown only once it is named here.
+// factors record second_factor.created, .activated, .removed and .reset (by an
+// operator), and recovery_codes.generated (ADR 0032); an account event is shown only
+// once it is named here.
 var accountActions = []string{
 	"password.changed",
-	"factor.added", "factor.removed", "factor.reset",
-	"recovery_codes.generated",
+	"second_factor.created", "second_factor.activated", "second_factor.removed", "second_factor.reset",
+	"second_factor.clone_suspected", "recovery_codes.generated",
 }
 
 // AccountActions lists the platform events a tenant's audit view shows about its

@@ -10,8 +10,11 @@ import (
 // ExportTables are auth's rows of one tenant, parents first: the tenant, the users it
 // involves (members past and present, people invited, and extraUserIDs: whoever else
 // acted in it, such as a superadmin), its organizations, memberships, invitations and
-// role assignments. Sessions, API tokens, login counters and idempotency keys stay
-// behind: they belong to an installation, not to the tenant's record. Imported users
+// role assignments. Sessions, API tokens, login counters, idempotency keys, second
+// factors, recovery codes and pending logins stay behind: they belong to an
+// installation, not to the tenant's record (a TOTP secret is sealed under the
+// installation's own key), and imported members add a factor again. The tenant's
+// second-factor policy travels in its row. Imported users
 // are never superadmins, and those who are not members get no usable password.
 func (s *Service) ExportTables(ctx context.Context, tenantID string, extraUserIDs []string) ([]database.TableExport, error) {
 	var memberIDs, invited []string

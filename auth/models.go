@@ -1,7 +1,8 @@
 // Package auth owns who may do what: tenants, organizations, users and their
-// memberships, sessions, API tokens, the login rate limit, and authorization (casbin
-// RBAC with one domain per tenant, plus the organization scoping of every
-// tenant-scoped query). It knows nothing of HTTP.
+// memberships, sessions, API tokens, the login rate limit, second factors (TOTP,
+// WebAuthn, recovery codes), pending logins, the tenants' second-factor policy and
+// step-up, and authorization (casbin RBAC with one domain per tenant, plus the
+// organization scoping of every tenant-scoped query). It knows nothing of HTTP.
 package auth
 
 import "time"
@@ -69,6 +70,9 @@ type Session struct {
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
 	IP         string
+	// ReauthenticatedAt is the session's last use of a second factor, or of the password
+	// for a user without one: acts that matter need one within StepUpWindow.
+	ReauthenticatedAt *time.Time
 }
 
 // APIToken is a bearer token for REST clients. Only the SHA-256 of the token is stored;

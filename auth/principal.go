@@ -30,6 +30,12 @@ type Principal struct {
 	IP        string
 	// Token is the API token that authenticated the request (Via == ViaToken).
 	Token *APIToken
+	// ReauthenticatedAt is the session's last use of a second factor (or of the
+	// password, for a user without one); nil for tokens.
+	ReauthenticatedAt *time.Time
+	// HasSecondFactor and SecondFactorRequired (sessions only): the user has an active
+	// second factor; a policy requires one (see MustEnrol).
+	HasSecondFactor, SecondFactorRequired bool
 }
 
 // Actor returns who the principal is for the audit trail.

@@ -22,10 +22,15 @@ const (
 	// ScopeAdmin covers administration: the writes whose permission writeScopes
 	// classifies as administrative, and the platform superadmin's routes.
 	ScopeAdmin = "admin"
+	// ScopeStepUp lets a token perform the acts that need a recent second factor
+	// (approve, sign, reject, administration, creating tokens; ADR 0032). Only a
+	// browser session with a step-up in the last StepUpWindow gives it, to a token that
+	// lives at most StepUpTokenMaxLifetime.
+	ScopeStepUp = "step_up"
 )
 
 // AllScopes lists the scopes in their canonical order.
-func AllScopes() []string { return []string{ScopeRead, ScopeWrite, ScopeAdmin} }
+func AllScopes() []string { return []string{ScopeRead, ScopeWrite, ScopeAdmin, ScopeStepUp} }
 
 // DefaultScopes are a new token's scopes when none are asked for: read and write
 // (for a token made by a token, those of them its creator has).
@@ -108,11 +113,11 @@ func InsufficientScope(scope string) *apperr.Error {
 // normalizeScopes checks asked-for scopes and returns them in canonical order.
 func normalizeScopes(asked []string) ([]string, *apperr.FieldError) {
 	if len(asked) == 0 {
-		return nil, &apperr.FieldError{Field: "scopes", Message: "at least one of read, write, admin"}
+		return nil, &apperr.FieldError{Field: "scopes", Message: "at least one of read, write, admin, step_up"}
 	}
 	for _, s := range asked {
 		if !slices.Contains(AllScopes(), s) {
-			return nil, &apperr.FieldError{Field: "scopes", Message: "unknown scope " + strconv.Quote(s) + "; expected read, write or admin"}
+			return nil, &apperr.FieldError{Field: "scopes", Message: "unknown scope " + strconv.Quote(s) + "; expected read, write, admin or step_up"}
 		}
 	}
 	var out []string

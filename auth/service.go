@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/go-webauthn/webauthn/webauthn"
 	"gorm.io/gorm"
 
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/audit"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 )
 
 // Options configure a Service. Zero values take the documented defaults.
@@ -31,6 +33,13 @@ type Options struct {
 	PasswordParams *argon2id.Params
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Keys is the installation's key hierarchy: TOTP secrets are sealed under its
+	// platform key, and recovery codes hashed with a key derived from it. Without it no
+	// second factor can be added.
+	Keys *keys.Service
+	// Origin is the portal's origin (from UNIONPORTAL_BASE_URL): security keys are bound
+	// to its host name, and authenticator apps show it. Default http://localhost:8080.
+	Origin string
 }
 
 // DefaultPasswordParams follow OWASP's argon2id recommendation (46 MiB, 1 pass, 1 lane).
@@ -45,6 +54,8 @@ type Service struct {
 	opts  Options
 	// hashing bounds concurrent argon2id work, which costs PasswordParams.Memory each.
 	hashing chan struct{}
+	// webauthn is the WebAuthn relying party (security keys and passkeys).
+	webauthn *webauthn.WebAuthn
 	// dummyHash is verified against when a login names no user, so that an unknown
 	// e-mail costs the same time as a wrong password.
 	dummyHash string
@@ -70,11 +81,20 @@ func NewService(ctx context.Context, db *database.DB, opts Options) (*Service, e
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Origin == "" {
+		opts.Origin = DefaultOrigin
+	}
+	// Security keys need the portal at a domain name: a base URL with an IP address
+	// (http://127.0.0.1:8080) leaves them out, with TOTP and recovery codes working.
+	wa, err := newWebAuthn(opts.Origin)
+	if err != nil {
+		opts.Logger.Warn("security keys (WebAuthn) are unavailable: "+err.Error(), "origin", opts.Origin)
+	}
 	authz, err := NewAuthorizer(ctx, db, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{db: db, authz: authz, log: opts.Logger, opts: opts, hashing: make(chan struct{}, 2)}
+	s := &Service{db: db, authz: authz, log: opts.Logger, opts: opts, hashing: make(chan struct{}, 2), webauthn: wa}
 	if s.dummyHash, err = argon2id.CreateHash(randomToken(16), opts.PasswordParams); err != nil {
 		return nil, err
 	}

@@ -36,19 +36,31 @@ func validEmail(email string) bool {
 	return err == nil && a.Address == email && a.Name == ""
 }
 
-// Login checks an e-mail and password and opens a new session, returning the session
-// token to set as a cookie. Attempts are limited per (address, account) and per
-// address, counted before the password is checked (see reserveLogin). The session
-// keeps of ip what ctx's retention allows (clientip), and no user agent.
-func (s *Service) Login(ctx context.Context, email, password, ip string) (*Principal, string, error) {
+// LoginResult is what a right password leads to: a session (Principal, and
+// SessionToken to set as a cookie), or, for an account with a second factor, a login
+// waiting for it (SecondFactor), which CompleteLogin completes.
+type LoginResult struct {
+	Principal    *Principal
+	SessionToken string
+	SecondFactor *PendingLogin
+}
+
+// Login checks an e-mail and password and opens a new session, or, for an account
+// with a second factor, a pending login. Attempts are limited per (address, account)
+// and per address, counted before the password is checked (see reserveLogin); the
+// attempt of a pending login is given back only when its second factor completes it.
+// Whether an account has a second factor is looked at only once the password is
+// right: a wrong password answers the same for every account. The session keeps of ip
+// what ctx's retention allows (clientip), and no user agent.
+func (s *Service) Login(ctx context.Context, email, password, ip string) (*LoginResult, error) {
 	email = NormalizeEmail(email)
 	if err := s.reserveLogin(ctx, email, ip); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	var u User
 	err := s.db.Conn(ctx).Where("email = ?", email).First(&u).Error
 	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, "", err
+		return nil, err
 	}
 	found := err == nil
 	hash := s.dummyHash
@@ -57,7 +69,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*Princ
 	}
 	ok, err := s.checkPassword(ctx, password, hash)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	success := found && ok && u.Active
 	actor := Actor{IP: ip}
@@ -67,14 +79,26 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*Princ
 	if !success {
 		err := s.recordEvent(ctx, "", actor, "login.failed", "user", actor.UserID, map[string]any{"email": email})
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
-		return nil, "", errInvalidCredentials
+		return nil, errInvalidCredentials
+	}
+	factors, err := s.activeFactors(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(factors) > 0 {
+		pl, err := s.startPendingLogin(ctx, u, factors, ip)
+		if err != nil {
+			return nil, err
+		}
+		return &LoginResult{SecondFactor: pl}, nil
 	}
 	token := randomToken(32)
 	now := s.now()
+	// The password just given counts as this session's re-authentication.
 	sess := Session{ID: newID(), TokenHash: hashToken(token), UserID: u.ID, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(s.opts.SessionAbsolute), IP: clientip.KeepIn(ctx, ip)}
+		ExpiresAt: now.Add(s.opts.SessionAbsolute), IP: clientip.KeepIn(ctx, ip), ReauthenticatedAt: &now}
 	joined := false
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		if err := s.refundLogin(ctx, email, ip); err != nil {
@@ -91,14 +115,19 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*Princ
 		return err
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if joined {
 		if err := s.authz.Refresh(ctx); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
-	return &Principal{User: u, Via: ViaSession, SessionID: sess.ID, IP: ip}, token, nil
+	required, err := s.SecondFactorRequired(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &LoginResult{SessionToken: token, Principal: &Principal{User: u, Via: ViaSession, SessionID: sess.ID, IP: ip,
+		ReauthenticatedAt: &now, SecondFactorRequired: required}}, nil
 }
 
 // Authenticate resolves a session token (from the cookie) or an API token (from the
@@ -115,16 +144,21 @@ func (s *Service) Authenticate(ctx context.Context, sessionToken, apiToken, ip s
 
 // sessionRow is a session with its user, read in one query.
 type sessionRow struct {
-	User        User `gorm:"embedded"`
-	SessionID   string
-	SessionSeen time.Time
-	SessionEnds time.Time
+	User          User `gorm:"embedded"`
+	SessionID     string
+	SessionSeen   time.Time
+	SessionEnds   time.Time
+	SessionReauth *time.Time
+	// HasFactor and FactorRequired decide whether the session may only add a factor.
+	HasFactor      bool
+	FactorRequired bool
 }
 
 func (s *Service) authenticateSession(ctx context.Context, token, ip string) (*Principal, error) {
 	var rows []sessionRow
 	err := s.db.Conn(ctx).Table("sessions").
-		Select("users.*, sessions.id AS session_id, sessions.last_seen_at AS session_seen, sessions.expires_at AS session_ends").
+		Select("users.*, sessions.id AS session_id, sessions.last_seen_at AS session_seen, sessions.expires_at AS session_ends, "+
+			"sessions.reauthenticated_at AS session_reauth, "+hasFactorSQL+" AS has_factor, "+factorRequiredSQL+" AS factor_required").
 		Joins("JOIN users ON users.id = sessions.user_id").
 		Where("sessions.token_hash = ?", hashToken(token)).Limit(1).Scan(&rows).Error
 	if err != nil {
@@ -149,7 +183,8 @@ func (s *Service) authenticateSession(ctx context.Context, token, ip string) (*P
 			return nil, err
 		}
 	}
-	return &Principal{User: sess.User, Via: ViaSession, SessionID: sess.SessionID, IP: ip}, nil
+	return &Principal{User: sess.User, Via: ViaSession, SessionID: sess.SessionID, IP: ip, ReauthenticatedAt: sess.SessionReauth,
+		HasSecondFactor: sess.HasFactor, SecondFactorRequired: sess.FactorRequired}, nil
 }
 
 // sessionTouchInterval is how stale a session's last-seen time may be before a request

@@ -54,6 +54,11 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) 
 			return nil, errTokenCannotCreate
 		}
 		parent = p.Token
+	} else if slices.Contains(in.Scopes, ScopeStepUp) {
+		// The route asks for a step-up already; the rule is the token's, so it is kept here.
+		if err := s.RequireStepUp(ctx, p); err != nil {
+			return nil, err
+		}
 	}
 	t, err := s.newToken(p.User.ID, parent, in, TokenPolicy{})
 	if err != nil {
@@ -120,6 +125,20 @@ func (s *Service) newToken(userID string, parent *APIToken, in TokenInput, polic
 	if fe != nil {
 		fields = append(fields, *fe)
 	}
+	if slices.Contains(scopes, ScopeStepUp) {
+		if parent != nil {
+			return nil, (&apperr.Error{Kind: apperr.KindForbidden, Code: apperr.CodeInsufficientScope,
+				Message: "only a browser session, within 10 minutes of a second factor, gives the scope \"step_up\""}).With("scope", ScopeStepUp)
+		}
+		// A token that may do what needs a second factor lives a day at most.
+		latest := now.Add(StepUpTokenMaxLifetime)
+		switch {
+		case expiresAt == nil:
+			expiresAt = &latest
+		case expiresAt.After(latest):
+			fields = append(fields, apperr.FieldError{Field: "expires_at", Message: "a token with the scope step_up expires within 24 hours"})
+		}
+	}
 	if len(fields) > 0 {
 		return nil, apperr.Invalid("the token is invalid", fields...)
 	}
@@ -181,6 +200,10 @@ func (s *Service) ProvisionToken(ctx context.Context, slug, email string, in Tok
 	if len(rows) == 0 {
 		return nil, &apperr.Error{Kind: apperr.KindNotFound, Code: apperr.CodeNotFound,
 			Message: "no active member " + email + " in tenant " + slug}
+	}
+	if slices.Contains(in.Scopes, ScopeStepUp) {
+		return nil, apperr.Invalid("the token is invalid", apperr.FieldError{Field: "scopes",
+			Message: "a token with step_up is created from a browser session, within 10 minutes of a second factor"})
 	}
 	policy := tokenPolicyOf(rows[0].Settings)
 	if in.ExpiresAt == nil && policy.MaxLifetimeDays > 0 {

@@ -78,6 +78,9 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 		return nil, errors.New("portal: no key service (the master key) was given")
 	}
 	opts.Workflow.Keys = opts.Keys
+	if opts.Auth.Keys == nil {
+		opts.Auth.Keys = opts.Keys
+	}
 	// Storage operations are timed for /metrics.
 	timed := storage.Instrument(store)
 	store = timed.AsStore()

@@ -59,6 +59,10 @@ type Rule struct {
 	// (ADR 0021); none for an action integrators are not told of, and none while a
 	// counted action stays Pending.
 	Event EventType
+	// StepUp: the action matters: the actor must have used a second factor (or, without
+	// one, the password) within the last 10 minutes, or act with a step_up token (ADR
+	// 0032). The API asks for it before the action is taken.
+	StepUp bool
 }
 
 // table is the workflow's actions.
@@ -71,11 +75,11 @@ var table = []Rule{
 	{Action: ActionRequestChanges, From: []State{Submitted, InReview}, To: ChangesRequested, Permission: auth.PermSubmissionReview,
 		CommentRequired: true, Event: EventChangesRequested},
 	{Action: ActionApprove, From: []State{Submitted, InReview}, To: Dispatching, Counted: true, Pending: InReview, WithSignatory: Approved,
-		Permission: auth.PermSubmissionReview, NotContributor: true, Freezes: true, Event: EventApproved},
+		Permission: auth.PermSubmissionReview, NotContributor: true, Freezes: true, Event: EventApproved, StepUp: true},
 	{Action: ActionReject, From: []State{Submitted, InReview}, To: Rejected, Permission: auth.PermSubmissionReview, CommentRequired: true,
-		Event: EventRejected},
+		Event: EventRejected, StepUp: true},
 	{Action: ActionSign, From: []State{Approved}, To: Dispatching, Permission: auth.PermSubmissionSign, NotContributor: true, SignsSnapshot: true,
-		Event: EventSigned},
+		Event: EventSigned, StepUp: true},
 	{Action: ActionResend, From: []State{DispatchFailed}, To: Dispatching, Permission: auth.PermSubmissionResend},
 }
 
@@ -139,6 +143,20 @@ func Actions() []Action {
 	}
 	return out
 }
+
+// StepUpActions lists the actions that need a recent second factor.
+func StepUpActions() []Action {
+	var out []Action
+	for _, r := range table {
+		if r.StepUp {
+			out = append(out, r.Action)
+		}
+	}
+	return out
+}
+
+// RuleFor returns the rule of action a, if there is one.
+func RuleFor(a Action) (Rule, bool) { return ruleFor(a) }
 
 func ruleFor(a Action) (Rule, bool) {
 	for _, r := range table {

@@ -33,6 +33,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/internal/testrig"
 )
 
@@ -167,6 +168,11 @@ func setup(base string) (token, submission string) {
 	}
 	jar.do("POST", "/api/v1/auth/login", map[string]string{"email": "root@bench.test", "password": "bench password 123"}, &login)
 	jar.csrf = login.CSRF
+	// A superadmin must have a second factor: the bench adds an authenticator app of
+	// its own, and the session counts as stepped up.
+	var factor struct{ ID, Secret string }
+	jar.do("POST", "/api/v1/me/factors", map[string]string{"type": "totp"}, &factor)
+	jar.do("POST", "/api/v1/me/factors/"+factor.ID+"/activate", map[string]string{"code": auth.TOTPCode(factor.Secret, time.Now())}, nil)
 	jar.do("POST", "/api/v1/tenants", map[string]string{"slug": "bench", "name": "Bench"}, nil)
 	var org struct{ ID string }
 	jar.do("POST", "/api/v1/tenants/bench/organizations", map[string]string{"name": "Union", "country": "KG", "kind": "affiliate"}, &org)

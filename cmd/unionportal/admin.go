@@ -40,6 +40,22 @@ func createSuperadmin(ctx context.Context, cfg *Config, log *slog.Logger, email,
 	return nil
 }
 
+// resetSecondFactors removes the factors and recovery codes of a user who lost them
+// all (there is no API for another person's factors), and ends their sessions.
+func resetSecondFactors(ctx context.Context, cfg *Config, log *slog.Logger, email string, stdout io.Writer) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	n, err := a.auth.ResetSecondFactors(ctx, email)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d second factors removed, sessions ended; a factor is added again at the next login where a policy requires one\n", auth.NormalizeEmail(email), n)
+	return nil
+}
+
 // fieldErrors turns a validation error into one line naming each field.
 func fieldErrors(err error) error {
 	if e, ok := apperr.As(err); ok && len(e.Fields) > 0 {

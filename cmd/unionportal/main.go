@@ -50,6 +50,10 @@ commands:
                    print it (only it) on standard output; --expires takes days,
                    a duration (36h) or an RFC 3339 time; the tenant's maximum
                    token lifetime applies (and is the default expiry)
+  admin reset-second-factors --email E
+                   remove every second factor and recovery code of a user who
+                   lost them, and end their sessions: they add a factor again
+                   at their next login
   admin generate-master-key
                    print a new master key for UNIONPORTAL_MASTER_KEY
   admin rotate-master-key
@@ -98,8 +102,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		cmd, rest = "audit verify", rest[1:]
 	}
 	if cmd == "admin" {
-		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "export", "import", "generate-master-key", "rotate-master-key", "encrypt-existing", "retention"}, rest[0]) {
-			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, export, import, generate-master-key, rotate-master-key, encrypt-existing or retention\n\n%s", usage)
+		if len(rest) == 0 || !slices.Contains([]string{"create-superadmin", "create-token", "reset-second-factors", "export", "import", "generate-master-key", "rotate-master-key", "encrypt-existing", "retention"}, rest[0]) {
+			fmt.Fprintf(stderr, "unionportal admin: expected the subcommand create-superadmin, create-token, reset-second-factors, export, import, generate-master-key, rotate-master-key, encrypt-existing or retention\n\n%s", usage)
 			return exitUsage
 		}
 		cmd, rest = "admin "+rest[0], rest[1:]
@@ -119,6 +123,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	case "admin create-superadmin":
 		email = fs.String("email", "", "the superadmin's e-mail address")
 		name = fs.String("name", "Platform administrator", "the superadmin's name")
+	case "admin reset-second-factors":
+		email = fs.String("email", "", "the e-mail address of the user who lost their second factors")
 	case "admin create-token":
 		tenant = fs.String("tenant", "", "the tenant's slug")
 		email = fs.String("email", "", "the e-mail address of the member who will hold the token")
@@ -212,6 +218,12 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			return exitUsage
 		}
 		err = createSuperadmin(ctx, cfg, log, *email, *name, stdin, stdout)
+	case "admin reset-second-factors":
+		if *email == "" {
+			fmt.Fprintf(stderr, "unionportal admin reset-second-factors: --email is required\n")
+			return exitUsage
+		}
+		err = resetSecondFactors(ctx, cfg, log, *email, stdout)
 	case "admin create-token":
 		if *tenant == "" || *email == "" || *name == "" {
 			fmt.Fprintf(stderr, "unionportal admin create-token: --tenant, --email and --name are required\n")

@@ -219,7 +219,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	opts := portal.Options{Logger: log, Keys: a.keys,
-		Auth:     auth.Options{SecretKey: []byte(cfg.SecretKey), SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute},
+		Auth: auth.Options{SecretKey: []byte(cfg.SecretKey), SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute,
+			// Security keys are bound to the host users reach the portal at.
+			Origin: cfg.BaseURL.Scheme + "://" + cfg.BaseURL.Host},
 		Workflow: workflow.Options{Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}},
 		Dispatch: dispatch.Options{Sender: sender, BaseURL: cfg.BaseURL, JobTimeout: cfg.DispatchTimeout, LinkSecret: []byte(cfg.SecretKey)},
 		Webhook:  webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}}
