@@ -35,4 +35,3 @@ func pdfPages(t *testing.T, b []byte) []string {
 	}
 	return pages
 }
-
