@@ -269,7 +269,8 @@ func runPortal(ctx context.Context, binary, dataDir, databaseURL string) (base s
 	check(err)
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = append(os.Environ(), "UNIONPORTAL_ADDR="+addr, "UNIONPORTAL_DATA_DIR="+dataDir,
-		"UNIONPORTAL_DATABASE_URL="+databaseURL, "UNIONPORTAL_SECRET_KEY="+secretKey, "UNIONPORTAL_LOG_FORMAT=json")
+		"UNIONPORTAL_DATABASE_URL="+databaseURL, "UNIONPORTAL_SECRET_KEY="+secretKey, "UNIONPORTAL_MASTER_KEY="+keys.GenerateMaster(),
+		"UNIONPORTAL_LOG_FORMAT=json")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	check(cmd.Start())
 	base = "http://" + addr
