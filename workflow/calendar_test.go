@@ -3,6 +3,9 @@ package workflow_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,6 +193,64 @@ func TestDeadlineReminders(t *testing.T) {
 		f.transition(f.editor, v.ID, workflow.ActionWithdraw, "")
 		if n := f.remind(); n != 0 {
 			t.Fatalf("a withdrawn submission: %d reminders", n)
+		}
+	})
+}
+
+// TestDeadlineReminderMail: each reminder is one e-mail to one person, naming the
+// session and the date with a link to the portal, never the case, the draft's title or
+// its text.
+func TestDeadlineReminderMail(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		f := newRetentionFixture(t, db)
+		ctx := context.Background()
+		f.dispatchSettings()
+		f.session(f.admin, "410th Session", 14, 30)
+		f.draft(false)
+		if n := f.remind(); n != 2 {
+			t.Fatalf("want 2 reminders, got %d", n)
+		}
+		if err := f.s.Dispatch.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer f.s.Dispatch.Stop(ctx)
+		var mails []string
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			mails = mails[:0]
+			entries, _ := os.ReadDir(f.outbox)
+			for _, e := range entries {
+				b, err := os.ReadFile(filepath.Join(f.outbox, e.Name()))
+				if err == nil && strings.Contains(string(b), "CFA information deadline") {
+					mails = append(mails, string(b))
+				}
+			}
+			if len(mails) >= 2 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if len(mails) != 2 {
+			t.Fatalf("want 2 reminder e-mails, got %d", len(mails))
+		}
+		to := map[string]bool{}
+		for _, m := range mails {
+			for _, line := range strings.Split(m, "\n") {
+				if strings.HasPrefix(line, "To: ") {
+					to[strings.TrimSpace(strings.TrimPrefix(line, "To: "))] = true
+				}
+			}
+			for _, leak := range []string{secret, "3386", "Kyrgyzstan", "Update"} {
+				if strings.Contains(m, leak) {
+					t.Errorf("a reminder says %q:\n%s", leak, m)
+				}
+			}
+			if !strings.Contains(m, "410th Session") || !strings.Contains(m, "in 14 days") {
+				t.Errorf("a reminder without its session or days left:\n%s", m)
+			}
+		}
+		if len(to) != 2 {
+			t.Fatalf("want one e-mail each to the editor and the reviewer, got %v", to)
 		}
 	})
 }
