@@ -438,6 +438,9 @@ func (h *harness) world() *world {
 
 	w.reviewerA.must(201, "POST", "/api/v1/tenants/alpha/cases", map[string]any{
 		"number": "3386", "country": "KG", "title": "Kyrgyzstan", "complainants": []string{"Alpha Federation"}}).json(h.t, &w.caseA)
+	// A CFA session far ahead, so that the calendar's routes have a target.
+	w.adminA.must(201, "POST", "/api/v1/tenants/alpha/cfa-sessions", map[string]any{"name": "Fixture Session",
+		"starts_on": h.clock.Now().UTC().AddDate(0, 0, 220).Format(time.DateOnly), "deadline": h.clock.Now().UTC().AddDate(0, 0, 200).Format(time.DateOnly)})
 	w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{
 		"case_id": w.caseA.ID, "kind": "additional_information", "title": "Update " + secretMarker,
 		"body": "The union leader " + secretMarker + " was arrested.", "language": "en"}).json(h.t, &w.submissionA)

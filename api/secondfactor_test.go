@@ -479,6 +479,7 @@ func TestStepUpRoutes(t *testing.T) {
 	slices.Sort(got)
 	want := []string{
 		"DELETE /api/v1/me/factors/:id",
+		"DELETE /api/v1/tenants/:tenant/cfa-sessions/:id",
 		"DELETE /api/v1/tenants/:tenant/invitations/:id",
 		"DELETE /api/v1/tenants/:tenant/sender-domains/:domain",
 		"DELETE /api/v1/tenants/:tenant/users/:id",
@@ -488,11 +489,13 @@ func TestStepUpRoutes(t *testing.T) {
 		"POST /api/v1/me/factors",
 		"POST /api/v1/me/recovery-codes",
 		"POST /api/v1/me/tokens",
+		"POST /api/v1/tenants/:tenant/cfa-sessions",
 		"POST /api/v1/tenants/:tenant/sender-domains",
 		"POST /api/v1/tenants/:tenant/submissions/:id/transitions (approve, reject, sign)",
 		"POST /api/v1/tenants/:tenant/users",
 		"POST /api/v1/tenants/:tenant/webhooks",
 		"POST /api/v1/tenants/:tenant/webhooks/:id/deliveries/:delivery/redeliver",
+		"PUT /api/v1/tenants/:tenant/cfa-sessions/:id",
 		"PUT /api/v1/tenants/:tenant/security",
 		"PUT /api/v1/tenants/:tenant/settings",
 	}

@@ -257,6 +257,22 @@ func (s *Server) routes() {
 		Request: workflow.CaseInput{}, Required: []string{"country", "title"}, Response: workflow.Case{}, Status: http.StatusCreated, Errors: []int{http.StatusConflict}})
 	s.route(http.MethodGet, t+"/cases/:id", Tenant(auth.PermCaseRead), s.getCase, Doc{ID: "getCase", Summary: "A case", Response: workflow.Case{}})
 	s.route(http.MethodPatch, t+"/cases/:id", Tenant(auth.PermCaseUpdate), s.updateCase, Doc{ID: "updateCase", Summary: "Change a case", Request: workflow.CaseInput{}, Response: workflow.Case{}, Errors: []int{http.StatusConflict}})
+	// The CFA calendar (ADR 0034): members read it; tenant admins keep it.
+	s.route(http.MethodGet, t+"/cfa-sessions", Tenant(auth.PermCaseRead), s.listCFASessions, Doc{ID: "listCFASessions",
+		Summary: "The tenant's CFA sessions with their information deadlines, by deadline", Response: workflow.CFASession{}, List: true})
+	s.route(http.MethodPost, t+"/cfa-sessions", Tenant(auth.PermSettingsWrite).StepUp(), s.createCFASession, Doc{ID: "createCFASession",
+		Summary:     "Record a CFA session and the date by which information must reach the Office (tenant admins)",
+		Description: "Dates are YYYY-MM-DD; the deadline may not be after starts_on (422 naming the field).",
+		Request:     workflow.CFASessionInput{}, Required: []string{"name", "starts_on", "deadline"}, Response: workflow.CFASession{}, Status: http.StatusCreated})
+	s.route(http.MethodPut, t+"/cfa-sessions/:id", Tenant(auth.PermSettingsWrite).StepUp(), s.updateCFASession, Doc{ID: "updateCFASession",
+		Summary: "Replace a CFA session's name and dates (tenant admins); a changed deadline has its reminders again",
+		Request: workflow.CFASessionInput{}, Required: []string{"name", "starts_on", "deadline"}, Response: workflow.CFASession{}})
+	s.route(http.MethodDelete, t+"/cfa-sessions/:id", Tenant(auth.PermSettingsWrite).StepUp(), s.deleteCFASession, Doc{ID: "deleteCFASession",
+		Summary: "Delete a CFA session (tenant admins)", Status: http.StatusNoContent})
+	s.route(http.MethodGet, t+"/due", Tenant(auth.PermCaseRead), s.getDue, Doc{ID: "getDue",
+		Summary:     "What you have due before the tenant's next CFA information deadline",
+		Description: "The open drafts (draft, changes requested) you contributed to and, for reviewers, those of the tenant you may see. Open requests for information are not listed yet: they come with the correspondence feature.",
+		Response:    workflow.Due{}})
 	// Submission routes need only tenant:read at the door: what a caller may see and do
 	// depends on the submission (its organization, state and authors), so the workflow
 	// service decides, from its table and the caller's scope.

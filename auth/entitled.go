@@ -21,6 +21,16 @@ type Entitlement struct {
 // active membership in the tenant whom e entitles, for notifications: a deactivated
 // member, or one whose roles no longer entitle them, is never told.
 func EntitledEmails(ctx context.Context, db *database.DB, e Entitlement) ([]string, error) {
+	return entitled(ctx, db, e, "users.email")
+}
+
+// EntitledUsers is EntitledEmails answering user ids, for what is recorded per person
+// (the CFA deadline reminders, ADR 0034).
+func EntitledUsers(ctx context.Context, db *database.DB, e Entitlement) ([]string, error) {
+	return entitled(ctx, db, e, "users.id")
+}
+
+func entitled(ctx context.Context, db *database.DB, e Entitlement, column string) ([]string, error) {
 	if e.Users != nil && len(e.Users) == 0 {
 		return nil, nil
 	}
@@ -41,6 +51,6 @@ func EntitledEmails(ctx context.Context, db *database.DB, e Entitlement) ([]stri
 		q = q.Where("users.id IN ?", e.Users)
 	}
 	var out []string
-	err := q.Order("users.email").Pluck("users.email", &out).Error
+	err := q.Order(column).Pluck(column, &out).Error
 	return out, err
 }

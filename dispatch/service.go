@@ -245,6 +245,12 @@ func NewService(db *database.DB, files *keys.Files, wf *workflow.Service, opts O
 	if err := river.AddWorkerSafely(workers, &retentionWorker{s: s}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &deadlinesWorker{s: s}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &reminderWorker{s: s}); err != nil {
+		return nil, err
+	}
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}, RetentionQueue: {MaxWorkers: 1}}
 	for _, j := range opts.Jobs {
 		if err := j.Register(workers); err != nil {
@@ -264,7 +270,7 @@ func NewService(db *database.DB, files *keys.Files, wf *workflow.Service, opts O
 		FetchCooldown:        min(opts.PollInterval, 100*time.Millisecond),
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: 2 * opts.JobTimeout,
-		PeriodicJobs:         []*river.PeriodicJob{retentionJob()},
+		PeriodicJobs:         []*river.PeriodicJob{retentionJob(), deadlinesJob()},
 	}
 	var err error
 	if db.Dialect() == database.Postgres {

@@ -104,6 +104,7 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	hooks.UseQueue(d.Queue())
 	wf.Subscribe(d)
 	wf.UseRetentionHooks(d)
+	wf.UseDeadlineHooks(d)
 	wf.SubscribeEvents(hooks)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(d.Collectors()...)

@@ -142,7 +142,15 @@ func (s *Service) UpdateCase(ctx context.Context, a *auth.TenantAccess, id strin
 
 // Case returns one case of the tenant.
 func (s *Service) Case(ctx context.Context, a *auth.TenantAccess, id string) (*Case, error) {
-	return s.caseByID(ctx, a, id, false)
+	c, err := s.caseByID(ctx, a, id, false)
+	if err != nil {
+		return nil, err
+	}
+	cs := []Case{*c}
+	if err := s.withNextDeadline(ctx, a.Tenant.ID, cs); err != nil {
+		return nil, err
+	}
+	return &cs[0], nil
 }
 
 func (s *Service) caseByID(ctx context.Context, a *auth.TenantAccess, id string, lock bool) (*Case, error) {
@@ -178,6 +186,9 @@ func (s *Service) ListCases(ctx context.Context, a *auth.TenantAccess, page data
 		return nil, "", err
 	}
 	items, next := database.Trim(rows, page, func(c Case) []string { return timeIDKey(c.CreatedAt, c.ID) })
+	if err := s.withNextDeadline(ctx, a.Tenant.ID, items); err != nil {
+		return nil, "", err
+	}
 	return items, next, nil
 }
 

@@ -49,6 +49,9 @@ type Case struct {
 	CreatedBy    string    `json:"created_by"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// NextDeadline is the tenant's next CFA information deadline (ADR 0034), set on
+	// reads of open cases.
+	NextDeadline *NextDeadline `json:"next_deadline" gorm:"-" doc:"The tenant's earliest CFA information deadline on or after today (UTC), for open cases; null when none is entered"`
 }
 
 // Submission is a document sent about a case: drafted by an affiliate, reviewed and

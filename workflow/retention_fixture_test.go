@@ -59,6 +59,8 @@ type retentionFixture struct {
 	clock                   *testClock
 	admin, editor, reviewer *auth.TenantAccess
 	caseID                  string
+	// outbox is where the portal's e-mails are written.
+	outbox string
 }
 
 func newRetentionFixture(t *testing.T, db *database.DB) *retentionFixture {
@@ -72,11 +74,11 @@ func newRetentionFixture(t *testing.T, db *database.DB) *retentionFixture {
 		t.Fatal(err)
 	}
 	f := &retentionFixture{t: t, db: db, store: store, keys: keys.NewService(db, keys.NewMaster()),
-		clock: &testClock{now: time.Now().UTC().Truncate(time.Microsecond)}}
+		clock: &testClock{now: time.Now().UTC().Truncate(time.Microsecond)}, outbox: t.TempDir()}
 	f.s, err = portal.New(ctx, db, store, portal.Options{Keys: f.keys, Now: f.clock.Now,
 		Auth: auth.Options{SecretKey: []byte("0123456789abcdef0123456789abcdef"),
 			PasswordParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}},
-		Dispatch: dispatch.Options{Sender: dispatch.Outbox{Dir: t.TempDir()}, PollInterval: 20 * time.Millisecond}})
+		Dispatch: dispatch.Options{Sender: dispatch.Outbox{Dir: f.outbox}, PollInterval: 20 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,6 +61,7 @@ type Service struct {
 	listeners      []Listener
 	eventListeners []EventListener
 	retentionHooks RetentionHooks
+	deadlineHooks  DeadlineHooks
 }
 
 // Subscribe adds a listener of submissions entering states (the dispatch service). It

@@ -4,6 +4,7 @@ import type { components } from '../api/schema'
 import { t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
+import { CFASessions } from './Calendar'
 
 type Settings = components['schemas']['Settings']
 type Recipient = components['schemas']['Recipient']
@@ -40,6 +41,7 @@ export function Admin({ tenant }: { tenant: string }) {
       <SettingsForm tenant={tenant} />
       <Organizations tenant={tenant} />
       <Members tenant={tenant} />
+      <CFASessions tenant={tenant} />
     </main>
   )
 }

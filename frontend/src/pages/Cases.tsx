@@ -5,6 +5,7 @@ import { formatDate, t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 import { Pending } from '../Pending'
+import { DeadlineText } from './Calendar'
 
 type Case = components['schemas']['Case']
 type Summary = components['schemas']['SubmissionSummary']
@@ -48,6 +49,11 @@ export function Cases({ tenant }: { tenant: string }) {
             <span class="meta">
               {countryName(c.country, locale)} · {t(('cases.status.' + c.status) as MessageKey)}
             </span>
+            {c.next_deadline && (
+              <span class="meta">
+                <DeadlineText next={c.next_deadline} />
+              </span>
+            )}
           </li>
         ))}
       </ul>
@@ -84,6 +90,11 @@ export function CaseView({ tenant, id }: { tenant: string; id: string }) {
         <dt>{t('cases.complainants')}</dt>
         <dd>{c.complainants.join('; ') || '—'}</dd>
       </dl>
+      {c.next_deadline && (
+        <p>
+          <DeadlineText next={c.next_deadline} />
+        </p>
+      )}
       {c.normlex_url.startsWith('https://') && (
         <p>
           <a href={c.normlex_url} rel="noopener noreferrer" target="_blank">

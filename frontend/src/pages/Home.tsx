@@ -1,12 +1,14 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api, must } from '../api/client'
 import type { components } from '../api/schema'
-import { formatDate, t, useLocale } from '../i18n'
+import { formatDate, locale, t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 import type { Me } from '../session'
+import { daysLeftKey, formatDay, urgent } from '../calendar'
 
 type Summary = components['schemas']['SubmissionSummary']
+type Due = components['schemas']['Due']
 
 /** The secretariat's queue: what waits for a reviewer or a signatory. */
 export const queueStates = ['submitted', 'in_review', 'approved', 'dispatch_failed']
@@ -30,6 +32,7 @@ export function Home({ me }: { me: Me }) {
   const secretariat = roles.some((r) => r === 'reviewer' || r === 'signatory' || r === 'tenant_admin')
   const [items, setItems] = useState<Summary[] | null>(null)
   const [warnings, setWarnings] = useState<string[]>([])
+  const [due, setDue] = useState<Due | null>(null)
   const [error, setError] = useState('')
 
   useEffect(() => {
@@ -37,6 +40,9 @@ export function Home({ me }: { me: Me }) {
     must(api.GET('/tenants/{tenant}/submissions', { params: { path: { tenant: tenant.slug }, query: { limit: 100 } } }))
       .then((l) => setItems(l.items))
       .catch((e) => setError(errorText(e)))
+    must(api.GET('/tenants/{tenant}/due', { params: { path: { tenant: tenant.slug } } }))
+      .then(setDue)
+      .catch(() => setDue(null))
     if (roles.includes('tenant_admin')) {
       Promise.all([
         must(api.GET('/tenants/{tenant}/settings', { params: { path: { tenant: tenant.slug } } })),
@@ -108,6 +114,35 @@ export function Home({ me }: { me: Me }) {
               <li key={w}>{w}</li>
             ))}
           </ul>
+        </section>
+      )}
+      {due?.next_deadline && (
+        <section aria-labelledby="due" data-testid="due">
+          <h2 id="due">{t('due.title')}</h2>
+          <p class={urgent(due.next_deadline.days_left) ? 'deadline urgent' : 'deadline'}>
+            {t('due.intro', {
+              session: due.next_deadline.session_name,
+              date: formatDay(due.next_deadline.deadline, locale()),
+              left: t(daysLeftKey(due.next_deadline.days_left), { count: due.next_deadline.days_left }),
+            })}
+          </p>
+          {due.items.length === 0 ? (
+            <p>{t('due.none')}</p>
+          ) : (
+            <ul class="cards">
+              {due.items.map((d) => (
+                <li key={d.submission_id} class="card">
+                  <a class="title" href={`/t/${encodeURIComponent(tenant.slug)}/submissions/${encodeURIComponent(d.submission_id)}`}>
+                    {d.title || t('submission.shreddedTitle')}
+                  </a>
+                  <span class="meta">
+                    {d.case_number ? t('submission.case') + ' ' + d.case_number : t(('kind.' + d.kind) as MessageKey)} ·{' '}
+                    <span class={'state state-' + d.state}>{t(('state.' + d.state) as MessageKey)}</span>
+                  </span>
+                </li>
+              ))}
+            </ul>
+          )}
         </section>
       )}
       {error && (
