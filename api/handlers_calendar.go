@@ -8,7 +8,7 @@ import (
 	"github.com/unionportal/unionportal/workflow"
 )
 
-// The CFA calendar (ADR 0034): the tenant's sessions of the Committee, and what the
+// The CFA calendar (ADR 0035): the tenant's sessions of the Committee, and what the
 // caller has due before the next information deadline.
 
 func (s *Server) listCFASessions(c echo.Context) error {

@@ -17,7 +17,7 @@ import (
 	"github.com/unionportal/unionportal/workflow"
 )
 
-// The CFA calendar's reminders (ADR 0034). The workflow decides who is reminded of
+// The CFA calendar's reminders (ADR 0035). The workflow decides who is reminded of
 // which deadline and records it; this package runs it every day and sends each reminder,
 // one e-mail to one person, without content.
 

@@ -14,7 +14,7 @@ import (
 	"github.com/unionportal/unionportal/database"
 )
 
-// The CFA calendar (ADR 0034): the Committee on Freedom of Association's sessions, as
+// The CFA calendar (ADR 0035): the Committee on Freedom of Association's sessions, as
 // each tenant enters them, with the date by which information must reach the Office for
 // each. The workflow owns cfa_sessions and cfa_reminders: deadlines are about its cases
 // and submissions. Dates are calendar days (YYYY-MM-DD) compared in UTC.
