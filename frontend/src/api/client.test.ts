@@ -76,7 +76,9 @@ describe('step-up', () => {
     let n = 0
     vi.stubGlobal(
       'fetch',
-      vi.fn(async (req: Request) => {
+      vi.fn(async function (this: unknown, req: Request) {
+        // A browser's fetch refuses to be called as a method of anything but window.
+        if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation')
         bodies.push(`${req.method} ${req.headers.get('X-CSRF-Token')} ${await req.text()}`)
         return n++ === 0 ? reauth() : ok({ second_factor_required_for: 'all_members' })
       }),

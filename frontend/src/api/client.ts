@@ -171,7 +171,8 @@ export const session: Middleware = {
     // user typed is still in its form. The retry is not retried.
     if (!(await stepUp(methods))) return response
     if (csrfToken) copy.headers.set('X-CSRF-Token', csrfToken)
-    const again = await options.fetch(copy)
+    const send = options.fetch // called unbound, as window.fetch must be
+    const again = await send(copy)
     await notice(request, again)
     return again
   },
