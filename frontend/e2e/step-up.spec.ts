@@ -9,7 +9,7 @@ import { Authenticator } from './totp'
 const test = base.extend<object, { portal: Portal }>({
   portal: [
     async ({}, use) => {
-      const portal = await startPortal('127.0.0.1', { UNIONPORTAL_STEP_UP_WINDOW: '10s' })
+      const portal = await startPortal('localhost', { UNIONPORTAL_STEP_UP_WINDOW: '10s' })
       await use(portal)
       await portal.stop()
     },
@@ -149,4 +149,34 @@ test('the policy: every member needs a second factor; those without one are led 
   await expect(page.getByText('No event matches.')).toBeVisible()
   await page.getByRole('button', { name: 'Clear the filters' }).click()
   await expect(events.filter({ hasText: 'Sign-in security policy changed' })).toHaveCount(3)
+})
+
+test('a security key confirms an act that matters: creating an API token', async ({ page, portal }) => {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('WebAuthn.enable')
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  })
+  const editor = portal.logins.editor
+  await page.addLocatorHandler(prompt(page).getByLabel('Your password'), async () => {
+    await prompt(page).getByLabel('Your password').fill(editor.password)
+    await prompt(page).getByRole('button', { name: 'Confirm' }).click()
+    await expect(prompt(page)).toHaveCount(0)
+  })
+  await signInWithPassword(page, editor)
+  await expect(page.getByRole('heading', { level: 1, name: 'Submissions' })).toBeVisible()
+  await page.goto('/me/security')
+  await page.getByRole('button', { name: 'Add a security key or passkey' }).click()
+  await page.getByLabel('I have saved these codes somewhere safe').check()
+  await page.getByRole('button', { name: 'Done' }).click()
+  await page.removeLocatorHandler(prompt(page).getByLabel('Your password'))
+
+  await page.getByRole('link', { name: 'API tokens' }).click()
+  await page.getByLabel('Name of the token').fill('case management')
+  await stepUpWindowEnds(page)
+  await page.getByRole('button', { name: 'Create the token' }).click()
+  await expect(prompt(page).getByLabel('Code from your authenticator app')).toHaveCount(0)
+  await prompt(page).getByRole('button', { name: 'Use your security key or passkey' }).click()
+  await expect(prompt(page)).toHaveCount(0)
+  await expect(page.getByTestId('new-token')).toHaveText(/^up_/)
 })
