@@ -71,7 +71,7 @@ type Session struct {
 	ExpiresAt  time.Time
 	IP         string
 	// ReauthenticatedAt is the session's last use of a second factor, or of the password
-	// for a user without one: acts that matter need one within StepUpWindow.
+	// for a user without one: acts that matter need one within Options.StepUpWindow.
 	ReauthenticatedAt *time.Time
 }
 

@@ -24,7 +24,7 @@ const (
 	ScopeAdmin = "admin"
 	// ScopeStepUp lets a token perform the acts that need a recent second factor
 	// (approve, sign, reject, administration, creating tokens; ADR 0032). Only a
-	// browser session with a step-up in the last StepUpWindow gives it, to a token that
+	// browser session with a step-up in the last Options.StepUpWindow gives it, to a token that
 	// lives at most StepUpTokenMaxLifetime.
 	ScopeStepUp = "step_up"
 )

@@ -10,10 +10,10 @@ import (
 	"github.com/unionportal/unionportal/clientip"
 )
 
-// StepUpWindow is how long a use of a second factor (or of the password, for a user
-// without one) lets a session perform acts that matter: approving, signing, rejecting,
-// administration, creating tokens.
-const StepUpWindow = 10 * time.Minute
+// DefaultStepUpWindow is how long a use of a second factor (or of the password, for a
+// user without one) lets a session perform acts that matter: approving, signing,
+// rejecting, administration, creating tokens. Options.StepUpWindow may shorten it.
+const DefaultStepUpWindow = 10 * time.Minute
 
 // PendingLoginTTL is how long a login whose password was right waits for its second
 // factor.
@@ -288,7 +288,7 @@ func (s *Service) verify(ctx context.Context, u User, in SecondFactorInput, chal
 }
 
 // StepUp re-authenticates the principal's session with a second factor (or, for a user
-// without one, the password): acts that matter are allowed for StepUpWindow after it.
+// without one, the password): acts that matter are allowed for Options.StepUpWindow after it.
 // A wrong answer counts as a failed login.
 func (s *Service) StepUp(ctx context.Context, p *Principal, in SecondFactorInput) error {
 	if p.Via != ViaSession {
@@ -412,7 +412,7 @@ func (s *Service) WebAuthnChallenge(ctx context.Context, pendingToken string, p 
 }
 
 // RequireStepUp allows an act that matters: to a session whose last second factor (or
-// password, for a user without one) is less than StepUpWindow old, and to a token with
+// password, for a user without one) is less than Options.StepUpWindow old, and to a token with
 // the step_up scope. Anything else answers 401 reauthentication_required, with the
 // methods the session may step up with.
 func (s *Service) RequireStepUp(ctx context.Context, p *Principal) error {
@@ -424,7 +424,7 @@ func (s *Service) RequireStepUp(ctx context.Context, p *Principal) error {
 		return &apperr.Error{Kind: apperr.KindUnauthenticated, Code: apperr.CodeReauthenticationRequired,
 			Message: "this act needs an API token with the step_up scope, created from a browser session within 10 minutes of a second factor, or a browser session"}
 	case ViaSession:
-		if p.ReauthenticatedAt != nil && s.now().Sub(*p.ReauthenticatedAt) < StepUpWindow {
+		if p.ReauthenticatedAt != nil && s.now().Sub(*p.ReauthenticatedAt) < s.opts.StepUpWindow {
 			return nil
 		}
 	}
@@ -473,7 +473,7 @@ func (s *Service) SecondFactorStatusOf(ctx context.Context, p *Principal) (*Seco
 		st.Methods = []string{MethodPassword}
 	}
 	if p.Via == ViaSession && p.ReauthenticatedAt != nil {
-		if until := p.ReauthenticatedAt.Add(StepUpWindow); until.After(s.now()) {
+		if until := p.ReauthenticatedAt.Add(s.opts.StepUpWindow); until.After(s.now()) {
 			st.StepUpUntil = &until
 		}
 	}

@@ -37,6 +37,10 @@ type Options struct {
 	// platform key, and recovery codes hashed with a key derived from it. Without it no
 	// second factor can be added.
 	Keys *keys.Service
+	// StepUpWindow is how long a second factor (or, for a user without one, the
+	// password) lets a session perform acts that matter; zero means
+	// DefaultStepUpWindow, the longest allowed.
+	StepUpWindow time.Duration
 	// Origin is the portal's origin (from UNIONPORTAL_BASE_URL): security keys are bound
 	// to its host name, and authenticator apps show it. Default http://localhost:8080.
 	Origin string
@@ -74,6 +78,12 @@ func NewService(ctx context.Context, db *database.DB, opts Options) (*Service, e
 	}
 	if opts.SessionAbsolute <= 0 {
 		opts.SessionAbsolute = 12 * time.Hour
+	}
+	if opts.StepUpWindow > DefaultStepUpWindow {
+		return nil, errors.New("auth: the step-up window may be at most 10m")
+	}
+	if opts.StepUpWindow <= 0 {
+		opts.StepUpWindow = DefaultStepUpWindow
 	}
 	if opts.PasswordParams == nil {
 		opts.PasswordParams = DefaultPasswordParams

@@ -19,6 +19,7 @@ import (
 
 	gbytes "github.com/labstack/gommon/bytes"
 
+	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/clientip"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/keys"
@@ -50,6 +51,8 @@ type Config struct {
 	TrustedProxies  []*net.IPNet
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
+	// StepUpWindow is how long a second factor lets a session do the acts that matter.
+	StepUpWindow    time.Duration
 	MaxFileBytes    int64
 	MaxSubmission   int64
 	MaxUploads      int
@@ -225,6 +228,14 @@ var settings = []setting{
 	{"SESSION_MAX_AGE", "12h", "a duration such as 12h: every session ends this long after login", func(c *Config, v string) (err error) {
 		c.SessionAbsolute, err = positiveDuration(v)
 		return err
+	}},
+	{"STEP_UP_WINDOW", "10m", "a duration from 10s to 10m: how long after a second factor (or, without one, the password) a session may approve, sign, reject and administer", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Second || d > auth.DefaultStepUpWindow {
+			return fmt.Errorf("%q is not a duration from 10s to 10m", v)
+		}
+		c.StepUpWindow = d
+		return nil
 	}},
 	{"MAX_FILE_BYTES", "50MiB", "a size such as 50MiB: the largest evidence file", func(c *Config, v string) (err error) {
 		c.MaxFileBytes, err = parseSize(v)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/unionportal/unionportal/clientip"
 )
@@ -55,6 +56,8 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"UNIONPORTAL_MAX_REQUEST_BYTES=10", "UNIONPORTAL_MAX_REQUEST_BYTES=\"10\""},
 		{"UNIONPORTAL_TRUSTED_PROXIES=10.0.0.0/8,nonsense", "UNIONPORTAL_TRUSTED_PROXIES=\"10.0.0.0/8,nonsense\": \"nonsense\" is not a CIDR"},
 		{"UNIONPORTAL_IP_RETENTION=anonymized", "UNIONPORTAL_IP_RETENTION=\"anonymized\": unknown retention \"anonymized\"; expected truncated"},
+		{"UNIONPORTAL_STEP_UP_WINDOW=1h", "UNIONPORTAL_STEP_UP_WINDOW=\"1h\": \"1h\" is not a duration from 10s to 10m"},
+		{"UNIONPORTAL_STEP_UP_WINDOW=5s", "UNIONPORTAL_STEP_UP_WINDOW=\"5s\": \"5s\" is not a duration from 10s to 10m"},
 		{"UNIONPORTAL_DATABSE_URL=x", "UNIONPORTAL_DATABSE_URL: unknown setting"},
 	}
 	for _, tt := range tests {
@@ -89,13 +92,14 @@ func TestLoadConfigValid(t *testing.T) {
 		"UNIONPORTAL_MAX_REQUEST_BYTES=8MiB",
 		"UNIONPORTAL_TRUSTED_PROXIES=10.0.0.0/8, 192.168.0.0/16",
 		"UNIONPORTAL_IP_RETENTION=none",
+		"UNIONPORTAL_STEP_UP_WINDOW=2m",
 		"UNIONPORTAL_TEST_POSTGRES_URL=ignored", // the rig's variables are not settings
 		"OTHER=ignored",
 	}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Database.Dialect != "postgres" || c.S3UseTLS || c.MaxBodyBytes != 8<<20 || len(c.TrustedProxies) != 2 || c.IPRetention != clientip.None || c.BaseURL.String() != "https://portal.example" {
+	if c.Database.Dialect != "postgres" || c.S3UseTLS || c.MaxBodyBytes != 8<<20 || len(c.TrustedProxies) != 2 || c.IPRetention != clientip.None || c.StepUpWindow != 2*time.Minute || c.BaseURL.String() != "https://portal.example" {
 		t.Errorf("config = %+v", c)
 	}
 }

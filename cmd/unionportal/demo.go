@@ -108,8 +108,10 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 	if _, err := wf.PutSettings(ctx, admin, st); err != nil {
 		return err
 	}
-	// The demo is tried in a browser whose interface does not ask for second factors
-	// yet: its tenant does not require them (ADR 0032). A real tenant does by default.
+	// Whoever tries the demo signs in with the printed logins at once: its tenant does
+	// not require second factors (ADR 0032, 0034), though anyone may add one, and its
+	// admin may require them (Administration, "Sign-in security policy"). A real tenant
+	// requires them by default from its admins, reviewers and signatories.
 	if _, err := a.auth.SetSecurityPolicy(ctx, admin, auth.SecurityPolicy{SecondFactorRequiredFor: auth.PolicyNone}); err != nil {
 		return err
 	}
@@ -125,7 +127,7 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "Demo tenant \"industriall\" (IndustriALL Global Union), Case 3386 (Kyrgyzstan) and a draft update.\n")
-	fmt.Fprintf(&b, "Log in at %s with (second factors are not required in the demo tenant; PUT /api/v1/tenants/industriall/security turns them on):\n", a.cfg.BaseURL)
+	fmt.Fprintf(&b, "Log in at %s with (second factors are not required in the demo tenant; its admin can require them under Administration, Sign-in security policy):\n", a.cfg.BaseURL)
 	for _, p := range people {
 		fmt.Fprintf(&b, "  %-13s %-31s %s\n", p.Role, p.Email, p.password)
 	}

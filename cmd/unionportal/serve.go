@@ -220,6 +220,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	opts := portal.Options{Logger: log, Keys: a.keys,
 		Auth: auth.Options{SecretKey: []byte(cfg.SecretKey), SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute,
+			StepUpWindow: cfg.StepUpWindow,
 			// Security keys are bound to the host users reach the portal at.
 			Origin: cfg.BaseURL.Scheme + "://" + cfg.BaseURL.Host},
 		Workflow: workflow.Options{Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}},

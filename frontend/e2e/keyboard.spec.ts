@@ -50,6 +50,15 @@ test('every main screen can be used with the keyboard alone, with visible focus'
     await page.waitForLoadState('networkidle')
     await everyControlByKeyboard(page, link)
   }
+  for (const [path, heading] of [
+    ['/me/security', 'Sign-in security'],
+    ['/t/industriall/audit', 'Audit trail'],
+  ]) {
+    await page.goto(path)
+    await expect(page.getByRole('heading', { level: 1, name: heading })).toBeVisible()
+    await page.waitForLoadState('networkidle')
+    await everyControlByKeyboard(page, heading)
+  }
   await page.getByRole('link', { name: 'Home' }).click()
   await page.getByRole('link', { name: /Update on Case 3386/ }).click()
   await expect(page.getByRole('heading', { level: 1, name: /Update on Case 3386/ })).toBeVisible()

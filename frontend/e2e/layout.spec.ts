@@ -23,6 +23,14 @@ test('every main screen fits a 360 px phone', async ({ page }) => {
     await expect(page.getByRole('heading', { level: 1 })).toBeVisible()
     await fits(page, what)
   }
+  for (const [path, what] of [
+    ['/me/security', 'Sign-in security'],
+    ['/t/industriall/audit', 'Audit trail'],
+  ]) {
+    await page.goto(path)
+    await expect(page.getByRole('heading', { level: 1, name: what })).toBeVisible()
+    await fits(page, what)
+  }
   await page.getByRole('link', { name: 'Home' }).click()
   await page.getByRole('link', { name: /Update on Case 3386/ }).click()
   await expect(page.getByRole('heading', { level: 1, name: /Update on Case 3386/ })).toBeVisible()

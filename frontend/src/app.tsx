@@ -1,9 +1,10 @@
 import { useEffect } from 'preact/hooks'
 import { LocationProvider, Route, Router, lazy, useLocation } from 'preact-iso'
-import { load, signOut, useSession } from './session'
+import { load, mustEnrol, signOut, useSession } from './session'
 import { locales, setLocale, t, useLocale, type Locale } from './i18n'
 import { SignIn } from './pages/SignIn'
 import { Home } from './pages/Home'
+import { StepUpPrompt } from './StepUp'
 // Pages past the first load lazily: the first page stays small (docs/benchmarks.md, P9).
 const Submission = lazy(() => import('./pages/Submission').then((m) => m.Submission))
 const Editor = lazy(() => import('./pages/Editor').then((m) => m.Editor))
@@ -13,6 +14,21 @@ const Cases = lazy(() => import('./pages/Cases').then((m) => m.Cases))
 const CaseView = lazy(() => import('./pages/Cases').then((m) => m.CaseView))
 const Admin = lazy(() => import('./pages/Admin').then((m) => m.Admin))
 const Profile = lazy(() => import('./pages/Profile').then((m) => m.Profile))
+const Security = lazy(() => import('./pages/Security').then((m) => m.Security))
+const Audit = lazy(() => import('./pages/Audit').then((m) => m.Audit))
+
+// Route components that keep their identity across the shell's renders (a language
+// switch, a reloaded session), so that what their page shows once (recovery codes) or
+// has loaded (more audit events) is not lost.
+function SecurityRoute() {
+  return <Security mustEnrol={false} onChanged={load} />
+}
+function EnrolmentRoute() {
+  return <Security mustEnrol={true} onChanged={load} />
+}
+function AuditRoute({ params }: { params: { tenant: string } }) {
+  return <Audit tenant={params.tenant} />
+}
 
 function Shell() {
   const session = useSession()
@@ -27,6 +43,9 @@ function Shell() {
   const userID = session.status === 'signedIn' ? session.me.user.id : undefined
   const tenant = session.status === 'signedIn' ? session.me.memberships?.[0]?.tenant.slug : undefined
   const isAdmin = session.status === 'signedIn' && (session.me.memberships?.[0]?.roles ?? []).includes('tenant_admin')
+  // Roles that require a second factor, and none yet: only the page that adds one.
+  const enrolling = session.status === 'signedIn' && mustEnrol(session.me)
+  const full = session.status === 'signedIn' && !enrolling
 
   return (
     <>
@@ -36,11 +55,11 @@ function Shell() {
       <header class="top">
         <span class="brand">{t('app.name')}</span>
         <nav aria-label={t('nav.home')}>
-          {session.status === 'signedIn' && <a href="/">{t('nav.home')}</a>}
-          {tenant && <a href={`/t/${encodeURIComponent(tenant)}/cases`}>{t('cases.nav')}</a>}
-          {tenant && isAdmin && <a href={`/t/${encodeURIComponent(tenant)}/admin`}>{t('admin.nav')}</a>}
-          {session.status === 'signedIn' && <a href="/me/tokens">{t('tokens.nav')}</a>}
-          {session.status === 'signedIn' && <a href="/me">{t('profile.nav')}</a>}
+          {full && <a href="/">{t('nav.home')}</a>}
+          {full && tenant && <a href={`/t/${encodeURIComponent(tenant)}/cases`}>{t('cases.nav')}</a>}
+          {full && tenant && isAdmin && <a href={`/t/${encodeURIComponent(tenant)}/admin`}>{t('admin.nav')}</a>}
+          {full && <a href="/me/tokens">{t('tokens.nav')}</a>}
+          {full && <a href="/me">{t('profile.nav')}</a>}
           <label class="lang">
             <span>{t('nav.language')}</span>
             <select value={locale} onChange={(e) => setLocale(e.currentTarget.value as Locale, userID)}>
@@ -58,12 +77,20 @@ function Shell() {
           )}
         </nav>
       </header>
+      {session.status === 'signedIn' && <StepUpPrompt />}
       {session.status === 'signedOut' ? (
         <SignIn expired={session.expired} returnTo={session.returnTo} onDone={(to) => route(to)} />
+      ) : enrolling ? (
+        <Router>
+          <Route path="/me/security" component={EnrolmentRoute} />
+          <Route default component={EnrolmentRoute} />
+        </Router>
       ) : (
         <Router>
           <Route path="/" component={() => <Home me={session.me} />} />
           <Route path="/me/tokens" component={() => <Tokens />} />
+          <Route path="/me/security" component={SecurityRoute} />
+          <Route path="/t/:tenant/audit" component={AuditRoute} />
           <Route path="/me" component={() => <Profile me={session.me} />} />
           <Route path="/t/:tenant/admin" component={({ params }: { params: { tenant: string } }) => <Admin tenant={params.tenant} />} />
           <Route path="/t/:tenant/cases" component={({ params }: { params: { tenant: string } }) => <Cases tenant={params.tenant} />} />

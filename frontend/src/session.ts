@@ -1,10 +1,16 @@
 // Who is signed in, as the pages see it.
 import { useEffect, useState } from 'preact/hooks'
-import { api, must, onUnauthenticated, setCSRFToken } from './api/client'
+import { api, must, onEnrolmentRequired, onUnauthenticated, setCSRFToken, type StepUpMethod } from './api/client'
 import type { components } from './api/schema'
 import { restoreLocale } from './i18n'
 
 export type Me = components['schemas']['MeResponse']
+
+/** mustEnrol: the user's roles require a second factor and they have none, so the API
+ * lets them do nothing else until they add one. */
+export function mustEnrol(me: Me): boolean {
+  return me.second_factor.required && !me.second_factor.enrolled
+}
 
 type State = { status: 'loading' } | { status: 'signedOut'; expired: boolean; returnTo: string } | { status: 'signedIn'; me: Me }
 
@@ -53,9 +59,30 @@ function markSignedIn(on: boolean) {
   }
 }
 
-/** signIn logs in and loads the user; errors are the API's. */
-export async function signIn(email: string, password: string) {
+/** SecondStep is a sign-in whose password was right, waiting for a second factor. */
+export interface SecondStep {
+  methods: StepUpMethod[]
+  webauthn?: { publicKey: Record<string, unknown> }
+  expiresAt: string
+}
+
+/** signIn checks the password: signed in (null), or the second step it asks for. Errors
+ * are the API's. */
+export async function signIn(email: string, password: string): Promise<SecondStep | null> {
   const res = await must(api.POST('/auth/login', { body: { email, password } }))
+  if (res.second_factor_required) {
+    return { methods: res.methods ?? [], webauthn: res.webauthn ?? undefined, expiresAt: res.expires_at ?? '' }
+  }
+  setCSRFToken(res.csrf_token ?? '')
+  await load()
+  return null
+}
+
+type Answer = components['schemas']['CompleteSecondFactorRequest']
+
+/** completeSignIn answers the second step with a factor, and loads the user. */
+export async function completeSignIn(answer: Answer) {
+  const res = await must(api.POST('/auth/second-factor', { body: answer }))
   setCSRFToken(res.csrf_token ?? '')
   await load()
 }
@@ -73,6 +100,13 @@ export async function signOut() {
 // A 401 anywhere means the session ended: back to sign-in, then back here.
 onUnauthenticated(() => {
   if (state.status === 'signedIn') set({ status: 'signedOut', expired: true, returnTo: here() })
+})
+
+// The API refuses everything but enrolment: the user's roles now require a second factor
+// (a tenant admin changed the policy, or gave them a role). Reloading shows the page that
+// lets them add one.
+onEnrolmentRequired(() => {
+  if (state.status === 'signedIn' && !mustEnrol(state.me)) void load()
 })
 
 export function useSession(): State {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ApiError, must, newClient, onUnauthenticated, setCSRFToken, toApiError } from './client'
+import { ApiError, must, newClient, onEnrolmentRequired, onUnauthenticated, setCSRFToken, setStepUpHandler, toApiError } from './client'
 
 const problem = (status: number, body: object, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/problem+json', ...headers } })
@@ -7,6 +7,7 @@ const problem = (status: number, body: object, headers: Record<string, string> =
 afterEach(() => {
   vi.unstubAllGlobals()
   setCSRFToken('')
+  setStepUpHandler(null)
 })
 
 describe('toApiError', () => {
@@ -61,5 +62,91 @@ describe('the client', () => {
     await api.POST('/auth/login', { body: { email: 'a@b.c', password: 'x' } })
     expect(ended).toHaveBeenCalledTimes(1)
     stop()
+  })
+})
+
+describe('step-up', () => {
+  const reauth = () => problem(401, { code: 'reauthentication_required', detail: 'confirm it is you', methods: ['totp', 'recovery'] })
+  const ok = (body: object) => new Response(JSON.stringify(body), { headers: { 'Content-Type': 'application/json' } })
+  const save = (api: ReturnType<typeof newClient>, place: string) =>
+    api.PUT('/tenants/{tenant}/security', { params: { path: { tenant: 'alpha' } }, body: { second_factor_required_for: place as 'none' } })
+
+  it('asks, then sends the same request again, and the caller sees only the success', async () => {
+    const bodies: string[] = []
+    let n = 0
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async function (this: unknown, req: Request) {
+        // A browser's fetch refuses to be called as a method of anything but window.
+        if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation')
+        bodies.push(`${req.method} ${req.headers.get('X-CSRF-Token')} ${await req.text()}`)
+        return n++ === 0 ? reauth() : ok({ second_factor_required_for: 'all_members' })
+      }),
+    )
+    const api = newClient('http://portal.test/api/v1')
+    setCSRFToken('csrf-1')
+    const ask = vi.fn(async () => true)
+    setStepUpHandler(ask)
+    const ended = vi.fn()
+    const stop = onUnauthenticated(ended)
+    const data = await must(save(api, 'all_members'))
+    stop()
+    expect(data).toEqual({ second_factor_required_for: 'all_members' })
+    expect(ask).toHaveBeenCalledWith(['totp', 'recovery'])
+    expect(bodies).toEqual([
+      'PUT csrf-1 {"second_factor_required_for":"all_members"}',
+      'PUT csrf-1 {"second_factor_required_for":"all_members"}',
+    ])
+    expect(ended).not.toHaveBeenCalled() // not a lost session
+  })
+
+  it('declined, the caller gets reauthentication_required and nothing is sent again', async () => {
+    const fetch = vi.fn(async () => reauth())
+    vi.stubGlobal('fetch', fetch)
+    const api = newClient('http://portal.test/api/v1')
+    setStepUpHandler(async () => false)
+    const err = await must(save(api, 'none')).catch((e) => e)
+    expect(err).toBeInstanceOf(ApiError)
+    expect(err.code).toBe('reauthentication_required')
+    expect(fetch).toHaveBeenCalledTimes(1)
+  })
+
+  it('retries once only, and asks once for requests refused together', async () => {
+    const fetch = vi.fn(async () => reauth())
+    vi.stubGlobal('fetch', fetch)
+    const api = newClient('http://portal.test/api/v1')
+    let resolve: (v: boolean) => void = () => {}
+    const ask = vi.fn(() => new Promise<boolean>((r) => (resolve = r)))
+    setStepUpHandler(ask)
+    const both = Promise.all([must(save(api, 'none')).catch((e) => e.code), must(save(api, 'all_members')).catch((e) => e.code)])
+    await vi.waitFor(() => expect(fetch).toHaveBeenCalledTimes(2))
+    resolve(true)
+    expect(await both).toEqual(['reauthentication_required', 'reauthentication_required'])
+    expect(ask).toHaveBeenCalledTimes(1)
+    expect(fetch).toHaveBeenCalledTimes(4) // each sent twice, never a third time
+  })
+
+  it('without a prompt installed, answers as the API did', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => reauth()))
+    const api = newClient('http://portal.test/api/v1')
+    expect((await must(save(api, 'none')).catch((e) => e)).code).toBe('reauthentication_required')
+  })
+
+  it('a wrong code is not the end of the session; enrolment required is told to its listeners', async () => {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (req: Request) =>
+        req.url.endsWith('/second-factor') ? problem(401, { code: 'invalid_second_factor' }) : problem(403, { code: 'second_factor_enrolment_required' }),
+      ),
+    )
+    const api = newClient('http://portal.test/api/v1')
+    const ended = vi.fn()
+    const enrol = vi.fn()
+    const stops = [onUnauthenticated(ended), onEnrolmentRequired(enrol)]
+    await api.POST('/auth/second-factor', { body: { method: 'totp', code: '123456' } })
+    await api.GET('/tenants/{tenant}/submissions', { params: { path: { tenant: 'alpha' } } })
+    stops.forEach((s) => s())
+    expect(ended).not.toHaveBeenCalled()
+    expect(enrol).toHaveBeenCalledTimes(1)
   })
 })

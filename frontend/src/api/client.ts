@@ -72,27 +72,112 @@ export function setCSRFToken(token: string) {
 
 type Listener = () => void
 const unauthenticated = new Set<Listener>()
+const enrolment = new Set<Listener>()
 
-/** onUnauthenticated is called when the API answers 401: the session ended. */
+/** onUnauthenticated is called when the API answers 401 because the session ended (not
+ * for a wrong password or code, nor for a step-up the API asks for). */
 export function onUnauthenticated(fn: Listener): () => void {
   unauthenticated.add(fn)
   return () => unauthenticated.delete(fn)
 }
 
+/** onEnrolmentRequired is called when the API answers 403
+ * second_factor_enrolment_required: the user must add a second factor first. */
+export function onEnrolmentRequired(fn: Listener): () => void {
+  enrolment.add(fn)
+  return () => enrolment.delete(fn)
+}
+
+/** A way to confirm it is you, as the API names it. */
+export type StepUpMethod = 'webauthn' | 'totp' | 'recovery' | 'password'
+
+/** A StepUpHandler asks the user to confirm it is them with one of methods (and tells
+ * the API, POST /auth/second-factor); it resolves true once that is done, false if the
+ * user declined. */
+export type StepUpHandler = (methods: StepUpMethod[]) => Promise<boolean>
+
+let stepUpHandler: StepUpHandler | null = null
+let stepUpInFlight: Promise<boolean> | null = null
+
+/** setStepUpHandler installs what asks the user when an act needs a fresh second factor
+ * (the app's modal prompt); null removes it. */
+export function setStepUpHandler(fn: StepUpHandler | null) {
+  stepUpHandler = fn
+}
+
+/** stepUp asks once for requests that need it at the same time. */
+function stepUp(methods: StepUpMethod[]): Promise<boolean> {
+  if (!stepUpHandler) return Promise.resolve(false)
+  if (!stepUpInFlight) {
+    stepUpInFlight = stepUpHandler(methods)
+      .catch(() => false)
+      .finally(() => {
+        stepUpInFlight = null
+      })
+  }
+  return stepUpInFlight
+}
+
+// These 401s are answers about what was typed, or a request to confirm it is you: the
+// session goes on. (A login's 401 never is: there was no session.)
+const notSessionLoss = new Set(['reauthentication_required', 'invalid_credentials', 'invalid_second_factor', 'pending_login_expired'])
+
+async function problemCode(res: Response): Promise<{ code: string; methods: StepUpMethod[] }> {
+  try {
+    const b = (await res.clone().json()) as { code?: unknown; methods?: unknown }
+    return {
+      code: typeof b.code === 'string' ? b.code : '',
+      methods: Array.isArray(b.methods) ? (b.methods.filter((m) => typeof m === 'string') as StepUpMethod[]) : [],
+    }
+  } catch {
+    return { code: '', methods: [] }
+  }
+}
+
+/** notice tells the listeners what a 401 or 403 means for the session, and returns its
+ * code. */
+async function notice(request: Request, response: Response): Promise<{ code: string; methods: StepUpMethod[] }> {
+  if (response.status !== 401 && response.status !== 403) return { code: '', methods: [] }
+  const problem = await problemCode(response)
+  if (response.status === 403) {
+    if (problem.code === 'second_factor_enrolment_required') enrolment.forEach((fn) => fn())
+  } else if (!notSessionLoss.has(problem.code) && !new URL(request.url).pathname.endsWith('/auth/login')) {
+    unauthenticated.forEach((fn) => fn())
+  }
+  return problem
+}
+
 const safe = new Set(['GET', 'HEAD', 'OPTIONS'])
 
+// Copies of the changes in flight, so that one refused for want of a step-up can be sent
+// again as it was (its body is read when it is sent).
+const copies = new Map<string, Request>()
+
 export const session: Middleware = {
-  onRequest({ request }) {
+  onRequest({ request, id }) {
     if (!safe.has(request.method) && csrfToken) {
       request.headers.set('X-CSRF-Token', csrfToken)
     }
+    if (!safe.has(request.method)) copies.set(id, request.clone())
     return request
   },
-  onResponse({ request, response }) {
-    if (response.status === 401 && !request.url.endsWith('/auth/login')) {
-      unauthenticated.forEach((fn) => fn())
-    }
-    return response
+  async onResponse({ request, response, id, options }) {
+    const copy = copies.get(id)
+    copies.delete(id)
+    const { code, methods } = await notice(request, response)
+    if (code !== 'reauthentication_required' || !copy) return response
+    // An act that matters, and the last second factor is too old: ask, then send the
+    // request again as it was. Declined, the caller gets this answer, and whatever the
+    // user typed is still in its form. The retry is not retried.
+    if (!(await stepUp(methods))) return response
+    if (csrfToken) copy.headers.set('X-CSRF-Token', csrfToken)
+    const send = options.fetch // called unbound, as window.fetch must be
+    const again = await send(copy)
+    await notice(request, again)
+    return again
+  },
+  onError({ id }) {
+    copies.delete(id)
   },
 }
 

@@ -5,6 +5,7 @@ import { t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 import { CFASessions } from './Calendar'
+import { SecurityPolicy } from './AdminSecurity'
 
 type Settings = components['schemas']['Settings']
 type Recipient = components['schemas']['Recipient']
@@ -38,7 +39,11 @@ export function Admin({ tenant }: { tenant: string }) {
   return (
     <main id="main">
       <h1>{t('admin.title')}</h1>
+      <p>
+        <a href={`/t/${encodeURIComponent(tenant)}/audit`}>{t('audit.link')}</a>
+      </p>
       <SettingsForm tenant={tenant} />
+      <SecurityPolicy tenant={tenant} />
       <Organizations tenant={tenant} />
       <Members tenant={tenant} />
       <CFASessions tenant={tenant} />

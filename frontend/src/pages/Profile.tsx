@@ -48,6 +48,15 @@ export function Profile({ me }: { me: Me }) {
           </li>
         ))}
       </ul>
+      <h2>{t('security.title')}</h2>
+      <p>
+        {me.second_factor.enrolled
+          ? t('profile.factorsOn', { count: me.second_factor.recovery_codes_left })
+          : me.second_factor.required
+            ? t('profile.factorsRequired')
+            : t('profile.factorsOff')}{' '}
+        <a href="/me/security">{t('profile.factorsManage')}</a>
+      </p>
       <h2>{t('profile.password')}</h2>
       {error && (
         <p class="error" role="alert">
