@@ -170,12 +170,20 @@ func (s *Server) downloadAttachment(c echo.Context) error {
 		return err
 	}
 	defer obj.Close()
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, att.ContentType)
-	h.Set(echo.HeaderContentDisposition, contentDisposition(att.FileName))
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("ETag", `"`+att.SHA256+`"`)
-	h.Set(echo.HeaderCacheControl, "private, no-store")
-	http.ServeContent(c.Response(), c.Request(), "", obj.Info().LastModified, obj)
+	serveEvidence(c, att.ContentType, att.FileName, att.SHA256, obj.Info().LastModified, obj)
 	return nil
+}
+
+// serveEvidence serves an evidence file, always as a download that no browser runs
+// (Range supported); sha256, when known, is its ETag.
+func serveEvidence(c echo.Context, contentType, fileName, sha256 string, modified time.Time, body io.ReadSeeker) {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, contentType)
+	h.Set(echo.HeaderContentDisposition, contentDisposition(fileName))
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	if sha256 != "" {
+		h.Set("ETag", `"`+sha256+`"`)
+	}
+	h.Set(echo.HeaderCacheControl, "private, no-store")
+	http.ServeContent(c.Response(), c.Request(), "", modified, body)
 }

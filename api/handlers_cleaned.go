@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -55,12 +54,6 @@ func (s *Server) cleanedDownload(c echo.Context) error {
 		return err
 	}
 	defer f.Close() // removes the spool
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, att.ContentType)
-	h.Set(echo.HeaderContentDisposition, contentDisposition(att.FileName))
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("ETag", `"`+sum+`"`)
-	h.Set(echo.HeaderCacheControl, "private, no-store")
-	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, f)
+	serveEvidence(c, att.ContentType, att.FileName, sum, time.Time{}, f)
 	return nil
 }

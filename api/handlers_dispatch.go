@@ -54,14 +54,7 @@ func (s *Server) evidenceLink(c echo.Context) error {
 		return err
 	}
 	defer f.Object.Close()
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, f.ContentType)
-	h.Set(echo.HeaderContentDisposition, contentDisposition(f.FileName))
-	h.Set(echo.HeaderCacheControl, "private, no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	if f.SHA256 != "" {
-		h.Set("ETag", `"`+f.SHA256+`"`)
-	}
-	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, f.Object)
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	serveEvidence(c, f.ContentType, f.FileName, f.SHA256, time.Time{}, f.Object)
 	return nil
 }

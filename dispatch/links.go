@@ -86,11 +86,11 @@ func (s *Service) OpenEvidenceLink(ctx context.Context, token, ip string) (*Link
 	if err := s.db.Conn(ctx).Where("id = ?", dispatchID).First(&d).Error; err != nil {
 		return nil, apperr.NotFound("link")
 	}
-	in, err := s.wf.DispatchInputFor(ctx, d.TenantID, d.SubmissionID, d.Revision)
+	evidence, err := s.wf.EvidenceFor(ctx, d.TenantID, d.SubmissionID, d.Revision)
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range in.Evidence {
+	for _, e := range evidence {
 		if e.ID != attachmentID {
 			continue
 		}

@@ -406,12 +406,11 @@ func (s *Service) render(ctx context.Context, l *Letter) ([]byte, error) {
 
 // Dispatches lists a submission's dispatches with their deliveries, newest first.
 func (s *Service) Dispatches(ctx context.Context, a *auth.TenantAccess, submissionID string) ([]Dispatch, error) {
-	v, err := s.wf.Submission(ctx, a, submissionID)
-	if err != nil {
+	if err := s.wf.Visible(ctx, a, submissionID); err != nil {
 		return nil, err
 	}
 	var out []Dispatch
-	if err := s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ?", v.ID, a.Tenant.ID).Order("created_at DESC").Find(&out).Error; err != nil {
+	if err := s.db.Conn(ctx).Where("submission_id = ? AND tenant_id = ?", submissionID, a.Tenant.ID).Order("created_at DESC").Find(&out).Error; err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -453,7 +452,7 @@ func (s *Service) AsSent(ctx context.Context, a *auth.TenantAccess, dispatchID, 
 		return nil, apperr.NotFound("dispatch")
 	}
 	// Visibility follows the submission's.
-	if _, err := s.wf.Submission(ctx, a, d.SubmissionID); err != nil {
+	if err := s.wf.Visible(ctx, a, d.SubmissionID); err != nil {
 		return nil, apperr.NotFound("dispatch")
 	}
 	if d.ShreddedAt != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 )
 
@@ -33,11 +34,11 @@ func (s *Service) DispatchInputFor(ctx context.Context, tenantID, submissionID s
 	if err := s.db.Conn(ctx).Where("id = ? AND tenant_id = ?", submissionID, tenantID).First(&sub).Error; err != nil {
 		return nil, notFound(err, "submission")
 	}
-	var rev Revision
-	if err := s.db.Conn(ctx).Where("submission_id = ? AND number = ?", sub.ID, revision).First(&rev).Error; err != nil {
-		return nil, notFound(err, "revision")
+	rev, err := s.revisionFor(ctx, sub.ID, revision)
+	if err != nil {
+		return nil, err
 	}
-	if err := s.openRevision(ctx, &rev); err != nil {
+	if err := s.openRevision(ctx, rev); err != nil {
 		return nil, err
 	}
 	snap, err := s.SnapshotFor(ctx, tenantID, sub.ID, revision)
@@ -49,16 +50,50 @@ func (s *Service) DispatchInputFor(ctx context.Context, tenantID, submissionID s
 		return nil, err
 	}
 	sub.Title, sub.Body, sub.Language, sub.Revision = rev.Title, rev.Body, rev.Language, rev.Number
-	in := &DispatchInput{Submission: sub, Snapshot: snap, TenantSlug: slug, Evidence: make([]Evidence, 0, len(rev.Attachments))}
+	evidence, err := s.evidence(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	return &DispatchInput{Submission: sub, Snapshot: snap, TenantSlug: slug, Evidence: evidence}, nil
+}
+
+// EvidenceFor returns the evidence a submission's revision lists, with where storage
+// keeps each file: what a download link of its dispatch may give, without opening its
+// text.
+func (s *Service) EvidenceFor(ctx context.Context, tenantID, submissionID string, revision int) ([]Evidence, error) {
+	rev, err := s.revisionFor(ctx, submissionID, revision)
+	if err != nil {
+		return nil, err
+	}
+	if rev.TenantID != tenantID {
+		return nil, apperr.NotFound("revision")
+	}
+	if err := s.sealer(rev.TenantID, rev.SubmissionID).openSnaps(ctx, rev); err != nil {
+		return nil, err
+	}
+	return s.evidence(ctx, rev)
+}
+
+func (s *Service) revisionFor(ctx context.Context, submissionID string, revision int) (*Revision, error) {
+	var rev Revision
+	if err := s.db.Conn(ctx).Where("submission_id = ? AND number = ?", submissionID, revision).First(&rev).Error; err != nil {
+		return nil, notFound(err, "revision")
+	}
+	return &rev, nil
+}
+
+// evidence pairs the files a revision lists (their names opened) with their objects.
+func (s *Service) evidence(ctx context.Context, rev *Revision) ([]Evidence, error) {
+	out := make([]Evidence, 0, len(rev.Attachments))
 	if len(rev.Attachments) == 0 {
-		return in, nil
+		return out, nil
 	}
 	ids := make([]string, len(rev.Attachments))
 	for i, a := range rev.Attachments {
 		ids[i] = a.ID
 	}
 	var rows []Attachment
-	if err := s.db.Conn(ctx).Where("id IN ? AND submission_id = ?", ids, sub.ID).Find(&rows).Error; err != nil {
+	if err := s.db.Conn(ctx).Where("id IN ? AND submission_id = ?", ids, rev.SubmissionID).Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	keys := make(map[string]string, len(rows))
@@ -70,9 +105,9 @@ func (s *Service) DispatchInputFor(ctx context.Context, tenantID, submissionID s
 		if !ok {
 			return nil, errors.New("workflow: evidence " + a.ID + " of an approved revision has no record")
 		}
-		in.Evidence = append(in.Evidence, Evidence{AttachmentSnap: a, ObjectKey: key})
+		out = append(out, Evidence{AttachmentSnap: a, ObjectKey: key})
 	}
-	return in, nil
+	return out, nil
 }
 
 // NoticeInput is what a notification about a submission names, and who may be told.

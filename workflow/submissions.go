@@ -137,6 +137,14 @@ func (s *Service) CreateSubmission(ctx context.Context, a *auth.TenantAccess, in
 	return s.view(ctx, a, &sub)
 }
 
+// Visible answers whether the caller may see a submission (not_found otherwise),
+// without opening its text: for what follows a submission's visibility (its
+// dispatches).
+func (s *Service) Visible(ctx context.Context, a *auth.TenantAccess, id string) error {
+	_, err := s.load(ctx, a, id, false)
+	return err
+}
+
 // Submission returns one submission the caller may see.
 func (s *Service) Submission(ctx context.Context, a *auth.TenantAccess, id string) (*SubmissionView, error) {
 	sub, err := s.load(ctx, a, id, false)
