@@ -75,7 +75,7 @@ func newPortalHarnessMaster(t *testing.T, db *database.DB, opts dispatch.Options
 	}
 	h.auth, h.wf, h.hooks, h.services = services.Auth, services.Workflow, services.Webhooks, services
 	d := services.Dispatch
-	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d, Webhooks: h.hooks, Metrics: services.Metrics})
+	h.srv = New(Options{Auth: h.auth, Workflow: h.wf, Dispatch: d, Webhooks: h.hooks, Inbound: services.Inbound, Metrics: services.Metrics})
 	if !start {
 		return h
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/inbound"
 	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
 )
@@ -514,25 +515,32 @@ var typeEnums = map[reflect.Type]func() []string{
 
 // tagEnums are the values of string fields tagged enum:"name" (or of their items).
 var tagEnums = map[string]func() []string{
-	"role":                    auth.Roles,
-	"organization_kind":       func() []string { return []string{auth.KindAffiliate, auth.KindSecretariat} },
-	"submission_kind":         workflow.Kinds,
-	"case_status":             func() []string { return []string{"open", "closed"} },
-	"recipient_kind":          func() []string { return []string{"to", "cc", "bcc"} },
-	"diff_operation":          func() []string { return []string{"equal", "insert", "delete"} },
-	"problem_code":            apperr.Codes,
-	"dispatch_state":          func() []string { return []string{"queued", "sent", "failed"} },
-	"delivery_status":         func() []string { return []string{"accepted", "rejected"} },
-	"scope":                   auth.AllScopes,
-	"factor_type":             auth.FactorTypes,
-	"second_factor_method":    auth.Methods,
-	"second_factor_policy":    auth.SecondFactorPolicies,
-	"invitation_status":       func() []string { return []string{"pending", "accepted", "declined", "revoked", "expired"} },
-	"event_type":              func() []string { return stringsOf(workflow.EventTypes()) },
-	"webhook_event":           func() []string { return append([]string{webhook.AllEvents}, stringsOf(workflow.EventTypes())...) },
-	"webhook_delivery_status": func() []string { return []string{webhook.StatusDelivered, webhook.StatusFailed} },
-	"clean_status":            workflow.CleanStatuses,
-	"sent_file_role":          func() []string { return []string{dispatch.RoleLetter, dispatch.RoleEvidence} },
+	"role":                       auth.Roles,
+	"organization_kind":          func() []string { return []string{auth.KindAffiliate, auth.KindSecretariat} },
+	"submission_kind":            workflow.Kinds,
+	"case_status":                func() []string { return []string{"open", "closed"} },
+	"recipient_kind":             func() []string { return []string{"to", "cc", "bcc"} },
+	"diff_operation":             func() []string { return []string{"equal", "insert", "delete"} },
+	"problem_code":               apperr.Codes,
+	"dispatch_state":             func() []string { return []string{"queued", "sent", "failed"} },
+	"delivery_status":            func() []string { return []string{"accepted", "rejected"} },
+	"scope":                      auth.AllScopes,
+	"factor_type":                auth.FactorTypes,
+	"second_factor_method":       auth.Methods,
+	"second_factor_policy":       auth.SecondFactorPolicies,
+	"invitation_status":          func() []string { return []string{"pending", "accepted", "declined", "revoked", "expired"} },
+	"event_type":                 func() []string { return stringsOf(workflow.EventTypes()) },
+	"webhook_event":              func() []string { return append([]string{webhook.AllEvents}, stringsOf(workflow.EventTypes())...) },
+	"webhook_delivery_status":    func() []string { return []string{webhook.StatusDelivered, webhook.StatusFailed} },
+	"clean_status":               workflow.CleanStatuses,
+	"sent_file_role":             func() []string { return []string{dispatch.RoleLetter, dispatch.RoleEvidence} },
+	"correspondence_kind":        workflow.CorrespondenceKinds,
+	"correspondence_status":      workflow.CorrespondenceStatuses,
+	"correspondence_match":       func() []string { return []string{"thread", "case_number"} },
+	"correspondence_auth_source": func() []string { return []string{inbound.SourceVerified, inbound.SourceTrustedHeader} },
+	"thread_entry_type":          func() []string { return []string{"dispatch", "correspondence"} },
+	"mailbox_tls":                func() []string { return []string{inbound.TLSImplicit, inbound.TLSStartTLS} },
+	"mailbox_after_import":       func() []string { return []string{inbound.AfterLeave, inbound.AfterFlag, inbound.AfterMove} },
 }
 
 // notUUID are the string fields named like ids that are not UUIDs.
@@ -776,6 +784,6 @@ func (s *Server) serveOpenAPI(c echo.Context) error {
 // OpenAPIDocument returns the API's OpenAPI document as JSON, without a running portal:
 // the web UI's build generates its types from it.
 func OpenAPIDocument() ([]byte, error) {
-	s := New(Options{Auth: &auth.Service{}, Workflow: &workflow.Service{}, Dispatch: &dispatch.Service{}, Webhooks: &webhook.Service{}})
+	s := New(Options{Auth: &auth.Service{}, Workflow: &workflow.Service{}, Dispatch: &dispatch.Service{}, Webhooks: &webhook.Service{}, Inbound: &inbound.Service{}})
 	return json.MarshalIndent(s.openAPI(), "", "  ")
 }

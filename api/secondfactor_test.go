@@ -496,6 +496,7 @@ func TestStepUpRoutes(t *testing.T) {
 		"POST /api/v1/tenants/:tenant/webhooks",
 		"POST /api/v1/tenants/:tenant/webhooks/:id/deliveries/:delivery/redeliver",
 		"PUT /api/v1/tenants/:tenant/cfa-sessions/:id",
+		"PUT /api/v1/tenants/:tenant/mailbox",
 		"PUT /api/v1/tenants/:tenant/security",
 		"PUT /api/v1/tenants/:tenant/settings",
 	}

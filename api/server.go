@@ -26,6 +26,7 @@ import (
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/clientip"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/inbound"
 	"github.com/unionportal/unionportal/logctx"
 	"github.com/unionportal/unionportal/webhook"
 	"github.com/unionportal/unionportal/workflow"
@@ -59,6 +60,9 @@ type Options struct {
 	Dispatch *dispatch.Service
 	// Webhooks manages the tenants' webhook endpoints; without it those routes are absent.
 	Webhooks *webhook.Service
+	// Inbound reads the tenants' mailboxes for the ILO's answers; without it the mailbox
+	// settings' routes are absent (the correspondence thread needs Dispatch).
+	Inbound *inbound.Service
 	// SessionAbsolute is the lifetime of the session cookie (default 12 h).
 	SessionAbsolute time.Duration
 	// MaxConcurrentUploads bounds uploads running at once (default 4); each holds one
@@ -338,6 +342,7 @@ func (s *Server) routes() {
 			Doc{ID: "downloadLinkedEvidence", Summary: "An evidence file a dispatch e-mail linked to (too large to attach): the copy the e-mail would have attached, for 7 days, without an account",
 				Content: "*/*", Ranges: true, Errors: []int{http.StatusGone}})
 	}
+	s.correspondenceRoutes(t)
 	s.route(http.MethodGet, t+"/submissions/:id/events", Tenant(auth.PermEventRead), s.listEvents, Doc{ID: "listSubmissionEvents", Summary: "The submission's timeline (audit events)", Response: audit.Event{}, List: true, Paged: true})
 	s.webhookRoutes(t)
 }

@@ -53,6 +53,8 @@ const (
 	CodeInvitationExpired    = "invitation_expired"
 	CodeInvitationNotPending = "invitation_not_pending"
 	CodeSenderDomainExists   = "sender_domain_exists"
+	// The ILO correspondence (ADR 0036): no enabled mailbox to poll.
+	CodeMailboxDisabled = "mailbox_disabled"
 
 	// The workflow.
 	CodeInvalidTransition   = "invalid_transition"
@@ -95,7 +97,7 @@ const (
 func Codes() []string {
 	return []string{
 		CodeMalformedRequest, CodeValidationFailed, CodeUnsupportedMediaType, CodeRequestTooLarge, CodeRequestTimeout,
-		CodeBadRequest, CodeMethodNotAllowed, CodeNotFound, CodeInternalError,
+		CodeBadRequest, CodeMethodNotAllowed, CodeNotFound, CodeInternalError, CodeMailboxDisabled,
 		CodeUnauthenticated, CodeInvalidCredentials, CodeSessionExpired, CodeSessionRequired, CodeTokenExpired,
 		CodeTokenCannotCreateTokens, CodeCSRFFailed, CodeForbidden, CodeTooManyAttempts, CodeTooManyConnections, CodeRateLimited,
 		CodeInsufficientScope, CodeTokenLifetimeExceedsPolicy,

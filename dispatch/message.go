@@ -162,6 +162,12 @@ func (e *envelope) headers() {
 	e.msg.Subject(subject)
 	e.msg.SetMessageIDWithValue(strings.Trim(e.d.MessageID, "<>"))
 	e.msg.SetDateWithValue(e.d.CreatedAt)
+	if r := e.in.Reply; r != nil {
+		// A reply to the ILO's message (ADR 0036): in its thread. The ids were checked
+		// on import (no spaces, no line breaks); oneLine keeps that true.
+		e.msg.SetGenHeader(mail.HeaderInReplyTo, oneLine(r.InReplyTo))
+		e.msg.SetGenHeader(mail.HeaderReferences, oneLine(strings.Join(r.References, " ")))
+	}
 }
 
 func (e *envelope) attachLetter() error {

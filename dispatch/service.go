@@ -140,6 +140,8 @@ type Jobs struct {
 	Register func(*river.Workers) error
 	// Queues are the queues they run in, besides the default one.
 	Queues map[string]river.QueueConfig
+	// Periodic are their periodic jobs.
+	Periodic []*river.PeriodicJob
 }
 
 // Service renders letters, enqueues dispatches and works them.
@@ -251,8 +253,13 @@ func NewService(db *database.DB, files *keys.Files, wf *workflow.Service, opts O
 	if err := river.AddWorkerSafely(workers, &reminderWorker{s: s}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &correspondenceWorker{s: s}); err != nil {
+		return nil, err
+	}
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}, RetentionQueue: {MaxWorkers: 1}}
+	periodic := []*river.PeriodicJob{retentionJob(), deadlinesJob()}
 	for _, j := range opts.Jobs {
+		periodic = append(periodic, j.Periodic...)
 		if err := j.Register(workers); err != nil {
 			return nil, err
 		}
@@ -270,7 +277,7 @@ func NewService(db *database.DB, files *keys.Files, wf *workflow.Service, opts O
 		FetchCooldown:        min(opts.PollInterval, 100*time.Millisecond),
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: 2 * opts.JobTimeout,
-		PeriodicJobs:         []*river.PeriodicJob{retentionJob(), deadlinesJob()},
+		PeriodicJobs:         periodic,
 	}
 	var err error
 	if db.Dialect() == database.Postgres {

@@ -1,5 +1,5 @@
 // Package portal assembles the portal's domain services (auth, workflow, dispatch,
-// webhook) on one database and one store, wired once: serve, worker, the tests and the benchmarks
+// webhook, inbound) on one database and one store, wired once: serve, worker, the tests and the benchmarks
 // all build them here. It sits between api and dispatch in the layering.
 package portal
 
@@ -16,6 +16,7 @@ import (
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/inbound"
 	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/webhook"
@@ -34,6 +35,7 @@ type Options struct {
 	Workflow workflow.Options
 	Dispatch dispatch.Options
 	Webhook  webhook.Options
+	Inbound  inbound.Options
 }
 
 // Services are the wired domain services.
@@ -42,6 +44,8 @@ type Services struct {
 	Workflow *workflow.Service
 	Dispatch *dispatch.Service
 	Webhooks *webhook.Service
+	// Inbound reads the tenants' mailboxes for the ILO's answers (ADR 0036).
+	Inbound *inbound.Service
 	// Metrics holds the dispatch metrics, for /metrics.
 	Metrics *prometheus.Registry
 
@@ -97,11 +101,23 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	hooks := webhook.NewService(db, wf, opts.Webhook)
 	opts.Dispatch.Jobs = append(opts.Dispatch.Jobs, dispatch.Jobs{Register: hooks.Register,
 		Queues: map[string]river.QueueConfig{webhook.QueueName: hooks.QueueConfig()}})
+	if opts.Inbound.Logger == nil {
+		opts.Inbound.Logger = opts.Logger
+	}
+	if opts.Inbound.Now == nil {
+		opts.Inbound.Now = opts.Now
+	}
+	opts.Inbound.Keys = opts.Keys
+	mail := inbound.NewService(db, wf, opts.Inbound)
+	opts.Dispatch.Jobs = append(opts.Dispatch.Jobs, dispatch.Jobs{Register: mail.Register,
+		Queues: map[string]river.QueueConfig{inbound.QueueName: mail.QueueConfig()}, Periodic: mail.PeriodicJobs()})
 	d, err := dispatch.NewService(db, opts.Keys.Files(store), wf, opts.Dispatch)
 	if err != nil {
 		return nil, err
 	}
 	hooks.UseQueue(d.Queue())
+	mail.UseDispatch(d)
+	wf.UseCorrespondenceHooks(d)
 	wf.Subscribe(d)
 	wf.UseRetentionHooks(d)
 	wf.UseDeadlineHooks(d)
@@ -109,5 +125,5 @@ func New(ctx context.Context, db *database.DB, store storage.Store, opts Options
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(d.Collectors()...)
 	reg.MustRegister(timed.Collector(), collectors.NewDBStatsCollector(db.SQL(), "unionportal"))
-	return &Services{Auth: a, Workflow: wf, Dispatch: d, Webhooks: hooks, Metrics: reg, db: db, store: store, keys: opts.Keys}, nil
+	return &Services{Auth: a, Workflow: wf, Dispatch: d, Webhooks: hooks, Inbound: mail, Metrics: reg, db: db, store: store, keys: opts.Keys}, nil
 }

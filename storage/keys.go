@@ -9,6 +9,7 @@ import "strings"
 //	tenants/{tenant}/dispatches/{dispatch}/letter.pdf         the exact letter sent
 //	tenants/{tenant}/dispatches/{dispatch}/manifest.json      what a dispatch sent
 //	tenants/{tenant}/dispatches/{dispatch}/evidence/{attachment}  a cleaned copy a dispatch linked to
+//	tenants/{tenant}/correspondence/{item}/{file}             an attachment of a message the ILO sent
 //
 // Objects stored encrypted (all written since encryption at rest) add ".age" to these
 // keys (package keys). Evidence files are the only objects that may be removed by the orphan sweep; what a
@@ -36,6 +37,11 @@ func ManifestKey(tenantID, dispatchID string) string {
 // sent as a download link (ADR 0028).
 func DispatchEvidenceKey(tenantID, dispatchID, attachmentID string) string {
 	return TenantsPrefix + tenantID + "/dispatches/" + dispatchID + "/evidence/" + attachmentID
+}
+
+// CorrespondenceKey is where an attachment of an imported message is kept (ADR 0036).
+func CorrespondenceKey(tenantID, itemID, fileID string) string {
+	return TenantsPrefix + tenantID + "/correspondence/" + itemID + "/" + fileID
 }
 
 // IsAttachmentKey reports whether key has the shape of an evidence file's key: the

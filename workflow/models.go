@@ -81,6 +81,8 @@ type Submission struct {
 	ShreddedAt *time.Time `json:"shredded_at" doc:"When the tenant's retention policy crypto-shredded this dispatched submission's title, texts, comments and evidence (its title and body are then empty, its files answer 410 shredded); null while they exist. The record of what was sent stays."`
 	// RetentionWarnedAt is when the editors of a draft were told it will be deleted.
 	RetentionWarnedAt *time.Time `json:"-"`
+	// ReplyToItemID is the ILO correspondence item the submission answers (ADR 0036).
+	ReplyToItemID *string `json:"reply_to_item_id" gorm:"column:reply_to_item_id" doc:"The correspondence item this submission answers; its dispatch replies in that e-mail thread"`
 }
 
 // Revision is an immutable snapshot taken at every submit.

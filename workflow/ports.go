@@ -26,6 +26,9 @@ type DispatchInput struct {
 	Snapshot   *ApprovalSnapshot
 	// TenantSlug is for links to the portal.
 	TenantSlug string
+	// Reply, for a submission that answers the ILO's correspondence, threads its e-mail
+	// under the message it answers (ADR 0036).
+	Reply *ReplyHeaders
 }
 
 // DispatchInputFor returns what the dispatch of a submission's revision sends.
@@ -54,7 +57,11 @@ func (s *Service) DispatchInputFor(ctx context.Context, tenantID, submissionID s
 	if err != nil {
 		return nil, err
 	}
-	return &DispatchInput{Submission: sub, Snapshot: snap, TenantSlug: slug, Evidence: evidence}, nil
+	reply, err := s.replyHeadersFor(ctx, &sub)
+	if err != nil {
+		return nil, err
+	}
+	return &DispatchInput{Submission: sub, Snapshot: snap, TenantSlug: slug, Evidence: evidence, Reply: reply}, nil
 }
 
 // EvidenceFor returns the evidence a submission's revision lists, with where storage

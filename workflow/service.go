@@ -62,6 +62,8 @@ type Service struct {
 	eventListeners []EventListener
 	retentionHooks RetentionHooks
 	deadlineHooks  DeadlineHooks
+	// correspondenceHooks are told of imported correspondence (ADR 0036).
+	correspondenceHooks CorrespondenceHooks
 }
 
 // Subscribe adds a listener of submissions entering states (the dispatch service). It

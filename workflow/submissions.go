@@ -24,6 +24,9 @@ type SubmissionInput struct {
 	Title    *string `json:"title"`
 	Body     *string `json:"body"`
 	Language *string `json:"language"`
+	// InReplyTo, on creation only, is the correspondence item the draft answers: its
+	// dispatch replies in the item's e-mail thread.
+	InReplyTo *string `json:"in_reply_to,omitempty" doc:"On creation: the id of a correspondence item of the same case that this draft answers (its dispatch then carries In-Reply-To and References)"`
 }
 
 // SubmissionView is a submission as its reader sees it: with what they may do next.
@@ -114,8 +117,21 @@ func (s *Service) CreateSubmission(ctx context.Context, a *auth.TenantAccess, in
 	if _, err := s.caseByID(ctx, a, sub.CaseID, false); err != nil {
 		return nil, apperr.Invalid("the submission is invalid", apperr.FieldError{Field: "case_id", Message: "no such case in this tenant"})
 	}
+	var answers *CorrespondenceItem
+	if in.InReplyTo != nil {
+		var err error
+		if answers, err = s.replyTarget(ctx, a, *in.InReplyTo, sub.CaseID); err != nil {
+			return nil, err
+		}
+		sub.ReplyToItemID = &answers.ID
+	}
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		var err error
+		if answers != nil {
+			if err := s.linkReply(ctx, answers, sub.ID); err != nil {
+				return err
+			}
+		}
 		if sub.SealedBody, err = s.sealer(sub.TenantID, sub.ID).seal(ctx, "submissions", "body", sub.ID, sub.Body); err != nil {
 			return err
 		}

@@ -308,6 +308,11 @@ func (s *Service) CompleteDispatch(ctx context.Context, tenantID, submissionID, 
 	if err := s.db.Conn(ctx).Where("id = ?", submissionID).First(&sub).Error; err != nil {
 		return err
 	}
+	if sent {
+		if err := s.replySent(ctx, &sub); err != nil {
+			return err
+		}
+	}
 	err = s.publish(ctx, typ, &sub, Dispatching, func(d *EventData) {
 		d.DispatchID, d.MessageID, d.Links.Dispatches = dispatchID, messageID, d.Links.Submission+"/dispatches"
 	})

@@ -60,6 +60,12 @@ type Config struct {
 	DispatchTimeout time.Duration
 	// WebhookAllowPrivate lets webhook endpoints be internal addresses (and http).
 	WebhookAllowPrivate bool
+	// MailboxAllowPrivate lets tenants' IMAP mailboxes be internal addresses;
+	// MailboxPollInterval is how often they are read; MailboxCAFile adds a certificate
+	// authority their servers' certificates may chain to.
+	MailboxAllowPrivate bool
+	MailboxPollInterval time.Duration
+	MailboxCAFile       string
 	// WorkerMetricsAddr is where `worker` serves /metrics and /healthz ("" for nowhere).
 	WorkerMetricsAddr string
 	// IPRetention is how much of a client's address is stored and logged.
@@ -283,6 +289,21 @@ var settings = []setting{
 	{"WEBHOOK_ALLOW_PRIVATE", "false", "true or false", func(c *Config, v string) (err error) {
 		c.WebhookAllowPrivate, err = strconv.ParseBool(v)
 		return err
+	}},
+	{"MAILBOX_ALLOW_PRIVATE", "false", "true or false", func(c *Config, v string) (err error) {
+		c.MailboxAllowPrivate, err = strconv.ParseBool(v)
+		return err
+	}},
+	{"MAILBOX_POLL_INTERVAL", "5m", "a duration of at least 1m, such as 5m", func(c *Config, v string) (err error) {
+		c.MailboxPollInterval, err = time.ParseDuration(v)
+		if err == nil && c.MailboxPollInterval < time.Minute {
+			err = errors.New("at least 1m")
+		}
+		return err
+	}},
+	{"MAILBOX_CA_FILE", "", "path of a PEM file of certificate authorities trusted for IMAP servers, besides the system's", func(c *Config, v string) error {
+		c.MailboxCAFile = v
+		return nil
 	}},
 	{"TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
 		c.TrustedProxies = nil

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +23,7 @@ import (
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/frontend"
+	"github.com/unionportal/unionportal/inbound"
 	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
@@ -225,7 +228,12 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 			Origin: cfg.BaseURL.Scheme + "://" + cfg.BaseURL.Host},
 		Workflow: workflow.Options{Limits: workflow.Limits{MaxFileBytes: cfg.MaxFileBytes, MaxSubmissionBytes: cfg.MaxSubmission}},
 		Dispatch: dispatch.Options{Sender: sender, BaseURL: cfg.BaseURL, JobTimeout: cfg.DispatchTimeout, LinkSecret: []byte(cfg.SecretKey)},
-		Webhook:  webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}}
+		Webhook:  webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate},
+		Inbound:  inbound.Options{AllowPrivate: cfg.MailboxAllowPrivate, PollEvery: cfg.MailboxPollInterval}}
+	if opts.Inbound.TLS, err = mailboxTLS(cfg.MailboxCAFile); err != nil {
+		a.db.Close()
+		return nil, err
+	}
 	if cfg.ClamdAddr != "" {
 		client := &clamd.Client{Addr: cfg.ClamdAddr}
 		opts.Workflow.Scanner = func(ctx context.Context) (workflow.Scan, error) { return client.Start(ctx) }
@@ -243,6 +251,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		Workflow:             a.wf,
 		Dispatch:             a.dispatch,
 		Webhooks:             services.Webhooks,
+		Inbound:              services.Inbound,
 		MaxConcurrentUploads: cfg.MaxUploads,
 		SessionAbsolute:      cfg.SessionAbsolute,
 		Logger:               log,
@@ -373,4 +382,24 @@ func unwrapNet(err error) error {
 		return oe.Err
 	}
 	return err
+}
+
+// mailboxTLS is the TLS configuration for tenants' IMAP servers: the system's roots,
+// and the authorities in file (UNIONPORTAL_MAILBOX_CA_FILE) when set.
+func mailboxTLS(file string) (*tls.Config, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("UNIONPORTAL_MAILBOX_CA_FILE: %v", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("UNIONPORTAL_MAILBOX_CA_FILE: %s holds no PEM certificate", file)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
 }

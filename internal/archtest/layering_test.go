@@ -27,6 +27,9 @@ var layer = map[string]float64{
 	// webhook: endpoints and deliveries of the tenant's events (ADR 0021); it listens
 	// to the workflow and runs on the dispatch service's queue client, wired by portal.
 	"webhook": 5.5,
+	// inbound: the tenants' mailboxes, read for the ILO's answers (ADR 0036); it matches
+	// them through dispatch and workflow and refuses internal addresses as webhook does.
+	"inbound": 5.7,
 	"portal":  6,
 	"api":     7,
 	// Programs: the portal's command, and the benchmarks (which measure the portal by
