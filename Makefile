@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 
-.PHONY: run build ui node chromium haproxy exiftool test test-unit test-ui test-image test-deploy image image-context lint bench bench-upload bench-dispatch bench-render clean
+.PHONY: run build ui node chromium haproxy exiftool dovecot test test-unit test-ui test-image test-deploy image image-context lint bench bench-upload bench-dispatch bench-render clean
 
 # The front-end tool chain never downloads a browser: the browser tests use Debian's.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -23,12 +23,13 @@ ui: node
 	cd frontend && npm ci --no-audit --no-fund && npm run build
 
 # apt-install: run $(1) as a command, or, missing, install the Debian package(s) $(2)
-# with apt-get when root on Debian; otherwise stop, saying what to install.
+# with apt-get when root on Debian (then run the shell commands $(3), if any); otherwise
+# stop, saying what to install.
 define apt-install
 	@command -v $(1) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing $(2) with apt-get"; \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(2); \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(2)$(if $(3), && { $(3); }); \
 	  else echo "$(1) is missing: apt-get install $(2)"; exit 1; fi; }
 endef
 
@@ -49,11 +50,19 @@ haproxy:
 exiftool:
 	$(call apt-install,exiftool,libimage-exiftool-perl)
 
-## test: lint, every Go test against real PostgreSQL 15, MinIO and Mailpit (and a Go
+# dovecot: the rig runs Debian's Dovecot as the IMAP server of the reply-polling tests, with
+# its own configuration; the package's system service (ports 143/993) is stopped and disabled.
+dovecot:
+	$(call apt-install,dovecot,dovecot-imapd,$(DOVECOT_SERVICE_OFF))
+
+DOVECOT_SERVICE_OFF := { systemctl disable --now dovecot.service dovecot.socket; \
+	invoke-rc.d dovecot stop; update-rc.d dovecot disable; } >/dev/null 2>&1 || true
+
+## test: lint, every Go test against real PostgreSQL 15, MinIO, Mailpit and Dovecot (and a Go
 ## client generated from the OpenAPI document with oapi-codegen, compiled), then the
 ## UI's unit tests and browser tests (against the real portal), the deploy/ module's
 ## tests (compose file) and the container image (built and run with podman, as root)
-test: lint build chromium haproxy exiftool
+test: lint build chromium haproxy exiftool dovecot
 	$(MAKE) test-deploy-k8s
 	$(GO) build -o $(BIN)/testrig ./internal/testrig/cmd/testrig
 	UNIONPORTAL_TEST_CODEGEN=1 ./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...
@@ -110,7 +119,7 @@ image-context:
 	install -d -m 0700 $(BIN)/image/data
 	install -d -m 1777 $(BIN)/image/tmp
 
-## test-unit: the tests that need no server (PostgreSQL, S3 and SMTP tests skip)
+## test-unit: the tests that need no server (PostgreSQL, S3, SMTP and IMAP tests skip)
 test-unit:
 	$(GO) test ./...
 

@@ -1,8 +1,8 @@
 // Package testrig starts the real services that integration tests run against: a
-// throwaway PostgreSQL cluster, a MinIO S3 server and a Mailpit SMTP server, each on a
-// free loopback port in a temporary directory. The testrig command (used by make test)
-// starts one of each for a whole test run; tests that must stop and restart a service
-// start a private one through the same functions.
+// throwaway PostgreSQL cluster, a MinIO S3 server, a Mailpit SMTP server and a Dovecot
+// IMAP server, each on free loopback ports in a temporary directory. The testrig command
+// (used by make test) starts one of each for a whole test run; tests that must stop and
+// restart a service start a private one through the same functions.
 package testrig
 
 import (
@@ -22,16 +22,20 @@ import (
 
 // Environment variables through which the rig tells tests where its services are.
 const (
-	EnvPostgresURL     = "UNIONPORTAL_TEST_POSTGRES_URL" // admin URL of the shared cluster
-	EnvPostgresBin     = "UNIONPORTAL_TEST_PG_BIN"       // directory of initdb and postgres
-	EnvS3Endpoint      = "UNIONPORTAL_TEST_S3_ENDPOINT"  // host:port of MinIO
-	EnvS3AccessKey     = "UNIONPORTAL_TEST_S3_ACCESS_KEY"
-	EnvS3SecretKey     = "UNIONPORTAL_TEST_S3_SECRET_KEY"
-	EnvMinIOBin        = "UNIONPORTAL_TEST_MINIO_BIN"
-	EnvSMTPAddr        = "UNIONPORTAL_TEST_SMTP_ADDR"   // host:port of Mailpit's SMTP server
-	EnvMailpitURL      = "UNIONPORTAL_TEST_MAILPIT_URL" // base URL of Mailpit's HTTP API
-	EnvMailpitBin      = "UNIONPORTAL_TEST_MAILPIT_BIN"
-	EnvRequireServices = "UNIONPORTAL_TEST_REQUIRE_SERVICES" // "1": a missing service fails the test
+	EnvPostgresURL      = "UNIONPORTAL_TEST_POSTGRES_URL" // admin URL of the shared cluster
+	EnvPostgresBin      = "UNIONPORTAL_TEST_PG_BIN"       // directory of initdb and postgres
+	EnvS3Endpoint       = "UNIONPORTAL_TEST_S3_ENDPOINT"  // host:port of MinIO
+	EnvS3AccessKey      = "UNIONPORTAL_TEST_S3_ACCESS_KEY"
+	EnvS3SecretKey      = "UNIONPORTAL_TEST_S3_SECRET_KEY"
+	EnvMinIOBin         = "UNIONPORTAL_TEST_MINIO_BIN"
+	EnvSMTPAddr         = "UNIONPORTAL_TEST_SMTP_ADDR"   // host:port of Mailpit's SMTP server
+	EnvMailpitURL       = "UNIONPORTAL_TEST_MAILPIT_URL" // base URL of Mailpit's HTTP API
+	EnvMailpitBin       = "UNIONPORTAL_TEST_MAILPIT_BIN"
+	EnvIMAPAddr         = "UNIONPORTAL_TEST_IMAP_ADDR"          // host:port of Dovecot's IMAP over implicit TLS
+	EnvIMAPStartTLSAddr = "UNIONPORTAL_TEST_IMAP_STARTTLS_ADDR" // host:port of its plain IMAP (STARTTLS required)
+	EnvIMAPPassword     = "UNIONPORTAL_TEST_IMAP_PASSWORD"      // the password of every user name
+	EnvIMAPCA           = "UNIONPORTAL_TEST_IMAP_CA"            // PEM certificate the server presents
+	EnvRequireServices  = "UNIONPORTAL_TEST_REQUIRE_SERVICES"   // "1": a missing service fails the test
 )
 
 // Required reports whether the tests run under the rig, where a missing service is a

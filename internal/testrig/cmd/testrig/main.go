@@ -1,5 +1,5 @@
 // Command testrig starts the services the integration tests need (PostgreSQL 15, MinIO,
-// Mailpit), runs a command with their addresses in its environment, and stops them all
+// Mailpit, Dovecot), runs a command with their addresses in its environment, and stops them all
 // again however the command ends: success, failure or Ctrl-C.
 //
 //	testrig [-keep] -- go test ./...
@@ -117,9 +117,10 @@ type services struct {
 	pg      *testrig.Postgres
 	minio   *testrig.MinIO
 	mailpit *testrig.Mailpit
+	dovecot *testrig.Dovecot
 }
 
-// startAll builds what is missing and starts the three services, returning the
+// startAll builds what is missing and starts the four services, returning the
 // environment that tells tests where they are.
 func (s *services) startAll(ctx context.Context, dir string) ([]string, error) {
 	pgBin, err := testrig.FindPostgresBin()
@@ -133,6 +134,10 @@ func (s *services) startAll(ctx context.Context, dir string) ([]string, error) {
 	}
 	// pdftotext reads the rendered letters back in the dispatch tests.
 	if err := testrig.EnsureCommand(ctx, "pdftotext", "poppler-utils", func(m string) { logf("%s", m) }); err != nil {
+		return nil, err
+	}
+	// Dovecot (Debian's) serves the IMAP mailboxes that the reply polling reads.
+	if err := testrig.EnsureDovecot(ctx, func(m string) { logf("%s", m) }); err != nil {
 		return nil, err
 	}
 	var minioBin, mailpitBin string
@@ -162,12 +167,17 @@ func (s *services) startAll(ctx context.Context, dir string) ([]string, error) {
 		s.mailpit, err = testrig.StartMailpit(gctx, mailpitBin, filepath.Join(dir, "mailpit"))
 		return err
 	})
+	g.Go(func() (err error) {
+		s.dovecot, err = testrig.StartDovecot(gctx, filepath.Join(dir, "dovecot"))
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	logf("started PostgreSQL %s on 127.0.0.1:%d (cluster in %s)", s.pg.Version, s.pg.Port, s.pg.Dir)
 	logf("started MinIO %s on %s", testrig.MinIOVersion, s.minio.Endpoint)
 	logf("started Mailpit %s: SMTP on %s, API on %s", testrig.MailpitVersion, s.mailpit.SMTPAddr, s.mailpit.APIURL)
+	logf("started Dovecot: IMAP over TLS on %s, with STARTTLS on %s", s.dovecot.Addr, s.dovecot.StartTLSAddr)
 	return []string{
 		testrig.EnvRequireServices + "=1",
 		testrig.EnvPostgresURL + "=" + s.pg.URL("postgres"),
@@ -179,11 +189,23 @@ func (s *services) startAll(ctx context.Context, dir string) ([]string, error) {
 		testrig.EnvSMTPAddr + "=" + s.mailpit.SMTPAddr,
 		testrig.EnvMailpitURL + "=" + s.mailpit.APIURL,
 		testrig.EnvMailpitBin + "=" + mailpitBin,
+		testrig.EnvIMAPAddr + "=" + s.dovecot.Addr,
+		testrig.EnvIMAPStartTLSAddr + "=" + s.dovecot.StartTLSAddr,
+		testrig.EnvIMAPPassword + "=" + s.dovecot.Password,
+		testrig.EnvIMAPCA + "=" + s.dovecot.CAFile,
 	}, nil
 }
 
 func (s *services) stopAll() {
 	var stopped []string
+	// Dovecot's master sleeps a second on its way out: stop it while the others stop.
+	dovecotStopped := make(chan struct{})
+	if s.dovecot != nil {
+		go func() { _ = s.dovecot.Stop(); close(dovecotStopped) }()
+		stopped = append(stopped, "Dovecot")
+	} else {
+		close(dovecotStopped)
+	}
 	if s.mailpit != nil {
 		_ = s.mailpit.Stop()
 		stopped = append(stopped, "Mailpit")
@@ -196,6 +218,7 @@ func (s *services) stopAll() {
 		_ = s.pg.Stop()
 		stopped = append(stopped, "PostgreSQL")
 	}
+	<-dovecotStopped
 	if len(stopped) > 0 {
 		logf("stopped %s", strings.Join(stopped, ", "))
 	}
