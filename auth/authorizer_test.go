@@ -2,10 +2,13 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
+
+	gormadapter "github.com/casbin/gorm-adapter/v3"
 
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
@@ -92,4 +95,55 @@ func TestDecisionsDoNotWaitForAReload(t *testing.T) {
 	if !a.Can(user, tenant, PermSubmissionReadAll) {
 		t.Error("the new policy's decision is not used after the swap (a stale cached denial?)")
 	}
+}
+
+// BenchmarkCanDuringReloads: decisions while the policy (10,000 role assignments) is
+// reloaded over and over beside them. max-ns is the slowest decision: it stays far
+// below a reload's duration (reload-ns), since no decision waits for one. Run it with
+// `go test -run - -bench CanDuringReloads ./auth`.
+func BenchmarkCanDuringReloads(b *testing.B) {
+	ctx := context.Background()
+	db := dbtest.New(b, database.SQLite)
+	rules := make([]gormadapter.CasbinRule, 0, 10000)
+	for i := range 10000 {
+		rules = append(rules, gormadapter.CasbinRule{Ptype: "g", V0: fmt.Sprintf("user-%d", i), V1: RoleReviewer, V2: fmt.Sprintf("tenant-%d", i%50)})
+	}
+	if err := db.Conn(ctx).CreateInBatches(rules, 500).Error; err != nil {
+		b.Fatal(err)
+	}
+	a, err := NewAuthorizer(ctx, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	reloads := make(chan time.Duration, 1)
+	go func() {
+		var n int
+		var total time.Duration
+		for {
+			select {
+			case <-stop:
+				reloads <- total / time.Duration(max(n, 1))
+				return
+			default:
+			}
+			start := time.Now()
+			if err := a.reload(ctx); err != nil {
+				b.Error(err)
+			}
+			total += time.Since(start)
+			n++
+		}
+	}()
+	var slowest time.Duration
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		a.Can(fmt.Sprintf("user-%d", i%10000), fmt.Sprintf("tenant-%d", i%50), PermSubmissionReadAll)
+		slowest = max(slowest, time.Since(start))
+	}
+	b.StopTimer()
+	close(stop)
+	b.ReportMetric(float64(slowest.Nanoseconds()), "max-ns")
+	b.ReportMetric(float64((<-reloads).Nanoseconds()), "reload-ns")
 }
