@@ -7,11 +7,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/go-webauthn/webauthn/webauthn"
+	"golang.org/x/crypto/argon2"
 	"gorm.io/gorm"
 
 	"github.com/unionportal/unionportal/apperr"
@@ -61,7 +63,7 @@ type Service struct {
 	// webauthn is the WebAuthn relying party (security keys and passkeys).
 	webauthn *webauthn.WebAuthn
 	// dummyHash is verified against when a login names no user, so that an unknown
-	// e-mail costs the same time as a wrong password.
+	// e-mail costs the same time as a wrong password (see newDummyHash).
 	dummyHash string
 }
 
@@ -104,11 +106,23 @@ func NewService(ctx context.Context, db *database.DB, opts Options) (*Service, e
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{db: db, authz: authz, log: opts.Logger, opts: opts, hashing: make(chan struct{}, 2), webauthn: wa}
-	if s.dummyHash, err = argon2id.CreateHash(randomToken(16), opts.PasswordParams); err != nil {
-		return nil, err
-	}
+	s := &Service{db: db, authz: authz, log: opts.Logger, opts: opts, hashing: make(chan struct{}, 2), webauthn: wa,
+		dummyHash: newDummyHash(opts.PasswordParams)}
 	return s, nil
+}
+
+// newDummyHash returns an encoded argon2id hash with params and a random salt and key,
+// without running argon2id: verifying a password against it costs exactly what
+// verifying against a real hash with the same params costs (the key is derived from the
+// password and the salt, then compared), and a password matches it only by producing
+// KeyLength random bytes. Running argon2id here instead left every process, from its
+// start, with PasswordParams.Memory (46 MiB by default) of garbage in its resident memory.
+func newDummyHash(p *argon2id.Params) string {
+	salt, key := make([]byte, p.SaltLength), make([]byte, p.KeyLength)
+	_, _ = rand.Read(salt) // never fails (Go 1.24+)
+	_, _ = rand.Read(key)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Iterations, p.Parallelism,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
 // Authorizer returns the service's authorizer.

@@ -156,12 +156,7 @@ func Open(ctx context.Context, t Target, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, openError(t, err)
 	}
-	g.Logger = logger.NewSlogLogger(log.With("component", "database"), logger.Config{
-		SlowThreshold:             500 * time.Millisecond,
-		LogLevel:                  logger.Warn,
-		IgnoreRecordNotFoundError: true,
-		ParameterizedQueries:      true,
-	})
+	g.Logger = newGormLogger(log.With("component", "database"), logger.Warn, 500*time.Millisecond)
 	db := &DB{gorm: g, sql: sqlDB, dialect: t.Dialect, display: t.Display}
 	if t.Dialect == SQLite {
 		sqlDB.SetMaxOpenConns(1)

@@ -8,6 +8,7 @@ package logctx
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"sync"
 )
@@ -77,6 +78,12 @@ func Wrap(h slog.Handler) slog.Handler {
 
 // Logger returns l with a handler that adds context attributes.
 func Logger(l *slog.Logger) *slog.Logger { return slog.New(Wrap(l.Handler())) }
+
+// NewJSON is the portal's production logger: JSON lines on w from level up, each with
+// its context's attributes. The benchmarks use it to log as the portal does.
+func NewJSON(w io.Writer, level slog.Leveler) *slog.Logger {
+	return Logger(slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
+}
 
 func (h Handler) Enabled(ctx context.Context, level slog.Level) bool {
 	return h.inner.Enabled(ctx, level)

@@ -2,7 +2,11 @@
 // submissions delivered per second through the portal's queue (render the letter, build
 // the e-mail, SMTP, record), over a plain go-mail loop sending equally large messages to
 // the same Mailpit with as many senders as the portal has workers (target >= 0.80).
-// It starts its own PostgreSQL and Mailpit. Run it with `make bench-dispatch`.
+// It starts its own PostgreSQL and Mailpit. The portal's services run in this process,
+// logging as the binary does (JSON at Info, to a file). 11 pairs run in alternating
+// order (bench/internal/pairs); beside the ratio it reports the CPU time per message of
+// this process (the portal's workers, or the go-mail senders), of PostgreSQL (postmaster
+// and backends) and of Mailpit. Run it with `make bench-dispatch`.
 package main
 
 import (
@@ -17,7 +21,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"sync"
 	"time"
 
@@ -25,17 +28,19 @@ import (
 	"github.com/wneessen/go-mail"
 
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/bench/internal/pairs"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/internal/testrig"
 	"github.com/unionportal/unionportal/keys"
+	"github.com/unionportal/unionportal/logctx"
 	"github.com/unionportal/unionportal/portal"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/workflow"
 )
 
 var (
-	pairs   = flag.Int("pairs", 5, "A/B pairs")
+	nPairs  = flag.Int("pairs", pairs.DefaultPairs, "A/B pairs, in alternating order")
 	batch   = flag.Int("batch", 40, "dispatches per run")
 	workers = flag.Int("workers", 2, "dispatch workers, and baseline senders")
 	profile = flag.String("cpuprofile", "", "write a CPU profile of the portal runs to this file")
@@ -63,9 +68,15 @@ func main() {
 	check(err)
 	defer pit.Stop()
 
+	// The portal's log, as the binary writes it.
+	logFile, err := os.Create(filepath.Join(dir, "portal.log"))
+	check(err)
+	defer logFile.Close()
+	logger := logctx.NewJSON(logFile, slog.LevelInfo)
+
 	target, err := database.ParseURL(pg.URL("postgres"), "")
 	check(err)
-	db, err := database.Open(ctx, target, database.Options{})
+	db, err := database.Open(ctx, target, database.Options{Logger: logger})
 	check(err)
 	defer db.Close()
 	_, err = db.Migrate(ctx, nil)
@@ -73,51 +84,63 @@ func main() {
 	check(dispatch.MigrateQueue(ctx, db))
 	store, err := storage.NewLocal(filepath.Join(dir, "files"))
 	check(err)
-	quiet := slog.New(slog.DiscardHandler)
 	smtp, err := dispatch.NewSMTP("smtp://" + pit.SMTPAddr)
 	check(err)
 	base, _ := url.Parse("http://bench.local")
 	authOpts := auth.Options{SecretKey: []byte("bench-secret-bench-secret-bench-secret"),
 		PasswordParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
 
-	var p7 []float64
-	var letterSize int
-	for i := 0; i < *pairs; i++ {
-		// A: the portal. A fresh dispatch service per run, started once the jobs wait.
-		services, err := portal.New(ctx, db, store, portal.Options{Logger: quiet, Keys: keys.NewService(db, keys.NewMaster()), Auth: authOpts,
-			Dispatch: dispatch.Options{Sender: smtp, BaseURL: base, PollInterval: 20 * time.Millisecond, Workers: *workers}})
-		check(err)
-		d, wf := services.Dispatch, services.Workflow
-		ids := prepare(ctx, db, services.Auth, wf, i)
-		if *profile != "" && i == 0 {
-			f, err := os.Create(*profile)
+	var (
+		d          *dispatch.Service
+		ids        []string
+		portalRun  int
+		letterSize int
+	)
+	portalSide := pairs.Side{Name: "portal",
+		// A fresh dispatch service per run, started once the jobs wait.
+		Prepare: func() {
+			services, err := portal.New(ctx, db, store, portal.Options{Logger: logger, Keys: keys.NewService(db, keys.NewMaster()), Auth: authOpts,
+				Dispatch: dispatch.Options{Sender: smtp, BaseURL: base, PollInterval: 20 * time.Millisecond, Workers: *workers}})
 			check(err)
-			check(pprof.StartCPUProfile(f))
-			defer pprof.StopCPUProfile()
-		}
-		start := time.Now()
-		check(d.Start(ctx))
-		waitDispatched(ctx, db, ids)
-		portal := float64(len(ids)) / time.Since(start).Seconds()
-		if *profile != "" && i == 0 {
-			pprof.StopCPUProfile()
-		}
-		check(d.Stop(ctx))
-		if letterSize == 0 {
-			var key string
-			db.Conn(ctx).Raw("SELECT letter_key FROM dispatches LIMIT 1").Scan(&key)
-			info, err := store.Stat(ctx, key)
-			check(err)
-			letterSize = int(info.Size)
-		}
-		// B: go-mail, messages of the same size, as many senders.
-		plain := baseline(ctx, smtp, *batch, letterSize)
-		log.Printf("P7 pair %d: portal %.1f dispatches/s, plain go-mail %.1f messages/s, ratio %.3f", i+1, portal, plain, portal/plain)
-		p7 = append(p7, portal/plain)
-	}
-	slices.Sort(p7)
-	fmt.Printf("machine: %s/%s, %d CPUs; %d dispatches per run, %d workers; %d pairs\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *batch, *workers, *pairs)
-	fmt.Printf("P7 portal/plain-go-mail %.3f (spread %.3f-%.3f)\n", p7[len(p7)/2], p7[0], p7[len(p7)-1])
+			d = services.Dispatch
+			ids = prepare(ctx, db, services.Auth, services.Workflow, portalRun)
+		},
+		Run: func() (float64, float64) {
+			if *profile != "" && portalRun == 0 {
+				f, err := os.Create(*profile)
+				check(err)
+				check(pprof.StartCPUProfile(f))
+				defer pprof.StopCPUProfile()
+			}
+			portalRun++
+			start := time.Now()
+			check(d.Start(ctx))
+			waitDispatched(ctx, db, ids)
+			rate := float64(len(ids)) / time.Since(start).Seconds()
+			check(d.Stop(ctx))
+			if letterSize == 0 {
+				var key string
+				db.Conn(ctx).Raw("SELECT letter_key FROM dispatches LIMIT 1").Scan(&key)
+				info, err := store.Stat(ctx, key)
+				check(err)
+				letterSize = int(info.Size)
+			}
+			return rate, float64(len(ids))
+		}}
+	// B: go-mail, messages of the same size (known from the first pair, which runs the
+	// portal first), as many senders.
+	plainSide := pairs.Side{Name: "go-mail", Run: func() (float64, float64) {
+		return baseline(ctx, smtp, *batch, letterSize), float64(*batch)
+	}}
+	meters := []pairs.Meter{pairs.Self("bench process"), pairs.Tree("PostgreSQL", pg.PID()), pairs.Process("Mailpit", pit.PID())}
+	p7Portal, p7Plain, err := pairs.Interleave(*nPairs, meters, portalSide, plainSide, func(i int, a, b pairs.Result) {
+		log.Printf("P7 pair %d: portal %.1f dispatches/s, plain go-mail %.1f messages/s, ratio %.3f", i, a.Value, b.Value, a.Value/b.Value)
+	})
+	check(err)
+	fmt.Printf("machine: %s/%s, %d CPUs; %d dispatches per run, %d workers; %d pairs in alternating order\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *batch, *workers, *nPairs)
+	fmt.Printf("P7 per second: portal %s, go-mail %s\n", pairs.Summary("%.1f", pairs.Values(p7Portal)), pairs.Summary("%.1f", pairs.Values(p7Plain)))
+	fmt.Println(pairs.CPUReport(meters, "message", map[string][]pairs.Result{"P7 portal": p7Portal, "P7 go-mail": p7Plain}, "P7 portal", "P7 go-mail"))
+	fmt.Printf("P7 portal/plain-go-mail %s\n", pairs.Summary("%.3f", pairs.Ratios(p7Portal, p7Plain)))
 }
 
 // prepare creates a tenant with batch submitted submissions and approves them all, so

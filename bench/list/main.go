@@ -8,8 +8,11 @@
 //
 // It starts its own throwaway PostgreSQL cluster and measures the real portal: the
 // unionportal binary, built from this checkout and run as `serve`, logging as it does in
-// production. Queries are counted by PostgreSQL (pg_stat_statements), outside the
-// portal. Run it with `make bench`.
+// production (JSON at Info, to a file). Queries are counted by PostgreSQL
+// (pg_stat_statements), outside the portal. P2 and P3 run 11 pairs in alternating order
+// (bench/internal/pairs) and report, beside the ratios, the CPU time per request of the
+// portal, of PostgreSQL (postmaster and backends) and of this process (the load
+// generator, and on the baseline side the bare handler too). Run it with `make bench`.
 package main
 
 import (
@@ -26,7 +29,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/bench/internal/pairs"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/internal/testrig"
 	"github.com/unionportal/unionportal/keys"
@@ -45,7 +48,7 @@ import (
 
 var (
 	rows     = flag.Int("rows", 1_000_000, "submissions to load")
-	pairs    = flag.Int("pairs", 5, "A/B pairs per figure")
+	nPairs   = flag.Int("pairs", pairs.DefaultPairs, "A/B pairs per figure, in alternating order")
 	duration = flag.Duration("duration", 3*time.Second, "length of each throughput run")
 	conns    = flag.Int("conns", 16, "concurrent connections")
 )
@@ -79,7 +82,7 @@ func main() {
 	load(ctx, db, tenantID)
 	log.Printf("loaded in %s", time.Since(start).Round(time.Second))
 
-	portal, stopPortal := runPortal(ctx, binary, dataDir, url)
+	portal, portalPID, stopPortal := runPortal(ctx, binary, dataDir, url)
 	defer stopPortal()
 	pool, err := pgxpool.New(ctx, url)
 	check(err)
@@ -105,14 +108,17 @@ func main() {
 		get(bare, listPath)
 	}
 
-	// P2: throughput, A B A B.
-	var p2 []float64
-	for i := 0; i < *pairs; i++ {
-		a := throughput(func() { get(portal, listPath) })
-		b := throughput(func() { get(bare, listPath) })
-		log.Printf("P2 pair %d: portal %.0f req/s, bare pgx %.0f req/s, ratio %.3f", i+1, a, b, a/b)
-		p2 = append(p2, a/b)
-	}
+	meters := []pairs.Meter{pairs.Process("portal", portalPID), pairs.Tree("PostgreSQL", pg.PID()), pairs.Self("bench process")}
+
+	// P2: throughput, A B, B A, …
+	p2Portal, p2Bare, err := pairs.Interleave(*nPairs, meters,
+		pairs.Side{Name: "portal", Run: func() (float64, float64) { return throughput(func() { get(portal, listPath) }) }},
+		pairs.Side{Name: "bare pgx", Run: func() (float64, float64) { return throughput(func() { get(bare, listPath) }) }},
+		func(i int, a, b pairs.Result) {
+			log.Printf("P2 pair %d: portal %.0f req/s, bare pgx %.0f req/s, ratio %.3f", i, a.Value, b.Value, a.Value/b.Value)
+		})
+	check(err)
+	p2 := pairs.Ratios(p2Portal, p2Bare)
 
 	// P3: latency of page 2,000 (rows 99,951-100,000) against page 1.
 	var createdAt time.Time
@@ -120,13 +126,14 @@ func main() {
 	check(pool.QueryRow(ctx, `SELECT created_at, id::text FROM submissions WHERE tenant_id = $1
 		ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1`, tenantID, min(1999*50, *rows/2)-1).Scan(&createdAt, &id))
 	page2000 := listPath + "&cursor=" + database.Cursor(createdAt.UTC().Format(time.RFC3339Nano), id)
-	var p3 []float64
-	for i := 0; i < *pairs; i++ {
-		a := latency(func() { get(portal, page2000) })
-		b := latency(func() { get(portal, listPath) })
-		log.Printf("P3 pair %d: page 2000 %s, page 1 %s, ratio %.3f", i+1, a, b, float64(a)/float64(b))
-		p3 = append(p3, float64(a)/float64(b))
-	}
+	p3Far, p3First, err := pairs.Interleave(*nPairs, meters,
+		pairs.Side{Name: "page 2000", Run: func() (float64, float64) { return latency(func() { get(portal, page2000) }) }},
+		pairs.Side{Name: "page 1", Run: func() (float64, float64) { return latency(func() { get(portal, listPath) }) }},
+		func(i int, a, b pairs.Result) {
+			log.Printf("P3 pair %d: page 2000 %.2f ms, page 1 %.2f ms, ratio %.3f", i, a.Value, b.Value, a.Value/b.Value)
+		})
+	check(err)
+	p3 := pairs.Ratios(p3Far, p3First)
 
 	// P8: queries per request.
 	check(db.Conn(ctx).Exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").Error)
@@ -153,9 +160,11 @@ func main() {
 	qDetail := count("/api/v1/tenants/bench/submissions/" + first.Items[0].ID)
 	log.Printf("P8: list of 5 rows %d queries, list of 50 rows %d queries, detail %d queries", q5, q50, qDetail)
 
-	fmt.Printf("machine: %s/%s, %d CPUs; %d submissions; %d pairs\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rows, *pairs)
-	fmt.Printf("P2 list/bare-pgx %.3f (spread %.3f-%.3f) | P3 page2000/page1 %.3f (spread %.3f-%.3f) | P8 queries list5=%d list50=%d detail=%d\n",
-		median(p2), slices.Min(p2), slices.Max(p2), median(p3), slices.Min(p3), slices.Max(p3), q5, q50, qDetail)
+	fmt.Printf("machine: %s/%s, %d CPUs; %d submissions; %d pairs in alternating order\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rows, *nPairs)
+	fmt.Printf("P2 requests/s: portal %s, bare pgx %s\n", pairs.Summary("%.0f", pairs.Values(p2Portal)), pairs.Summary("%.0f", pairs.Values(p2Bare)))
+	fmt.Println(pairs.CPUReport(meters, "request", map[string][]pairs.Result{"P2 portal": p2Portal, "P2 bare pgx": p2Bare}, "P2 portal", "P2 bare pgx"))
+	fmt.Printf("P2 list/bare-pgx %s | P3 page2000/page1 %s | P8 queries list5=%d list50=%d detail=%d\n",
+		pairs.Summary("%.3f", p2), pairs.Summary("%.3f", p3), q5, q50, qDetail)
 }
 
 func check(err error) {
@@ -259,8 +268,9 @@ func buildPortal(ctx context.Context) (binary, dataDir string, remove func()) {
 }
 
 // runPortal starts `unionportal serve` on the database and waits until it is ready.
-// Its log goes to a file, as a production log goes somewhere: it is written, not dropped.
-func runPortal(ctx context.Context, binary, dataDir, databaseURL string) (base string, stop func()) {
+// Its log goes to a file, as a production log goes somewhere: it is written, not dropped,
+// at the binary's default level (Info: a line per request).
+func runPortal(ctx context.Context, binary, dataDir, databaseURL string) (base string, pid int, stop func()) {
 	port, err := testrig.FreePort()
 	check(err)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
@@ -289,7 +299,7 @@ func runPortal(ctx context.Context, binary, dataDir, databaseURL string) (base s
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return base, func() {
+	return base, cmd.Process.Pid, func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 		logFile.Close()
@@ -303,8 +313,9 @@ func serve(h http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
-// throughput runs do from conns goroutines for the configured duration: requests/s.
-func throughput(do func()) float64 {
+// throughput runs do from conns goroutines for the configured duration: requests/s and
+// requests.
+func throughput(do func()) (perSecond, requests float64) {
 	var n atomic.Int64
 	deadline := time.Now().Add(*duration)
 	var wg sync.WaitGroup
@@ -320,23 +331,16 @@ func throughput(do func()) float64 {
 	}
 	start := time.Now()
 	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
+	return float64(n.Load()) / time.Since(start).Seconds(), float64(n.Load())
 }
 
-// latency is the median of 200 sequential requests.
-func latency(do func()) time.Duration {
-	var ds []time.Duration
+// latency is the median of 200 sequential requests, in milliseconds, and 200.
+func latency(do func()) (ms, requests float64) {
+	var ds []float64
 	for i := 0; i < 200; i++ {
 		start := time.Now()
 		do()
-		ds = append(ds, time.Since(start))
+		ds = append(ds, float64(time.Since(start).Microseconds())/1000)
 	}
-	slices.Sort(ds)
-	return ds[len(ds)/2]
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
+	return pairs.Median(ds), 200
 }

@@ -6,8 +6,11 @@
 //	P6  the portal process's peak memory above idle (VmHWM - idle VmRSS) during P5 and
 //	    during 4 uploads of 256 MiB at once (target <= 64 MiB)
 //
-// The portal runs as its own process (the real binary, SQLite, S3 storage) so that its
-// memory can be read from /proc. Run it with `make bench-upload`.
+// The portal runs as its own process (the real binary, SQLite, S3 storage, logging as in
+// production: JSON at Info, to a file) so that its memory can be read from /proc. P5 runs
+// 11 pairs in alternating order (bench/internal/pairs) and reports, beside the ratio,
+// the CPU time per megabyte of the portal, of MinIO and of this process (the load
+// generator; on the baseline side, minio-go). Run it with `make bench-upload`.
 package main
 
 import (
@@ -24,7 +27,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,11 +36,12 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/bench/internal/pairs"
 	"github.com/unionportal/unionportal/internal/testrig"
 )
 
 var (
-	pairs    = flag.Int("pairs", 5, "A/B pairs")
+	nPairs   = flag.Int("pairs", pairs.DefaultPairs, "A/B pairs, in alternating order")
 	fileMiB  = flag.Int("file-mib", 64, "P5 file size in MiB")
 	bigMiB   = flag.Int("big-mib", 256, "P6 file size in MiB")
 	parallel = flag.Int("parallel", 4, "uploads at once")
@@ -87,12 +90,16 @@ func main() {
 	env := append(os.Environ(), "UNIONPORTAL_DATA_DIR="+filepath.Join(dir, "data"), "UNIONPORTAL_ADDR=127.0.0.1:"+strconv.Itoa(port),
 		"UNIONPORTAL_STORAGE=s3", "UNIONPORTAL_S3_ENDPOINT="+mio.Endpoint, "UNIONPORTAL_S3_BUCKET=evidence",
 		"UNIONPORTAL_S3_ACCESS_KEY="+mio.AccessKey, "UNIONPORTAL_S3_SECRET_KEY="+mio.SecretKey, "UNIONPORTAL_S3_USE_TLS=false",
-		"UNIONPORTAL_MAX_FILE_BYTES=1GiB", "UNIONPORTAL_MAX_SUBMISSION_BYTES=1000GiB", "UNIONPORTAL_LOG_LEVEL=warn")
+		"UNIONPORTAL_MAX_FILE_BYTES=1GiB", "UNIONPORTAL_MAX_SUBMISSION_BYTES=1000GiB", "UNIONPORTAL_LOG_FORMAT=json")
+	// The portal logs as in production (Info, a line per request), to a file.
+	logFile, err := os.Create(filepath.Join(dir, "portal.log"))
+	check(err)
+	defer logFile.Close()
 	admin := exec.Command(portalBin, "admin", "create-superadmin", "--email", "root@bench.test")
 	admin.Env, admin.Stdin = env, strings.NewReader("bench password 123\n")
 	check(admin.Run())
 	portal := exec.Command(portalBin, "serve")
-	portal.Env, portal.Stderr = env, os.Stderr
+	portal.Env, portal.Stdout, portal.Stderr = env, logFile, logFile
 	check(portal.Start())
 	defer func() { _ = portal.Process.Kill() }()
 	atExit = append(atExit, func() { _ = portal.Process.Kill() })
@@ -103,7 +110,7 @@ func main() {
 	_ = portal.Process.Signal(os.Interrupt)
 	_ = portal.Wait()
 	portal = exec.Command(portalBin, "serve")
-	portal.Env, portal.Stderr = env, os.Stderr
+	portal.Env, portal.Stdout, portal.Stderr = env, logFile, logFile
 	check(portal.Start())
 	waitReady(base)
 
@@ -126,13 +133,16 @@ func main() {
 	time.Sleep(time.Second)
 	idle := procKiB(portal.Process.Pid, "VmRSS")
 
-	var p5 []float64
-	for i := 0; i < *pairs; i++ {
-		a := mbps(size, portalUpload(size))
-		b := mbps(size, baselineUpload)
-		log.Printf("P5 pair %d: portal %.0f MB/s, minio-go PutObject %.0f MB/s, ratio %.3f", i+1, a, b, a/b)
-		p5 = append(p5, a/b)
-	}
+	meters := []pairs.Meter{pairs.Process("portal", portal.Process.Pid), pairs.Process("MinIO", mio.PID()), pairs.Self("bench process")}
+	megabytes := float64(size) * float64(*parallel) / 1e6
+	p5Portal, p5Baseline, err := pairs.Interleave(*nPairs, meters,
+		pairs.Side{Name: "portal", Run: func() (float64, float64) { return mbps(size, portalUpload(size)), megabytes }},
+		pairs.Side{Name: "minio-go", Run: func() (float64, float64) { return mbps(size, baselineUpload), megabytes }},
+		func(i int, a, b pairs.Result) {
+			log.Printf("P5 pair %d: portal %.0f MB/s, minio-go PutObject %.0f MB/s, ratio %.3f", i, a.Value, b.Value, a.Value/b.Value)
+		})
+	check(err)
+	p5 := pairs.Ratios(p5Portal, p5Baseline)
 	peakP5 := procKiB(portal.Process.Pid, "VmHWM")
 	big := int64(*bigMiB) << 20
 	bigRate := mbps(big, portalUpload(big))
@@ -140,11 +150,11 @@ func main() {
 	log.Printf("P6: idle RSS %d MiB; peak %d MiB after P5, %d MiB after %d x %d MiB (%.0f MB/s)",
 		idle>>10, peakP5>>10, peakP6>>10, *parallel, *bigMiB, bigRate)
 
-	s := slices.Clone(p5)
-	slices.Sort(s)
-	fmt.Printf("machine: %s/%s, %d CPUs; %d x %d MiB at once; %d pairs\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *parallel, *fileMiB, *pairs)
-	fmt.Printf("P5 portal/minio-go %.3f (spread %.3f-%.3f) | P6 peak above idle %d MiB (P5), %d MiB (%d x %d MiB)\n",
-		s[len(s)/2], s[0], s[len(s)-1], (peakP5-idle)>>10, (peakP6-idle)>>10, *parallel, *bigMiB)
+	fmt.Printf("machine: %s/%s, %d CPUs; %d x %d MiB at once; %d pairs in alternating order\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *parallel, *fileMiB, *nPairs)
+	fmt.Printf("P5 MB/s: portal %s, minio-go %s\n", pairs.Summary("%.0f", pairs.Values(p5Portal)), pairs.Summary("%.0f", pairs.Values(p5Baseline)))
+	fmt.Println(pairs.CPUReport(meters, "MB", map[string][]pairs.Result{"P5 portal": p5Portal, "P5 minio-go": p5Baseline}, "P5 portal", "P5 minio-go"))
+	fmt.Printf("P5 portal/minio-go %s | P6 peak above idle %d MiB (P5), %d MiB (%d x %d MiB)\n",
+		pairs.Summary("%.3f", p5), (peakP5-idle)>>10, (peakP6-idle)>>10, *parallel, *bigMiB)
 }
 
 func waitReady(base string) {

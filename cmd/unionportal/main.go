@@ -316,5 +316,5 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	if format == "text" {
 		return logctx.Logger(slog.New(slog.NewTextHandler(w, opts)))
 	}
-	return logctx.Logger(slog.New(slog.NewJSONHandler(w, opts)))
+	return logctx.NewJSON(w, level)
 }

@@ -39,6 +39,10 @@ func (p *Postgres) Stop() error { return p.proc.stop() }
 // Start starts a stopped server again.
 func (p *Postgres) Start(ctx context.Context) error { return p.proc.start(ctx) }
 
+// PID is the postmaster's process id (the parent of every backend), 0 when stopped:
+// benchmarks read PostgreSQL's CPU time from /proc with it.
+func (p *Postgres) PID() int { return p.proc.pid() }
+
 // FindPostgresBin returns the directory holding initdb and postgres: $UNIONPORTAL_TEST_PG_BIN,
 // else Debian's /usr/lib/postgresql/15/bin.
 func FindPostgresBin() (string, error) {

@@ -33,6 +33,9 @@ func (m *MinIO) Stop() error { return m.proc.stop() }
 // Start starts a stopped server again.
 func (m *MinIO) Start(ctx context.Context) error { return m.proc.start(ctx) }
 
+// PID is the server's process id, 0 when stopped (benchmarks read its CPU time).
+func (m *MinIO) PID() int { return m.proc.pid() }
+
 // StartMinIO starts the MinIO binary bin with its data in dir.
 func StartMinIO(ctx context.Context, bin, dir string) (*MinIO, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -77,6 +80,9 @@ func (m *Mailpit) Stop() error { return m.proc.stop() }
 
 // Start starts a stopped server again.
 func (m *Mailpit) Start(ctx context.Context) error { return m.proc.start(ctx) }
+
+// PID is the server's process id, 0 when stopped (benchmarks read its CPU time).
+func (m *Mailpit) PID() int { return m.proc.pid() }
 
 // StartMailpit starts the Mailpit binary bin with its database in dir. extraArgs are
 // passed on, for tests that need it to refuse recipients, say.

@@ -136,6 +136,16 @@ func (p *process) spawn() error {
 	return nil
 }
 
+// pid is the running process's id, 0 when it is stopped.
+func (p *process) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 func (p *process) exitedChan() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()

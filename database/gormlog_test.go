@@ -1,0 +1,57 @@
+package database
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm/logger"
+)
+
+// TestGormLoggerBuildsSQLOnlyWhenLogging: Trace asks gorm for a statement's text (fc)
+// only when it logs the statement, and then logs it without its arguments.
+func TestGormLoggerBuildsSQLOnlyWhenLogging(t *testing.T) {
+	slow := 500 * time.Millisecond
+	failed := errors.New("boom")
+	for _, tc := range []struct {
+		name    string
+		level   logger.LogLevel
+		handler slog.Level // the slog handler's minimum level
+		took    time.Duration
+		err     error
+		logged  string // the level logged at, "" for none
+	}{
+		{"fast, no error, Warn", logger.Warn, slog.LevelInfo, time.Millisecond, nil, ""},
+		{"record not found", logger.Warn, slog.LevelInfo, time.Millisecond, logger.ErrRecordNotFound, ""},
+		{"silent, failed", logger.Silent, slog.LevelInfo, time.Millisecond, failed, ""},
+		{"failed", logger.Warn, slog.LevelInfo, time.Millisecond, failed, "ERROR"},
+		{"slow", logger.Warn, slog.LevelInfo, time.Second, nil, "WARN"},
+		{"slow, handler above Warn", logger.Warn, slog.LevelError, time.Second, nil, ""},
+		{"fast, Info", logger.Info, slog.LevelInfo, time.Millisecond, nil, "INFO"},
+		{"fast, Info, handler above Info", logger.Info, slog.LevelWarn, time.Millisecond, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			l := newGormLogger(slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: tc.handler})), logger.Warn, slow).LogMode(tc.level)
+			calls := 0
+			fc := func() (string, int64) { calls++; return "SELECT 1 WHERE x = $1", 1 }
+			l.Trace(context.Background(), time.Now().Add(-tc.took), fc, tc.err)
+			if tc.logged == "" {
+				if calls != 0 || out.Len() != 0 {
+					t.Errorf("fc called %d times, logged %q; want neither", calls, out.String())
+				}
+				return
+			}
+			if calls != 1 || !strings.Contains(out.String(), "level="+tc.logged) || !strings.Contains(out.String(), "SELECT 1 WHERE x = $1") {
+				t.Errorf("fc called %d times, logged %q; want once, at %s", calls, out.String(), tc.logged)
+			}
+		})
+	}
+	if sql, vars := newGormLogger(slog.New(slog.DiscardHandler), logger.Warn, slow).ParamsFilter(context.Background(), "SELECT $1", "secret"); sql != "SELECT $1" || vars != nil {
+		t.Errorf("ParamsFilter kept %v", vars)
+	}
+}
