@@ -15,6 +15,7 @@ import (
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/inbound"
 	"github.com/unionportal/unionportal/internal/testrig"
 	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/portal"
@@ -51,12 +52,15 @@ func newPortalHarnessWith(t *testing.T, db *database.DB, opts dispatch.Options, 
 // wrap is not nil: a store of the caller's, or the harness's own with faults.
 func newPortalHarnessStore(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool, wrap func(storage.Store) storage.Store) *harness {
 	t.Helper()
-	return newPortalHarnessMaster(t, db, opts, hooks, start, wrap, testMaster)
+	return newPortalHarnessMaster(t, db, opts, hooks, start, wrap, testMaster, testInboundOptions)
 }
+
+// testInboundOptions let the tests' mailboxes be on loopback.
+var testInboundOptions = inbound.Options{AllowPrivate: true}
 
 // newPortalHarnessMaster is newPortalHarnessStore for an installation with master key
 // m: another installation than the other harnesses'.
-func newPortalHarnessMaster(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool, wrap func(storage.Store) storage.Store, m *keys.Master) *harness {
+func newPortalHarnessMaster(t *testing.T, db *database.DB, opts dispatch.Options, hooks webhook.Options, start bool, wrap func(storage.Store) storage.Store, m *keys.Master, in inbound.Options) *harness {
 	t.Helper()
 	h := newHarnessMaster(t, db, m)
 	if wrap != nil {
@@ -69,7 +73,7 @@ func newPortalHarnessMaster(t *testing.T, db *database.DB, opts dispatch.Options
 		opts.Sender = dispatch.Outbox{Dir: t.TempDir()}
 	}
 	services, err := portal.New(context.Background(), db, h.store, portal.Options{Now: h.clock.Now, Keys: h.keys,
-		Auth: testAuthOptions, Dispatch: opts, Webhook: hooks})
+		Auth: testAuthOptions, Dispatch: opts, Webhook: hooks, Inbound: in})
 	if err != nil {
 		t.Fatal(err)
 	}

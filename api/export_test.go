@@ -83,7 +83,7 @@ func TestTenantExportImportRoundTrip(t *testing.T) {
 			assertNothingInClear(t, raw, operator, secretMarker, ep.Secret)
 
 			// Another installation, with its own master key and superadmin.
-			dst := newPortalHarnessMaster(t, dstDB, dispatch.Options{}, testWebhookOptions, true, nil, keys.NewMaster())
+			dst := newPortalHarnessMaster(t, dstDB, dispatch.Options{}, testWebhookOptions, true, nil, keys.NewMaster(), testInboundOptions)
 			dst.superadmin()
 			in, err := os.Open(archive)
 			if err != nil {
@@ -227,7 +227,7 @@ func TestEncryptedExport(t *testing.T) {
 	}
 	assertNothingInClear(t, buf.Bytes(), right, secretMarker, ep.Secret)
 
-	dst := newPortalHarnessMaster(t, dbtest.New(t, database.SQLite), dispatch.Options{}, testWebhookOptions, false, nil, keys.NewMaster())
+	dst := newPortalHarnessMaster(t, dbtest.New(t, database.SQLite), dispatch.Options{}, testWebhookOptions, false, nil, keys.NewMaster(), testInboundOptions)
 	wrong, err := age.NewScryptIdentity(passphrase + "!")
 	if err != nil {
 		t.Fatal(err)

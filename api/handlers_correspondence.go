@@ -42,9 +42,9 @@ func (s *Server) correspondenceRoutes(t string) {
 		Description: "TLS is always required (implicit or STARTTLS) with a certificate valid for host. The password is stored encrypted and never shown; omit it to keep the stored one. " +
 			"The portal only reads the mailbox (a read-only SELECT) unless after_import is flag or move. A new host, username or folder is read from its first message again; nothing is imported twice.",
 		Request: inbound.MailboxInput{}, Required: []string{"enabled", "host", "port", "tls", "username"}, Response: inbound.MailboxSettings{}})
-	s.route(http.MethodPost, t+"/mailbox/poll", Tenant(auth.PermSubmissionReview), s.pollMailbox, Doc{ID: "pollMailbox",
-		Summary: "Read the tenant's mailbox now instead of at the next period (reviewers); the outcome appears in getMailbox's last_polled_at and last_error",
-		Status:  http.StatusAccepted, Errors: []int{http.StatusConflict}})
+	s.route(http.MethodPost, t+"/mailbox/poll", Tenant(auth.PermCaseRead), s.pollMailbox, Doc{ID: "pollMailbox",
+		Summary: "Read the tenant's mailbox now instead of at the next period (reviewers and tenant admins); the outcome appears in getMailbox's last_polled_at and last_error",
+		Status:  http.StatusAccepted, Errors: []int{http.StatusForbidden, http.StatusConflict}})
 }
 
 func (s *Server) caseThread(c echo.Context) error {

@@ -544,7 +544,7 @@ var tagEnums = map[string]func() []string{
 }
 
 // notUUID are the string fields named like ids that are not UUIDs.
-var notUUID = map[string]bool{"message_id": true, "request_id": true, "object_id": true}
+var notUUID = map[string]bool{"message_id": true, "request_id": true, "object_id": true, "trusted_authserv_id": true}
 
 func stringsOf[S ~string](xs []S) []string {
 	out := make([]string, len(xs))

@@ -264,8 +264,13 @@ func HTMLText(s string) string {
 			return collapse(b.String())
 		case html.TextToken:
 			if skip == 0 {
-				b.WriteString(strings.Join(strings.Fields(string(z.Text())), " "))
-				if t := z.Text(); len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\n') {
+				t := string(z.Text())
+				words := strings.Join(strings.Fields(t), " ")
+				if words != "" && strings.TrimLeft(t, " \t\r\n") != t && b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") && !strings.HasSuffix(b.String(), " ") {
+					b.WriteByte(' ')
+				}
+				b.WriteString(words)
+				if words != "" && strings.TrimRight(t, " \t\r\n") != t {
 					b.WriteByte(' ')
 				}
 			}

@@ -358,9 +358,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // correspondenceScope limits items to what the caller may see: every item for those
-// who see every submission (the secretariat); for an affiliate's members, the items
-// answering their organization's submissions. Items matched by the case number alone
-// are the secretariat's.
+// who see every submission (the secretariat); for an affiliate's members, the items of
+// the cases their organization has a submission in: the Office writes about the case,
+// and the complainants answer it together.
 func (s *Service) correspondenceScope(ctx context.Context, a *auth.TenantAccess) (*gorm.DB, error) {
 	if err := a.Require(auth.PermCaseRead); err != nil {
 		return nil, err
@@ -371,7 +371,7 @@ func (s *Service) correspondenceScope(ctx context.Context, a *auth.TenantAccess)
 	}
 	q := s.db.Conn(ctx).Where("correspondence_items.tenant_id = ?", a.Tenant.ID)
 	if org := sc.OrganizationID(); org != "" {
-		q = q.Where("correspondence_items.submission_id IN (SELECT id FROM submissions WHERE tenant_id = ? AND organization_id = ?)", a.Tenant.ID, org)
+		q = q.Where("correspondence_items.case_id IN (SELECT case_id FROM submissions WHERE tenant_id = ? AND organization_id = ?)", a.Tenant.ID, org)
 	}
 	return q, nil
 }
