@@ -275,7 +275,7 @@ func (s *Server) routes() {
 		Summary: "Delete a CFA session (tenant admins)", Status: http.StatusNoContent})
 	s.route(http.MethodGet, t+"/due", Tenant(auth.PermCaseRead), s.getDue, Doc{ID: "getDue",
 		Summary:     "What you have due before the tenant's next CFA information deadline",
-		Description: "The open drafts (draft, changes requested) you contributed to and, for reviewers, those of the tenant you may see. Open requests for information are not listed yet: they come with the correspondence feature.",
+		Description: "The open drafts (draft, changes requested) you contributed to and, for reviewers, those of the tenant you may see; and the ILO's requests for further information still open, of the cases whose correspondence you see.",
 		Response:    workflow.Due{}})
 	// Submission routes need only tenant:read at the door: what a caller may see and do
 	// depends on the submission (its organization, state and authors), so the workflow

@@ -125,7 +125,7 @@ func (w *reminderWorker) Work(ctx context.Context, job *river.Job[ReminderArgs])
 	msg.SetMessageIDWithValue(fmt.Sprintf("cfa-reminder-%d@%s", job.ID, s.opts.BaseURL.Hostname()))
 	msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
 		"Information for the %s of the Committee on Freedom of Association must reach the International Labour Office by %s (%s, UTC).\n\n"+
-			"Drafts you edit or review are still open. See what is due in the portal:\n%s\n\n"+
+			"Drafts you edit or review, or requests for further information from the ILO, are still open. See what is due in the portal:\n%s\n\n"+
 			"This message was sent by unionportal; it does not repeat the content of any submission.\n",
 		oneLine(n.SessionName), n.Deadline, when, strings.TrimRight(s.opts.BaseURL.String(), "/")+"/"))
 	if err := s.opts.Sender.Send(ctx, msg); err != nil {

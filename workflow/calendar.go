@@ -222,16 +222,26 @@ type DueItem struct {
 	State        State  `json:"state"`
 }
 
+// DueRequest is a request for further information from the ILO not answered yet.
+type DueRequest struct {
+	ItemID     string    `json:"item_id"`
+	CaseID     string    `json:"case_id"`
+	CaseNumber string    `json:"case_number"`
+	Subject    string    `json:"subject"`
+	ReceivedAt time.Time `json:"received_at"`
+	AnsweredBy *string   `json:"answered_by" doc:"The draft started to answer it, if any (the request stays open until that draft is dispatched)"`
+}
+
 // Due is what the caller has due before the next information deadline.
 type Due struct {
 	NextDeadline *NextDeadline `json:"next_deadline" doc:"The tenant's next information deadline; null when none is entered"`
-	Items        []DueItem     `json:"items" doc:"Open drafts (draft, changes requested) the caller contributed to or, for reviewers, of the tenant; at most 100. Open requests for information will be added with the correspondence feature."`
+	Items        []DueItem     `json:"items" doc:"Open drafts (draft, changes requested) the caller contributed to or, for reviewers, of the tenant; at most 100"`
+	Requests     []DueRequest  `json:"requests" doc:"The ILO's requests for further information still open, of the cases the caller may see the correspondence of; at most 100, oldest first"`
 }
 
-// Due lists, for the caller, the open drafts due before the tenant's next deadline:
-// those they contributed to and, for reviewers, every one they may see. Open requests
-// for information are not listed: they come with the correspondence feature (issue 16),
-// which is not built.
+// Due lists, for the caller, what is due before the tenant's next deadline: the open
+// drafts they contributed to (for reviewers, every one they may see), and the open
+// requests for information of the cases whose correspondence they see.
 func (s *Service) Due(ctx context.Context, a *auth.TenantAccess) (*Due, error) {
 	if err := a.Require(auth.PermCaseRead); err != nil {
 		return nil, err
@@ -240,9 +250,12 @@ func (s *Service) Due(ctx context.Context, a *auth.TenantAccess) (*Due, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Due{NextDeadline: nd, Items: []DueItem{}}
+	out := &Due{NextDeadline: nd, Items: []DueItem{}, Requests: []DueRequest{}}
 	if nd == nil {
 		return out, nil
+	}
+	if out.Requests, err = s.openRequestsFor(ctx, a); err != nil {
+		return nil, err
 	}
 	sc, err := submissionScope(a)
 	if err != nil {
@@ -289,12 +302,12 @@ func threshold(daysLeft int) int {
 
 // RemindAll sends the deadline reminders due today, for every tenant (the daily job).
 // For each session whose information deadline is 14 or 3 days away (or fewer, up to the
-// next threshold), each editor of an open draft (its contributors who may still see it)
-// and each reviewer of the tenant is reminded once per deadline and threshold: who was
-// reminded is recorded in cfa_reminders in the transaction that enqueues the reminder,
-// so a rerun sends nothing twice. No reminder goes when the tenant has no open draft.
-// Open requests for information would count too; they come with the correspondence
-// feature, which is not built.
+// next threshold), each editor of an open draft (its contributors who may still see
+// it), each editor of a case with an open request for information from the ILO (the
+// contributors of the case's submissions who may still see them) and each reviewer of
+// the tenant is reminded once per deadline and threshold: who was reminded is recorded
+// in cfa_reminders in the transaction that enqueues the reminder, so a rerun sends
+// nothing twice. No reminder goes when the tenant has nothing open.
 func (s *Service) RemindAll(ctx context.Context) (RemindReport, error) {
 	var r RemindReport
 	if s.deadlineHooks == nil {
@@ -348,14 +361,22 @@ func (s *Service) RemindAll(ctx context.Context) (RemindReport, error) {
 }
 
 // toRemind is who is reminded of the tenant's deadlines: the contributors of its open
-// drafts who may still see them, and its reviewers; nobody when it has no open draft.
+// drafts and of the submissions of cases with an open request for information, who may
+// still see them, and its reviewers; nobody when nothing is open.
 func (s *Service) toRemind(ctx context.Context, tenantID string) ([]string, error) {
 	var drafts []Submission
-	if err := s.db.Conn(ctx).Select("id, organization_id").Where("tenant_id = ? AND state IN ?", tenantID, []State{Draft, ChangesRequested}).
-		Find(&drafts).Error; err != nil {
+	open := s.db.Conn(ctx).Model(&CorrespondenceItem{}).Select("case_id").Where("tenant_id = ? AND kind = ? AND status = ?",
+		tenantID, KindRequestForInformation, CorrespondenceOpen)
+	if err := s.db.Conn(ctx).Select("id, organization_id").Where("tenant_id = ?", tenantID).
+		Where(s.db.Conn(ctx).Where("state IN ?", []State{Draft, ChangesRequested}).Or("case_id IN (?)", open)).
+		Order("id").Find(&drafts).Error; err != nil {
 		return nil, err
 	}
-	if len(drafts) == 0 {
+	requests, err := s.openRequests(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if len(drafts) == 0 && requests == 0 {
 		return nil, nil
 	}
 	seen := map[string]bool{}

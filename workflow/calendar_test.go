@@ -254,3 +254,62 @@ func TestDeadlineReminderMail(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestReminders: an open request for further information from the ILO is due
+// like a draft: the case's editors and the reviewers are reminded of the deadline, and
+// it is listed as due, until it is answered.
+func TestRequestReminders(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		f := newRetentionFixture(t, db)
+		ctx := context.Background()
+		f.clock.now = time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+		v, _ := f.draft(false)
+		f.transition(f.editor, v.ID, workflow.ActionSubmit, "") // in review: not a draft any more
+		f.session(f.admin, "410th Session", 14, 30)
+		imp := func(id, subject, body string) *workflow.CorrespondenceItem {
+			it, ok, err := f.s.Workflow.ImportCorrespondence(ctx, workflow.IncomingMessage{TenantID: f.admin.Tenant.ID, CaseID: f.caseID,
+				MatchedBy: "case_number", MessageID: "<" + id + "@ilo.org>", FromAddress: "cfa@ilo.org", Subject: subject, Body: body,
+				Auth: workflow.MessageAuth{Source: "verified", DMARC: "pass", Authenticated: true}})
+			if err != nil || !ok {
+				t.Fatalf("import: %v %v", ok, err)
+			}
+			return it
+		}
+		imp("ack", "Case No. 3386", "We acknowledge receipt of your communication.")
+		if n := f.remind(); n != 0 {
+			t.Fatalf("an acknowledgement is not due, yet %d reminders", n)
+		}
+		rfi := imp("rfi", "Case No. 3386", "The Committee requests further information on the arrests.")
+		if rfi.Kind != workflow.KindRequestForInformation || rfi.Status != workflow.CorrespondenceOpen {
+			t.Fatalf("request %+v", rfi)
+		}
+		if _, again, err := f.s.Workflow.ImportCorrespondence(ctx, workflow.IncomingMessage{TenantID: f.admin.Tenant.ID, CaseID: f.caseID,
+			MatchedBy: "case_number", MessageID: rfi.MessageID, FromAddress: "cfa@ilo.org"}); again || err != nil {
+			t.Fatalf("the same Message-ID imported twice: %v %v", again, err)
+		}
+		if n := f.remind(); n != 2 {
+			t.Fatalf("14 days before, an open request: want the case's editor and the reviewer reminded, got %d", n)
+		}
+		for _, a := range []*auth.TenantAccess{f.editor, f.reviewer} {
+			due, err := f.s.Workflow.Due(ctx, a)
+			if err != nil || len(due.Requests) != 1 || due.Requests[0].ItemID != rfi.ID || due.Requests[0].CaseNumber != "3386" ||
+				due.Requests[0].Subject != "Case No. 3386" {
+				t.Fatalf("the request is due: %+v %v", due, err)
+			}
+		}
+		answered := workflow.CorrespondenceAnswered
+		if _, err := f.s.Workflow.UpdateCorrespondence(ctx, f.editor, rfi.ID, workflow.CorrespondenceUpdate{Status: &answered}); apperr.KindOf(err) != apperr.KindForbidden {
+			t.Fatalf("an editor closed a request: %v", err)
+		}
+		if _, err := f.s.Workflow.UpdateCorrespondence(ctx, f.reviewer, rfi.ID, workflow.CorrespondenceUpdate{Status: &answered}); err != nil {
+			t.Fatal(err)
+		}
+		f.session(f.admin, "411th Session", 14, 30)
+		if n := f.remind(); n != 0 {
+			t.Fatalf("answered: %d reminders", n)
+		}
+		if due, err := f.s.Workflow.Due(ctx, f.reviewer); err != nil || len(due.Requests) != 0 {
+			t.Fatalf("answered, yet due: %+v %v", due, err)
+		}
+	})
+}

@@ -652,3 +652,42 @@ func (s *Service) CaseSubmissionIDs(ctx context.Context, a *auth.TenantAccess, c
 	err = sc.Apply(s.db.Conn(ctx).Model(&Submission{}), "submissions", true).Where("case_id = ?", caseID).Order("id").Limit(1000).Pluck("id", &ids).Error
 	return ids, err
 }
+
+// openRequestsFor lists the open requests for information the caller may see, oldest
+// first, at most 100.
+func (s *Service) openRequestsFor(ctx context.Context, a *auth.TenantAccess) ([]DueRequest, error) {
+	out := []DueRequest{}
+	q, err := s.correspondenceScope(ctx, a)
+	if err != nil {
+		return out, nil // sees no correspondence: nothing due
+	}
+	var items []CorrespondenceItem
+	if err := q.Where("kind = ? AND status = ?", KindRequestForInformation, CorrespondenceOpen).
+		Order("received_at, id").Limit(100).Find(&items).Error; err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return out, nil
+	}
+	caseIDs := make([]string, 0, len(items))
+	for _, it := range items {
+		caseIDs = append(caseIDs, it.CaseID)
+	}
+	var cs []Case
+	if err := s.db.Conn(ctx).Select("id, number").Where("id IN ?", caseIDs).Find(&cs).Error; err != nil {
+		return nil, err
+	}
+	numbers := map[string]string{}
+	for _, c := range cs {
+		numbers[c.ID] = c.Number
+	}
+	for i := range items {
+		it := &items[i]
+		if err := s.openItem(ctx, it, false); err != nil {
+			return nil, s.reportUnreadable(ctx, err)
+		}
+		out = append(out, DueRequest{ItemID: it.ID, CaseID: it.CaseID, CaseNumber: numbers[it.CaseID], Subject: it.Subject,
+			ReceivedAt: it.ReceivedAt, AnsweredBy: it.AnsweredBy})
+	}
+	return out, nil
+}
