@@ -51,6 +51,16 @@ func TestTenantExportImportRoundTrip(t *testing.T) {
 			rcv.mu.Unlock()
 			w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
 			approveAndWait(t, w, w.submissionA.ID, workflow.Dispatched)
+			// The ILO's answer, and the mailbox it came from.
+			if _, ok, err := src.wf.ImportCorrespondence(context.Background(), workflow.IncomingMessage{TenantID: w.tenantA.ID, CaseID: w.caseA.ID,
+				MatchedBy: "case_number", MessageID: "<rt-3386@ilo.org>", FromAddress: "cfa@ilo.org", FromName: "CFA " + secretMarker,
+				Subject: "Case No. 3386 " + secretMarker, Body: "The Committee requests further information " + secretMarker,
+				Auth: workflow.MessageAuth{Source: "verified", DMARC: "fail", Warning: true},
+				Files: []workflow.IncomingFile{{Name: "note " + secretMarker + ".txt", ContentType: "text/plain", Body: strings.NewReader("note " + secretMarker)}}}); err != nil || !ok {
+				t.Fatalf("import: %v %v", ok, err)
+			}
+			w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/mailbox", map[string]any{"enabled": false, "host": "imap.alpha.test", "port": 993,
+				"tls": "implicit", "username": "cfa", "password": "mailbox " + secretMarker})
 			w.adminA.must(201, "POST", "/api/v1/tenants/alpha/users", map[string]any{"email": "newcomer@alpha.test", "name": "Newcomer",
 				"password": testPassword, "organization_id": w.orgA2.ID, "roles": []string{"viewer"}})
 			for deadline := time.Now().Add(30 * time.Second); len(rcv.accepted()) < 2; time.Sleep(50 * time.Millisecond) {
@@ -302,7 +312,29 @@ func visiblePaths(t *testing.T, c *client) []string {
 	t.Helper()
 	const a = "/api/v1/tenants/alpha"
 	paths := []string{"/api/v1/me", a, a + "/organizations", a + "/users", a + "/invitations", a + "/settings", a + "/sender-domains",
-		a + "/cases", a + "/submissions", a + "/events", a + "/webhooks"}
+		a + "/cases", a + "/submissions", a + "/events", a + "/webhooks", a + "/mailbox", a + "/due"}
+	var cases struct{ Items []struct{ ID string } }
+	c.must(200, "GET", a+"/cases", nil).json(t, &cases)
+	for _, cs := range cases.Items {
+		paths = append(paths, a+"/cases/"+cs.ID+"/correspondence")
+		var thread struct {
+			Items []struct {
+				Correspondence *struct {
+					ID    string
+					Files []struct{ ID string }
+				}
+			}
+		}
+		c.must(200, "GET", a+"/cases/"+cs.ID+"/correspondence", nil).json(t, &thread)
+		for _, e := range thread.Items {
+			if it := e.Correspondence; it != nil {
+				paths = append(paths, a+"/correspondence/"+it.ID)
+				for _, f := range it.Files {
+					paths = append(paths, a+"/correspondence/"+it.ID+"/files/"+f.ID)
+				}
+			}
+		}
+	}
 	var subs struct{ Items []struct{ ID string } }
 	c.must(200, "GET", a+"/submissions", nil).json(t, &subs)
 	for _, s := range subs.Items {

@@ -22,6 +22,7 @@ import (
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
+	"github.com/unionportal/unionportal/inbound"
 	"github.com/unionportal/unionportal/keys"
 	"github.com/unionportal/unionportal/storage"
 	"github.com/unionportal/unionportal/webhook"
@@ -79,7 +80,8 @@ func (s *Services) tables(ctx context.Context, tenantID string) ([]database.Tabl
 	out = append(out, audit.ExportTables()...)
 	out = append(out, workflow.ExportTables()...)
 	out = append(out, dispatch.ExportTables()...)
-	return append(out, webhook.ExportTables()...), nil
+	out = append(out, webhook.ExportTables()...)
+	return append(out, inbound.ExportTables()...), nil
 }
 
 // Export writes everything of one tenant to w as a gzip-compressed tar encrypted with

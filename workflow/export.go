@@ -17,6 +17,8 @@ func ExportTables() []database.TableExport {
 		own("comments", "id"),
 		own("attachments", "id"),
 		own("approval_snapshots", "submission_id, revision"),
+		own("correspondence_items", "id"),
+		own("correspondence_files", "item_id, position"),
 		own("cfa_sessions", "id"),
 		{Table: "cfa_reminders", Where: "tenant_id = ?", Order: "session_id, deadline, days_before, user_id"},
 		own("tenant_event_heads", "tenant_id"),

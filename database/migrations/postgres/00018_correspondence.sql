@@ -67,7 +67,9 @@ CREATE TABLE correspondence_files (
 );
 CREATE INDEX correspondence_files_item ON correspondence_files (item_id, position);
 -- A draft started to answer an item: its dispatch replies in the item's e-mail thread.
-ALTER TABLE submissions ADD COLUMN reply_to_item_id UUID REFERENCES correspondence_items (id);
+-- (No REFERENCES: items refer to submissions, and a tenant's export is imported parents
+-- first; the workflow checks the item on creation.)
+ALTER TABLE submissions ADD COLUMN reply_to_item_id UUID;
 
 -- +goose Down
 ALTER TABLE submissions DROP COLUMN reply_to_item_id;

@@ -67,7 +67,8 @@ CREATE TABLE correspondence_files (
 );
 CREATE INDEX correspondence_files_item ON correspondence_files (item_id, position);
 -- A draft started to answer an item: its dispatch replies in the item's e-mail thread.
--- (No REFERENCES here: SQLite cannot drop a column used in a foreign key.)
+-- (No REFERENCES: items refer to submissions, and a tenant's export is imported parents
+-- first; the workflow checks the item on creation.)
 ALTER TABLE submissions ADD COLUMN reply_to_item_id TEXT;
 
 -- +goose Down
