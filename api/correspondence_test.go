@@ -358,13 +358,28 @@ func TestCorrespondence(t *testing.T) {
 		if len(other.Items) != 0 {
 			t.Errorf("an affiliate without a submission in the case sees %d entries", len(other.Items))
 		}
+		var inbox struct{ Items []workflow.CorrespondenceItem }
+		w.reviewerA.must(200, "GET", "/api/v1/tenants/alpha/correspondence?limit=1", nil).json(t, &inbox)
+		if len(inbox.Items) != 1 || inbox.Items[0].Body != "" {
+			t.Errorf("the tenant's inbox, page 1: %+v", inbox.Items)
+		}
+		w.viewerA2.must(200, "GET", "/api/v1/tenants/alpha/correspondence", nil).json(t, &inbox)
+		if len(inbox.Items) != 0 {
+			t.Errorf("an affiliate without a submission in the case sees %d messages", len(inbox.Items))
+		}
 		w.adminB.must(404, "GET", "/api/v1/tenants/beta/correspondence/"+ackItem.ID, nil)
 		w.adminB.must(404, "GET", "/api/v1/tenants/alpha/correspondence/"+ackItem.ID, nil)
 		w.editorA1.must(403, "PATCH", "/api/v1/tenants/alpha/correspondence/"+ackItem.ID, map[string]any{"kind": "other"})
 		w.reviewerA.mustProblem(422, "PATCH", "/api/v1/tenants/alpha/correspondence/"+ackItem.ID, map[string]any{"kind": "gossip"}, "kind")
 
 		// Reviewers were told, without the content.
-		notices, _ := filepath.Glob(filepath.Join(outbox, "correspondence-*.eml"))
+		var notices []string
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			notices, _ = filepath.Glob(filepath.Join(outbox, "correspondence-*.eml"))
+			if len(notices) >= 2 || time.Now().After(deadline) {
+				break
+			}
+		}
 		if len(notices) != 2 {
 			t.Errorf("%d correspondence notices, want 2 (one per item, to the one reviewer)", len(notices))
 		}
@@ -441,4 +456,18 @@ func TestCorrespondence(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
+}
+
+// fixtureCorrespondence imports a message from the ILO into alpha's Case 3386, with an
+// attachment, so that the correspondence routes have targets.
+func fixtureCorrespondence(t *testing.T, h *harness, w *world) {
+	t.Helper()
+	_, ok, err := h.wf.ImportCorrespondence(context.Background(), workflow.IncomingMessage{TenantID: w.tenantA.ID, CaseID: w.caseA.ID,
+		MatchedBy: "case_number", MessageID: "<fixture-3386@ilo.org>", FromAddress: "cfa@ilo.org", FromName: "CFA",
+		Subject: "Case No. 3386 " + secretMarker, Body: "The Committee requests further information " + secretMarker,
+		Auth:  workflow.MessageAuth{Source: inbound.SourceVerified, DMARC: "pass", Authenticated: true},
+		Files: []workflow.IncomingFile{{Name: "note.txt", ContentType: "text/plain", Body: strings.NewReader("note " + secretMarker)}}})
+	if err != nil || !ok {
+		t.Fatalf("fixture correspondence: %v %v", ok, err)
+	}
 }

@@ -55,7 +55,7 @@ func TestTenantExportImportRoundTrip(t *testing.T) {
 			if _, ok, err := src.wf.ImportCorrespondence(context.Background(), workflow.IncomingMessage{TenantID: w.tenantA.ID, CaseID: w.caseA.ID,
 				MatchedBy: "case_number", MessageID: "<rt-3386@ilo.org>", FromAddress: "cfa@ilo.org", FromName: "CFA " + secretMarker,
 				Subject: "Case No. 3386 " + secretMarker, Body: "The Committee requests further information " + secretMarker,
-				Auth: workflow.MessageAuth{Source: "verified", DMARC: "fail", Warning: true},
+				Auth:  workflow.MessageAuth{Source: "verified", DMARC: "fail", Warning: true},
 				Files: []workflow.IncomingFile{{Name: "note " + secretMarker + ".txt", ContentType: "text/plain", Body: strings.NewReader("note " + secretMarker)}}}); err != nil || !ok {
 				t.Fatalf("import: %v %v", ok, err)
 			}

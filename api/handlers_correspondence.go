@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/unionportal/unionportal/auth"
+	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/dispatch"
 	"github.com/unionportal/unionportal/inbound"
 	"github.com/unionportal/unionportal/workflow"
@@ -23,6 +24,9 @@ func (s *Server) correspondenceRoutes(t string) {
 		Description: "Each entry is a dispatch or a correspondence item (without its body; getCorrespondence has it). Affiliates see the dispatches of their " +
 			"organization's submissions and the messages answering them; the secretariat sees all, messages matched by the case number included.",
 		Response: dispatch.ThreadEntry{}, List: true})
+	s.route(http.MethodGet, t+"/correspondence", Tenant(auth.PermCaseRead), s.listCorrespondence, Doc{ID: "listCorrespondence",
+		Summary:  "The messages from the ILO imported into the cases you may see, newest first (without their texts)",
+		Response: workflow.CorrespondenceItem{}, List: true, Paged: true})
 	s.route(http.MethodGet, t+"/correspondence/:id", Tenant(auth.PermCaseRead), s.getCorrespondence, Doc{ID: "getCorrespondence",
 		Summary:  "One message from the ILO, with its text and attachments",
 		Response: workflow.CorrespondenceItem{}})
@@ -30,6 +34,8 @@ func (s *Server) correspondenceRoutes(t string) {
 		Summary:     "Correct a message's kind or status (reviewers)",
 		Description: "The kind is guessed on import from the message's words; a request for information is open until a reply to it is dispatched, or until a reviewer sets its status.",
 		Request:     workflow.CorrespondenceUpdate{}, Response: workflow.CorrespondenceItem{}})
+	s.route(http.MethodGet, t+"/correspondence/:id/files", Tenant(auth.PermCaseRead), s.listCorrespondenceFiles, Doc{ID: "listCorrespondenceFiles",
+		Summary: "The attachments of a message from the ILO, with their sizes and SHA-256", Response: workflow.CorrespondenceFile{}, List: true})
 	s.route(http.MethodGet, t+"/correspondence/:id/files/:file", Tenant(auth.PermCaseRead), s.downloadCorrespondenceFile, Doc{ID: "downloadCorrespondenceFile",
 		Summary: "An attachment of a message from the ILO, as received (Range supported)", Content: "*/*", Ranges: true})
 	if s.opts.Inbound == nil {
@@ -42,9 +48,9 @@ func (s *Server) correspondenceRoutes(t string) {
 		Description: "TLS is always required (implicit or STARTTLS) with a certificate valid for host. The password is stored encrypted and never shown; omit it to keep the stored one. " +
 			"The portal only reads the mailbox (a read-only SELECT) unless after_import is flag or move. A new host, username or folder is read from its first message again; nothing is imported twice.",
 		Request: inbound.MailboxInput{}, Required: []string{"enabled", "host", "port", "tls", "username"}, Response: inbound.MailboxSettings{}})
-	s.route(http.MethodPost, t+"/mailbox/poll", Tenant(auth.PermCaseRead), s.pollMailbox, Doc{ID: "pollMailbox",
+	s.route(http.MethodPost, t+"/mailbox/poll", Tenant(auth.PermSettingsRead), s.pollMailbox, Doc{ID: "pollMailbox",
 		Summary: "Read the tenant's mailbox now instead of at the next period (reviewers and tenant admins); the outcome appears in getMailbox's last_polled_at and last_error",
-		Status:  http.StatusAccepted, Errors: []int{http.StatusForbidden, http.StatusConflict}})
+		Status:  http.StatusAccepted, Errors: []int{http.StatusConflict}})
 }
 
 func (s *Server) caseThread(c echo.Context) error {
@@ -53,6 +59,26 @@ func (s *Server) caseThread(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, listOf(items, ""))
+}
+
+func (s *Server) listCorrespondence(c echo.Context) error {
+	page, err := pageParams(c, database.KeyTime, database.KeyID)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.opts.Workflow.ListCorrespondence(c.Request().Context(), tenantAccess(c), page)
+	if err != nil {
+		return err
+	}
+	return paged(c, items, next)
+}
+
+func (s *Server) listCorrespondenceFiles(c echo.Context) error {
+	it, err := s.opts.Workflow.Correspondence(c.Request().Context(), tenantAccess(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listOf(it.Files, ""))
 }
 
 func (s *Server) getCorrespondence(c echo.Context) error {

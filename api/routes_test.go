@@ -152,6 +152,7 @@ func TestIsolationMatrix(t *testing.T) {
 		w.reviewerA.must(201, "POST", subPath(sent.ID, "/comments"), map[string]any{"body": "ok " + secretMarker})
 		approveAndWait(t, w, sent.ID, workflow.Dispatched)
 		hookLogged()
+		fixtureCorrespondence(t, h, w)
 		// An API token of alpha's, so that /me/tokens/:id has a target.
 		w.editorA1.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "alpha's"})
 		// A second factor of alpha's editor (pending), so that /me/factors/:id has a target.

@@ -54,6 +54,7 @@ func TestTextInputSweep(t *testing.T) {
 		w.reviewerA.must(201, "POST", subPath(sent.ID, "/comments"), map[string]any{"body": "Fine."})
 		approveAndWait(t, w, sent.ID, workflow.Dispatched)
 		hookLogged()
+		fixtureCorrespondence(t, h, w)
 		w.editorA1.must(201, "POST", "/api/v1/me/tokens", map[string]string{"name": "sweep"})
 		w.editorA1.must(201, "POST", "/api/v1/me/factors", map[string]string{"type": "totp"}) // for /me/factors/:id
 		// Pending invitations, for the invitation routes (tenant's and /me's).

@@ -450,6 +450,36 @@ func (s *Service) CaseCorrespondence(ctx context.Context, a *auth.TenantAccess, 
 	return items, nil
 }
 
+// ListCorrespondence lists the items the caller may see across the tenant's cases,
+// newest first, without their bodies: the tenant's inbox of the ILO's answers.
+func (s *Service) ListCorrespondence(ctx context.Context, a *auth.TenantAccess, page database.Page) ([]CorrespondenceItem, string, error) {
+	q, err := s.correspondenceScope(ctx, a)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(page.After) == 2 {
+		t, err := time.Parse(time.RFC3339Nano, page.After[0])
+		if err != nil || !database.ValidID(page.After[1]) {
+			return nil, "", apperr.Invalid("the cursor is invalid", apperr.FieldError{Field: "after", Message: "expected a cursor from a previous page"})
+		}
+		q = q.Where("(received_at < ? OR (received_at = ? AND id < ?))", t, t, page.After[1])
+	}
+	var rows []CorrespondenceItem
+	if err := q.Order("received_at DESC, id DESC").Limit(page.Limit + 1).Find(&rows).Error; err != nil {
+		return nil, "", err
+	}
+	items, next := database.Trim(rows, page, func(it CorrespondenceItem) []string { return timeIDKey(it.ReceivedAt, it.ID) })
+	if err := s.itemFiles(ctx, items); err != nil {
+		return nil, "", err
+	}
+	for i := range items {
+		if err := s.openItem(ctx, &items[i], false); err != nil {
+			return nil, "", s.reportUnreadable(ctx, err)
+		}
+	}
+	return items, next, nil
+}
+
 // loadItem finds an item the caller may see (404 otherwise).
 func (s *Service) loadItem(ctx context.Context, a *auth.TenantAccess, id string, lock bool) (*CorrespondenceItem, error) {
 	if !database.ValidID(id) {
