@@ -126,7 +126,8 @@ type Options struct {
 	// MaxMessageBytes is the largest message imported (default 50 MiB); a larger one is
 	// skipped and named in last_error.
 	MaxMessageBytes int64
-	// Batch is how many new messages one poll looks at, at most (default 200).
+	// Batch is how many new messages one poll looks at, at most (default 500): their
+	// header fields are fetched, and the whole of those that match.
 	Batch int
 }
 
@@ -156,7 +157,7 @@ func NewService(db *database.DB, wf *workflow.Service, opts Options) *Service {
 		opts.MaxMessageBytes = 50 << 20
 	}
 	if opts.Batch <= 0 {
-		opts.Batch = 200
+		opts.Batch = 500
 	}
 	return &Service{db: db, wf: wf, opts: opts}
 }

@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -121,18 +122,34 @@ func (s *Service) read(ctx context.Context, c *imapclient.Client, m *Mailbox, r 
 	if sel.NumMessages == 0 {
 		return nil
 	}
+	// The UIDs first (cheap even for a large folder read from its start), then the
+	// matching headers of the first Batch of them only.
 	var set imap.UIDSet
 	set.AddRange(imap.UID(m.LastUID)+1, 0)
-	bufs, err := c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true,
+	found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	var uids []imap.UID
+	for _, u := range found.AllUIDs() {
+		if uint32(u) > m.LastUID { // "n:*" always includes the last message
+			uids = append(uids, u)
+		}
+	}
+	slices.Sort(uids)
+	if len(uids) > s.opts.Batch {
+		uids = uids[:s.opts.Batch]
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	bufs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, HeaderFields: headerFields, Peek: true}}}).Collect()
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
 	var cands []candidate
 	for _, b := range bufs {
-		if uint32(b.UID) <= m.LastUID { // "n:*" always returns the last message
-			continue
-		}
 		var raw []byte
 		for _, sec := range b.BodySection {
 			raw = sec.Bytes
@@ -149,10 +166,7 @@ func (s *Service) read(ctx context.Context, c *imapclient.Client, m *Mailbox, r 
 		}
 		cands = append(cands, candidate{uid: b.UID, size: b.RFC822Size, env: env})
 	}
-	slices.SortFunc(cands, func(a, b candidate) int { return int(a.uid) - int(b.uid) })
-	if len(cands) > s.opts.Batch {
-		cands = cands[:s.opts.Batch]
-	}
+	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.uid, b.uid) })
 	if err := s.match(ctx, m.TenantID, cands); err != nil {
 		return err
 	}
