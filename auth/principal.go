@@ -49,7 +49,16 @@ type TenantAccess struct {
 	Membership *Membership
 	Roles      []string
 	authz      *Authorizer
+	// settings is the tenant's settings document as ResolveTenant read it with the
+	// tenant (settingsRead says it did): the request's views need not read it again.
+	settings     string
+	settingsRead bool
 }
+
+// TenantSettings returns the tenant's settings document as read with the tenant at the
+// start of the request, and whether it was (a TenantAccess built otherwise has none).
+// It is for answers that show the settings' effect, not for changing them.
+func (a *TenantAccess) TenantSettings() (string, bool) { return a.settings, a.settingsRead }
 
 // Can reports whether the principal holds perm in this tenant. A superadmin holds a
 // tenant admin's permissions in every tenant, so that a new tenant can be set up.
@@ -173,7 +182,7 @@ func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) 
 			return nil, pol.refusal()
 		}
 	}
-	a := &TenantAccess{Principal: p, Tenant: r.Tenant, authz: s.authz}
+	a := &TenantAccess{Principal: p, Tenant: r.Tenant, authz: s.authz, settings: r.Settings, settingsRead: true}
 	if r.MemberID != nil {
 		a.Membership = &Membership{ID: *r.MemberID, UserID: p.User.ID, TenantID: r.Tenant.ID, OrganizationID: *r.MemberOrg,
 			Active: true, CreatedAt: *r.MemberSince}
