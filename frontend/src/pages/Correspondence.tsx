@@ -222,8 +222,9 @@ export function CorrespondenceMessage({ tenant, id }: { tenant: string; id: stri
       <details class="auth" data-testid="auth-details">
         <summary>{t('corr.auth.title')}</summary>
         <p>
-          <strong>{t(trustKey(it))}</strong> {t(it.auth_source === 'trusted_header' ? 'corr.auth.trusted_header' : 'corr.auth.verified')}
+          <strong>{t(trustKey(it))}</strong>
         </p>
+        <p class="muted">{t(it.auth_source === 'trusted_header' ? 'corr.auth.trusted_header' : 'corr.auth.verified')}</p>
         <dl class="facts">
           {checks(it).map((c) => (
             <Fragment key={c.name}>
