@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs'
 import { expect, request, test, type Page } from '@playwright/test'
 import { logins, noSeriousViolations, signIn, signInWithPassword } from './helpers'
 
-async function openCase(page: Page, name = 'Case No. 3386: Kyrgyzstan') {
-  await page.goto('/t/industriall/cases')
+/** openCase follows the app's links (no reload: a language just chosen is kept). */
+async function openCase(page: Page, nav = 'Cases', name = 'Case No. 3386: Kyrgyzstan') {
+  await page.getByRole('link', { name: nav, exact: true }).click()
   await page.getByRole('link', { name }).click()
 }
 
@@ -98,12 +99,14 @@ test('a secretariat member answers the request with a new draft, which says what
 
   // In French, the ILO's own words.
   await page.getByLabel('Language').selectOption('fr')
-  await openCase(page, 'Cas no 3386 : Kyrgyzstan')
+  await expect(page.getByLabel('Langue')).toBeVisible()
+  await openCase(page, 'Cas', 'Cas no 3386 : Kyrgyzstan')
   const thread = page.getByTestId('correspondence')
   await expect(thread.getByRole('heading', { name: "Correspondance avec l'OIT" })).toBeVisible()
   await expect(thread.getByTestId('thread-message').nth(1)).toContainText("Demande d'informations complémentaires")
   await expect(thread.getByTestId('thread-message').nth(1)).toContainText('Expéditeur non authentifié')
   await page.getByLabel('Langue').selectOption('en')
+  await expect(page.getByLabel('Language')).toBeVisible()
 
   await thread.getByRole('link', { name: 'Case No. 3386 (Kyrgyzstan): request for further information' }).click()
   await page.getByRole('link', { name: 'Answer with a new draft' }).click()
