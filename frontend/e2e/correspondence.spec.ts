@@ -90,6 +90,15 @@ test('a reviewer reads the thread, is warned of the unauthenticated message, and
   const file = await download
   expect(file.suggestedFilename()).toBe('acknowledgement-3386.txt')
   expect(readFileSync((await file.path())!, 'utf8')).toContain('Communication of 30 August 2023')
+
+  // On a 360 px phone, the thread and a message (its SHA-256 too) fit the screen.
+  await page.setViewportSize({ width: 360, height: 740 })
+  for (const what of ['message', 'thread']) {
+    if (what === 'thread') await page.getByRole('link', { name: 'Back to the case' }).click()
+    await page.waitForLoadState('networkidle')
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    expect(overflow, `the ${what} is wider than a 360 px phone`).toBeLessThanOrEqual(0)
+  }
 })
 
 test('a secretariat member answers the request with a new draft, which says what it answers', async ({ page, baseURL }) => {
