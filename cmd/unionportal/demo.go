@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/workflow"
@@ -124,9 +125,12 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 		Title: str("Update on Case 3386 on Kyrgyzstan"), Body: &demoBody, Language: str("en")}); err != nil {
 		return err
 	}
+	if err := seedDemoCorrespondence(ctx, wf, admin.Tenant.ID, c.ID); err != nil {
+		return err
+	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "Demo tenant \"industriall\" (IndustriALL Global Union), Case 3386 (Kyrgyzstan) and a draft update.\n")
+	fmt.Fprintf(&b, "Demo tenant \"industriall\" (IndustriALL Global Union), Case 3386 (Kyrgyzstan), a draft update and two messages from the ILO.\n")
 	fmt.Fprintf(&b, "Log in at %s with (second factors are not required in the demo tenant; its admin can require them under Administration, Sign-in security policy):\n", a.cfg.BaseURL)
 	for _, p := range people {
 		fmt.Fprintf(&b, "  %-13s %-31s %s\n", p.Role, p.Email, p.password)
@@ -136,6 +140,40 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 	}
 	fmt.Fprint(out, b.String())
 	fmt.Fprintf(out, "(also written to %s)\n", logins)
+	return nil
+}
+
+// seedDemoCorrespondence imports two messages into Case 3386 as the mailbox poller would
+// (ADR 0036), so the case's correspondence has something to show: an authenticated
+// acknowledgement with an attachment, and a request for further information that claims
+// to come from the ILO but is not authenticated (the portal warns about it). Both are
+// matched by the case number, so only the secretariat sees them. The demo is seeded once,
+// into an empty database; the Message-IDs would keep a second import out anyway.
+func seedDemoCorrespondence(ctx context.Context, wf *workflow.Service, tenantID, caseID string) error {
+	ackDate := time.Date(2023, 9, 5, 9, 30, 0, 0, time.UTC)
+	rfiDate := time.Date(2023, 10, 2, 14, 0, 0, 0, time.UTC)
+	messages := []workflow.IncomingMessage{
+		{MessageID: "<demo-3386-acknowledgement@ilo.example>", FromAddress: "cfa@ilo.org", FromName: "Freedom of Association Branch (ILO)",
+			Subject: "Case No. 3386 (Kyrgyzstan): acknowledgement of receipt", SentAt: &ackDate,
+			Body: "Dear Sir or Madam,\n\nWe acknowledge receipt of your communication of 30 August 2023 concerning Case No. 3386 (Kyrgyzstan).\n" +
+				"It has been transmitted to the Government.\n\nYours faithfully,\n\nFreedom of Association Branch\nInternational Labour Standards Department\n",
+			Auth: workflow.MessageAuth{SPF: "pass", DKIM: "pass", DMARC: "pass", Source: "verified", Authenticated: true},
+			Files: []workflow.IncomingFile{{Name: "acknowledgement-3386.txt", ContentType: "text/plain",
+				Body: strings.NewReader("Case No. 3386 (Kyrgyzstan)\nCommunication of 30 August 2023: received 5 September 2023.\n")}}},
+		{MessageID: "<demo-3386-request@ilo.example>", FromAddress: "cfa@ilo.org", FromName: "Freedom of Association Branch (ILO)",
+			Subject: "Case No. 3386 (Kyrgyzstan): request for further information", SentAt: &rfiDate,
+			Body: "Dear Sir or Madam,\n\nIn connection with Case No. 3386 (Kyrgyzstan), the Committee would be grateful for further information\n" +
+				"on the registration of the Mining and Metallurgical Trade Union of Kyrgyzstan since the adoption of the new Law on Trade Unions.\n\n" +
+				"Yours faithfully,\n\nFreedom of Association Branch\n",
+			// Claims to come from the ILO, but its domain does not vouch for it.
+			Auth: workflow.MessageAuth{SPF: "fail", DKIM: "none", DMARC: "fail", Source: "verified", Warning: true}},
+	}
+	for _, m := range messages {
+		m.TenantID, m.CaseID, m.MatchedBy = tenantID, caseID, "case_number"
+		if _, _, err := wf.ImportCorrespondence(ctx, m); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

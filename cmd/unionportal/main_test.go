@@ -229,7 +229,15 @@ func TestServeBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
 	}
 	var title, body string
 	db.Conn(context.Background()).Raw("SELECT title, body FROM submissions").Row().Scan(&title, &body)
+	// And two messages from the ILO on it, their texts sealed: the second unauthenticated.
+	var items, warned, files int
+	var subject string
+	db.Conn(context.Background()).Raw("SELECT count(*), sum(CASE WHEN sender_warning THEN 1 ELSE 0 END), max(subject) FROM correspondence_items").Row().Scan(&items, &warned, &subject)
+	db.Conn(context.Background()).Raw("SELECT count(*) FROM correspondence_files").Row().Scan(&files)
 	db.Close()
+	if items != 2 || warned != 1 || files != 1 || !keys.IsSealed(subject) {
+		t.Errorf("demo correspondence: %d items, %d with a warning, %d files, subject stored as %.40q", items, warned, files, subject)
+	}
 	// Its text is stored encrypted.
 	if title != "Update on Case 3386 on Kyrgyzstan" || !keys.IsSealed(body) || strings.Contains(body, "Jogorku") {
 		t.Errorf("demo draft %q, body stored as %.40q", title, body)

@@ -16,6 +16,7 @@ const Admin = lazy(() => import('./pages/Admin').then((m) => m.Admin))
 const Profile = lazy(() => import('./pages/Profile').then((m) => m.Profile))
 const Security = lazy(() => import('./pages/Security').then((m) => m.Security))
 const Audit = lazy(() => import('./pages/Audit').then((m) => m.Audit))
+const CorrespondenceMessage = lazy(() => import('./pages/Correspondence').then((m) => m.CorrespondenceMessage))
 
 // Route components that keep their identity across the shell's renders (a language
 // switch, a reloaded session), so that what their page shows once (recovery codes) or
@@ -100,9 +101,17 @@ function Shell() {
           />
           <Route
             path="/t/:tenant/new"
-            component={({ params }: { params: { tenant: string } }) => (
-              <NewSubmission tenant={params.tenant} onCreated={(id) => route(`/t/${encodeURIComponent(params.tenant)}/submissions/${encodeURIComponent(id)}/edit`)} />
+            component={({ params, query }: { params: { tenant: string }; query: Record<string, string> }) => (
+              <NewSubmission
+                tenant={params.tenant}
+                caseID={query.case}
+                replyTo={query.reply}
+                onCreated={(id) => route(`/t/${encodeURIComponent(params.tenant)}/submissions/${encodeURIComponent(id)}/edit`)} />
             )}
+          />
+          <Route
+            path="/t/:tenant/correspondence/:id"
+            component={({ params }: { params: { tenant: string; id: string } }) => <CorrespondenceMessage tenant={params.tenant} id={params.id} />}
           />
           <Route
             path="/t/:tenant/submissions/:id/edit"

@@ -6,6 +6,7 @@ import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 import { CFASessions } from './Calendar'
 import { SecurityPolicy } from './AdminSecurity'
+import { MailboxSettings } from './Mailbox'
 
 type Settings = components['schemas']['Settings']
 type Recipient = components['schemas']['Recipient']
@@ -47,6 +48,7 @@ export function Admin({ tenant }: { tenant: string }) {
       <Organizations tenant={tenant} />
       <Members tenant={tenant} />
       <CFASessions tenant={tenant} />
+      <MailboxSettings tenant={tenant} />
     </main>
   )
 }

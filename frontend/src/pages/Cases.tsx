@@ -6,6 +6,7 @@ import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 import { Pending } from '../Pending'
 import { DeadlineText } from './Calendar'
+import { CorrespondenceThread } from './Correspondence'
 
 type Case = components['schemas']['Case']
 type Summary = components['schemas']['SubmissionSummary']
@@ -112,6 +113,7 @@ export function CaseView({ tenant, id }: { tenant: string; id: string }) {
           </li>
         ))}
       </ol>
+      <CorrespondenceThread tenant={tenant} caseID={c.id} />
     </main>
   )
 }

@@ -7,6 +7,7 @@ import { errorText } from '../errors'
 import { Pending } from '../Pending'
 import { Evidence } from './Evidence'
 import { Markdown } from '../Markdown'
+import { ReplyNote } from './Correspondence'
 
 type Kind = 'complaint' | 'additional_information' | 'association' | 'follow_up'
 const kinds: Kind[] = ['complaint', 'additional_information', 'association', 'follow_up']
@@ -43,6 +44,8 @@ export function Editor({ tenant, id }: { tenant: string; id: string }) {
   const [restored, setRestored] = useState(false)
   const [saver, setSaver] = useState<Autosaver | null>(null)
   const [error, setError] = useState('')
+  // The message from the ILO this draft answers, if any.
+  const [reply, setReply] = useState<{ caseID: string; itemID: string } | null>(null)
   const path = { tenant, id }
 
   const load = () => must(api.GET('/tenants/{tenant}/submissions/{id}', { params: { path } }))
@@ -51,6 +54,7 @@ export function Editor({ tenant, id }: { tenant: string; id: string }) {
     load()
       .then((v) => {
         const server: Saved = { ...fields(v as Saved), version: v.version }
+        setReply(v.reply_to_item_id ? { caseID: v.case_id, itemID: v.reply_to_item_id } : null)
         const s = new Autosaver(server, {
           save: async (d, version) => {
             try {
@@ -114,6 +118,7 @@ export function Editor({ tenant, id }: { tenant: string; id: string }) {
   return (
     <main id="main">
       <h1>{t('editor.edit')}</h1>
+      {reply && <ReplyNote tenant={tenant} caseID={reply.caseID} itemID={reply.itemID} />}
       {restored && (
         <p class="notice" role="status">
           {t('editor.restored')}

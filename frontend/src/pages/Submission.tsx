@@ -7,6 +7,7 @@ import { errorText } from '../errors'
 import { Pending } from '../Pending'
 import { Markdown } from '../Markdown'
 import { Dispatches, Receivability, Revisions, useSettings, type Settings } from './SubmissionPanels'
+import { CorrespondenceThread, ReplyNote } from './Correspondence'
 
 type View = components['schemas']['SubmissionView']
 type Comment = components['schemas']['Comment']
@@ -101,6 +102,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
           )}
         </span>
       </p>
+      {view.reply_to_item_id && <ReplyNote tenant={tenant} caseID={view.case_id} itemID={view.reply_to_item_id} />}
       {view.shredded_at && (
         <p class="notice" data-testid="shredded">
           {t('submission.shredded', { date: formatDate(view.shredded_at) })}
@@ -159,6 +161,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
           void reload()
         }}
       />
+      <CorrespondenceThread tenant={tenant} caseID={view.case_id} hideEmpty />
       <Comments tenant={tenant} id={id} comments={comments} canComment={view.capabilities.comment} onAdded={reload} />
       {events.length > 0 && (
         <section aria-labelledby="timeline">
