@@ -330,6 +330,16 @@ func TestCorrespondence(t *testing.T) {
 		if !strings.Contains(full.Body, "We acknowledge receipt") || full.FromName != "Committee on Freedom of Association" {
 			t.Errorf("item %+v", full)
 		}
+		var reads struct {
+			Items []struct {
+				Action   string
+				ObjectID string `json:"object_id"`
+			}
+		}
+		w.adminA.must(200, "GET", "/api/v1/tenants/alpha/audit-events?action=correspondence.read", nil).json(t, &reads)
+		if len(reads.Items) != 1 || reads.Items[0].ObjectID != ackItem.ID {
+			t.Errorf("reading a message is audited once: %+v", reads.Items)
+		}
 		got := w.reviewerA.must(200, "GET", "/api/v1/tenants/alpha/correspondence/"+ackItem.ID+"/files/"+ackItem.Files[0].ID, nil)
 		if !bytes.Equal(got.Body.Bytes(), receipt) {
 			t.Error("the attachment read back differs from the one received")

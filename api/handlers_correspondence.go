@@ -74,11 +74,11 @@ func (s *Server) listCorrespondence(c echo.Context) error {
 }
 
 func (s *Server) listCorrespondenceFiles(c echo.Context) error {
-	it, err := s.opts.Workflow.Correspondence(c.Request().Context(), tenantAccess(c), c.Param("id"))
+	files, err := s.opts.Workflow.CorrespondenceFiles(c.Request().Context(), tenantAccess(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listOf(it.Files, ""))
+	return c.JSON(http.StatusOK, listOf(files, ""))
 }
 
 func (s *Server) getCorrespondence(c echo.Context) error {

@@ -502,6 +502,12 @@ func (s *Service) loadItem(ctx context.Context, a *auth.TenantAccess, id string,
 // Correspondence returns one item with its body and files. Reading it is audited: it
 // is what the Office wrote about a case.
 func (s *Service) Correspondence(ctx context.Context, a *auth.TenantAccess, id string) (*CorrespondenceItem, error) {
+	return s.correspondence(ctx, a, id, true)
+}
+
+// correspondence reads an item, auditing the read when audited (not after a change,
+// which its own event records).
+func (s *Service) correspondence(ctx context.Context, a *auth.TenantAccess, id string, audited bool) (*CorrespondenceItem, error) {
 	it, err := s.loadItem(ctx, a, id, false)
 	if err != nil {
 		return nil, err
@@ -514,7 +520,33 @@ func (s *Service) Correspondence(ctx context.Context, a *auth.TenantAccess, id s
 	if err := s.openItem(ctx, it, true); err != nil {
 		return nil, s.reportUnreadable(ctx, err)
 	}
+	if audited {
+		if err := s.event(ctx, a, "correspondence.read", "correspondence", it.ID, map[string]any{"case_id": it.CaseID}); err != nil {
+			return nil, err
+		}
+	}
 	return it, nil
+}
+
+// CorrespondenceFiles lists an item's attachments (names, sizes, hashes), without
+// opening its text.
+func (s *Service) CorrespondenceFiles(ctx context.Context, a *auth.TenantAccess, id string) ([]CorrespondenceFile, error) {
+	it, err := s.loadItem(ctx, a, id, false)
+	if err != nil {
+		return nil, err
+	}
+	items := []CorrespondenceItem{*it}
+	if err := s.itemFiles(ctx, items); err != nil {
+		return nil, err
+	}
+	z := s.sealer(it.TenantID, it.ID)
+	files := items[0].Files
+	for i := range files {
+		if files[i].FileName, err = z.open(ctx, "correspondence_files", "file_name", files[i].ID, files[i].SealedFileName); err != nil {
+			return nil, s.reportUnreadable(ctx, err)
+		}
+	}
+	return files, nil
 }
 
 // CorrespondenceUpdate corrects an item's kind or status (reviewers).
@@ -567,7 +599,7 @@ func (s *Service) UpdateCorrespondence(ctx context.Context, a *auth.TenantAccess
 	if err != nil {
 		return nil, err
 	}
-	return s.Correspondence(ctx, a, id)
+	return s.correspondence(ctx, a, id, false)
 }
 
 // OpenCorrespondenceFile opens an attachment of an item the caller may see; the read

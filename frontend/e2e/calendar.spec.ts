@@ -28,6 +28,13 @@ test('CFA calendar: a tenant admin enters a session, cases and the home screen s
   await expect(due.getByRole('heading', { name: 'Due before the next deadline' })).toBeVisible()
   await expect(due).toContainText('410th Session')
   await expect(due).toContainText('in 10 days')
+  // The demo's open request for further information from the ILO is due too.
+  const requests = due.getByTestId('due-requests')
+  await expect(due.getByRole('heading', { name: 'Requests for further information from the ILO, still open' })).toBeVisible()
+  await expect(requests).toContainText('Case 3386')
+  await requests.getByRole('link').first().click()
+  await expect(page.getByText('Request for further information').first()).toBeVisible()
+  await page.goBack()
 
   // Cases show the next deadline.
   await page.getByRole('link', { name: 'Cases' }).click()

@@ -286,6 +286,8 @@ export const en = {
   "due.title": "Due before the next deadline",
   "due.intro": "Information for the {session} must reach the International Labour Office by {date} ({left}). Open drafts you edit or review:",
   "due.none": "Nothing of yours is due before the next deadline.",
+  "due.requests": "Requests for further information from the ILO, still open",
+  "due.requestAnswering": "a draft answers it",
   'signIn.secondTitle': "Sign in: second step",
   'signIn.secondIntro': "Your password is right. Now confirm it is you with your second factor.",
   'signIn.verify': "Continue",

@@ -286,6 +286,8 @@ export const es: Record<MessageKey, string> = {
   "due.title": "Pendiente antes del próximo plazo",
   "due.intro": "La información para la {session} debe llegar a la Oficina Internacional del Trabajo a más tardar el {date} ({left}). Borradores abiertos que usted redacta o revisa:",
   "due.none": "No tiene nada pendiente antes del próximo plazo.",
+  "due.requests": "Solicitudes de información complementaria de la OIT aún abiertas",
+  "due.requestAnswering": "un borrador la responde",
   'signIn.secondTitle': "Iniciar sesión: segundo paso",
   'signIn.secondIntro': "Su contraseña es correcta. Ahora confirme que es usted con su segundo factor.",
   'signIn.verify': "Continuar",

@@ -286,6 +286,8 @@ export const fr: Record<MessageKey, string> = {
   "due.title": "À rendre avant le prochain délai",
   "due.intro": "Les informations pour la {session} doivent parvenir au Bureau international du Travail au plus tard le {date} ({left}). Projets en cours que vous rédigez ou examinez :",
   "due.none": "Vous n'avez rien à rendre avant le prochain délai.",
+  "due.requests": "Demandes de complément d'information du BIT encore ouvertes",
+  "due.requestAnswering": "un projet y répond",
   'signIn.secondTitle': "Connexion : deuxième étape",
   'signIn.secondIntro': "Votre mot de passe est correct. Confirmez maintenant que c’est bien vous avec votre second facteur.",
   'signIn.verify': "Continuer",

@@ -126,7 +126,7 @@ export function Home({ me }: { me: Me }) {
               left: t(daysLeftKey(due.next_deadline.days_left), { count: due.next_deadline.days_left }),
             })}
           </p>
-          {due.items.length === 0 ? (
+          {due.items.length === 0 && due.requests.length === 0 ? (
             <p>{t('due.none')}</p>
           ) : (
             <ul class="cards">
@@ -142,6 +142,24 @@ export function Home({ me }: { me: Me }) {
                 </li>
               ))}
             </ul>
+          )}
+          {due.requests.length > 0 && (
+            <>
+              <h3>{t('due.requests')}</h3>
+              <ul class="cards" data-testid="due-requests">
+                {due.requests.map((r) => (
+                  <li key={r.item_id} class="card">
+                    <a class="title" href={`/t/${encodeURIComponent(tenant.slug)}/correspondence/${encodeURIComponent(r.item_id)}`}>
+                      {r.subject || t('corr.noSubject')}
+                    </a>
+                    <span class="meta">
+                      {t('submission.case')} {r.case_number} · {formatDay(r.received_at.slice(0, 10), locale())}
+                      {r.answered_by ? ' · ' + t('due.requestAnswering') : ''}
+                    </span>
+                  </li>
+                ))}
+              </ul>
+            </>
           )}
         </section>
       )}
