@@ -575,3 +575,38 @@ func FuzzTransition(f *testing.F) {
 		}
 	})
 }
+
+// TestListActionsMatchDetail: what a list says each caller may do with a submission is
+// what its detail says, for every fixture user, after a reviewer has approved once (the
+// list reads the callers' facts for a page at a time, the detail with the row).
+func TestListActionsMatchDetail(t *testing.T) {
+	db := dbtest.New(t, database.SQLite)
+	h := newHarness(t, db)
+	w := h.world()
+	w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(2, false))
+	w.reviewerA.must(200, "POST", subPath(w.submissionA.ID, "/transitions"), map[string]string{"action": "approve"})
+	var draft workflow.SubmissionView
+	w.editorA2.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+		"kind": "additional_information", "title": "Draft", "body": "b", "language": "en"}).json(t, &draft)
+	compared := 0
+	for name, c := range map[string]*client{"admin": w.adminA, "reviewer": w.reviewerA, "editor": w.editorA1, "viewer": w.viewerA2, "editor2": w.editorA2} {
+		var list struct{ Items []workflow.SubmissionSummary }
+		c.must(200, "GET", "/api/v1/tenants/alpha/submissions", nil).json(t, &list)
+		for _, it := range list.Items {
+			var v workflow.SubmissionView
+			c.must(200, "GET", subPath(it.ID), nil).json(t, &v)
+			if !slices.Equal(it.AllowedActions, v.AllowedActions) || it.Capabilities != v.Capabilities {
+				t.Errorf("%s, %s: the list says %v %+v, the detail %v %+v", name, it.Title, it.AllowedActions, it.Capabilities, v.AllowedActions, v.Capabilities)
+			}
+			compared++
+		}
+	}
+	var v workflow.SubmissionView
+	w.reviewerA.must(200, "GET", subPath(w.submissionA.ID), nil).json(t, &v)
+	if slices.Contains(v.AllowedActions, workflow.ActionApprove) {
+		t.Error("the reviewer who approved may approve the same revision again")
+	}
+	if compared < 7 {
+		t.Errorf("only %d compared", compared)
+	}
+}

@@ -230,6 +230,17 @@ func (r Rule) refusal(state State, who actor, allowed func() []Action) *apperr.E
 	return nil
 }
 
+// factsMatter reports whether any rule who may take depends on who contributed to a
+// submission or approved its revision: when none does, lists need not read them.
+func factsMatter(who actor) bool {
+	for _, r := range table {
+		if (r.NotContributor || r.Counted) && who.can(r.Permission) {
+			return true
+		}
+	}
+	return false
+}
+
 // allowedActions lists what who may do now with a submission in state owned by org.
 func allowedActions(state State, org string, who actor) []Action {
 	out := []Action{}
