@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/wneessen/go-mail"
 	"go.opentelemetry.io/otel"
 
 	"github.com/unionportal/unionportal/auth"
@@ -108,31 +107,17 @@ func (w *reminderWorker) Work(ctx context.Context, job *river.Job[ReminderArgs])
 	if err != nil || len(to) == 0 {
 		return err
 	}
-	msg := mail.NewMsg()
-	if err := msg.FromFormat(oneLine(st.Dispatch.From.Name), st.Dispatch.From.Address); err != nil {
-		return river.JobCancel(err)
-	}
-	if err := msg.To(to[0]); err != nil {
-		return nil
-	}
 	when := "today"
 	if n.DaysLeft == 1 {
 		when = "in 1 day"
 	} else if n.DaysLeft > 1 {
 		when = fmt.Sprintf("in %d days", n.DaysLeft)
 	}
-	msg.Subject(fmt.Sprintf("unionportal: the CFA information deadline for the %s is %s", oneLine(n.SessionName), when))
-	msg.SetMessageIDWithValue(fmt.Sprintf("cfa-reminder-%d@%s", job.ID, s.opts.BaseURL.Hostname()))
-	msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
-		"Information for the %s of the Committee on Freedom of Association must reach the International Labour Office by %s (%s, UTC).\n\n"+
-			"Drafts you edit or review, or requests for further information from the ILO, are still open. See what is due in the portal:\n%s\n\n"+
-			"This message was sent by unionportal; it does not repeat the content of any submission.\n",
-		oneLine(n.SessionName), n.Deadline, when, strings.TrimRight(s.opts.BaseURL.String(), "/")+"/"))
-	if err := s.opts.Sender.Send(ctx, msg); err != nil {
-		if errors.Is(err, ErrTemporary) {
-			return err
-		}
-		s.opts.Logger.WarnContext(ctx, "reminder refused", "error", err)
-	}
-	return nil
+	return s.sendNotice(ctx, notice{from: st.Dispatch.From, what: "reminder", idPrefix: "cfa-reminder", jobID: job.ID,
+		subject: fmt.Sprintf("unionportal: the CFA information deadline for the %s is %s", oneLine(n.SessionName), when),
+		body: fmt.Sprintf(
+			"Information for the %s of the Committee on Freedom of Association must reach the International Labour Office by %s (%s, UTC).\n\n"+
+				"Drafts you edit or review, or requests for further information from the ILO, are still open. See what is due in the portal:\n%s\n\n"+
+				"This message was sent by unionportal; it does not repeat the content of any submission.\n",
+			oneLine(n.SessionName), n.Deadline, when, strings.TrimRight(s.opts.BaseURL.String(), "/")+"/")}, to[:1])
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/wneessen/go-mail"
 
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/logctx"
@@ -145,25 +144,8 @@ func (w *correspondenceWorker) Work(ctx context.Context, job *river.Job[Correspo
 		warning = "\nWARNING: the message claims to come from the ILO, but its sender could not be authenticated. Check it before you act on it.\n"
 	}
 	link := strings.TrimRight(s.opts.BaseURL.String(), "/") + "/"
-	for i, addr := range dedupe(to) {
-		msg := mail.NewMsg()
-		if err := msg.FromFormat(oneLine(st.Dispatch.From.Name), st.Dispatch.From.Address); err != nil {
-			return river.JobCancel(err)
-		}
-		if err := msg.To(addr); err != nil {
-			continue
-		}
-		msg.Subject(fmt.Sprintf("unionportal: new ILO correspondence on Case %s", oneLine(n.CaseNumber)))
-		msg.SetMessageIDWithValue(fmt.Sprintf("correspondence-%d-%d@%s", job.ID, i, s.opts.BaseURL.Hostname()))
-		msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
-			"The portal imported %s into Case %s.\n%s\nRead it in the portal:\n%s\n\nThis message was sent by unionportal; it does not repeat the correspondence's content.\n",
-			what, oneLine(n.CaseNumber), warning, link))
-		if err := s.opts.Sender.Send(ctx, msg); err != nil {
-			if errors.Is(err, ErrTemporary) {
-				return err
-			}
-			s.opts.Logger.WarnContext(ctx, "correspondence notice refused", "error", err)
-		}
-	}
-	return nil
+	return s.sendNotice(ctx, notice{from: st.Dispatch.From, what: "correspondence notice", idPrefix: "correspondence", jobID: job.ID,
+		subject: fmt.Sprintf("unionportal: new ILO correspondence on Case %s", oneLine(n.CaseNumber)),
+		body: fmt.Sprintf("The portal imported %s into Case %s.\n%s\nRead it in the portal:\n%s\n\nThis message was sent by unionportal; it does not repeat the correspondence's content.\n",
+			what, oneLine(n.CaseNumber), warning, link)}, to)
 }

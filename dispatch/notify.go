@@ -94,26 +94,45 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	}
 	// The API resource, behind the portal's login, until the web UI serves a page for it.
 	link := strings.TrimRight(s.opts.BaseURL.String(), "/") + "/api/v1/tenants/" + in.TenantSlug + "/submissions/" + sub.ID
-	// One message per person: recipients do not learn each other's addresses. A retried
-	// job repeats the same messages (same Message-IDs).
+	return s.sendNotice(ctx, notice{from: in.Sender, what: "notification", idPrefix: "notify", jobID: job.ID,
+		subject: fmt.Sprintf("unionportal: a submission on %s %s", case3386, n.Notice),
+		body: fmt.Sprintf("A submission on %s (%s) %s.\n\nOpen it in the portal:\n%s\n\nThis message was sent by unionportal; it does not repeat the submission's content.\n",
+			case3386, CountryName(c.Country), n.Notice, link)}, to)
+}
+
+// notice is an e-mail from the tenant's sender to some of its members that says
+// something happened, never what a submission or a message says.
+type notice struct {
+	from          workflow.Mailbox
+	subject, body string
+	// idPrefix and jobID name each message (idPrefix-jobID-i@host): the same on a
+	// retry, so a retried job repeats the same e-mails.
+	idPrefix string
+	jobID    int64
+	// what names the notice in the log.
+	what string
+}
+
+// sendNotice e-mails the notice to each address, one message per person: recipients do
+// not learn each other's addresses. A temporary failure fails the job (to be retried);
+// a refused or unparsable address is skipped (logged, without the address).
+func (s *Service) sendNotice(ctx context.Context, n notice, to []string) error {
 	for i, addr := range dedupe(to) {
 		msg := mail.NewMsg()
-		if err := msg.FromFormat(oneLine(in.Sender.Name), in.Sender.Address); err != nil {
+		if err := msg.FromFormat(oneLine(n.from.Name), n.from.Address); err != nil {
 			return river.JobCancel(err)
 		}
 		if err := msg.To(addr); err != nil {
 			continue // an address that no longer parses: skip that person
 		}
-		msg.Subject(fmt.Sprintf("unionportal: a submission on %s %s", case3386, n.Notice))
-		msg.SetMessageIDWithValue(fmt.Sprintf("notify-%d-%d@%s", job.ID, i, s.opts.BaseURL.Hostname()))
-		msg.SetBodyString(mail.TypeTextPlain, fmt.Sprintf(
-			"A submission on %s (%s) %s.\n\nOpen it in the portal:\n%s\n\nThis message was sent by unionportal; it does not repeat the submission's content.\n",
-			case3386, CountryName(c.Country), n.Notice, link))
+		msg.Subject(n.subject)
+		msg.SetMessageIDWithValue(fmt.Sprintf("%s-%d-%d@%s", n.idPrefix, n.jobID, i, s.opts.BaseURL.Hostname()))
+		msg.SetBodyString(mail.TypeTextPlain, n.body)
 		if err := s.opts.Sender.Send(ctx, msg); err != nil {
 			if errors.Is(err, ErrTemporary) {
 				return err
 			}
-			s.opts.Logger.WarnContext(ctx, "notification refused", "to", addr, "error", err)
+			s.opts.Logger.WarnContext(ctx, n.what+" refused", "error", err)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import type { components } from '../api/schema'
 import { t } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
+import { Feedback } from '../Feedback'
 
 type Policy = components['schemas']['SecondFactorPolicy']
 const policies: Policy[] = ['privileged_roles', 'all_members', 'none']
@@ -67,16 +68,7 @@ export function SecurityPolicy({ tenant }: { tenant: string }) {
             ))}
           </fieldset>
           <p class="muted">{t('policy.superadmins')}</p>
-          {error && (
-            <p class="error" role="alert">
-              {error}
-            </p>
-          )}
-          {status && (
-            <p class="notice" role="status">
-              {status}
-            </p>
-          )}
+          <Feedback status={status} error={error} />
           <button type="submit" class="primary" disabled={choice === saved}>
             {t('policy.save')}
           </button>

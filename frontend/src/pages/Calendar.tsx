@@ -4,6 +4,7 @@ import type { components } from '../api/schema'
 import { locale, t, useLocale } from '../i18n'
 import { errorText } from '../errors'
 import { daysLeftKey, formatDay, sessionErrors, urgent, type SessionInput } from '../calendar'
+import { Feedback } from '../Feedback'
 
 type Session = components['schemas']['CFASession']
 type NextDeadline = components['schemas']['NextDeadline']
@@ -139,16 +140,7 @@ export function CFASessions({ tenant }: { tenant: string }) {
           ))}
         </tbody>
       </table>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {status && (
-        <p class="notice" role="status">
-          {status}
-        </p>
-      )}
+      <Feedback status={status} error={error} />
       <form class="narrow-form" onSubmit={save} noValidate>
         {field('name', t('calendar.name'), 'text')}
         {field('starts_on', t('calendar.startsOn'), 'date')}

@@ -10,6 +10,7 @@ import { Pending } from '../Pending'
 import { useSession } from '../session'
 import { checks, kindKey, kinds, messageDate, threadRows, trustKey, type Item, type Kind, type Row } from '../correspondence'
 import { formatSize } from './Evidence'
+import { Feedback } from '../Feedback'
 
 /** useRoles gives the signed-in user's roles in the tenant. */
 export function useRoles(tenant: string): string[] {
@@ -185,16 +186,7 @@ export function CorrespondenceMessage({ tenant, id }: { tenant: string; id: stri
         <dt>{t('corr.matchedBy')}</dt>
         <dd>{t(it.matched_by === 'thread' ? 'corr.matched.thread' : 'corr.matched.case_number')}</dd>
       </dl>
-      {status && (
-        <p class="notice" role="status">
-          {status}
-        </p>
-      )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Feedback status={status} error={error} />
       <section aria-labelledby="message-text">
         <h2 id="message-text">{t('corr.text')}</h2>
         {/* Plain text, never HTML: Preact writes it as a text node; the CSS keeps its line breaks. */}

@@ -7,6 +7,7 @@ import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 import { mailboxErrors, type MailboxField } from '../correspondence'
 import { useRoles } from './Correspondence'
+import { Feedback } from '../Feedback'
 
 type Settings = components['schemas']['MailboxSettings']
 type Input = components['schemas']['PutMailboxRequest']
@@ -196,16 +197,7 @@ export function MailboxSettings({ tenant }: { tenant: string }) {
         <p id="mb-trusted-help" class="muted">
           {t('mailbox.trustedHelp')}
         </p>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
-        {status && (
-          <p class="notice" role="status">
-            {status}
-          </p>
-        )}
+        <Feedback status={status} error={error} />
         <button type="submit" class="primary" disabled={busy}>
           {t('mailbox.save')}
         </button>

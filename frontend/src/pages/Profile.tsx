@@ -4,6 +4,7 @@ import { t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
 import type { Me } from '../session'
+import { Feedback } from '../Feedback'
 
 /** Profile: who you are, where you belong, and your password. */
 export function Profile({ me }: { me: Me }) {
@@ -58,16 +59,7 @@ export function Profile({ me }: { me: Me }) {
         <a href="/me/security">{t('profile.factorsManage')}</a>
       </p>
       <h2>{t('profile.password')}</h2>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {status && (
-        <p class="notice" role="status">
-          {status}
-        </p>
-      )}
+      <Feedback status={status} error={error} />
       <form class="narrow-form" onSubmit={change}>
         <label for="current-password">{t('profile.current')}</label>
         <input id="current-password" type="password" autocomplete="current-password" value={current} onInput={(e) => setCurrent(e.currentTarget.value)} />

@@ -8,6 +8,7 @@ import { Pending } from '../Pending'
 import { Markdown } from '../Markdown'
 import { Dispatches, Receivability, Revisions, useSettings, type Settings } from './SubmissionPanels'
 import { CorrespondenceThread, ReplyNote } from './Correspondence'
+import { Feedback } from '../Feedback'
 
 type View = components['schemas']['SubmissionView']
 type Comment = components['schemas']['Comment']
@@ -113,16 +114,7 @@ export function Submission({ tenant, id }: { tenant: string; id: string }) {
           {t('sandbox.banner', { address: settings.dispatch.sandbox_recipient || '—' })}
         </p>
       )}
-      {status && (
-        <p class="notice" role="status">
-          {status}
-        </p>
-      )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Feedback status={status} error={error} />
       {view.capabilities.edit && (
         <p>
           <a class="button" href={`/t/${encodeURIComponent(tenant)}/submissions/${encodeURIComponent(id)}/edit`}>
