@@ -487,9 +487,38 @@ func setup(base string) []*user {
 		for _, u := range members {
 			u.caseID = c.ID
 		}
+		// The reviewers' queue is not empty when the run starts: each affiliate has one
+		// submission waiting, with its evidence, as the editors' drafts will be.
+		for i := range affiliates {
+			seed(base, members[reviewers+i], i)
+		}
 		users = append(users, members...)
 	}
 	return users
+}
+
+// seed makes one submitted submission of editor u, through the API.
+func seed(base string, u *user, n int) {
+	s := newSession(base)
+	var v struct{ ID string }
+	s.call("POST", "/tenants/"+u.tenant+"/submissions", u.token, map[string]any{"case_id": u.caseID, "kind": "additional_information",
+		"title": fmt.Sprintf("Information waiting %d", n+1), "body": draftBody, "language": "en"}, &v)
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	fw, _ := mw.CreateFormFile("file", "minutes.pdf")
+	_, _ = fw.Write(evidence("minutes.pdf", *fileKiB<<10, n))
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", base+"/api/v1/tenants/"+u.tenant+"/submissions/"+v.ID+"/attachments", &b)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+u.token)
+	resp, err := http.DefaultClient.Do(req)
+	check(err)
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		fatalf("set-up: upload: %d %s", resp.StatusCode, msg)
+	}
+	s.call("POST", "/tenants/"+u.tenant+"/submissions/"+v.ID+"/transitions", u.token, map[string]string{"action": "submit"}, nil)
 }
 
 // ---- the load ----
