@@ -62,6 +62,7 @@ var (
 	think         = flag.Duration("think", time.Second, "mean think time between a user's steps (each drawn from 0.5x to 1.5x)")
 	reviewerShare = flag.Float64("reviewers", 0.2, "share of the users who are reviewers (the rest are editors)")
 	fileKiB       = flag.Int("file-kib", 8, "size of each evidence file, in KiB")
+	keep          = flag.Bool("keep", false, "keep the temporary directory (the portals' logs and data) and print its path")
 	backends      = flag.String("backends", "embedded,postgres", "which installations to measure, comma-separated: embedded, postgres")
 )
 
@@ -105,8 +106,12 @@ func main() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "unionportal-bench-load-")
 	check(err)
-	defer os.RemoveAll(dir)
-	onExit(func() { _ = os.RemoveAll(dir) })
+	if *keep {
+		log.Printf("keeping %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+		onExit(func() { _ = os.RemoveAll(dir) })
+	}
 	bin := filepath.Join(dir, "unionportal")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/unionportal")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -129,6 +134,9 @@ func main() {
 		fmt.Println(s)
 	}
 	if failed {
+		if !*keep {
+			_ = os.RemoveAll(dir) // os.Exit skips the deferred removal
+		}
 		os.Exit(1)
 	}
 }
@@ -237,7 +245,7 @@ func measure(ctx context.Context, bin, dir, name string) (summary string, errs i
 	}
 	fmt.Printf("CPU: %s\n", strings.Join(cpu, "; "))
 	fmt.Printf("portal memory: idle after set-up %d MiB, peak (VmHWM) %d MiB\n", idle>>10, peak>>10)
-	fmt.Printf("portal log (set-up and load): %d errors, %d warnings (%s)\n", logErrors, logWarnings, p.log.Name())
+	fmt.Printf("portal log (set-up, load and the letters after it): %d errors, %d warnings (-keep keeps it)\n", logErrors, logWarnings)
 	fmt.Printf("dispatch of the approved submissions (after the run): %d sent, %d failed, %d still dispatching\n",
 		dispatches["dispatched"], dispatches["dispatch_failed"], dispatches["dispatching"])
 	if errs > 0 {
@@ -435,7 +443,7 @@ func setup(base string) []*user {
 		if t < *nUsers%*nTenants {
 			n++
 		}
-		reviewers := max(1, int(float64(n)**reviewerShare+0.5))
+		reviewers := min(max(1, int(float64(n)**reviewerShare+0.5)), n-1)
 		editors := n - reviewers
 		// What dispatch needs before anything can be approved (the receivability checks): a
 		// verified sender domain, a sender, a signatory, and, in sandbox mode (the default),
