@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 
-.PHONY: run build ui node chromium haproxy exiftool dovecot test test-unit test-ui test-image test-deploy image image-context lint bench bench-upload bench-dispatch bench-render clean
+.PHONY: run build ui node chromium haproxy exiftool dovecot test test-unit test-ui test-image test-deploy image image-context lint bench bench-upload bench-dispatch bench-render bench-load clean
 
 # The front-end tool chain never downloads a browser: the browser tests use Debian's.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -134,6 +134,10 @@ bench-upload:
 ## bench-dispatch: the dispatch benchmark (P7 of BENCHMARKS.md) on a private PostgreSQL and Mailpit
 bench-dispatch:
 	$(GO) run ./bench/dispatch
+
+## bench-load: mixed load of simulated users on the embedded default and on PostgreSQL + MinIO (P12 of BENCHMARKS.md); for a quiet machine
+bench-load:
+	$(GO) run ./bench/load
 
 ## bench-render: letter render and revision diff of adversarial 1 MiB bodies (P10 of BENCHMARKS.md); no server needed
 bench-render:

@@ -37,6 +37,7 @@ var layer = map[string]float64{
 	"cmd/unionportal": 8,
 	"bench/dispatch":  6.5,
 	"bench/list":      6.5,
+	"bench/load":      6.5,
 	"bench/render":    6.5,
 	"bench/upload":    6.5,
 }
