@@ -277,7 +277,7 @@ func (s *Service) importOne(ctx context.Context, c *imapclient.Client, m *Mailbo
 		return false, err
 	}
 	defer msg.Close()
-	a := s.opts.Verifier.Authenticate(spool.Reader(), msg.Header, m.TrustedAuthservID, iloDomains)
+	a := s.opts.Verifier.Authenticate(ctx, spool.Reader(), msg.Header, m.TrustedAuthservID, iloDomains)
 	if msg.SentAt != nil && msg.SentAt.After(s.now().Add(maxClockSkew)) {
 		// A Date ahead of the import is the sender's say-so, not a date: unknown.
 		msg.SentAt = nil
