@@ -109,3 +109,25 @@ func TestParseMessageHostileStructure(t *testing.T) {
 		}
 	})
 }
+
+// TestHTMLTextWritesOutNoMarkup: a link's address is written out only when nothing of
+// it can read as markup; an unclosed tag or an attribute of megabytes costs nothing.
+func TestHTMLTextWritesOutNoMarkup(t *testing.T) {
+	for in, want := range map[string]string{
+		`<a href="https://x.test/?q=<script>alert(1)</script>">x</a>`:                   "x",
+		`<a href="https://x.test/&quot;&gt;&lt;img src=x onerror=alert(1)&gt;">y</a>`:   "y",
+		`<a href="JavaScript:alert(1)">z</a>`:                                           "z",
+		`<a href=" HTTPS://www.ilo.org/cfa ">site</a>`:                                  "site <HTTPS://www.ilo.org/cfa>",
+		`<p>Open <b>never closed <i>text`:                                               "Open never closed text",
+		`<a href="https://x.test/` + strings.Repeat("a", 1<<20) + `">long</a> after`:    "long after",
+		`<div title="` + strings.Repeat("&lt;", 1<<16) + `">Body</div><scr<script>ipt>`: "Body\nipt>",
+	} {
+		got := HTMLText(in)
+		if got != want {
+			t.Errorf("HTMLText(%.60q) = %.80q, want %q", in, got, want)
+		}
+		if strings.Contains(strings.ReplaceAll(got, " <HTTPS://www.ilo.org/cfa>", ""), "<") {
+			t.Errorf("markup in %.80q", got)
+		}
+	}
+}

@@ -349,7 +349,7 @@ func HTMLText(s string) string {
 					var k, v []byte
 					k, v, hasAttr = z.TagAttr()
 					if string(k) == "href" {
-						href = string(v)
+						href = strings.TrimSpace(string(v))
 					}
 				}
 			}
@@ -363,14 +363,29 @@ func HTMLText(s string) string {
 			case "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table":
 				nl()
 			case "a":
-				if href != "" && (strings.HasPrefix(href, "http://") || strings.HasPrefix(href, "https://") || strings.HasPrefix(href, "mailto:")) &&
-					!strings.Contains(b.String()[max(0, b.Len()-len(href)-2):], href) {
+				if linkOK(href) && !strings.Contains(b.String()[max(0, b.Len()-len(href)-2):], href) {
 					b.WriteString(" <" + href + ">")
 				}
 				href = ""
 			}
 		}
 	}
+}
+
+// linkOK accepts a link to write out: http, https or mailto, and only characters that
+// cannot be read as markup or break out of the angle brackets around it (no spaces,
+// quotes, angle brackets, backslashes or controls; entities were decoded already).
+func linkOK(href string) bool {
+	l := strings.ToLower(href)
+	if !strings.HasPrefix(l, "http://") && !strings.HasPrefix(l, "https://") && !strings.HasPrefix(l, "mailto:") || len(href) > 2048 {
+		return false
+	}
+	for i := 0; i < len(href); i++ {
+		if c := href[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("<>\"'`\\{}|^", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // collapse trims each line and keeps at most one empty line in a row.
