@@ -69,13 +69,25 @@ func (s *Service) connect(ctx context.Context, m *Mailbox) (*imapclient.Client, 
 	if err != nil {
 		return nil, fmt.Errorf("the mailbox's password does not decrypt: %w", err)
 	}
+	return s.login(ctx, m, pw)
+}
+
+// login dials the server, secures the connection (implicit TLS, or STARTTLS that must
+// succeed: there is no fallback to a plain login) and logs in, all before ctx's
+// deadline.
+func (s *Service) login(ctx context.Context, m *Mailbox, pw string) (*imapclient.Client, error) {
 	conn, err := s.dialer().DialContext(ctx, "tcp", m.addr())
 	if err != nil {
 		return nil, err
 	}
-	// The whole session is bounded: a server that stops answering cannot hold a worker.
+	// The whole session is bounded: a server that stops answering (or answers a
+	// little at a time, forever) cannot hold a worker. A deadline on the connection is
+	// not enough: go-imap's client sets its own read deadlines on it for each response
+	// and clears them in between (and its commands take no context), so the
+	// connection is closed when ctx ends, which ends every read and write.
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
+	context.AfterFunc(ctx, func() { _ = conn.Close() })
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.opts.TLS != nil {
 		tc = s.opts.TLS.Clone()
