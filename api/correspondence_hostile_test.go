@@ -79,5 +79,11 @@ func TestCorrespondenceHostileMessages(t *testing.T) {
 		if len(odd.Files) != 1 || odd.Files[0].FileName != "gpj.exe" {
 			t.Errorf("files %+v", odd.Files)
 		}
+
+		// Reading a message's text is audited, as its doc says.
+		w.reviewerA.must(200, "GET", "/api/v1/tenants/alpha/correspondence/"+odd.ID, nil)
+		if e := findEvent(auditView(t, w.adminA, auditPath), "correspondence.read"); e == nil || e.ObjectID != odd.ID {
+			t.Errorf("the read is not audited: %+v", e)
+		}
 	})
 }

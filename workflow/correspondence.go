@@ -499,9 +499,21 @@ func (s *Service) loadItem(ctx context.Context, a *auth.TenantAccess, id string,
 	return &it, nil
 }
 
-// Correspondence returns one item with its body and files. Reading it is audited: it
-// is what the Office wrote about a case.
+// Correspondence returns one item with its body and files. Reading it is audited
+// (correspondence.read): it is what the Office wrote about a case.
 func (s *Service) Correspondence(ctx context.Context, a *auth.TenantAccess, id string) (*CorrespondenceItem, error) {
+	it, err := s.correspondence(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.event(ctx, a, "correspondence.read", "correspondence", it.ID, map[string]any{"case_id": it.CaseID}); err != nil {
+		return nil, err
+	}
+	return it, nil
+}
+
+// correspondence loads one item with its body and files, unaudited.
+func (s *Service) correspondence(ctx context.Context, a *auth.TenantAccess, id string) (*CorrespondenceItem, error) {
 	it, err := s.loadItem(ctx, a, id, false)
 	if err != nil {
 		return nil, err
@@ -567,7 +579,7 @@ func (s *Service) UpdateCorrespondence(ctx context.Context, a *auth.TenantAccess
 	if err != nil {
 		return nil, err
 	}
-	return s.Correspondence(ctx, a, id)
+	return s.correspondence(ctx, a, id)
 }
 
 // OpenCorrespondenceFile opens an attachment of an item the caller may see; the read
