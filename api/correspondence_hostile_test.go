@@ -42,6 +42,10 @@ func TestCorrespondenceHostileMessages(t *testing.T) {
 			"Message-ID: <odd-"+user+"@attacker.example>\nContent-Type: multipart/mixed; boundary=a\n\n"+
 			"--a\nContent-Type: text/plain\n\nHello.\n"+
 			"--a\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"../../etc/\u202Egpj.exe\"\n\nMZ\n--a--\n")
+		// Two messages without a Message-ID, under one subject: two items.
+		for _, day := range []string{"02", "03"} {
+			srv.deliver(t, user, "From: Registry <registry@ilo.org>\nSubject: Case No. 3386\nDate: Mon, "+day+" Nov 2026 09:00:00 +0100\n\nNo id, "+day+".\n")
+		}
 		srv.deliver(t, user, "From: CFA <cfa@ilo.org>\nSubject: Case No. 3386: request\nDate: Wed, 04 Nov 2026 09:00:00 +0100\n"+
 			"Message-ID: <rfi-"+user+"@ilo.org>\n\nThe Committee requests further information.\n")
 
@@ -49,12 +53,12 @@ func TestCorrespondenceHostileMessages(t *testing.T) {
 			Verifier: &inbound.Verifier{LookupTXT: func(string) ([]string, error) { return nil, fmt.Errorf("NXDOMAIN") }}})
 		poller.UseDispatch(h.services.Dispatch)
 		r, err := poller.Poll(context.Background(), w.tenantA.ID)
-		if r.Seen != 3 || r.Imported != 2 || r.Skipped != 1 || err == nil || !strings.Contains(err.Error(), "<bomb-"+user+"@attacker.example>") {
+		if r.Seen != 5 || r.Imported != 4 || r.Skipped != 1 || err == nil || !strings.Contains(err.Error(), "<bomb-"+user+"@attacker.example>") {
 			t.Fatalf("first poll: %+v %v", r, err)
 		}
 		var ms inbound.MailboxSettings
 		w.adminA.must(200, "GET", "/api/v1/tenants/alpha/mailbox", nil).json(t, &ms)
-		if !strings.Contains(ms.LastError, "bomb-") || ms.Imported != 2 {
+		if !strings.Contains(ms.LastError, "bomb-") || ms.Imported != 4 {
 			t.Errorf("settings %+v", ms)
 		}
 		// The next poll goes on past it.
@@ -70,7 +74,7 @@ func TestCorrespondenceHostileMessages(t *testing.T) {
 				odd = &inbox.Items[i]
 			}
 		}
-		if len(inbox.Items) != 2 || odd == nil {
+		if len(inbox.Items) != 4 || odd == nil {
 			t.Fatalf("inbox %+v", inbox.Items)
 		}
 		if odd.FromAddress != "" || odd.SentAt != nil || !strings.HasPrefix(odd.Subject, "Case No. 3386 ") || odd.Authenticated {

@@ -35,8 +35,10 @@ type PollReport struct {
 	Skipped  int `json:"skipped"`
 }
 
-// headerFields are the header fields fetched to match a message, before its body.
-var headerFields = []string{"Message-ID", "In-Reply-To", "References", "Subject"}
+// headerFields are the header fields fetched to match a message, before its body;
+// From and Date are there for the name of a message without a Message-ID (the hash
+// of these fields), so that two such messages with one subject stay two.
+var headerFields = []string{"Message-ID", "In-Reply-To", "References", "Subject", "From", "Date"}
 
 // Poll reads the tenant's mailbox once: the messages that arrived since the last poll
 // (by UID), at most Batch of them. It records how far it got, so that a failure
