@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,29 +40,69 @@ const ILODomain = "ilo.org"
 
 // Verifier checks messages' authentication.
 type Verifier struct {
-	// LookupTXT answers DNS TXT queries (nil: the system's resolver, 5 s per query).
+	// LookupTXT answers DNS TXT queries (nil: the system's resolver).
 	LookupTXT func(domain string) ([]string, error)
+	// QueryTimeout bounds one DNS query (default 5 s) and Budget all of one message's
+	// (default 10 s): a signer whose DNS never answers (the signer's domain is the
+	// sender's choice) costs each message that much at most, not a poll's whole time.
+	QueryTimeout, Budget time.Duration
 }
 
-func (v *Verifier) lookup() func(string) ([]string, error) {
-	if v != nil && v.LookupTXT != nil {
-		return v.LookupTXT
+// lookup answers TXT queries within ctx and the query timeout; a query that does not
+// answer in time is a temporary DNS error (a DKIM or DMARC temperror).
+func (v *Verifier) lookup(ctx context.Context) func(string) ([]string, error) {
+	var base func(string) ([]string, error)
+	timeout := 5 * time.Second
+	if v != nil {
+		base = v.LookupTXT
+		if v.QueryTimeout > 0 {
+			timeout = v.QueryTimeout
+		}
 	}
 	return func(domain string) ([]string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		qctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		return net.DefaultResolver.LookupTXT(ctx, domain)
+		if base == nil {
+			return net.DefaultResolver.LookupTXT(qctx, domain)
+		}
+		type answer struct {
+			txt []string
+			err error
+		}
+		ch := make(chan answer, 1)
+		go func() {
+			txt, err := base(domain)
+			ch <- answer{txt, err}
+		}()
+		select {
+		case a := <-ch:
+			return a.txt, a.err
+		case <-qctx.Done():
+			return nil, &net.DNSError{Err: "no answer in time", Name: domain, IsTimeout: true, IsTemporary: true}
+		}
 	}
 }
+
+// singleFields are the header fields RFC 5322 allows once. A second one is how a
+// signed message is replayed with another Subject or sender: the signature covers the
+// last instance, readers show the first. Such a message is never authenticated.
+var singleFields = []string{"From", "Sender", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References"}
 
 // Authenticate evaluates a message: raw is the whole message (for the DKIM signatures),
 // h its header, trustedID the authserv-id whose Authentication-Results the tenant
-// trusts ("" for none), iloDomains the domains that claim to be the ILO.
-func (v *Verifier) Authenticate(raw io.Reader, h mail.Header, trustedID string, iloDomains []string) workflow.MessageAuth {
+// trusts ("" for none), iloDomains the domains that claim to be the ILO. Its DNS
+// queries end with ctx, and within the verifier's budget.
+func (v *Verifier) Authenticate(ctx context.Context, raw io.Reader, h mail.Header, trustedID string, iloDomains []string) workflow.MessageAuth {
 	fromDomain := ""
 	if from, err := h.AddressList("From"); err == nil && len(from) == 1 {
 		if at := strings.LastIndexByte(from[0].Address, '@'); at > 0 {
 			fromDomain = strings.ToLower(from[0].Address[at+1:])
+		}
+	}
+	single := true
+	for _, k := range singleFields {
+		if len(h.Values(k)) > 1 {
+			single = false
 		}
 	}
 	var a workflow.MessageAuth
@@ -71,52 +112,76 @@ func (v *Verifier) Authenticate(raw io.Reader, h mail.Header, trustedID string, 
 		}
 	}
 	if a.Source == "" {
-		a = v.verify(raw, fromDomain)
+		budget := 10 * time.Second
+		if v != nil && v.Budget > 0 {
+			budget = v.Budget
+		}
+		ctx, cancel := context.WithTimeout(ctx, budget)
+		defer cancel()
+		a = v.verify(ctx, raw, fromDomain, h.Get("Subject") != "")
 	}
-	a.Authenticated = a.DMARC == "pass" && fromDomain != ""
+	a.Authenticated = a.DMARC == "pass" && fromDomain != "" && single
 	a.Warning = !a.Authenticated && claimsILO(fromDomain, iloDomains)
 	return a
 }
 
-// trustedResults reads the first Authentication-Results header with the trusted id.
+// trustedResults reads the topmost Authentication-Results header, when it carries the
+// trusted id. Every header added in transit sits above those the sender wrote, so
+// when any server on the way added results, a forged header (with the trusted id or
+// not) is never the topmost; taking the first one with the id would believe a forged
+// one below another server's.
 func trustedResults(h mail.Header, trustedID string) (workflow.MessageAuth, bool) {
-	for _, v := range h.Values("Authentication-Results") {
-		id, results, err := authres.Parse(v)
-		if err != nil || !strings.EqualFold(id, trustedID) {
-			continue
-		}
-		a := workflow.MessageAuth{Source: SourceTrustedHeader, SPF: "none", DKIM: "none", DMARC: "none"}
-		for _, r := range results {
-			switch r := r.(type) {
-			case *authres.SPFResult:
-				a.SPF = string(r.Value)
-			case *authres.DKIMResult:
-				if a.DKIM != "pass" { // any passing signature counts
-					a.DKIM = string(r.Value)
-				}
-			case *authres.DMARCResult:
-				a.DMARC = string(r.Value)
-			}
-		}
-		return a, true
+	vs := h.Values("Authentication-Results")
+	if len(vs) == 0 {
+		return workflow.MessageAuth{}, false
 	}
-	return workflow.MessageAuth{}, false
+	id, results, err := authres.Parse(vs[0])
+	if err != nil || !strings.EqualFold(id, trustedID) {
+		return workflow.MessageAuth{}, false
+	}
+	a := workflow.MessageAuth{Source: SourceTrustedHeader, SPF: "none", DKIM: "none", DMARC: "none"}
+	for _, r := range results {
+		switch r := r.(type) {
+		case *authres.SPFResult:
+			a.SPF = string(r.Value)
+		case *authres.DKIMResult:
+			if a.DKIM != "pass" { // any passing signature counts
+				a.DKIM = string(r.Value)
+			}
+		case *authres.DMARCResult:
+			a.DMARC = string(r.Value)
+		}
+	}
+	return a, true
 }
 
-// verify checks the DKIM signatures (at most 5) and derives DMARC from an aligned pass.
-func (v *Verifier) verify(raw io.Reader, fromDomain string) workflow.MessageAuth {
+// verify checks the DKIM signatures (at most 5; signatures with l=, which leave part
+// of the body unsigned, fail in go-msgauth) and derives DMARC from an aligned pass:
+// relaxed alignment (the same organizational domain), or the very domain when the
+// From domain's DMARC record asks for strict alignment (adkim=s). A signature vouches
+// for a message's subject only if it signs it: one that does not is not aligned.
+func (v *Verifier) verify(ctx context.Context, raw io.Reader, fromDomain string, hasSubject bool) workflow.MessageAuth {
 	a := workflow.MessageAuth{Source: SourceVerified, SPF: "none", DKIM: "none", DMARC: "none"}
-	lookup := v.lookup()
+	lookup := v.lookup(ctx)
 	vs, err := dkim.VerifyWithOptions(raw, &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: 5})
 	if err != nil && len(vs) == 0 {
 		a.DKIM = "permerror"
 	}
+	var rec *dmarc.Record
+	var recErr error = dmarc.ErrNoPolicy
+	if fromDomain != "" {
+		rec, recErr = dmarc.LookupWithOptions(fromDomain, &dmarc.LookupOptions{LookupTXT: lookup})
+	}
+	strict := recErr == nil && rec.DKIMAlignment == dmarc.AlignmentStrict
 	aligned := false
 	for _, s := range vs {
 		switch {
 		case s.Err == nil:
 			a.DKIM = "pass"
-			if fromDomain != "" && orgDomain(s.Domain) == orgDomain(fromDomain) {
+			d := strings.TrimSuffix(strings.ToLower(s.Domain), ".")
+			match := d == fromDomain || (!strict && orgDomain(d) == orgDomain(fromDomain))
+			signsSubject := !hasSubject || slices.ContainsFunc(s.HeaderKeys, func(k string) bool { return strings.EqualFold(k, "Subject") })
+			if fromDomain != "" && match && signsSubject {
 				aligned = true
 			}
 		case a.DKIM != "pass":
@@ -132,13 +197,11 @@ func (v *Verifier) verify(raw io.Reader, fromDomain string) workflow.MessageAuth
 		a.DMARC = "pass"
 	case fromDomain == "":
 		a.DMARC = "permerror"
-	default:
+	case recErr == nil:
 		// Not aligned: a fail when the domain publishes a DMARC policy, none otherwise.
-		if _, err := dmarc.LookupWithOptions(fromDomain, &dmarc.LookupOptions{LookupTXT: lookup}); err == nil {
-			a.DMARC = "fail"
-		} else if dmarc.IsTempFail(err) {
-			a.DMARC = "temperror"
-		}
+		a.DMARC = "fail"
+	case dmarc.IsTempFail(recErr):
+		a.DMARC = "temperror"
 	}
 	return a
 }

@@ -166,65 +166,65 @@ func TestAuthenticate(t *testing.T) {
 	v := &Verifier{LookupTXT: dns}
 
 	t.Run("aligned DKIM signature", func(t *testing.T) {
-		a := v.Authenticate(strings.NewReader(good), header(t, good), "", nil)
+		a := v.Authenticate(context.Background(), strings.NewReader(good), header(t, good), "", nil)
 		if a.Source != SourceVerified || a.DKIM != "pass" || a.DMARC != "pass" || !a.Authenticated || a.Warning {
 			t.Errorf("%+v", a)
 		}
 	})
 	t.Run("unsigned, claiming the ILO", func(t *testing.T) {
-		a := v.Authenticate(strings.NewReader(plain), header(t, plain), "", nil)
+		a := v.Authenticate(context.Background(), strings.NewReader(plain), header(t, plain), "", nil)
 		if a.DKIM != "none" || a.DMARC != "fail" || a.Authenticated || !a.Warning {
 			t.Errorf("%+v", a)
 		}
 	})
 	t.Run("altered after signing", func(t *testing.T) {
 		bad := strings.Replace(good, "We acknowledge receipt.", "Send the witness's address.", 1)
-		a := v.Authenticate(strings.NewReader(bad), header(t, bad), "", nil)
+		a := v.Authenticate(context.Background(), strings.NewReader(bad), header(t, bad), "", nil)
 		if a.DKIM != "fail" || a.Authenticated || !a.Warning {
 			t.Errorf("%+v", a)
 		}
 	})
 	t.Run("signed by another domain", func(t *testing.T) {
 		other, otherDNS := signed(t, plain, "mailer.example")
-		a := (&Verifier{LookupTXT: otherDNS}).Authenticate(strings.NewReader(other), header(t, other), "", nil)
+		a := (&Verifier{LookupTXT: otherDNS}).Authenticate(context.Background(), strings.NewReader(other), header(t, other), "", nil)
 		if a.DKIM != "pass" || a.DMARC != "fail" || a.Authenticated || !a.Warning {
 			t.Errorf("a valid signature of another domain does not vouch for ilo.org: %+v", a)
 		}
 	})
 	t.Run("a sender that does not claim the ILO is not flagged", func(t *testing.T) {
 		msg := strings.Replace(plain, "cfa@ilo.org", "someone@union.example", 1)
-		a := v.Authenticate(strings.NewReader(msg), header(t, msg), "", []string{"ilo.org"})
+		a := v.Authenticate(context.Background(), strings.NewReader(msg), header(t, msg), "", []string{"ilo.org"})
 		if a.Authenticated || a.Warning {
 			t.Errorf("%+v", a)
 		}
 	})
 	t.Run("an ILO recipient's domain the tenant configured counts as the ILO", func(t *testing.T) {
 		msg := strings.Replace(plain, "cfa@ilo.org", "cfa@mail.ilo-cfa.example", 1)
-		if a := v.Authenticate(strings.NewReader(msg), header(t, msg), "", []string{"ilo-cfa.example"}); !a.Warning {
+		if a := v.Authenticate(context.Background(), strings.NewReader(msg), header(t, msg), "", []string{"ilo-cfa.example"}); !a.Warning {
 			t.Errorf("%+v", a)
 		}
 	})
 	t.Run("trusted Authentication-Results", func(t *testing.T) {
 		msg := "Authentication-Results: mx.alpha.test; spf=pass smtp.mailfrom=ilo.org; dkim=pass header.d=ilo.org; dmarc=pass header.from=ilo.org\r\n" + plain
-		a := v.Authenticate(strings.NewReader(msg), header(t, msg), "mx.alpha.test", nil)
+		a := v.Authenticate(context.Background(), strings.NewReader(msg), header(t, msg), "mx.alpha.test", nil)
 		if a.Source != SourceTrustedHeader || a.SPF != "pass" || a.DMARC != "pass" || !a.Authenticated || a.Warning {
 			t.Errorf("%+v", a)
 		}
 	})
 	t.Run("results of a server the tenant does not trust are ignored", func(t *testing.T) {
 		msg := "Authentication-Results: forged.example; spf=pass; dkim=pass; dmarc=pass\r\n" + plain
-		a := v.Authenticate(strings.NewReader(msg), header(t, msg), "mx.alpha.test", nil)
+		a := v.Authenticate(context.Background(), strings.NewReader(msg), header(t, msg), "mx.alpha.test", nil)
 		if a.Source != SourceVerified || a.Authenticated || !a.Warning {
 			t.Errorf("%+v", a)
 		}
-		a = v.Authenticate(strings.NewReader(msg), header(t, msg), "", nil)
+		a = v.Authenticate(context.Background(), strings.NewReader(msg), header(t, msg), "", nil)
 		if a.Source != SourceVerified || a.Authenticated || !a.Warning {
 			t.Errorf("without a trusted id, headers are never believed: %+v", a)
 		}
 	})
 	t.Run("trusted results that fail", func(t *testing.T) {
 		msg := "Authentication-Results: mx.alpha.test; spf=fail; dkim=none; dmarc=fail header.from=ilo.org\r\n" + plain
-		a := v.Authenticate(strings.NewReader(msg), header(t, msg), "mx.alpha.test", nil)
+		a := v.Authenticate(context.Background(), strings.NewReader(msg), header(t, msg), "mx.alpha.test", nil)
 		if a.SPF != "fail" || a.DMARC != "fail" || a.Authenticated || !a.Warning {
 			t.Errorf("%+v", a)
 		}

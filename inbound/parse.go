@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // the charsets mail uses besides UTF-8 (ISO-8859-1, Windows-1252, KOI8-R…)
 	"github.com/emersion/go-message/mail"
 	"golang.org/x/net/html"
@@ -78,6 +79,7 @@ func envelopeOf(h *mail.Header) Envelope {
 	} else {
 		e.Subject = h.Get("Subject")
 	}
+	e.Subject = strings.ToValidUTF8(e.Subject, "\uFFFD")
 	return e
 }
 
@@ -140,76 +142,134 @@ func (m *Message) Incoming() []workflow.IncomingFile {
 	return out
 }
 
-// Limits of what one message may bring in.
+// Limits of what one message may bring in. A message beyond them is not imported:
+// the poll skips it and names it in last_error, as it does a message over the size
+// limit.
 const (
-	maxParts     = 100
-	maxTextBytes = workflow.MaxCorrespondenceText
+	maxParts       = 100     // leaf parts: texts and attachments
+	maxEntities    = 250     // every entity, multipart containers included
+	maxDepth       = 8       // multipart nesting
+	maxHeaderBytes = 1 << 20 // the message's header (go-message's default, made explicit)
+	maxTextBytes   = workflow.MaxCorrespondenceText
 )
+
+// MessageError is a message the portal will never import as it is: malformed, or
+// beyond the limits. Reading it again gives the same answer, so the poll skips it
+// (unlike a failure of the server, the storage or the database, retried next time).
+type MessageError struct{ Err error }
+
+func (e *MessageError) Error() string { return e.Err.Error() }
+func (e *MessageError) Unwrap() error { return e.Err }
+
+func messageErr(format string, a ...any) error { return &MessageError{Err: fmt.Errorf(format, a...)} }
+
+// parseReader marks the errors of reading a part (a transfer encoding that does not
+// decode, a malformed multipart) as the message's, not the spool's.
+type parseReader struct{ r io.Reader }
+
+func (p parseReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF {
+		err = &MessageError{Err: fmt.Errorf("the message does not parse: %w", err)}
+	}
+	return n, err
+}
 
 // ParseMessage parses a whole message: the first text part (plain text preferred, HTML
 // converted to text), every other part with a file name or of a non-text type as an
-// attachment, spooled encrypted.
-func ParseMessage(r io.Reader) (m *Message, err error) {
-	mr, err := mail.CreateReader(r)
-	if err != nil {
-		return nil, fmt.Errorf("the message does not parse: %w", err)
+// attachment, spooled encrypted. Its tree is walked without recursion and bounded
+// (parts, entities, nesting, header size), so a hostile message costs bounded memory
+// and stack; a charset or transfer encoding go-message does not know is read as it is
+// (a text made valid UTF-8, a file stored undecoded) rather than refused. A
+// *MessageError says the message itself is at fault.
+func ParseMessage(r io.Reader) (*Message, error) {
+	root, err := message.ReadWithOptions(r, &message.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
+	if err != nil && !unknownCoding(err) {
+		return nil, messageErr("the message does not parse: %w", err)
 	}
-	defer mr.Close()
-	m = &Message{Envelope: envelopeOf(&mr.Header), Header: mr.Header}
+	h := mail.Header{Header: root.Header}
+	m := &Message{Envelope: envelopeOf(&h), Header: h}
+	ok := false
 	defer func() {
-		if err != nil {
+		if !ok {
 			m.Close()
 		}
 	}()
-	if from, err := mr.Header.AddressList("From"); err == nil && len(from) > 0 {
+	if from, err := h.AddressList("From"); err == nil && len(from) > 0 {
 		m.From = from[0]
 	}
-	if t, err := mr.Header.Date(); err == nil && !t.IsZero() {
+	if t, err := h.Date(); err == nil && !t.IsZero() {
 		t = t.UTC()
 		m.SentAt = &t
 	}
 	var plain, htmlText string
-	for parts := 0; ; parts++ {
-		if parts > maxParts {
-			return nil, errors.New("the message has too many parts")
-		}
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("the message does not parse: %w", err)
-		}
-		switch h := p.Header.(type) {
-		case *mail.InlineHeader:
-			ct, _, _ := h.ContentType()
-			switch {
-			case ct == "text/plain" && plain == "":
-				plain, err = readText(p.Body)
-			case ct == "text/html" && htmlText == "":
-				var raw string
-				if raw, err = readText(p.Body); err == nil {
-					htmlText = HTMLText(raw)
-				}
-			case strings.HasPrefix(ct, "text/"):
-				// another text part of an alternative: ignored
-			default:
-				err = m.spool(p.Body, "", ct)
+	var stack []message.MultipartReader
+	parts, entities := 0, 0
+	for e := root; ; {
+		if e == nil {
+			if len(stack) == 0 {
+				break
 			}
-		case *mail.AttachmentHeader:
-			ct, _, _ := h.ContentType()
-			name, _ := h.Filename()
-			err = m.spool(p.Body, name, ct)
+			next, err := stack[len(stack)-1].NextPart()
+			if errors.Is(err, io.EOF) {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			if err != nil && !unknownCoding(err) {
+				return nil, messageErr("the message does not parse: %w", err)
+			}
+			e = next
+		}
+		if entities++; entities > maxEntities {
+			return nil, messageErr("the message has more than %d MIME entities", maxEntities)
+		}
+		if mr := e.MultipartReader(); mr != nil {
+			if len(stack) >= maxDepth {
+				return nil, messageErr("the message's parts are nested more than %d deep", maxDepth)
+			}
+			stack = append(stack, mr)
+			e = nil
+			continue
+		}
+		if parts++; parts > maxParts {
+			return nil, messageErr("the message has more than %d parts", maxParts)
+		}
+		body := parseReader{e.Body}
+		ct, _, _ := e.Header.ContentType()
+		disp, _, _ := e.Header.ContentDisposition()
+		inline := disp == "inline" || (disp != "attachment" && strings.HasPrefix(ct, "text/"))
+		switch {
+		case inline && ct == "text/plain" && plain == "":
+			plain, err = readText(body)
+		case inline && ct == "text/html" && htmlText == "":
+			var raw string
+			if raw, err = readText(body); err == nil {
+				htmlText = HTMLText(raw)
+			}
+		case inline && strings.HasPrefix(ct, "text/"):
+			// another text part of an alternative: ignored
+		default:
+			name, _ := (&mail.AttachmentHeader{Header: e.Header}).Filename()
+			err = m.spool(body, name, ct)
 		}
 		if err != nil {
 			return nil, err
 		}
+		// Whatever of the body was not read is skipped by the next NextPart.
+		e = nil
 	}
 	m.Text = plain
 	if strings.TrimSpace(m.Text) == "" {
 		m.Text = htmlText
 	}
+	ok = true
 	return m, nil
+}
+
+// unknownCoding is go-message's error for a charset or transfer encoding it does not
+// know; the entity is still readable, undecoded.
+func unknownCoding(err error) bool {
+	return message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)
 }
 
 func (m *Message) spool(r io.Reader, name, ct string) error {
@@ -289,7 +349,7 @@ func HTMLText(s string) string {
 					var k, v []byte
 					k, v, hasAttr = z.TagAttr()
 					if string(k) == "href" {
-						href = string(v)
+						href = strings.TrimSpace(string(v))
 					}
 				}
 			}
@@ -303,14 +363,29 @@ func HTMLText(s string) string {
 			case "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table":
 				nl()
 			case "a":
-				if href != "" && (strings.HasPrefix(href, "http://") || strings.HasPrefix(href, "https://") || strings.HasPrefix(href, "mailto:")) &&
-					!strings.Contains(b.String()[max(0, b.Len()-len(href)-2):], href) {
+				if linkOK(href) && !strings.Contains(b.String()[max(0, b.Len()-len(href)-2):], href) {
 					b.WriteString(" <" + href + ">")
 				}
 				href = ""
 			}
 		}
 	}
+}
+
+// linkOK accepts a link to write out: http, https or mailto, and only characters that
+// cannot be read as markup or break out of the angle brackets around it (no spaces,
+// quotes, angle brackets, backslashes or controls; entities were decoded already).
+func linkOK(href string) bool {
+	l := strings.ToLower(href)
+	if !strings.HasPrefix(l, "http://") && !strings.HasPrefix(l, "https://") && !strings.HasPrefix(l, "mailto:") || len(href) > 2048 {
+		return false
+	}
+	for i := 0; i < len(href); i++ {
+		if c := href[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("<>\"'`\\{}|^", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // collapse trims each line and keeps at most one empty line in a row.

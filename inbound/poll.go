@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -34,8 +35,10 @@ type PollReport struct {
 	Skipped  int `json:"skipped"`
 }
 
-// headerFields are the header fields fetched to match a message, before its body.
-var headerFields = []string{"Message-ID", "In-Reply-To", "References", "Subject"}
+// headerFields are the header fields fetched to match a message, before its body;
+// From and Date are there for the name of a message without a Message-ID (the hash
+// of these fields), so that two such messages with one subject stay two.
+var headerFields = []string{"Message-ID", "In-Reply-To", "References", "Subject", "From", "Date"}
 
 // Poll reads the tenant's mailbox once: the messages that arrived since the last poll
 // (by UID), at most Batch of them. It records how far it got, so that a failure
@@ -68,13 +71,25 @@ func (s *Service) connect(ctx context.Context, m *Mailbox) (*imapclient.Client, 
 	if err != nil {
 		return nil, fmt.Errorf("the mailbox's password does not decrypt: %w", err)
 	}
+	return s.login(ctx, m, pw)
+}
+
+// login dials the server, secures the connection (implicit TLS, or STARTTLS that must
+// succeed: there is no fallback to a plain login) and logs in, all before ctx's
+// deadline.
+func (s *Service) login(ctx context.Context, m *Mailbox, pw string) (*imapclient.Client, error) {
 	conn, err := s.dialer().DialContext(ctx, "tcp", m.addr())
 	if err != nil {
 		return nil, err
 	}
-	// The whole session is bounded: a server that stops answering cannot hold a worker.
+	// The whole session is bounded: a server that stops answering (or answers a
+	// little at a time, forever) cannot hold a worker. A deadline on the connection is
+	// not enough: go-imap's client sets its own read deadlines on it for each response
+	// and clears them in between (and its commands take no context), so the
+	// connection is closed when ctx ends, which ends every read and write.
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
+	context.AfterFunc(ctx, func() { _ = conn.Close() })
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.opts.TLS != nil {
 		tc = s.opts.TLS.Clone()
@@ -143,28 +158,9 @@ func (s *Service) read(ctx context.Context, c *imapclient.Client, m *Mailbox, r 
 	if len(uids) == 0 {
 		return nil
 	}
-	bufs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true,
-		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, HeaderFields: headerFields, Peek: true}}}).Collect()
+	cands, err := fetchEnvelopes(c, uids)
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
-	}
-	var cands []candidate
-	for _, b := range bufs {
-		var raw []byte
-		for _, sec := range b.BodySection {
-			raw = sec.Bytes
-		}
-		env, err := ParseEnvelope(raw)
-		if err != nil {
-			env = Envelope{}
-		}
-		if env.MessageID == "" {
-			// Without a Message-ID, the header's hash names the message: the same for
-			// every poller.
-			sum := sha256.Sum256(raw)
-			env.MessageID = "<" + hex.EncodeToString(sum[:16]) + "@no-message-id.invalid>"
-		}
-		cands = append(cands, candidate{uid: b.UID, size: b.RFC822Size, env: env})
 	}
 	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.uid, b.uid) })
 	if err := s.match(ctx, m.TenantID, cands); err != nil {
@@ -199,6 +195,14 @@ func (s *Service) read(ctx context.Context, c *imapclient.Client, m *Mailbox, r 
 			skipped = append(skipped, fmt.Sprintf("message %s is %d bytes, over the limit of %d", cd.env.MessageID, cd.size, s.opts.MaxMessageBytes))
 		default:
 			imported, err := s.importOne(ctx, c, m, cd, iloDomains)
+			var bad *MessageError
+			if errors.As(err, &bad) {
+				// The message itself is at fault (malformed, beyond the limits): reading
+				// it again would fail again, and must not hold up the messages after it.
+				r.Skipped++
+				skipped = append(skipped, fmt.Sprintf("message %s is skipped: %v", cd.env.MessageID, bad))
+				break
+			}
 			if err != nil {
 				return fmt.Errorf("message %s: %w", cd.env.MessageID, err)
 			}
@@ -264,6 +268,10 @@ func (s *Service) match(ctx context.Context, tenantID string, cands []candidate)
 	return nil
 }
 
+// maxClockSkew is how far ahead of the import a message's Date may be (time zones and
+// wrong clocks); a later one is dropped.
+const maxClockSkew = 24 * time.Hour
+
 // importOne fetches a matched message whole, into an encrypted spool, checks its
 // sender and imports it.
 func (s *Service) importOne(ctx context.Context, c *imapclient.Client, m *Mailbox, cd candidate, iloDomains []string) (bool, error) {
@@ -272,7 +280,7 @@ func (s *Service) importOne(ctx context.Context, c *imapclient.Client, m *Mailbo
 		return false, err
 	}
 	defer spool.Remove()
-	if err := fetchBody(c, cd.uid, io.Writer(spool)); err != nil {
+	if err := fetchBody(c, cd.uid, spool, s.opts.MaxMessageBytes); err != nil {
 		return false, err
 	}
 	if err := spool.Finish(); err != nil {
@@ -283,7 +291,11 @@ func (s *Service) importOne(ctx context.Context, c *imapclient.Client, m *Mailbo
 		return false, err
 	}
 	defer msg.Close()
-	a := s.opts.Verifier.Authenticate(spool.Reader(), msg.Header, m.TrustedAuthservID, iloDomains)
+	a := s.opts.Verifier.Authenticate(ctx, spool.Reader(), msg.Header, m.TrustedAuthservID, iloDomains)
+	if msg.SentAt != nil && msg.SentAt.After(s.now().Add(maxClockSkew)) {
+		// A Date ahead of the import is the sender's say-so, not a date: unknown.
+		msg.SentAt = nil
+	}
 	in := workflow.IncomingMessage{TenantID: m.TenantID, CaseID: cd.caseID, SubmissionID: cd.submission, DispatchID: cd.dispatch,
 		MatchedBy: "case_number", MessageID: cd.env.MessageID, InReplyTo: msg.InReplyTo, References: msg.References,
 		Subject: msg.Subject, Body: msg.Text, SentAt: msg.SentAt, Auth: a, Files: msg.Incoming()}
@@ -297,16 +309,76 @@ func (s *Service) importOne(ctx context.Context, c *imapclient.Client, m *Mailbo
 	return imported, err
 }
 
-// fetchBody streams a message's whole text (BODY.PEEK[], so it stays unread) into w.
-func fetchBody(c *imapclient.Client, uid imap.UID, w io.Writer) error {
+// maxEnvelopeBytes bounds what is read of a message's matching header fields: a
+// References or Subject of megabytes is cut (and the rest of the literal discarded),
+// never held whole, for each of a batch of up to 500 messages.
+const maxEnvelopeBytes = 64 << 10
+
+// fetchEnvelopes fetches the matching header fields of the messages (BODY.PEEK, so
+// nothing is marked read), streamed: at most maxEnvelopeBytes of each is kept.
+func fetchEnvelopes(c *imapclient.Client, uids []imap.UID) ([]candidate, error) {
+	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, HeaderFields: headerFields, Peek: true}}})
+	defer cmd.Close()
+	var cands []candidate
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		var cd candidate
+		var raw []byte
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				cd.uid = it.UID
+			case imapclient.FetchItemDataRFC822Size:
+				cd.size = it.Size
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil {
+					continue
+				}
+				b, err := io.ReadAll(io.LimitReader(it.Literal, maxEnvelopeBytes+1))
+				if err != nil {
+					return nil, err
+				}
+				if len(b) > maxEnvelopeBytes {
+					// Cut at the last whole line; msg.Next discards the rest.
+					b = b[:bytes.LastIndexByte(b[:maxEnvelopeBytes], '\n')+1]
+				}
+				raw = b
+			}
+		}
+		if cd.uid == 0 {
+			continue
+		}
+		env, err := ParseEnvelope(raw)
+		if err != nil {
+			env = Envelope{}
+		}
+		if env.MessageID == "" {
+			// Without a Message-ID, the header's hash names the message: the same for
+			// every poller.
+			sum := sha256.Sum256(raw)
+			env.MessageID = "<" + hex.EncodeToString(sum[:16]) + "@no-message-id.invalid>"
+		}
+		cd.env = env
+		cands = append(cands, cd)
+	}
+	return cands, cmd.Close()
+}
+
+// fetchBody streams a message's whole text (BODY.PEEK[], so it stays unread) into w:
+// at most max bytes, whatever size the server announced (a *MessageError beyond).
+func fetchBody(c *imapclient.Client, uid imap.UID, w io.Writer, max int64) error {
 	cmd := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 	defer cmd.Close()
 	found := false
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		for item := msg.Next(); item != nil; item = msg.Next() {
 			if b, ok := item.(imapclient.FetchItemDataBodySection); ok && b.Literal != nil {
-				if _, err := io.Copy(w, b.Literal); err != nil {
+				n, err := io.Copy(w, io.LimitReader(b.Literal, max+1))
+				if err != nil {
 					return err
+				}
+				if n > max {
+					return messageErr("the message is over the limit of %d bytes", max)
 				}
 				found = true
 			}

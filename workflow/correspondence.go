@@ -499,8 +499,8 @@ func (s *Service) loadItem(ctx context.Context, a *auth.TenantAccess, id string,
 	return &it, nil
 }
 
-// Correspondence returns one item with its body and files. Reading it is audited: it
-// is what the Office wrote about a case.
+// Correspondence returns one item with its body and files. Reading it is audited
+// (correspondence.read): it is what the Office wrote about a case.
 func (s *Service) Correspondence(ctx context.Context, a *auth.TenantAccess, id string) (*CorrespondenceItem, error) {
 	return s.correspondence(ctx, a, id, true)
 }
@@ -641,16 +641,45 @@ type ReplyHeaders struct {
 
 // replyHeaders returns the headers of a reply to the item: In-Reply-To its Message-ID,
 // References its references and its Message-ID (RFC 5322 3.6.4), at most 20.
+//
+// The ids were checked on import; rows can also come from an export, so each is
+// checked again here (an id that is not one is left out; without a Message-ID, no
+// threading headers at all): nothing stored can shape a header of the reply.
 func (it *CorrespondenceItem) replyHeaders() *ReplyHeaders {
-	refs := strings.Fields(it.References)
-	if it.InReplyTo != "" && !slices.Contains(refs, it.InReplyTo) {
+	if !msgIDOK(it.MessageID) {
+		return nil
+	}
+	var refs []string
+	for _, id := range strings.Fields(it.References) {
+		if msgIDOK(id) && !slices.Contains(refs, id) {
+			refs = append(refs, id)
+		}
+	}
+	if msgIDOK(it.InReplyTo) && !slices.Contains(refs, it.InReplyTo) {
 		refs = append(refs, it.InReplyTo)
 	}
-	refs = append(refs, it.MessageID)
+	if !slices.Contains(refs, it.MessageID) {
+		refs = append(refs, it.MessageID)
+	}
 	if len(refs) > 20 {
 		refs = append(refs[:1], refs[len(refs)-19:]...)
 	}
 	return &ReplyHeaders{InReplyTo: it.MessageID, References: refs}
+}
+
+// msgIDOK accepts a Message-ID as the inbound package keeps them: angle brackets
+// around printable ASCII without spaces or other brackets, with an "@", 503 bytes at
+// most.
+func msgIDOK(id string) bool {
+	if len(id) < 5 || len(id) > 503 || id[0] != '<' || id[len(id)-1] != '>' || !strings.Contains(id, "@") {
+		return false
+	}
+	for i := 1; i < len(id)-1; i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f || c == '<' || c == '>' {
+			return false
+		}
+	}
+	return true
 }
 
 // replyTarget checks, for a new draft, the item it answers: an item of the same case
