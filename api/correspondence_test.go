@@ -407,6 +407,22 @@ func TestCorrespondence(t *testing.T) {
 			}
 		}
 
+		// The unauthenticated request named the case only: the secretariat sees it, the
+		// case's organization not until a reviewer shares it.
+		if rfi.Shared || !ackItem.Shared {
+			t.Errorf("shared: request %v, acknowledgement %v", rfi.Shared, ackItem.Shared)
+		}
+		w.editorA1.must(404, "GET", "/api/v1/tenants/alpha/correspondence/"+rfi.ID, nil)
+		w.editorA1.must(200, "GET", "/api/v1/tenants/alpha/correspondence/"+ackItem.ID, nil)
+		w.editorA1.mustProblem(422, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID, "kind": "additional_information",
+			"title": "Reply", "body": "x", "language": "en", "in_reply_to": rfi.ID}, "in_reply_to")
+		w.editorA1.must(403, "PATCH", "/api/v1/tenants/alpha/correspondence/"+ackItem.ID, map[string]any{"shared": false})
+		w.reviewerA.must(200, "PATCH", "/api/v1/tenants/alpha/correspondence/"+rfi.ID, map[string]any{"shared": true}).json(t, &full)
+		if !full.Shared {
+			t.Fatal("the reviewer's sharing did not hold")
+		}
+		w.editorA1.must(200, "GET", "/api/v1/tenants/alpha/correspondence/"+rfi.ID, nil)
+
 		// The request is answered with a new draft, whose letter replies in its thread.
 		w.editorA1.mustProblem(422, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID, "kind": "additional_information",
 			"title": "Reply", "body": "x", "language": "en", "in_reply_to": database.NewID()}, "in_reply_to")

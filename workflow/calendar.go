@@ -365,7 +365,8 @@ func (s *Service) RemindAll(ctx context.Context) (RemindReport, error) {
 // still see them, and its reviewers; nobody when nothing is open.
 func (s *Service) toRemind(ctx context.Context, tenantID string) ([]string, error) {
 	var drafts []Submission
-	open := s.db.Conn(ctx).Model(&CorrespondenceItem{}).Select("case_id").Where("tenant_id = ? AND kind = ? AND status = ?",
+	// Editors hear of the requests they can read: those shared with the organizations.
+	open := s.db.Conn(ctx).Model(&CorrespondenceItem{}).Select("case_id").Where("tenant_id = ? AND kind = ? AND status = ? AND shared",
 		tenantID, KindRequestForInformation, CorrespondenceOpen)
 	if err := s.db.Conn(ctx).Select("id, organization_id").Where("tenant_id = ?", tenantID).
 		Where(s.db.Conn(ctx).Where("state IN ?", []State{Draft, ChangesRequested}).Or("case_id IN (?)", open)).

@@ -89,6 +89,7 @@ type CorrespondenceItem struct {
 	AuthSource     string               `json:"auth_source" enum:"correspondence_auth_source" doc:"verified: the portal checked the DKIM signatures itself; trusted_header: the receiving server's Authentication-Results were used, as the tenant configured"`
 	Authenticated  bool                 `json:"authenticated" doc:"The From domain is vouched for (DMARC pass)"`
 	SenderWarning  bool                 `json:"sender_warning" doc:"The message claims to come from the ILO but is not authenticated: treat it with suspicion"`
+	Shared         bool                 `json:"shared" doc:"Visible to the members of the case's organizations, not only to the secretariat: true for an authenticated sender or a reply to one of the tenant's letters, otherwise once a reviewer shares it (anyone can write Case No. 3386 in a subject)"`
 	AnsweredBy     *string              `json:"answered_by" doc:"The submission that answers this request for information, once started"`
 	CreatedAt      time.Time            `json:"-"`
 	UpdatedAt      time.Time            `json:"updated_at"`
@@ -251,7 +252,10 @@ func (s *Service) ImportCorrespondence(ctx context.Context, m IncomingMessage) (
 		FromAddress: m.FromAddress, FromName: m.FromName, Subject: m.Subject, Body: truncateUTF8(m.Body, MaxCorrespondenceText),
 		SentAt: m.SentAt, ReceivedAt: now, Kind: kind, Status: statusFor(kind),
 		SPF: orNone(m.Auth.SPF), DKIM: orNone(m.Auth.DKIM), DMARC: orNone(m.Auth.DMARC), AuthSource: m.Auth.Source,
-		Authenticated: m.Auth.Authenticated, SenderWarning: m.Auth.Warning, CreatedAt: now, UpdatedAt: now, textsOpen: true}
+		Authenticated: m.Auth.Authenticated, SenderWarning: m.Auth.Warning, CreatedAt: now, UpdatedAt: now, textsOpen: true,
+		// Anyone can write "Case No. 3386" in a subject: such a message reaches the case's
+		// organizations only from an authenticated sender, else when a reviewer shares it.
+		Shared: m.Auth.Authenticated || m.MatchedBy == "thread"}
 	if m.SubmissionID != "" {
 		it.SubmissionID, it.DispatchID = &m.SubmissionID, &m.DispatchID
 	}
@@ -371,7 +375,7 @@ func (s *Service) correspondenceScope(ctx context.Context, a *auth.TenantAccess)
 	}
 	q := s.db.Conn(ctx).Where("correspondence_items.tenant_id = ?", a.Tenant.ID)
 	if org := sc.OrganizationID(); org != "" {
-		q = q.Where("correspondence_items.case_id IN (SELECT case_id FROM submissions WHERE tenant_id = ? AND organization_id = ?)", a.Tenant.ID, org)
+		q = q.Where("correspondence_items.shared AND correspondence_items.case_id IN (SELECT case_id FROM submissions WHERE tenant_id = ? AND organization_id = ?)", a.Tenant.ID, org)
 	}
 	return q, nil
 }
@@ -553,10 +557,12 @@ func (s *Service) CorrespondenceFiles(ctx context.Context, a *auth.TenantAccess,
 type CorrespondenceUpdate struct {
 	Kind   *string `json:"kind,omitempty" enum:"correspondence_kind"`
 	Status *string `json:"status,omitempty" enum:"correspondence_status"`
+	Shared *bool   `json:"shared,omitempty" doc:"true: the case's organizations see the message too; false: the secretariat only"`
 }
 
-// UpdateCorrespondence corrects an item's kind or status: the guess on import may be
-// wrong, and a request may be settled without a letter.
+// UpdateCorrespondence corrects an item's kind or status (the guess on import may be
+// wrong, and a request may be settled without a letter) or shares it with the case's
+// organizations.
 func (s *Service) UpdateCorrespondence(ctx context.Context, a *auth.TenantAccess, id string, in CorrespondenceUpdate) (*CorrespondenceItem, error) {
 	if err := a.Require(auth.PermSubmissionReview); err != nil {
 		return nil, err
@@ -576,7 +582,10 @@ func (s *Service) UpdateCorrespondence(ctx context.Context, a *auth.TenantAccess
 		if err != nil {
 			return err
 		}
-		before := map[string]any{"kind": it.Kind, "status": it.Status}
+		before := map[string]any{"kind": it.Kind, "status": it.Status, "shared": it.Shared}
+		if in.Shared != nil {
+			it.Shared = *in.Shared
+		}
 		if in.Kind != nil {
 			it.Kind = *in.Kind
 			if in.Status == nil {
@@ -590,11 +599,11 @@ func (s *Service) UpdateCorrespondence(ctx context.Context, a *auth.TenantAccess
 			it.Status = *in.Status
 		}
 		it.UpdatedAt = s.now()
-		if err := s.db.Conn(ctx).Model(it).Select("kind", "status", "updated_at").Updates(it).Error; err != nil {
+		if err := s.db.Conn(ctx).Model(it).Select("kind", "status", "shared", "updated_at").Updates(it).Error; err != nil {
 			return err
 		}
 		return s.event(ctx, a, "correspondence.updated", "correspondence", it.ID, map[string]any{"before": before,
-			"kind": it.Kind, "status": it.Status})
+			"kind": it.Kind, "status": it.Status, "shared": it.Shared})
 	})
 	if err != nil {
 		return nil, err

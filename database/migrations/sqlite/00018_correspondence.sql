@@ -48,6 +48,9 @@ CREATE TABLE correspondence_items (
     auth_source         TEXT NOT NULL,
     authenticated       BOOLEAN NOT NULL DEFAULT FALSE,
     sender_warning      BOOLEAN NOT NULL DEFAULT FALSE,
+    -- shared: visible to the case's organizations, not only the secretariat (an
+    -- authenticated sender, or a reply to our letter; else once a reviewer says so).
+    shared              BOOLEAN NOT NULL DEFAULT FALSE,
     answered_by         TEXT,
     created_at          TIMESTAMP NOT NULL,
     updated_at          TIMESTAMP NOT NULL
