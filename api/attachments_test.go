@@ -185,7 +185,7 @@ func TestAttachments(t *testing.T) {
 				mw.Close()
 				return w.editorA1.rawPost(subPath(draft.ID, "/attachments"), "multipart/form-data; boundary=not-the-one", &buf)
 			})
-			refuse("not multipart", 415, "", func() response {
+			refuse("raw body without a name", 400, "malformed_request", func() response {
 				return w.editorA1.rawPost(subPath(draft.ID, "/attachments"), "application/pdf", bytes.NewReader(pdfFile))
 			})
 			refuse("a viewer", 403, "", func() response { return w.viewerA2.upload(0, draft.ID, "v.pdf", "", pdfFile) })
