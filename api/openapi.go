@@ -329,7 +329,8 @@ func (g *schemaGen) operation(method, path string, d Doc) (string, map[string]an
 	if d.RawBody != "" {
 		// The body is the file's bytes: a media type without a schema (OpenAPI 3.1).
 		if op["requestBody"] == nil {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{}}
+			// Bytes alone may be none: tus's PATCH that asks again to complete a file.
+			op["requestBody"] = map[string]any{"required": false, "content": map[string]any{}}
 		}
 		op["requestBody"].(map[string]any)["content"].(map[string]any)[d.RawBody] = map[string]any{}
 	}

@@ -273,6 +273,9 @@ func (s *Service) AppendResumable(ctx context.Context, a *auth.TenantAccess, sub
 	if err != nil {
 		return nil, err
 	}
+	if u.AttachmentID != "" && offset == u.Length {
+		return u, nil // finished already: the answer a client that lost it asks again for
+	}
 	if u.AttachmentID != "" || offset != u.Offset {
 		return u, errOffsetMismatch(u.Offset)
 	}
@@ -293,7 +296,8 @@ func (s *Service) AppendResumable(ctx context.Context, a *auth.TenantAccess, sub
 	if u.Offset < u.Length {
 		return u, nil
 	}
-	return u, s.completeResumable(ctx, a, sub, u)
+	// Finished even when the client went away meanwhile: it learns the outcome by HEAD.
+	return u, s.completeResumable(context.WithoutCancel(ctx), a, sub, u)
 }
 
 func pieceKey(u *ResumableUpload, offset int64) string {
@@ -365,7 +369,7 @@ func (s *Service) completeResumable(ctx context.Context, a *auth.TenantAccess, s
 	defer r.close()
 	att, err := s.Upload(ctx, a, sub.ID, u.FileName, u.FileType, io.LimitReader(r, u.Length))
 	if err != nil {
-		if apperr.KindOf(err) != apperr.KindUnavailable && ctx.Err() == nil {
+		if k := apperr.KindOf(err); k != apperr.KindUnavailable && k != apperr.KindInternal {
 			s.removeUpload(ctx, u.prefix) // refused: retrying cannot help
 		}
 		return err
