@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
 	"github.com/unionportal/unionportal/storage"
@@ -439,5 +440,66 @@ func TestTusAbandonedUploadsAreSwept(t *testing.T) {
 	}
 	if got := w.editorA1.tusOffset(fresh); got != 0 {
 		t.Errorf("the fresh upload: offset %d", got)
+	}
+}
+
+// FuzzUploadHeaders: no Upload-Metadata or Content-Disposition makes the parsers panic
+// or answer anything but a 400 naming the header.
+func FuzzUploadHeaders(f *testing.F) {
+	for _, s := range []string{"filename cmVwb3J0LnBkZg==,filetype YXBwbGljYXRpb24vcGRm", "filename", ",,", "filename !!!",
+		"attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", `attachment; filename="a.pdf"`, "inline", "attachment; filename*=UTF-8''%FF"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		for name, parse := range map[string]func(string) error{
+			"Upload-Metadata":     func(s string) error { _, err := parseUploadMetadata(s); return err },
+			"Content-Disposition": func(s string) error { _, err := uploadFileName(s); return err },
+		} {
+			err := parse(h)
+			if err == nil {
+				continue
+			}
+			e, ok := apperr.As(err)
+			if !ok || e.Kind != apperr.KindMalformed || len(e.Fields) != 1 || e.Fields[0].Field != name {
+				t.Fatalf("%s %q: %v", name, h, err)
+			}
+		}
+	})
+}
+
+// TestTusRequestsOfOneUploadTakeTurns: a PATCH that arrives while another is still
+// writing the same upload (a client that reconnected before the portal noticed the cut)
+// waits for it, then learns where the upload really stands.
+func TestTusRequestsOfOneUploadTakeTurns(t *testing.T) {
+	h := newHarness(t, dbtest.New(t, database.SQLite))
+	w := h.world()
+	draft := newDraft(t, w)
+	file := evidencePDF(300 << 10)
+	loc, _ := w.editorA1.createTus(201, draft.ID, len(file), "a.pdf", "")
+	srv := httptest.NewServer(h.srv.Handler())
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"+
+		"Upload-Offset: 0\r\nContent-Length: %d\r\nCookie: %s=%s\r\nX-CSRF-Token: %s\r\n\r\n",
+		loc, len(file), w.editorA1.cookie.Name, w.editorA1.cookie.Value, w.editorA1.csrf)
+	conn.Write(file[:50_000])
+	time.Sleep(200 * time.Millisecond) // the first request holds the upload
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		conn.Close()
+	}()
+	start := time.Now()
+	r := w.editorA1.patchTus(loc, 0, file)
+	if r.Code != 409 || r.Header().Get("Upload-Offset") != "50000" {
+		t.Fatalf("the second request: %d %v %s", r.Code, r.Header(), r.Body)
+	}
+	if time.Since(start) < 250*time.Millisecond {
+		t.Error("the second request did not wait for the first")
+	}
+	if r := w.editorA1.patchTus(loc, 50_000, file[50_000:]); r.Code != 204 || r.Header().Get("Upload-Attachment") == "" {
+		t.Fatalf("continuing: %d %s", r.Code, r.Body)
 	}
 }

@@ -210,30 +210,32 @@ func (s *Service) readUpload(ctx context.Context, a *auth.TenantAccess, sub *Sub
 	return u, nil
 }
 
-// uploadLocks serialises the requests of one upload within a process.
-var uploadLocks = struct {
-	sync.Mutex
+// uploadLocks serialise the requests of one upload within a process.
+type uploadLocks struct {
+	mu   sync.Mutex
 	held map[string]chan struct{}
-}{held: map[string]chan struct{}{}}
+}
 
-func lockUpload(ctx context.Context, id string) (func(), error) {
+// lock waits for the upload's lock, up to uploadLockWait; the function returned
+// releases it.
+func (l *uploadLocks) lock(ctx context.Context, id string) (func(), error) {
 	deadline := time.NewTimer(uploadLockWait)
 	defer deadline.Stop()
 	for {
-		uploadLocks.Lock()
-		ch, busy := uploadLocks.held[id]
+		l.mu.Lock()
+		ch, busy := l.held[id]
 		if !busy {
 			ch = make(chan struct{})
-			uploadLocks.held[id] = ch
-			uploadLocks.Unlock()
+			l.held[id] = ch
+			l.mu.Unlock()
 			return func() {
-				uploadLocks.Lock()
-				delete(uploadLocks.held, id)
-				uploadLocks.Unlock()
+				l.mu.Lock()
+				delete(l.held, id)
+				l.mu.Unlock()
 				close(ch)
 			}, nil
 		}
-		uploadLocks.Unlock()
+		l.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -264,7 +266,7 @@ func (s *Service) AppendResumable(ctx context.Context, a *auth.TenantAccess, sub
 	if !database.ValidID(uploadID) {
 		return nil, apperr.NotFound("upload")
 	}
-	unlock, err := lockUpload(ctx, uploadID)
+	unlock, err := s.uploadLocks.lock(ctx, uploadID)
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +442,7 @@ func (s *Service) TerminateResumable(ctx context.Context, a *auth.TenantAccess, 
 	if !database.ValidID(uploadID) {
 		return apperr.NotFound("upload")
 	}
-	unlock, err := lockUpload(ctx, uploadID)
+	unlock, err := s.uploadLocks.lock(ctx, uploadID)
 	if err != nil {
 		return err
 	}
