@@ -503,3 +503,26 @@ func TestTusRequestsOfOneUploadTakeTurns(t *testing.T) {
 		t.Fatalf("continuing: %d %s", r.Code, r.Body)
 	}
 }
+
+// TestTusOpenUploadsAreBounded: a submission takes ten unfinished uploads; the next is
+// refused until one ends.
+func TestTusOpenUploadsAreBounded(t *testing.T) {
+	h := newHarness(t, dbtest.New(t, database.SQLite))
+	w := h.world()
+	draft := newDraft(t, w)
+	var first string
+	for i := 0; i < 10; i++ {
+		loc, _ := w.editorA1.createTus(201, draft.ID, 1000, fmt.Sprintf("%d.pdf", i), "")
+		if i == 0 {
+			first = loc
+		}
+	}
+	_, r := w.editorA1.createTus(409, draft.ID, 1000, "11.pdf", "")
+	if r.problem(t)["code"] != "too_many_uploads" {
+		t.Errorf("%s", r.Body)
+	}
+	if r := w.editorA1.send(http.MethodDelete, first, nil, tusHeaders()); r.Code != 204 {
+		t.Fatalf("DELETE: %d", r.Code)
+	}
+	w.editorA1.createTus(201, draft.ID, 1000, "11.pdf", "")
+}

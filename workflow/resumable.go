@@ -41,7 +41,7 @@ const ResumableTTL = 24 * time.Hour
 // Bounds on resumable uploads.
 const (
 	// maxOpenUploads is how many unfinished uploads one submission may have.
-	maxOpenUploads = 20
+	maxOpenUploads = 10
 	// maxUploadPieces bounds the pieces of one upload: each costs an object and an open
 	// at completion.
 	maxUploadPieces = 1000
