@@ -185,7 +185,7 @@ func TestAttachments(t *testing.T) {
 				mw.Close()
 				return w.editorA1.rawPost(subPath(draft.ID, "/attachments"), "multipart/form-data; boundary=not-the-one", &buf)
 			})
-			refuse("not multipart", 415, "", func() response {
+			refuse("raw body without a name", 400, "malformed_request", func() response {
 				return w.editorA1.rawPost(subPath(draft.ID, "/attachments"), "application/pdf", bytes.NewReader(pdfFile))
 			})
 			refuse("a viewer", 403, "", func() response { return w.viewerA2.upload(0, draft.ID, "v.pdf", "", pdfFile) })
@@ -443,18 +443,44 @@ func TestUploadsAreScanned(t *testing.T) {
 	if p["code"] != "file_infected" {
 		t.Errorf("infected upload: %v", p)
 	}
+	// The same through the raw body and through tus, whose upload the refusal ends.
+	raw := w.editorA1.send(http.MethodPost, subPath(draft.ID, "/attachments"), []byte(clamdtest.EICAR),
+		map[string]string{"Content-Type": "text/plain", "Content-Disposition": `attachment; filename="eicar.txt"`})
+	if raw.Code != 422 || raw.problem(t)["code"] != "file_infected" {
+		t.Errorf("infected raw upload: %d %s", raw.Code, raw.Body)
+	}
+	loc, _ := w.editorA1.createTus(201, draft.ID, len(clamdtest.EICAR), "eicar.txt", "text/plain")
+	if r := w.editorA1.patchTus(loc, 0, []byte(clamdtest.EICAR)); r.Code != 422 || r.problem(t)["code"] != "file_infected" {
+		t.Errorf("infected tus upload: %d %s", r.Code, r.Body)
+	}
+	if r := w.editorA1.send(http.MethodHead, loc, nil, tusHeaders()); r.Code != 404 {
+		t.Errorf("the infected tus upload remains: %d", r.Code)
+	}
 	if got := len(objects(t, store)); got != n+1 {
 		t.Errorf("%d objects, want only the clean one added", got-n)
 	}
 	var evs int64
 	db.Conn(context.Background()).Table("events").Where("action = 'attachment.infected'").Count(&evs)
-	if evs != 1 {
-		t.Errorf("%d infected events, want 1", evs)
+	if evs != 3 {
+		t.Errorf("%d infected events, want 3", evs)
 	}
-	// Scanner down: fail closed.
+	// Scanner down: fail closed. A tus upload complete but not scanned is kept, and
+	// finished by an empty PATCH once the scanner is back.
+	loc, _ = w.editorA1.createTus(201, draft.ID, len("a clean statement\n"), "later.txt", "text/plain")
 	h.wf = workflow.NewService(db, workflow.Options{Storage: store, Keys: h.keys, Scanner: clamdScanner("127.0.0.1:1")})
 	h.srv = New(Options{Auth: h.auth, Workflow: h.wf})
 	if r := w.editorA1.upload(0, draft.ID, "clean.txt", "text/plain", []byte("text\n")); r.Code != 503 {
 		t.Errorf("scanner down: %d", r.Code)
+	}
+	if r := w.editorA1.patchTus(loc, 0, []byte("a clean statement\n")); r.Code != 503 {
+		t.Errorf("tus, scanner down: %d %s", r.Code, r.Body)
+	}
+	if got := w.editorA1.tusOffset(loc); got != len("a clean statement\n") {
+		t.Errorf("tus, scanner down: offset %d, want the whole file kept", got)
+	}
+	h.wf = workflow.NewService(db, workflow.Options{Storage: store, Keys: h.keys, Scanner: clamdScanner(addr)})
+	h.srv = New(Options{Auth: h.auth, Workflow: h.wf})
+	if r := w.editorA1.patchTus(loc, len("a clean statement\n"), nil); r.Code != 204 || r.Header().Get("Upload-Attachment") == "" {
+		t.Errorf("tus, scanner back: %d %s", r.Code, r.Body)
 	}
 }

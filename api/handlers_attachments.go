@@ -24,8 +24,9 @@ const multipartOverhead = 64 << 10
 // uploadWait is how long an upload waits for one of the upload slots.
 const uploadWait = 30 * time.Second
 
-// upload streams the multipart field "file" to storage: never read whole into memory,
-// never written to a temporary file.
+// upload streams the file to storage: never read whole into memory, never written to a
+// temporary file. The body is either multipart/form-data with the file in the field
+// "file", or the file itself (rawUpload).
 func (s *Server) upload(c echo.Context) error {
 	req := c.Request()
 	// Who may upload here is decided before the body is looked at.
@@ -33,22 +34,33 @@ func (s *Server) upload(c echo.Context) error {
 		return err
 	}
 	limit := s.opts.Workflow.FileLimit()
+	mt, params, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	multipartBody := err == nil && mt == "multipart/form-data"
+	if !multipartBody {
+		if req.ContentLength < 0 {
+			return apperr.New(apperr.KindLengthRequired, apperr.CodeLengthRequired,
+				"send the file's length in Content-Length (or upload it in pieces with tus: POST …/uploads)")
+		}
+		if req.ContentLength > limit {
+			return (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: "the file is larger than the limit"}).
+				With("limit_bytes", limit)
+		}
+	}
 	if req.ContentLength > limit+multipartOverhead {
 		return (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: "the file is larger than the limit"}).
 			With("limit_bytes", limit)
 	}
-	select {
-	case s.uploads <- struct{}{}:
-		defer func() { <-s.uploads }()
-	case <-time.After(uploadWait):
-		return apperr.New(apperr.KindUnavailable, apperr.CodeTooManyUploads, "too many uploads are running; try again shortly")
-	case <-req.Context().Done():
-		return req.Context().Err()
+	release, err := s.uploadSlot(c)
+	if err != nil {
+		return err
 	}
-	mt, params, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+	defer release()
+	if !multipartBody {
+		return s.rawUpload(c, limit)
+	}
+	if params["boundary"] == "" {
 		return &apperr.Error{Kind: apperr.KindUnsupportedMedia, Code: apperr.CodeUnsupportedMediaType,
-			Message: "send the file as multipart/form-data in the field \"file\""}
+			Message: "send the file as multipart/form-data in the field \"file\", or as the body with its name in Content-Disposition"}
 	}
 	// The whole body may not exceed the file limit plus the multipart framing.
 	body := http.MaxBytesReader(c.Response(), req.Body, limit+multipartOverhead)
@@ -84,6 +96,54 @@ func (s *Server) upload(c echo.Context) error {
 	return created(c, tenantPath(c, "attachments", att.ID), att)
 }
 
+// uploadSlot waits for one of the upload slots; release gives it back.
+func (s *Server) uploadSlot(c echo.Context) (release func(), err error) {
+	select {
+	case s.uploads <- struct{}{}:
+		return func() { <-s.uploads }, nil
+	case <-time.After(uploadWait):
+		return nil, apperr.New(apperr.KindUnavailable, apperr.CodeTooManyUploads, "too many uploads are running; try again shortly")
+	case <-c.Request().Context().Done():
+		return nil, c.Request().Context().Err()
+	}
+}
+
+// rawUpload stores a body that is the file itself: its length in Content-Length, its
+// name in Content-Disposition (RFC 6266, filename* in RFC 5987 form), its type, when
+// the client knows it, in Content-Type. No boundary to scan for: the bytes go straight
+// through the same Upload as a multipart file's.
+func (s *Server) rawUpload(c echo.Context, limit int64) error {
+	req := c.Request()
+	name, err := uploadFileName(req.Header.Get(echo.HeaderContentDisposition))
+	if err != nil {
+		return err
+	}
+	body := http.MaxBytesReader(c.Response(), req.Body, limit)
+	att, err := s.opts.Workflow.Upload(req.Context(), tenantAccess(c), c.Param("id"), name, req.Header.Get(echo.HeaderContentType), body)
+	if err != nil {
+		return s.uploadReadError(c, nil, err)
+	}
+	return created(c, tenantPath(c, "attachments", att.ID), att)
+}
+
+// uploadFileName reads the file's name from a raw upload's Content-Disposition.
+func uploadFileName(header string) (string, error) {
+	bad := func(msg string) error {
+		return apperr.Malformed("name the file in Content-Disposition", apperr.FieldError{Field: "Content-Disposition", Message: msg})
+	}
+	if header == "" {
+		return "", bad("required: attachment; filename*=UTF-8''<the file's name, percent-encoded>")
+	}
+	disposition, params, err := mime.ParseMediaType(header)
+	if err != nil || (disposition != "attachment" && disposition != "inline") {
+		return "", bad("not an RFC 6266 value such as attachment; filename*=UTF-8''report%202024.pdf")
+	}
+	if params["filename"] == "" {
+		return "", bad("the filename (or filename*) parameter is missing")
+	}
+	return params["filename"], nil
+}
+
 // uploadReadError explains a body that could not be read, removing a file already
 // stored from the same request.
 func (s *Server) uploadReadError(c echo.Context, att *workflow.Attachment, err error) error {
@@ -98,7 +158,7 @@ func (s *Server) uploadReadError(c echo.Context, att *workflow.Attachment, err e
 	case errors.As(err, &typed), errors.Is(err, context.Canceled):
 		// Already explained, or the client went away.
 	default:
-		err = apperr.Malformed("the multipart body is malformed: " + err.Error())
+		err = apperr.Malformed("the request body is malformed: " + err.Error())
 	}
 	return s.discard(c, att, err)
 }

@@ -41,6 +41,10 @@ type Doc struct {
 	MaxLimit int
 	// Multipart: the request is multipart/form-data with one file in the field "file".
 	Multipart bool
+	// RawBody is the media type of a request body that is a file's bytes ("*/*": any).
+	RawBody string
+	// ResponseHeaders are the headers of the success answer beyond those its shape implies.
+	ResponseHeaders []Param
 	// Status is the success status; 0 means 200.
 	Status int
 	// Content is the media type of a file response (the body is the file's bytes):
@@ -110,7 +114,7 @@ func tagOf(path string) string {
 			return "settings"
 		case seg == "audit-events.csv":
 			return "audit"
-		case seg == "submissions" && len(segs) > 4 && (segs[4] == "attachments"):
+		case seg == "submissions" && len(segs) > 4 && (segs[4] == "attachments" || segs[4] == "uploads"):
 			return "evidence"
 		case seg == "submissions" && len(segs) > 4 && (segs[4] == "letter.pdf" || segs[4] == "dispatches" || segs[4] == "snapshot"):
 			return "dispatch"
@@ -144,7 +148,7 @@ func errorStatuses(method, path string, d Doc) []int {
 	if strings.Contains(path, ":") {
 		codes = append(codes, http.StatusNotFound)
 	}
-	if d.Request != nil || d.Multipart {
+	if d.Request != nil || d.Multipart || d.RawBody != "" {
 		codes = append(codes, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge,
 			http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity)
 	}
@@ -165,7 +169,7 @@ func errorStatuses(method, path string, d Doc) []int {
 // problemResponses are the shared error responses, by status.
 func problemResponses() map[string]any {
 	out := map[string]any{}
-	for _, status := range []int{400, 401, 403, 404, 408, 409, 410, 412, 413, 415, 416, 422, 428, 429, 500, 503, 507} {
+	for _, status := range []int{400, 401, 403, 404, 408, 409, 410, 411, 412, 413, 415, 416, 422, 428, 429, 500, 503, 507} {
 		r := map[string]any{"description": http.StatusText(status) + " (an RFC 9457 problem; see its code)",
 			"content": map[string]any{ProblemContentType: map[string]any{"schema": ref("Problem")}}}
 		switch status {
@@ -322,6 +326,14 @@ func (g *schemaGen) operation(method, path string, d Doc) (string, map[string]an
 				"properties": map[string]any{"file": map[string]any{"description": "The file, with its name and media type in the part's headers"}}},
 			"encoding": map[string]any{"file": map[string]any{"contentType": "*/*"}}}}}
 	}
+	if d.RawBody != "" {
+		// The body is the file's bytes: a media type without a schema (OpenAPI 3.1).
+		if op["requestBody"] == nil {
+			// Bytes alone may be none: tus's PATCH that asks again to complete a file.
+			op["requestBody"] = map[string]any{"required": false, "content": map[string]any{}}
+		}
+		op["requestBody"].(map[string]any)["content"].(map[string]any)[d.RawBody] = map[string]any{}
+	}
 	if d.Request != nil {
 		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 			"application/json": map[string]any{"schema": g.request(id, reflect.TypeOf(d.Request), d.Required)}}}
@@ -367,6 +379,9 @@ func (g *schemaGen) success(method string, status int, d Doc) map[string]any {
 		headers["RateLimit-Policy"] = header("The route's limit, as in draft-ietf-httpapi-ratelimit-headers", false)
 		headers["RateLimit"] = header("What is left of the limit", false)
 	}
+	for _, h := range d.ResponseHeaders {
+		headers[h.Name] = header(h.Description, h.Required)
+	}
 	if len(headers) > 0 {
 		ok["headers"] = headers
 	}
@@ -397,6 +412,7 @@ var pathParams = map[string]map[string]any{
 	"n":        {"type": "integer", "minimum": 1, "description": "A revision number"},
 	"domain":   {"type": "string", "description": "A DNS domain name"},
 	"delivery": uuidSchema(),
+	"upload":   uuidSchema(),
 }
 
 // openAPIPath turns /api/v1/tenants/:tenant into /tenants/{tenant} and its parameters.
@@ -491,6 +507,8 @@ type problemSchema struct {
 	State          workflow.State    `json:"state,omitempty" doc:"invalid_transition, not_editable: the submission's state"`
 	RetryAfter     int               `json:"retry_after,omitempty" doc:"too_many_attempts: seconds before the next try (also in Retry-After)"`
 	LimitBytes     int64             `json:"limit_bytes,omitempty" doc:"file_too_large: the limit that was exceeded"`
+	Offset         int64             `json:"offset,omitempty" doc:"upload_offset_mismatch: where the resumable upload stands (also in Upload-Offset)"`
+	TusVersion     string            `json:"tus_version,omitempty" doc:"tus_version_unsupported: the tus version the portal speaks (also in Tus-Version)"`
 	DetectedType   string            `json:"detected_type,omitempty" doc:"file_type_refused, file_type_mismatch: the type the content has"`
 	Checks         map[string]string `json:"checks,omitempty" doc:"not_ready: each readiness check's result (ok, unavailable)"`
 	Reasons        map[string]string `json:"reasons,omitempty" doc:"not_ready: why each failed check failed, in a few words"`

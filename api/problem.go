@@ -65,6 +65,7 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.KindUnavailable:          http.StatusServiceUnavailable,
 	apperr.KindRequestTimeout:       http.StatusRequestTimeout,
 	apperr.KindGone:                 http.StatusGone,
+	apperr.KindLengthRequired:       http.StatusLengthRequired,
 }
 
 // statusCodes names the problems that echo itself raises (routing, body limit, timeout).

@@ -315,8 +315,16 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, t+"/submissions/:id/attachments", Tenant(auth.PermTenantRead), s.listAttachments,
 		Doc{ID: "listAttachments", Summary: "The submission's evidence files", Response: workflow.Attachment{}, List: true})
 	s.route(http.MethodPost, t+"/submissions/:id/attachments", Tenant(auth.PermSubmissionWriteOwn), s.upload,
-		Doc{ID: "uploadAttachment", Summary: "Upload an evidence file (multipart/form-data, field \"file\")", Multipart: true, Response: workflow.Attachment{}, Status: http.StatusCreated,
-			Errors: []int{http.StatusConflict, http.StatusTooManyRequests, http.StatusInsufficientStorage}})
+		Doc{ID: "uploadAttachment", Summary: "Upload an evidence file: multipart/form-data with the field \"file\", or the file itself as the body",
+			Description: "Two forms, one answer. multipart/form-data: one file in the field \"file\". Any other Content-Type (the file's type, or " +
+				"application/octet-stream): the body is the file, Content-Length is required (411 length_required without it) and the name is in " +
+				"Content-Disposition: attachment; filename*=UTF-8''<name, percent-encoded> (RFC 6266 and 5987; 400 naming Content-Disposition without it). " +
+				"Either way the type is detected from the content, the limits, hash, malware scan and encryption are the same. " +
+				"For large files over unreliable connections, upload in pieces with tus (…/uploads).",
+			Multipart: true, RawBody: "*/*", Response: workflow.Attachment{}, Status: http.StatusCreated,
+			Headers: []Param{{Name: "Content-Disposition", Description: "With a raw body (not multipart): attachment; filename*=UTF-8''<the file's name, percent-encoded>", Schema: map[string]any{"type": "string"}}},
+			Errors:  []int{http.StatusConflict, http.StatusLengthRequired, http.StatusTooManyRequests, http.StatusInsufficientStorage}})
+	s.uploadRoutes(t)
 	s.route(http.MethodGet, t+"/attachments/:id", Tenant(auth.PermTenantRead), s.getAttachment,
 		Doc{ID: "getAttachment", Summary: "An evidence file's record", Response: workflow.Attachment{}})
 	s.route(http.MethodDelete, t+"/attachments/:id", Tenant(auth.PermSubmissionWriteOwn), s.deleteAttachment,
@@ -408,10 +416,12 @@ func (s *Server) metricsRegistry() *prometheus.Registry {
 	return reg
 }
 
-// isFileTransfer matches the upload and download routes of attachments.
+// isFileTransfer matches the upload and download routes of attachments, and the pieces
+// of resumable uploads.
 func isFileTransfer(c echo.Context) bool {
 	p := c.Path()
 	return strings.HasSuffix(p, "/submissions/:id/attachments") && c.Request().Method == http.MethodPost ||
+		strings.HasSuffix(p, "/submissions/:id/uploads/:upload") && c.Request().Method == http.MethodPatch ||
 		strings.HasSuffix(p, "/attachments/:id/content")
 }
 

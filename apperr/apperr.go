@@ -30,6 +30,7 @@ const (
 	KindUnavailable                      // a backing service is down; try later
 	KindRequestTimeout                   // the client sent its request too slowly
 	KindGone                             // gone for good: content deleted by retention, an expired link
+	KindLengthRequired                   // the request must state its body's length (Content-Length)
 )
 
 // FieldError names one invalid input field and says what was expected.

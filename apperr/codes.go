@@ -78,6 +78,11 @@ const (
 	CodeFileTypeMismatch = "file_type_mismatch"
 	CodeFileInfected     = "file_infected"
 	CodeTooManyUploads   = "too_many_uploads"
+	// Resumable uploads (tus).
+	CodeUploadOffsetMismatch = "upload_offset_mismatch"
+	CodeUploadBusy           = "upload_busy"
+	CodeTusVersion           = "tus_version_unsupported"
+	CodeLengthRequired       = "length_required"
 
 	// Services.
 	CodeNotReady                  = "not_ready"
@@ -109,6 +114,7 @@ func Codes() []string {
 		CodeNotEditable, CodeNotDeletable, CodeIfMatchRequired, CodeVersionMismatch, CodeShredded,
 		CodeWebhookDisabled,
 		CodeFileTooLarge, CodeFileTypeRefused, CodeFileTypeMismatch, CodeFileInfected, CodeTooManyUploads,
+		CodeUploadOffsetMismatch, CodeUploadBusy, CodeTusVersion, CodeLengthRequired,
 		CodeNotReady, CodeServiceUnavailable, CodeDatabaseUnavailable, CodeStorageUnavailable, CodeStorageFull,
 		CodeMalwareScannerUnavailable, CodeLinkExpired, CodeRenderTimeout, CodeDiffTimeout,
 	}

@@ -82,6 +82,19 @@ func SealedSize(size int64) int64 {
 	return emptySealedSize() - tag + size + chunks*tag
 }
 
+// PlainSize is the size of the file whose encrypted form has sealed bytes (the inverse
+// of SealedSize); false when no file encrypts to that size.
+func PlainSize(sealed int64) (int64, bool) {
+	const chunk, tag = 64 << 10, 16
+	n := sealed - (emptySealedSize() - tag) // the chunks with their tags
+	if n < tag {
+		return 0, false
+	}
+	chunks := (n + chunk + tag - 1) / (chunk + tag)
+	size := n - chunks*tag
+	return size, size >= 0 && SealedSize(size) == sealed
+}
+
 // Files stores submissions' files encrypted under their data keys.
 type Files struct {
 	keys  *Service

@@ -134,3 +134,15 @@ func TestFiles(t *testing.T) {
 		}
 	})
 }
+
+func TestPlainSizeInvertsSealedSize(t *testing.T) {
+	for _, size := range []int64{0, 1, 100, 64<<10 - 1, 64 << 10, 64<<10 + 1, 3 << 20, 3<<20 + 17, 50 << 20} {
+		got, ok := PlainSize(SealedSize(size))
+		if !ok || got != size {
+			t.Errorf("PlainSize(SealedSize(%d)) = %d, %v", size, got, ok)
+		}
+	}
+	if _, ok := PlainSize(5); ok {
+		t.Error("PlainSize accepted a size no file encrypts to")
+	}
+}

@@ -148,7 +148,12 @@ func (l *Local) Delete(_ context.Context, key string) error {
 
 // List walks the objects under prefix, skipping unfinished uploads.
 func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) error {
-	return filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+	// Only the directory the prefix ends in is walked, not the whole store.
+	start := l.root
+	if i := strings.LastIndex(prefix, "/"); i > 0 && ValidKey(prefix[:i]) {
+		start = l.path(prefix[:i])
+	}
+	return filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil

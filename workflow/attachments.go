@@ -497,7 +497,7 @@ func (s *Service) snapshotAttachments(ctx context.Context, sub *Submission) ([]A
 
 // SweepOrphans deletes objects under tenants/ that no attachment row names and that are
 // older than grace: what an upload left when the process died between storing the object
-// and writing its row. With a store that writes through temporary files, it also deletes
+// and writing its row; and the resumable uploads untouched for ResumableTTL. With a store that writes through temporary files, it also deletes
 // those older than grace: what an upload left when the process died while writing. It
 // returns how many it deleted.
 func (s *Service) SweepOrphans(ctx context.Context, grace time.Duration) (int, error) {
@@ -534,7 +534,15 @@ func (s *Service) SweepOrphans(ctx context.Context, grace time.Duration) (int, e
 		batch = batch[:0]
 		return nil
 	}
+	// Resumable uploads, by directory, with the time of their latest object.
+	uploads := map[string]time.Time{}
 	err := s.opts.Storage.List(ctx, storage.TenantsPrefix, func(info storage.Info) error {
+		if dir, ok := isUploadKey(info.Key); ok {
+			if info.LastModified.After(uploads[dir]) {
+				uploads[dir] = info.LastModified
+			}
+			return nil
+		}
 		// Only evidence files: what a dispatch sent is never swept.
 		if info.LastModified.After(cutoff) || !storage.IsAttachmentKey(info.Key) {
 			return nil
@@ -548,5 +556,27 @@ func (s *Service) SweepOrphans(ctx context.Context, grace time.Duration) (int, e
 	if err != nil {
 		return deleted, err
 	}
-	return deleted, flush()
+	if err := flush(); err != nil {
+		return deleted, err
+	}
+	// Unfinished uploads nobody continued, and finished ones whose outcome was kept for
+	// a client that lost its answer.
+	for dir, latest := range uploads {
+		if time.Since(latest) < ResumableTTL {
+			continue
+		}
+		n := 0
+		if err := s.opts.Storage.List(ctx, dir, func(info storage.Info) error {
+			if err := s.opts.Storage.Delete(ctx, info.Key); err != nil {
+				return err
+			}
+			n++
+			return nil
+		}); err != nil {
+			return deleted, err
+		}
+		s.opts.Logger.Info("sweep: deleted an abandoned resumable upload", "prefix", dir, "objects", n)
+		deleted += n
+	}
+	return deleted, nil
 }

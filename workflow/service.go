@@ -64,6 +64,8 @@ type Service struct {
 	deadlineHooks  DeadlineHooks
 	// correspondenceHooks are told of imported correspondence (ADR 0036).
 	correspondenceHooks CorrespondenceHooks
+	// uploadLocks serialise the requests of one resumable upload (resumable.go).
+	uploadLocks uploadLocks
 }
 
 // Subscribe adds a listener of submissions entering states (the dispatch service). It
@@ -81,7 +83,7 @@ func NewService(db *database.DB, opts Options) *Service {
 	if opts.Keys == nil {
 		panic("workflow: Options.Keys is required")
 	}
-	return &Service{db: db, opts: opts, files: opts.Keys.Files(opts.Storage)}
+	return &Service{db: db, opts: opts, files: opts.Keys.Files(opts.Storage), uploadLocks: uploadLocks{held: map[string]chan struct{}{}}}
 }
 
 // now is the clock, to the microsecond that PostgreSQL keeps: an answer given when a

@@ -2,7 +2,9 @@
 // MinIO:
 //
 //	P5  upload MB/s through the portal, 64 MiB files, 4 at once, over minio-go
-//	    PutObject with the size known, straight to the same MinIO (target >= 0.85)
+//	    PutObject with the size known, straight to the same MinIO (target >= 0.85);
+//	    the file is the request's body (-body raw, the default since ADR 0040) or a
+//	    multipart/form-data field (-body multipart)
 //	P6  the portal process's peak memory above idle (VmHWM - idle VmRSS) during P5 and
 //	    during 4 uploads of 256 MiB at once (target <= 64 MiB)
 //
@@ -45,6 +47,7 @@ var (
 	fileMiB  = flag.Int("file-mib", 64, "P5 file size in MiB")
 	bigMiB   = flag.Int("big-mib", 256, "P6 file size in MiB")
 	parallel = flag.Int("parallel", 4, "uploads at once")
+	bodyForm = flag.String("body", "raw", "how the portal gets the file: raw (the body is the file, ADR 0040) or multipart")
 )
 
 func check(err error) {
@@ -66,6 +69,9 @@ func fatalf(format string, args ...any) {
 
 func main() {
 	flag.Parse()
+	if *bodyForm != "raw" && *bodyForm != "multipart" {
+		log.Fatalf("-body must be raw or multipart, not %q", *bodyForm)
+	}
 	log.SetFlags(0)
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "unionportal-bench-upload-")
@@ -270,8 +276,18 @@ func fileReader(size int64) io.Reader {
 	return io.MultiReader(readers...)
 }
 
-// upload streams one file through the portal as multipart/form-data.
+// upload streams one file through the portal, as the body itself (-body raw) or as
+// multipart/form-data.
 func upload(base, token, submission string, size int64) {
+	if *bodyForm == "raw" {
+		req, _ := http.NewRequest("POST", base+"/api/v1/tenants/bench/submissions/"+submission+"/attachments", fileReader(size))
+		req.ContentLength = size
+		req.Header.Set("Content-Type", "application/pdf")
+		req.Header.Set("Content-Disposition", "attachment; filename=evidence.pdf")
+		req.Header.Set("Authorization", "Bearer "+token)
+		send(req)
+		return
+	}
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
@@ -285,6 +301,10 @@ func upload(base, token, submission string, size int64) {
 	req, _ := http.NewRequest("POST", base+"/api/v1/tenants/bench/submissions/"+submission+"/attachments", pr)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
+	send(req)
+}
+
+func send(req *http.Request) {
 	resp, err := http.DefaultClient.Do(req)
 	check(err)
 	defer resp.Body.Close()

@@ -115,3 +115,26 @@ export function xhrSend(url: string, csrf: () => string): Send {
       xhr.send(form)
     })
 }
+
+/** tusThreshold is the size above which a file goes with tus, in pieces that survive a broken connection. */
+export const tusThreshold = 8 << 20
+
+/**
+ * evidenceSend sends files to a submission: small ones in one request (small), larger
+ * ones with tus, whose client is loaded only when the first large file is chosen.
+ */
+export function evidenceSend(submissionURL: string, csrf: () => string, small: Send = xhrSend(submissionURL + '/attachments', csrf), large?: () => Promise<Send>): Send {
+  let tus: Promise<Send> | undefined
+  const load = large ?? (() => import('./tus').then((m) => m.tusSend({ endpoint: submissionURL + '/uploads', csrf })))
+  return (file, onProgress, signal) => {
+    if (file.size <= tusThreshold) return small(file, onProgress, signal)
+    tus ??= load()
+    return tus.then(
+      (send) => send(file, onProgress, signal),
+      (error: Error) => {
+        tus = undefined // a failed load (offline) is tried again with the next file
+        return { ok: false as const, error }
+      },
+    )
+  }
+}

@@ -4,7 +4,7 @@ import type { components } from '../api/schema'
 import { formatNumber, t, useLocale } from '../i18n'
 import type { MessageKey } from '../i18n/en'
 import { errorText } from '../errors'
-import { UploadQueue, xhrSend, type Upload } from '../uploads'
+import { UploadQueue, evidenceSend, type Upload } from '../uploads'
 
 type Attachment = components['schemas']['Attachment']
 
@@ -63,7 +63,7 @@ export function Evidence({ tenant, id }: { tenant: string; id: string }) {
   const queue = useMemo(
     () =>
       new UploadQueue(
-        xhrSend(`/api/v1/tenants/${encodeURIComponent(tenant)}/submissions/${encodeURIComponent(id)}/attachments`, currentCSRFToken),
+        evidenceSend(`/api/v1/tenants/${encodeURIComponent(tenant)}/submissions/${encodeURIComponent(id)}`, currentCSRFToken),
         setUploads,
         () => void reload(),
       ),
