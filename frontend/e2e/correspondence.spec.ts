@@ -78,6 +78,12 @@ test('a reviewer reads the thread, is warned of the unauthenticated message, and
   await expect(page.getByRole('status')).toHaveText('Saved: Request for further information · Open request.')
   await expect(page.getByRole('button', { name: 'Mark the request as answered' })).toBeVisible()
 
+  // Unauthenticated and named by the case number only: the secretariat's until shared.
+  await expect(page.getByText('Secretariat only', { exact: true })).toBeVisible()
+  await page.getByRole('button', { name: "Share with the case's organizations" }).click()
+  await expect(page.getByText('Secretariat only', { exact: true })).toHaveCount(0)
+  await expect(page.getByRole('button', { name: 'Keep for the secretariat only' })).toBeVisible()
+
   // The acknowledgement: authenticated, with its attachment and its SHA-256.
   await page.getByRole('link', { name: 'Back to the case' }).click()
   await page.getByRole('link', { name: 'Case No. 3386 (Kyrgyzstan): acknowledgement of receipt' }).click()

@@ -18,6 +18,7 @@ const item = (over: Partial<Item> = {}): Item => ({
   message_id: '<a@ilo.org>',
   received_at: '2026-11-20T10:00:00Z',
   sent_at: '2026-11-19T08:00:00Z',
+  shared: true,
   status: 'none',
   subject: 'Case No. 3386',
   updated_at: '2026-11-20T10:00:00Z',

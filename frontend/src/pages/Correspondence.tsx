@@ -142,7 +142,7 @@ export function CorrespondenceMessage({ tenant, id }: { tenant: string; id: stri
 
   if (!it) return <Pending error={error} loading="corr.loading" />
 
-  async function update(body: { kind?: Kind; status?: Item['status'] }) {
+  async function update(body: { kind?: Kind; status?: Item['status']; shared?: boolean }) {
     setBusy(true)
     setStatus('')
     setError('')
@@ -175,6 +175,7 @@ export function CorrespondenceMessage({ tenant, id }: { tenant: string; id: stri
         <span class="kind">{t(kindKey(it.kind))}</span>
         {it.status === 'open' && <span class="badge open">{t('corr.open')}</span>}
         {it.status === 'answered' && <span class="badge done">{t('corr.answered')}</span>}
+        {!it.shared && <span class="badge">{t('corr.secretariatOnly')}</span>}
       </p>
       <dl class="facts">
         <dt>{t('corr.from')}</dt>
@@ -264,6 +265,18 @@ export function CorrespondenceMessage({ tenant, id }: { tenant: string; id: stri
               {t('corr.review.saveKind')}
             </button>
           </form>
+          <p>
+            {it.shared ? (
+              <button type="button" disabled={busy} onClick={() => void update({ shared: false })}>
+                {t('corr.review.unshare')}
+              </button>
+            ) : (
+              <button type="button" disabled={busy} onClick={() => void update({ shared: true })}>
+                {t('corr.review.share')}
+              </button>
+            )}{' '}
+            <span class="muted">{t('corr.review.shareHelp')}</span>
+          </p>
           {isRequest && (
             <p>
               {it.status === 'open' ? (
