@@ -42,13 +42,11 @@ func (s *Server) upload(c echo.Context) error {
 				"send the file's length in Content-Length (or upload it in pieces with tus: POST …/uploads)")
 		}
 		if req.ContentLength > limit {
-			return (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: "the file is larger than the limit"}).
-				With("limit_bytes", limit)
+			return fileTooLarge(limit)
 		}
 	}
 	if req.ContentLength > limit+multipartOverhead {
-		return (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: "the file is larger than the limit"}).
-			With("limit_bytes", limit)
+		return fileTooLarge(limit)
 	}
 	release, err := s.uploadSlot(c)
 	if err != nil {
@@ -153,8 +151,7 @@ func (s *Server) uploadReadError(c echo.Context, att *workflow.Attachment, err e
 	)
 	switch {
 	case errors.As(err, &tooBig):
-		err = (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: "the file is larger than the limit"}).
-			With("limit_bytes", s.opts.Workflow.FileLimit())
+		err = fileTooLarge(s.opts.Workflow.FileLimit())
 	case errors.As(err, &typed), errors.Is(err, context.Canceled):
 		// Already explained, or the client went away.
 	default:
@@ -246,4 +243,10 @@ func serveEvidence(c echo.Context, contentType, fileName, sha256 string, modifie
 	}
 	h.Set(echo.HeaderCacheControl, "private, no-store")
 	http.ServeContent(c.Response(), c.Request(), "", modified, body)
+}
+
+// fileTooLarge is the 413 of a file over the per-file limit, naming the limit.
+func fileTooLarge(limit int64) error {
+	return (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: "the file is larger than the limit"}).
+		With("limit_bytes", limit)
 }

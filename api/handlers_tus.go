@@ -152,8 +152,7 @@ func (s *Server) patchUpload(c echo.Context) error {
 		return apperr.Malformed("Upload-Offset is required", apperr.FieldError{Field: "Upload-Offset", Message: "where these bytes start in the file"})
 	}
 	if limit := s.opts.Workflow.FileLimit(); req.ContentLength > limit {
-		return (&apperr.Error{Kind: apperr.KindTooLarge, Code: apperr.CodeFileTooLarge, Message: "the file is larger than the limit"}).
-			With("limit_bytes", limit)
+		return fileTooLarge(limit)
 	}
 	release, err := s.uploadSlot(c)
 	if err != nil {

@@ -328,14 +328,7 @@ func mbps(size int64, do func(i int)) float64 {
 
 // procKiB reads a memory figure of a process from /proc, in KiB.
 func procKiB(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := pairs.ProcStatusKiB(pid, field)
 	check(err)
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, field+":") {
-			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return n
-		}
-	}
-	fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
+	return n
 }

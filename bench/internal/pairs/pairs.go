@@ -278,3 +278,20 @@ func CPUReport(meters []Meter, unit string, sides map[string][]Result, order ...
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// ProcStatusKiB reads a memory figure of a process (VmRSS, VmHWM…) from
+// /proc/<pid>/status, in KiB.
+func ProcStatusKiB(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			if f := strings.Fields(line); len(f) >= 2 {
+				return strconv.ParseInt(f[1], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
