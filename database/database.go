@@ -167,7 +167,11 @@ func Open(ctx context.Context, t Target, opts Options) (*DB, error) {
 			n = 20
 		}
 		sqlDB.SetMaxOpenConns(n)
-		sqlDB.SetMaxIdleConns(n / 2)
+		// As many idle as open: under a burst above n/2 requests, a smaller idle pool
+		// closes connections that the next request opens again, and a new PostgreSQL
+		// connection (a process, its authentication, cold catalog caches) costs the
+		// server more than many queries. ConnMaxIdleTime returns them when load ends.
+		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/unionportal/unionportal/database"
@@ -262,5 +263,31 @@ func TestOpenSQLitePathWithURICharacters(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 1 {
 		t.Errorf("files beside the data directory: %v", entries)
+	}
+}
+
+// TestPostgresPoolKeepsItsConnections: a burst of as many concurrent queries as the pool
+// allows leaves its
+// connections idle in the pool for the next burst instead of closing them (a new
+// PostgreSQL connection costs the server more than many queries).
+func TestPostgresPoolKeepsItsConnections(t *testing.T) {
+	db := dbtest.New(t, database.Postgres)
+	n := db.SQL().Stats().MaxOpenConnections
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := db.SQL().Exec("SELECT pg_sleep(0.05)"); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	st := db.SQL().Stats()
+	if st.MaxIdleClosed != 0 || st.OpenConnections < n {
+		t.Errorf("after three bursts of %d: %d connections open, %d closed for want of idle room", n, st.OpenConnections, st.MaxIdleClosed)
 	}
 }
