@@ -65,7 +65,7 @@ DOVECOT_SERVICE_OFF := { systemctl disable --now dovecot.service dovecot.socket;
 test: lint build chromium haproxy exiftool dovecot
 	$(MAKE) test-deploy-k8s
 	$(GO) build -o $(BIN)/testrig ./internal/testrig/cmd/testrig
-	UNIONPORTAL_TEST_CODEGEN=1 ./$(BIN)/testrig -- $(GO) test -race -count=1 -timeout 20m ./...
+	UNIONPORTAL_TEST_CODEGEN=1 GO=$(GO) ./$(BIN)/testrig -- internal/testrig/go-test-sharded.sh
 	$(MAKE) test-ui
 	$(MAKE) test-deploy
 	$(MAKE) test-image
