@@ -22,7 +22,7 @@ b=$(shard 0)
 run() { # label, go test arguments...
 	local label=$1
 	shift
-	(set -o pipefail; $GO test "${FLAGS[@]}" "$@" 2>&1 | sed -u "s/^/[$label] /")
+	(set -o pipefail; $GO test "${FLAGS[@]}" "$@" 2>&1 | sed -u "s|^|[$label] |")
 }
 run packages $others &
 p0=$!
