@@ -238,15 +238,19 @@ func (s *Service) match(ctx context.Context, tenantID string, cands []candidate)
 	if err != nil {
 		return err
 	}
+	subIDs := make([]string, 0, len(sent))
+	for _, d := range sent {
+		subIDs = append(subIDs, d.SubmissionID)
+	}
+	subCases, err := s.wf.SubmissionCases(ctx, tenantID, subIDs)
+	if err != nil {
+		return err
+	}
 	for i := range cands {
 		cd := &cands[i]
 		for _, id := range cd.env.threadIDs() {
 			if d, ok := sent[id]; ok {
-				caseID, err := s.wf.SubmissionCase(ctx, tenantID, d.SubmissionID)
-				if err != nil {
-					return err
-				}
-				if caseID != "" {
+				if caseID := subCases[d.SubmissionID]; caseID != "" {
 					cd.caseID, cd.dispatch, cd.submission = caseID, d.ID, d.SubmissionID
 					break
 				}

@@ -198,6 +198,11 @@ func timeIDKey(t time.Time, id string) []string {
 
 // afterTimeID continues a newest-first list after the (created_at, id) of a cursor.
 func afterTimeID(q *gorm.DB, table string, page database.Page) (*gorm.DB, error) {
+	return afterTimeIDOn(q, table, "created_at", page)
+}
+
+// afterTimeIDOn continues a newest-first list after the (column, id) of a cursor.
+func afterTimeIDOn(q *gorm.DB, table, column string, page database.Page) (*gorm.DB, error) {
 	if len(page.After) != 2 {
 		return q, nil
 	}
@@ -207,5 +212,5 @@ func afterTimeID(q *gorm.DB, table string, page database.Page) (*gorm.DB, error)
 	}
 	// A row-value comparison, so that the (tenant, created_at DESC, id DESC) index
 	// serves page 2,000 as directly as page 1.
-	return q.Where("("+table+".created_at, "+table+".id) < (?, ?)", t, page.After[1]), nil
+	return q.Where("("+table+"."+column+", "+table+".id) < (?, ?)", t, page.After[1]), nil
 }

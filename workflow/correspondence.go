@@ -192,14 +192,20 @@ func (s *Service) CaseIDsByNumber(ctx context.Context, tenantID string, numbers 
 	return out, nil
 }
 
-// SubmissionCase returns the case of a submission of the tenant ("" when none).
-func (s *Service) SubmissionCase(ctx context.Context, tenantID, submissionID string) (string, error) {
-	var ids []string
-	err := s.db.Conn(ctx).Model(&Submission{}).Where("tenant_id = ? AND id = ?", tenantID, submissionID).Pluck("case_id", &ids).Error
-	if err != nil || len(ids) == 0 {
-		return "", err
+// SubmissionCases returns the cases of the tenant's submissions given, by submission.
+func (s *Service) SubmissionCases(ctx context.Context, tenantID string, submissionIDs []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(submissionIDs) == 0 {
+		return out, nil
 	}
-	return ids[0], nil
+	var subs []Submission
+	if err := s.db.Conn(ctx).Select("id, case_id").Where("tenant_id = ? AND id IN ?", tenantID, submissionIDs).Find(&subs).Error; err != nil {
+		return nil, err
+	}
+	for _, sub := range subs {
+		out[sub.ID] = sub.CaseID
+	}
+	return out, nil
 }
 
 // ClassifyCorrespondence guesses an item's kind from its subject and text, in the
@@ -461,12 +467,8 @@ func (s *Service) ListCorrespondence(ctx context.Context, a *auth.TenantAccess, 
 	if err != nil {
 		return nil, "", err
 	}
-	if len(page.After) == 2 {
-		t, err := time.Parse(time.RFC3339Nano, page.After[0])
-		if err != nil || !database.ValidID(page.After[1]) {
-			return nil, "", apperr.Invalid("the cursor is invalid", apperr.FieldError{Field: "after", Message: "expected a cursor from a previous page"})
-		}
-		q = q.Where("(received_at < ? OR (received_at = ? AND id < ?))", t, t, page.After[1])
+	if q, err = afterTimeIDOn(q, "correspondence_items", "received_at", page); err != nil {
+		return nil, "", err
 	}
 	var rows []CorrespondenceItem
 	if err := q.Order("received_at DESC, id DESC").Limit(page.Limit + 1).Find(&rows).Error; err != nil {
@@ -543,14 +545,10 @@ func (s *Service) CorrespondenceFiles(ctx context.Context, a *auth.TenantAccess,
 	if err := s.itemFiles(ctx, items); err != nil {
 		return nil, err
 	}
-	z := s.sealer(it.TenantID, it.ID)
-	files := items[0].Files
-	for i := range files {
-		if files[i].FileName, err = z.open(ctx, "correspondence_files", "file_name", files[i].ID, files[i].SealedFileName); err != nil {
-			return nil, s.reportUnreadable(ctx, err)
-		}
+	if err := s.openItem(ctx, &items[0], false); err != nil {
+		return nil, s.reportUnreadable(ctx, err)
 	}
-	return files, nil
+	return items[0].Files, nil
 }
 
 // CorrespondenceUpdate corrects an item's kind or status (reviewers).

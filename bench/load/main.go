@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
@@ -42,7 +43,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -578,11 +578,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseco
 func (r *recorder) report() (table string, total, errs int, worst string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	labels := make([]string, 0, len(r.routes))
-	for l := range r.routes {
-		labels = append(labels, l)
-	}
-	sort.Strings(labels)
+	labels := slices.Sorted(maps.Keys(r.routes))
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-36s %7s %8s %8s %8s %9s %7s\n", "route", "count", "p50 ms", "p99 ms", "max ms", "expected", "errors")
 	var worstP99 time.Duration
@@ -604,11 +600,7 @@ func (r *recorder) report() (table string, total, errs int, worst string) {
 func (r *recorder) errorSamples() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	keys := make([]string, 0, len(r.samples))
-	for k := range r.samples {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(r.samples))
 	var b strings.Builder
 	for _, k := range keys {
 		fmt.Fprintf(&b, "  %s: %s\n", k, r.samples[k])
