@@ -205,6 +205,6 @@ func Chains(ctx context.Context, db *database.DB) ([]string, error) {
 	err := db.Conn(ctx).Raw(`SELECT chain FROM event_chain_heads
 		UNION SELECT DISTINCT chain FROM events
 		UNION SELECT DISTINCT object_id FROM events WHERE chain = ? AND object_type = ? AND action = ?
-		ORDER BY 1`, PlatformChain, anchorObject, AnchorAction).Scan(&chains).Error
+		ORDER BY 1`, PlatformChain, anchorObject, AnchorAction).Find(&chains).Error
 	return chains, err
 }

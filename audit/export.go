@@ -19,6 +19,6 @@ func ExportTables() []database.TableExport {
 // ActorIDs lists the users who acted in the tenant.
 func ActorIDs(ctx context.Context, db *database.DB, tenantID string) ([]string, error) {
 	var ids []string
-	err := db.Conn(ctx).Raw("SELECT DISTINCT actor_id FROM events WHERE chain = ? AND actor_id IS NOT NULL", tenantID).Scan(&ids).Error
+	err := db.Conn(ctx).Raw("SELECT DISTINCT actor_id FROM events WHERE chain = ? AND actor_id IS NOT NULL", tenantID).Find(&ids).Error
 	return ids, err
 }

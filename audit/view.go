@@ -55,7 +55,7 @@ type Filter struct {
 func List(ctx context.Context, db *database.DB, f Filter, p database.Page) ([]Event, string, error) {
 	sql, args := f.query(p.After, p.Limit+1)
 	var rows []Event
-	if err := db.Conn(ctx).Raw(sql+" ORDER BY id DESC LIMIT ?", append(args, p.Limit+1)...).Scan(&rows).Error; err != nil {
+	if err := db.Conn(ctx).Raw(sql+" ORDER BY id DESC LIMIT ?", append(args, p.Limit+1)...).Find(&rows).Error; err != nil {
 		return nil, "", err
 	}
 	rows, next := database.Trim(rows, p, func(e Event) []string { return []string{strconv.FormatInt(e.ID, 10)} })
@@ -69,7 +69,7 @@ func List(ctx context.Context, db *database.DB, f Filter, p database.Page) ([]Ev
 func Window(ctx context.Context, db *database.DB, f Filter, after []string, n int) (last int64, more bool, err error) {
 	sql, args := f.query(after, n+1)
 	var ids []int64
-	if err := db.Conn(ctx).Raw("SELECT id FROM ("+sql+") w ORDER BY id DESC LIMIT 2 OFFSET ?", append(args, n-1)...).Scan(&ids).Error; err != nil {
+	if err := db.Conn(ctx).Raw("SELECT id FROM ("+sql+") w ORDER BY id DESC LIMIT 2 OFFSET ?", append(args, n-1)...).Find(&ids).Error; err != nil {
 		return 0, false, err
 	}
 	if len(ids) == 0 {

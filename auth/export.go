@@ -18,12 +18,12 @@ import (
 // are never superadmins, and those who are not members get no usable password.
 func (s *Service) ExportTables(ctx context.Context, tenantID string, extraUserIDs []string) ([]database.TableExport, error) {
 	var memberIDs, invited []string
-	if err := s.db.Conn(ctx).Raw("SELECT user_id FROM memberships WHERE tenant_id = ?", tenantID).Scan(&memberIDs).Error; err != nil {
+	if err := s.db.Conn(ctx).Raw("SELECT user_id FROM memberships WHERE tenant_id = ?", tenantID).Find(&memberIDs).Error; err != nil {
 		return nil, err
 	}
 	err := s.db.Conn(ctx).Raw(`SELECT invited_by FROM invitations WHERE tenant_id = ? AND invited_by IS NOT NULL
 		UNION SELECT created_user_id FROM invitations WHERE tenant_id = ? AND created_user_id IS NOT NULL`,
-		tenantID, tenantID).Scan(&invited).Error
+		tenantID, tenantID).Find(&invited).Error
 	if err != nil {
 		return nil, err
 	}

@@ -203,7 +203,7 @@ func (s *Service) MyInvitations(ctx context.Context, p *Principal) ([]MyInvitati
 		Joins("JOIN tenants ON tenants.id = invitations.tenant_id").
 		Joins("JOIN organizations ON organizations.id = invitations.organization_id").
 		Where("invitations.email = ? AND invitations.status = ? AND invitations.expires_at > ?", p.User.Email, InvitationPending, s.now()).
-		Order("invitations.created_at, invitations.id").Scan(&rows).Error
+		Order("invitations.created_at, invitations.id").Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ func (s *Service) Memberships(ctx context.Context, p *Principal) ([]MembershipVi
 		Joins("JOIN tenants ON tenants.id = memberships.tenant_id").
 		Joins("JOIN organizations ON organizations.id = memberships.organization_id").
 		Where("memberships.user_id = ? AND memberships.active", p.User.ID).
-		Order("tenants.slug").Scan(&rows).Error
+		Order("tenants.slug").Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}

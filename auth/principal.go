@@ -164,7 +164,7 @@ func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) 
 	err := s.db.Conn(ctx).Table("tenants").
 		Select("tenants.*, memberships.id AS member_id, memberships.organization_id AS member_org, memberships.created_at AS member_since, "+PolicyVersionColumn).
 		Joins("LEFT JOIN memberships ON memberships.tenant_id = tenants.id AND memberships.user_id = ? AND memberships.active", userID).
-		Where("tenants.slug = ?", slug).Limit(1).Scan(&rows).Error
+		Where("tenants.slug = ?", slug).Limit(1).Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ const factorRequiredSQL = `(users.is_superadmin OR EXISTS (SELECT 1 FROM members
 // factor.
 func (s *Service) SecondFactorRequired(ctx context.Context, userID string) (bool, error) {
 	var rows []struct{ Required bool }
-	err := s.db.Conn(ctx).Table("users").Select(factorRequiredSQL+" AS required").Where("users.id = ?", userID).Scan(&rows).Error
+	err := s.db.Conn(ctx).Table("users").Select(factorRequiredSQL+" AS required").Where("users.id = ?", userID).Find(&rows).Error
 	return len(rows) == 1 && rows[0].Required, err
 }
 
@@ -361,7 +361,7 @@ func (s *Service) markReauthenticated(ctx context.Context, sessionID string) err
 // sessionChallenge takes the session's stored WebAuthn challenge: it is answered once.
 func (s *Service) sessionChallenge(ctx context.Context, sessionID string) (*string, error) {
 	var rows []struct{ WebauthnChallenge *string }
-	if err := s.db.Conn(ctx).Table("sessions").Select("webauthn_challenge").Where("id = ?", sessionID).Scan(&rows).Error; err != nil {
+	if err := s.db.Conn(ctx).Table("sessions").Select("webauthn_challenge").Where("id = ?", sessionID).Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 || rows[0].WebauthnChallenge == nil {
@@ -492,7 +492,7 @@ type SecurityPolicy struct {
 // SecurityPolicyOf reads the tenant's policy.
 func (s *Service) SecurityPolicyOf(ctx context.Context, a *TenantAccess) (*SecurityPolicy, error) {
 	var rows []SecurityPolicy
-	err := s.db.Conn(ctx).Table("tenants").Select("second_factor_required_for").Where("id = ?", a.Tenant.ID).Scan(&rows).Error
+	err := s.db.Conn(ctx).Table("tenants").Select("second_factor_required_for").Where("id = ?", a.Tenant.ID).Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}

@@ -160,7 +160,7 @@ func (s *Service) authenticateSession(ctx context.Context, token, ip string) (*P
 		Select("users.*, sessions.id AS session_id, sessions.last_seen_at AS session_seen, sessions.expires_at AS session_ends, "+
 			"sessions.reauthenticated_at AS session_reauth, "+hasFactorSQL+" AS has_factor, "+factorRequiredSQL+" AS factor_required").
 		Joins("JOIN users ON users.id = sessions.user_id").
-		Where("sessions.token_hash = ?", hashToken(token)).Limit(1).Scan(&rows).Error
+		Where("sessions.token_hash = ?", hashToken(token)).Limit(1).Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func TenantIDBySlug(ctx context.Context, db *database.DB, slug string) (string, 
 // Empty reports whether the platform has no tenant and no user yet (a first run).
 func Empty(ctx context.Context, db *database.DB) (bool, error) {
 	var n int64
-	err := db.Conn(ctx).Raw("SELECT (SELECT count(*) FROM tenants) + (SELECT count(*) FROM users)").Scan(&n).Error
+	err := db.Conn(ctx).Raw("SELECT (SELECT count(*) FROM tenants) + (SELECT count(*) FROM users)").Find(&n).Error
 	return n == 0, err
 }
 

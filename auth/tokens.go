@@ -168,7 +168,7 @@ func (s *Service) refusingTenants(ctx context.Context, userID string, created ti
 	}
 	err := s.db.Conn(ctx).Table("tenants").Select("tenants.slug, tenants.settings").
 		Joins("JOIN memberships ON memberships.tenant_id = tenants.id AND memberships.user_id = ? AND memberships.active", userID).
-		Order("tenants.slug").Scan(&rows).Error
+		Order("tenants.slug").Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func (s *Service) ProvisionToken(ctx context.Context, slug, email string, in Tok
 	err := s.db.Conn(ctx).Table("tenants").Select("users.id AS user_id, tenants.settings").
 		Joins("JOIN memberships ON memberships.tenant_id = tenants.id AND memberships.active").
 		Joins("JOIN users ON users.id = memberships.user_id AND users.active").
-		Where("tenants.slug = ? AND users.email = ?", slug, NormalizeEmail(email)).Limit(1).Scan(&rows).Error
+		Where("tenants.slug = ? AND users.email = ?", slug, NormalizeEmail(email)).Limit(1).Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +306,7 @@ func (s *Service) authenticateToken(ctx context.Context, token, ip string) (*Pri
 			"api_tokens.can_create_tokens AS token_can_create, api_tokens.parent_id AS token_parent, api_tokens.scopes AS token_scopes").
 		Joins("JOIN users ON users.id = api_tokens.user_id").
 		Where("api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL AND users.active", hashToken(token)).
-		Limit(1).Scan(&rows).Error
+		Limit(1).Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}

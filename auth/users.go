@@ -137,7 +137,7 @@ func (s *Service) ListUsers(ctx context.Context, a *TenantAccess, page database.
 		q = q.Where("users.email > ?", page.After[0])
 	}
 	var rows []Member
-	if err := q.Order("users.email").Limit(page.Limit + 1).Scan(&rows).Error; err != nil {
+	if err := q.Order("users.email").Limit(page.Limit + 1).Find(&rows).Error; err != nil {
 		return nil, "", err
 	}
 	items, next := database.Trim(rows, page, func(m Member) []string { return []string{m.Email} })

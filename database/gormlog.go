@@ -30,6 +30,15 @@ var (
 	_ gorm.ParamsFilter = (*gormLogger)(nil)
 )
 
+// gorm's Scan (unlike Find) always builds a statement's text with its arguments, through
+// logger.Recorder, and then passes that text to the logger: a failed or slow Scan would
+// log its arguments (e-mail addresses, token hashes) and every Scan pays for a regexp.
+// The recorder keeps the placeholders only, as ParamsFilter does for every other
+// statement. The portal's own code uses Find (internal/archtest keeps it so).
+func init() {
+	logger.RecorderParamsFilter = func(_ context.Context, sql string, _ ...any) (string, []any) { return sql, nil }
+}
+
 func newGormLogger(log *slog.Logger, level logger.LogLevel, slow time.Duration) *gormLogger {
 	return &gormLogger{log: log, level: level, slow: slow}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,4 +55,54 @@ func TestGormLoggerBuildsSQLOnlyWhenLogging(t *testing.T) {
 	if sql, vars := newGormLogger(slog.New(slog.DiscardHandler), logger.Warn, slow).ParamsFilter(context.Background(), "SELECT $1", "secret"); sql != "SELECT $1" || vars != nil {
 		t.Errorf("ParamsFilter kept %v", vars)
 	}
+}
+
+// TestFailedStatementsLogNoArguments: a failed statement is logged with its text but
+// never its arguments, whether it ran through Find or through gorm's Scan (whose
+// recorder builds the text with the arguments unless told otherwise).
+func TestFailedStatementsLogNoArguments(t *testing.T) {
+	var out syncLog
+	db, err := Open(context.Background(), Target{Dialect: SQLite, DSN: t.TempDir() + "/t.db"},
+		Options{Logger: slog.New(slog.NewJSONHandler(&out, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows []struct{ X string }
+	for name, run := range map[string]func() error{
+		"Find": func() error {
+			return db.Conn(context.Background()).Raw("SELECT x FROM no_such_table WHERE x = ?", "secret-argument-find").Find(&rows).Error
+		},
+		"Scan": func() error {
+			return db.Conn(context.Background()).Raw("SELECT x FROM no_such_table WHERE x = ?", "secret-argument-scan").Scan(&rows).Error
+		},
+	} {
+		if err := run(); err == nil {
+			t.Fatalf("%s: the statement on a missing table succeeded", name)
+		}
+	}
+	logged := out.String()
+	if strings.Count(logged, `"sql":"SELECT x FROM no_such_table WHERE x = ?"`) != 2 {
+		t.Errorf("want both failed statements logged with their text:\n%s", logged)
+	}
+	if strings.Contains(logged, "secret-argument") {
+		t.Errorf("a statement's argument reached the log:\n%s", logged)
+	}
+}
+
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
 }

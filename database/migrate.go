@@ -103,6 +103,6 @@ func (db *DB) MigrateFS(ctx context.Context, fsys fs.FS, log *slog.Logger) ([]in
 // SchemaVersion is the newest migration applied to the database.
 func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 	var v int64
-	err := db.Conn(ctx).Raw("SELECT COALESCE(MAX(version_id), 0) FROM " + migrationTable + " WHERE is_applied").Scan(&v).Error
+	err := db.Conn(ctx).Raw("SELECT COALESCE(MAX(version_id), 0) FROM " + migrationTable + " WHERE is_applied").Find(&v).Error
 	return v, err
 }

@@ -310,7 +310,7 @@ func (s *Service) record(ctx context.Context, a *auth.TenantAccess, att *Attachm
 func (s *Service) attachedBytes(ctx context.Context, submissionID string) (int64, error) {
 	var total int64
 	err := s.db.Conn(ctx).Model(&Attachment{}).Where("submission_id = ? AND deleted_at IS NULL", submissionID).
-		Select("COALESCE(SUM(size), 0)").Scan(&total).Error
+		Select("COALESCE(SUM(size), 0)").Find(&total).Error
 	return total, err
 }
 

@@ -268,7 +268,7 @@ func (s *Service) Due(ctx context.Context, a *auth.TenantAccess) (*Due, error) {
 		q = q.Where("EXISTS (SELECT 1 FROM submission_contributors sc WHERE sc.submission_id = submissions.id AND sc.user_id = ?)", a.Principal.User.ID)
 	}
 	err = q.Select("submissions.id AS submission_id, submissions.case_id, cases.number AS case_number, submissions.kind, submissions.title, submissions.state").
-		Order("submissions.updated_at, submissions.id").Limit(100).Scan(&out.Items).Error
+		Order("submissions.updated_at, submissions.id").Limit(100).Find(&out.Items).Error
 	return out, err
 }
 

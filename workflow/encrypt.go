@@ -121,7 +121,7 @@ func (s *Service) sealTextBatch(ctx context.Context, table, column, submissionCo
 			ID, TenantID, SubmissionID, Body string
 		}
 		if err := s.db.Conn(ctx).Table(table).Select("id, tenant_id, " + submissionColumn + " AS submission_id, " + column + " AS body").
-			Where(column + " <> '' AND " + column + " NOT LIKE 'enc1:%'").Order("id").Limit(limit).Scan(&rows).Error; err != nil {
+			Where(column + " <> '' AND " + column + " NOT LIKE 'enc1:%'").Order("id").Limit(limit).Find(&rows).Error; err != nil {
 			return err
 		}
 		sealers := map[string]*sealer{}

@@ -188,7 +188,7 @@ func (s *Service) Submission(ctx context.Context, a *auth.TenantAccess, id strin
 			"(SELECT COUNT(*) FROM submission_contributors sc WHERE sc.submission_id = submissions.id AND sc.user_id = ?) AS contributed, "+
 			"(SELECT COUNT(*) FROM approvals ap WHERE ap.submission_id = submissions.id AND ap.revision = submissions.revision AND ap.reviewer_id = ?) AS approved_by_me, "+
 			"(SELECT COUNT(*) FROM approvals ap WHERE ap.submission_id = submissions.id AND ap.revision = submissions.revision) AS approvals", uid, uid).
-		Where("submissions.id = ?", id).Limit(1).Scan(&rows).Error
+		Where("submissions.id = ?", id).Limit(1).Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}
@@ -509,7 +509,7 @@ func (s *Service) listFacts(ctx context.Context, a *auth.TenantAccess, who actor
 	err := s.db.Conn(ctx).Raw(`SELECT submission_id, 'contributed' AS fact FROM submission_contributors WHERE user_id = ? AND submission_id IN ?
 		UNION ALL
 		SELECT ap.submission_id, 'approved' AS fact FROM approvals ap JOIN submissions s ON s.id = ap.submission_id AND s.revision = ap.revision
-		WHERE ap.reviewer_id = ? AND ap.submission_id IN ?`, uid, ids, uid, ids).Scan(&facts).Error
+		WHERE ap.reviewer_id = ? AND ap.submission_id IN ?`, uid, ids, uid, ids).Find(&facts).Error
 	if err != nil {
 		return err
 	}

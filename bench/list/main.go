@@ -51,6 +51,7 @@ var (
 	nPairs   = flag.Int("pairs", pairs.DefaultPairs, "A/B pairs per figure, in alternating order")
 	duration = flag.Duration("duration", 3*time.Second, "length of each throughput run")
 	conns    = flag.Int("conns", 16, "concurrent connections")
+	profile  = flag.String("cpuprofile", "", "have the portal write a CPU profile of its whole run to this file (UNIONPORTAL_CPU_PROFILE)")
 )
 
 func main() {
@@ -281,6 +282,11 @@ func runPortal(ctx context.Context, binary, dataDir, databaseURL string) (base s
 	cmd.Env = append(os.Environ(), "UNIONPORTAL_ADDR="+addr, "UNIONPORTAL_DATA_DIR="+dataDir,
 		"UNIONPORTAL_DATABASE_URL="+databaseURL, "UNIONPORTAL_SECRET_KEY="+secretKey, "UNIONPORTAL_MASTER_KEY="+keys.GenerateMaster(),
 		"UNIONPORTAL_LOG_FORMAT=json")
+	if *profile != "" {
+		abs, err := filepath.Abs(*profile)
+		check(err)
+		cmd.Env = append(cmd.Env, "UNIONPORTAL_CPU_PROFILE="+abs)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	check(cmd.Start())
 	base = "http://" + addr

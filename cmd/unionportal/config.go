@@ -68,6 +68,9 @@ type Config struct {
 	MailboxCAFile       string
 	// WorkerMetricsAddr is where `worker` serves /metrics and /healthz ("" for nowhere).
 	WorkerMetricsAddr string
+	// CPUProfile is a file where serve and worker write a CPU profile of their whole
+	// run, for performance work ("" for none).
+	CPUProfile string
 	// IPRetention is how much of a client's address is stored and logged.
 	IPRetention clientip.Retention
 	// Master is the master key of encryption at rest (set from UNIONPORTAL_MASTER_KEY, its
@@ -275,6 +278,10 @@ var settings = []setting{
 			return errors.New("expected host:port, such as :9090")
 		}
 		c.WorkerMetricsAddr = v
+		return nil
+	}},
+	{"CPU_PROFILE", "", "a file path: `serve` and `worker` write a Go CPU profile (pprof) of their whole run there, written when they stop; for performance work, unset in production", func(c *Config, v string) error {
+		c.CPUProfile = v
 		return nil
 	}},
 	{"CLAMD_ADDR", "", "host:port or a unix socket path of a ClamAV daemon; set, every upload is scanned", func(c *Config, v string) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -172,8 +173,10 @@ func waitStatus(t *testing.T, url string, want int, within time.Duration) (time.
 func TestServeBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	addr := freeAddr(t)
+	profile := filepath.Join(t.TempDir(), "cpu.pprof")
 	cmd := exec.Command(os.Args[0], "serve", "--demo")
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "UNIONPORTAL_DATA_DIR="+dataDir, "UNIONPORTAL_ADDR="+addr, "UNIONPORTAL_LOG_FORMAT=json")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "UNIONPORTAL_DATA_DIR="+dataDir, "UNIONPORTAL_ADDR="+addr, "UNIONPORTAL_LOG_FORMAT=json",
+		"UNIONPORTAL_CPU_PROFILE="+profile)
 	var logs, out syncBuffer
 	cmd.Stderr, cmd.Stdout = &logs, &out
 	if err := cmd.Start(); err != nil {
@@ -214,6 +217,21 @@ func TestServeBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
 	for _, want := range []string{`"msg":"unionportal serving"`, `"msg":"shutting down`, `"msg":"database closed; stopped"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+	// UNIONPORTAL_CPU_PROFILE: a complete profile (pprof's format is gzipped protobuf) was
+	// written when the process stopped.
+	if f, err := os.Open(profile); err != nil {
+		t.Errorf("no CPU profile: %v", err)
+	} else {
+		zr, err := gzip.NewReader(f)
+		n, err2 := int64(0), err
+		if err == nil {
+			n, err2 = io.Copy(io.Discard, zr)
+		}
+		f.Close()
+		if err2 != nil || n == 0 {
+			t.Errorf("the CPU profile is not a complete gzip stream: %d bytes, %v", n, err2)
 		}
 	}
 	// --demo seeded the empty database and printed the logins.

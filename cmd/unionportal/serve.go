@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -310,6 +311,11 @@ func worker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer stopTracing()
+	stopProfile, err := startCPUProfile(cfg.CPUProfile, log)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -345,6 +351,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, demo bool, stdout
 		return err
 	}
 	defer stopTracing()
+	stopProfile, err := startCPUProfile(cfg.CPUProfile, log)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -402,4 +413,27 @@ func mailboxTLS(file string) (*tls.Config, error) {
 		return nil, fmt.Errorf("UNIONPORTAL_MAILBOX_CA_FILE: %s holds no PEM certificate", file)
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
+}
+
+// startCPUProfile writes a CPU profile of the process to file until the returned
+// function runs (UNIONPORTAL_CPU_PROFILE); with no file it does nothing.
+func startCPUProfile(file string, log *slog.Logger) (func(), error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("%sCPU_PROFILE: %v", envPrefix, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%sCPU_PROFILE: %v", envPrefix, err)
+	}
+	log.Warn("writing a CPU profile until the process stops", "file", file)
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			log.Warn("writing the CPU profile", "file", file, "error", err)
+		}
+	}, nil
 }
