@@ -213,7 +213,8 @@ func (s *Server) authenticate(c echo.Context) (*auth.Principal, error) {
 	} else if ck, err := req.Cookie(s.cookieName()); err == nil {
 		session = ck.Value
 	}
-	p, err := s.opts.Auth.Authenticate(req.Context(), session, bearer, c.RealIP())
+	// A request naming a tenant reads it with the credentials, in one statement.
+	p, err := s.opts.Auth.AuthenticateIn(req.Context(), session, bearer, c.RealIP(), c.Param("tenant"))
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,9 @@ type Principal struct {
 	// HasSecondFactor and SecondFactorRequired (sessions only): the user has an active
 	// second factor; a policy requires one (see MustEnrol).
 	HasSecondFactor, SecondFactorRequired bool
+	// tenant is the tenant the request names, read with its credentials (AuthenticateIn)
+	// for ResolveTenant; nil when the request names none.
+	tenant *prefetchedTenant
 }
 
 // Actor returns who the principal is for the audit trail.
@@ -144,49 +147,99 @@ func (s *Service) CheckCSRF(sessionID, token string) bool {
 }
 
 // ResolveTenant gives the principal's access to the tenant with this slug. A tenant the
-// principal does not belong to answers 404, as if it did not exist.
+// principal does not belong to answers 404, as if it did not exist. When the request
+// was authenticated for this slug (AuthenticateIn), the tenant was read with the
+// credentials, in the same statement, and is not read again.
 func (s *Service) ResolveTenant(ctx context.Context, p *Principal, slug string) (*TenantAccess, error) {
+	if p.tenant != nil && p.tenant.slug == slug {
+		return s.tenantAccess(ctx, p, p.tenant.row)
+	}
 	// The tenant, the caller's membership and the policy version in one query.
 	var userID any // NULL for the platform itself, which has no user id
 	if database.ValidID(p.User.ID) {
 		userID = p.User.ID
 	}
-	var rows []struct {
-		Tenant      Tenant `gorm:"embedded"`
-		MemberID    *string
-		MemberOrg   *string
-		MemberSince *time.Time
-		Settings    string
-		// PolicyVersion is read with the membership, so that the roles come from a
-		// policy at least as new as the request (a change through another process).
-		PolicyVersion int64
-	}
-	err := s.db.Conn(ctx).Table("tenants").
-		Select("tenants.*, memberships.id AS member_id, memberships.organization_id AS member_org, memberships.created_at AS member_since, "+PolicyVersionColumn).
+	var rows []tenantRow
+	err := s.db.Conn(ctx).Table("tenants").Select(tenantColumns).
 		Joins("LEFT JOIN memberships ON memberships.tenant_id = tenants.id AND memberships.user_id = ? AND memberships.active", userID).
 		Where("tenants.slug = ?", slug).Limit(1).Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 || (rows[0].MemberID == nil && !p.User.IsSuperadmin) {
+	var r *tenantRow
+	if len(rows) > 0 {
+		r = &rows[0]
+	}
+	return s.tenantAccess(ctx, p, r)
+}
+
+// tenantRow is a tenant with the caller's membership and the policy version, as
+// ResolveTenant reads it, or as the authentication of a request that names the tenant
+// reads it beside the credentials (tenantJoin). Its columns carry prefixes, so that they
+// do not collide with the user's.
+type tenantRow struct {
+	TenantID, TenantSlug, TenantName string
+	TenantCreatedAt, TenantUpdatedAt time.Time
+	TenantSettings                   string
+	MemberID                         *string
+	MemberOrg                        *string
+	MemberSince                      *time.Time
+	// PolicyVersion is read with the membership, so that the roles come from a
+	// policy at least as new as the request (a change through another process).
+	PolicyVersion int64
+}
+
+// tenantColumns are tenantRow's columns, from tenants and memberships.
+const tenantColumns = "tenants.id AS tenant_id, tenants.slug AS tenant_slug, tenants.name AS tenant_name, " +
+	"tenants.created_at AS tenant_created_at, tenants.updated_at AS tenant_updated_at, tenants.settings AS tenant_settings, " +
+	"memberships.id AS member_id, memberships.organization_id AS member_org, memberships.created_at AS member_since, " + PolicyVersionColumn
+
+// tenantJoin joins, to a query on users, the tenant with the slug (bound to its one
+// placeholder) and the user's active membership there: tenantColumns are then NULL
+// when there is no such tenant.
+const tenantJoin = "LEFT JOIN tenants ON tenants.slug = ? " +
+	"LEFT JOIN memberships ON memberships.tenant_id = tenants.id AND memberships.user_id = users.id AND memberships.active"
+
+// prefetchedTenant is the tenant named by a request, read with its credentials; row is
+// nil when there is no tenant with that slug.
+type prefetchedTenant struct {
+	slug string
+	row  *tenantRow
+}
+
+// prefetch keeps r, read for slug with the credentials, for ResolveTenant.
+func (p *Principal) prefetch(slug string, r tenantRow) {
+	if slug == "" {
+		return
+	}
+	pt := &prefetchedTenant{slug: slug}
+	if r.TenantID != "" {
+		pt.row = &r
+	}
+	p.tenant = pt
+}
+
+// tenantAccess checks the caller's access to the tenant read in r (nil: no tenant).
+func (s *Service) tenantAccess(ctx context.Context, p *Principal, r *tenantRow) (*TenantAccess, error) {
+	if r == nil || (r.MemberID == nil && !p.User.IsSuperadmin) {
 		return nil, apperr.NotFound("tenant")
 	}
-	r := rows[0]
 	if err := s.authz.AtLeast(ctx, r.PolicyVersion); err != nil {
 		return nil, err
 	}
 	// The tenant's token policy applies where a token is used: tokens belong to users,
 	// who may be members of tenants with different policies.
 	if p.Via == ViaToken && p.Token != nil {
-		if pol := tokenPolicyOf(r.Settings); !pol.Allows(p.Token.CreatedAt, p.Token.ExpiresAt) {
+		if pol := tokenPolicyOf(r.TenantSettings); !pol.Allows(p.Token.CreatedAt, p.Token.ExpiresAt) {
 			return nil, pol.refusal()
 		}
 	}
-	a := &TenantAccess{Principal: p, Tenant: r.Tenant, authz: s.authz, settings: r.Settings, settingsRead: true}
+	t := Tenant{ID: r.TenantID, Slug: r.TenantSlug, Name: r.TenantName, CreatedAt: r.TenantCreatedAt, UpdatedAt: r.TenantUpdatedAt}
+	a := &TenantAccess{Principal: p, Tenant: t, authz: s.authz, settings: r.TenantSettings, settingsRead: true}
 	if r.MemberID != nil {
-		a.Membership = &Membership{ID: *r.MemberID, UserID: p.User.ID, TenantID: r.Tenant.ID, OrganizationID: *r.MemberOrg,
+		a.Membership = &Membership{ID: *r.MemberID, UserID: p.User.ID, TenantID: t.ID, OrganizationID: *r.MemberOrg,
 			Active: true, CreatedAt: *r.MemberSince}
-		a.Roles = s.authz.RolesOf(p.User.ID, r.Tenant.ID)
+		a.Roles = s.authz.RolesOf(p.User.ID, t.ID)
 	}
 	return a, nil
 }

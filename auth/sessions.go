@@ -133,11 +133,19 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*Login
 // Authenticate resolves a session token (from the cookie) or an API token (from the
 // Authorization header) to a principal. Expired sessions are deleted on sight.
 func (s *Service) Authenticate(ctx context.Context, sessionToken, apiToken, ip string) (*Principal, error) {
+	return s.AuthenticateIn(ctx, sessionToken, apiToken, ip, "")
+}
+
+// AuthenticateIn is Authenticate for a request that names a tenant (its slug, "" for
+// none): the tenant and the caller's membership are read in the same statement as the
+// credentials, and ResolveTenant for that slug then reads nothing. Nothing is cached
+// beyond the request: a revoked token or membership fails the next request.
+func (s *Service) AuthenticateIn(ctx context.Context, sessionToken, apiToken, ip, tenantSlug string) (*Principal, error) {
 	switch {
 	case apiToken != "":
-		return s.authenticateToken(ctx, apiToken, ip)
+		return s.authenticateToken(ctx, apiToken, ip, tenantSlug)
 	case sessionToken != "":
-		return s.authenticateSession(ctx, sessionToken, ip)
+		return s.authenticateSession(ctx, sessionToken, ip, tenantSlug)
 	}
 	return nil, errUnauthenticated
 }
@@ -152,14 +160,17 @@ type sessionRow struct {
 	// HasFactor and FactorRequired decide whether the session may only add a factor.
 	HasFactor      bool
 	FactorRequired bool
+	Tenant         tenantRow `gorm:"embedded"`
 }
 
-func (s *Service) authenticateSession(ctx context.Context, token, ip string) (*Principal, error) {
+func (s *Service) authenticateSession(ctx context.Context, token, ip, slug string) (*Principal, error) {
 	var rows []sessionRow
 	err := s.db.Conn(ctx).Table("sessions").
 		Select("users.*, sessions.id AS session_id, sessions.last_seen_at AS session_seen, sessions.expires_at AS session_ends, "+
-			"sessions.reauthenticated_at AS session_reauth, "+hasFactorSQL+" AS has_factor, "+factorRequiredSQL+" AS factor_required").
+			"sessions.reauthenticated_at AS session_reauth, "+hasFactorSQL+" AS has_factor, "+factorRequiredSQL+" AS factor_required, "+
+			tenantColumns).
 		Joins("JOIN users ON users.id = sessions.user_id").
+		Joins(tenantJoin, slug).
 		Where("sessions.token_hash = ?", hashToken(token)).Limit(1).Find(&rows).Error
 	if err != nil {
 		return nil, err
@@ -183,8 +194,10 @@ func (s *Service) authenticateSession(ctx context.Context, token, ip string) (*P
 			return nil, err
 		}
 	}
-	return &Principal{User: sess.User, Via: ViaSession, SessionID: sess.SessionID, IP: ip, ReauthenticatedAt: sess.SessionReauth,
-		HasSecondFactor: sess.HasFactor, SecondFactorRequired: sess.FactorRequired}, nil
+	p := &Principal{User: sess.User, Via: ViaSession, SessionID: sess.SessionID, IP: ip, ReauthenticatedAt: sess.SessionReauth,
+		HasSecondFactor: sess.HasFactor, SecondFactorRequired: sess.FactorRequired}
+	p.prefetch(slug, sess.Tenant)
+	return p, nil
 }
 
 // sessionTouchInterval is how stale a session's last-seen time may be before a request

@@ -293,9 +293,10 @@ type tokenRow struct {
 	TokenCanCreate bool
 	TokenParent    *string
 	TokenScopes    Scopes
+	Tenant         tenantRow `gorm:"embedded"`
 }
 
-func (s *Service) authenticateToken(ctx context.Context, token, ip string) (*Principal, error) {
+func (s *Service) authenticateToken(ctx context.Context, token, ip, slug string) (*Principal, error) {
 	if !strings.HasPrefix(token, APITokenPrefix) {
 		return nil, errUnauthenticated
 	}
@@ -303,8 +304,10 @@ func (s *Service) authenticateToken(ctx context.Context, token, ip string) (*Pri
 	err := s.db.Conn(ctx).Table("api_tokens").
 		Select("users.*, api_tokens.id AS token_id, api_tokens.name AS token_name, api_tokens.created_at AS token_created, "+
 			"api_tokens.expires_at AS token_expires, api_tokens.last_used_at AS token_used, "+
-			"api_tokens.can_create_tokens AS token_can_create, api_tokens.parent_id AS token_parent, api_tokens.scopes AS token_scopes").
+			"api_tokens.can_create_tokens AS token_can_create, api_tokens.parent_id AS token_parent, api_tokens.scopes AS token_scopes, "+
+			tenantColumns).
 		Joins("JOIN users ON users.id = api_tokens.user_id").
+		Joins(tenantJoin, slug).
 		Where("api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL AND users.active", hashToken(token)).
 		Limit(1).Find(&rows).Error
 	if err != nil {
@@ -325,5 +328,7 @@ func (s *Service) authenticateToken(ctx context.Context, token, ip string) (*Pri
 	}
 	tok := &APIToken{ID: t.TokenID, UserID: t.User.ID, Name: t.TokenName, CreatedAt: t.TokenCreated, ExpiresAt: t.TokenExpires,
 		LastUsedAt: t.TokenUsed, CanCreateTokens: t.TokenCanCreate, ParentID: t.TokenParent, Scopes: t.TokenScopes}
-	return &Principal{User: t.User, Via: ViaToken, TokenID: t.TokenID, Token: tok, IP: ip}, nil
+	p := &Principal{User: t.User, Via: ViaToken, TokenID: t.TokenID, Token: tok, IP: ip}
+	p.prefetch(slug, t.Tenant)
+	return p, nil
 }

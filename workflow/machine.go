@@ -206,35 +206,63 @@ type actor struct {
 // refusal says why an actor may not take an action in a state; nil means it may.
 // allowed lists what the actor may do instead, for the 409's body.
 func (r Rule) refusal(state State, who actor, allowed func() []Action) *apperr.Error {
-	switch {
-	case !who.can(r.Permission), r.OwnOrganization && who.organizationID == "":
+	switch r.check(state, who) {
+	case refusedRole:
 		return apperr.Forbidden("your roles do not allow " + string(r.Action) + " on this submission")
-	case !slices.Contains(r.From, state):
+	case refusedState:
 		e := apperr.New(apperr.KindConflict, apperr.CodeInvalidTransition,
 			"the action "+string(r.Action)+" is not possible in state "+string(state)).With("state", state)
 		if allowed != nil {
 			e = e.With("allowed_actions", allowed())
 		}
 		return e
-	case r.NotContributor && who.contributor:
+	case refusedContributor:
 		code := apperr.CodeAuthorCannotApprove
 		if r.Action == ActionSign {
 			code = apperr.CodeAuthorCannotSign
 		}
 		return apperr.New(apperr.KindForbidden, code,
 			"an author of a submission (who wrote, edited or submitted it, or added or removed its evidence) cannot "+string(r.Action)+" it")
-	case r.Counted && who.approved:
+	case refusedApproved:
 		return apperr.New(apperr.KindConflict, apperr.CodeAlreadyApproved,
 			"you have approved this revision already; another reviewer must approve")
 	}
 	return nil
 }
 
-// factsMatter reports whether any rule who may take depends on who contributed to a
-// submission or approved its revision: when none does, lists need not read them.
-func factsMatter(who actor) bool {
+// refusedBy is why a rule refuses: refusal's reasons without their messages, which
+// lists of submissions (allowedActions, for every row) do not need.
+type refusedBy uint8
+
+const (
+	notRefused refusedBy = iota
+	refusedRole
+	refusedState
+	refusedContributor
+	refusedApproved
+)
+
+// check is the first reason r refuses who in state, or notRefused.
+func (r Rule) check(state State, who actor) refusedBy {
+	switch {
+	case !who.can(r.Permission), r.OwnOrganization && who.organizationID == "":
+		return refusedRole
+	case !slices.Contains(r.From, state):
+		return refusedState
+	case r.NotContributor && who.contributor:
+		return refusedContributor
+	case r.Counted && who.approved:
+		return refusedApproved
+	}
+	return notRefused
+}
+
+// factsMatter reports whether any rule who may take on a submission in state depends on
+// who contributed to it or approved its revision: when none does, lists need not read
+// them.
+func factsMatter(state State, who actor) bool {
 	for _, r := range table {
-		if (r.NotContributor || r.Counted) && who.can(r.Permission) {
+		if (r.NotContributor || r.Counted) && who.can(r.Permission) && slices.Contains(r.From, state) {
 			return true
 		}
 	}
@@ -245,7 +273,7 @@ func factsMatter(who actor) bool {
 func allowedActions(state State, org string, who actor) []Action {
 	out := []Action{}
 	for _, r := range table {
-		if r.refusal(state, forRule(r, org, who), nil) == nil {
+		if r.check(state, forRule(r, org, who)) == notRefused {
 			out = append(out, r.Action)
 		}
 	}

@@ -489,17 +489,20 @@ func escapeLike(s string) string {
 }
 
 // listFacts sets, for a page of submissions, whether the caller contributed to each and
-// approved its revision: one statement for the page, and none for a caller whose
-// permissions make no rule depend on them (only approving and signing do: an author
-// may not, and a reviewer approves a revision once).
+// approved its revision: one statement for the page, for the submissions whose state
+// and the caller's permissions make a rule depend on them (only approving and signing
+// do: an author may not, and a reviewer approves a revision once), and none when there
+// are none.
 func (s *Service) listFacts(ctx context.Context, a *auth.TenantAccess, who actor, items []SubmissionSummary) error {
-	if len(items) == 0 || !factsMatter(who) {
-		return nil
-	}
-	ids := make([]string, len(items))
+	var ids []string
 	at := make(map[string]int, len(items))
 	for i := range items {
-		ids[i], at[items[i].ID] = items[i].ID, i
+		if factsMatter(items[i].State, who) {
+			ids, at[items[i].ID] = append(ids, items[i].ID), i
+		}
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	uid := a.Principal.User.ID
 	var facts []struct {

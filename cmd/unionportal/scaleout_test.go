@@ -155,6 +155,21 @@ func TestScaleOut(t *testing.T) {
 	roleChanges(t, admin, reviewer, urlA+tenant, urlB+tenant, me.User.ID, spare)
 	t.Logf("%s: role changes through serve A were enforced by serve B on the next request", since(began))
 
+	// 2b. An API token made through serve A works on serve B, on a request naming the
+	// tenant (read with the token in one statement, issue 17); revoked through serve A,
+	// it fails on serve B on the very next request: nothing is cached across requests.
+	var tok struct{ ID, Token string }
+	reviewer.must(t, http.StatusCreated, http.MethodPost, urlA+"/api/v1/me/tokens", map[string]string{"name": "scale-out"}, &tok)
+	bearer := &apiClient{hc: newHTTPClient()}
+	if r := bearer.do(http.MethodGet, urlB+tenant+"/submissions?limit=1", nil, "Authorization", "Bearer "+tok.Token); r.status != http.StatusOK {
+		t.Fatalf("a token made on serve A, on serve B: %s", r)
+	}
+	reviewer.must(t, http.StatusNoContent, http.MethodDelete, urlA+"/api/v1/me/tokens/"+tok.ID, nil, nil)
+	if r := bearer.do(http.MethodGet, urlB+tenant+"/submissions?limit=1", nil, "Authorization", "Bearer "+tok.Token); r.status != http.StatusUnauthorized {
+		t.Errorf("a token revoked through serve A, on serve B's next request: %s, want 401", r)
+	}
+	t.Logf("%s: a token revoked through serve A failed on serve B's next request", since(began))
+
 	// 3. The approvals, through the proxy; a worker is SIGKILLed once ~50 are sent.
 	db, err := database.Open(ctx, target, database.Options{MaxOpenConns: 2})
 	if err != nil {
