@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,7 @@ var (
 	nPairs   = flag.Int("pairs", pairs.DefaultPairs, "A/B pairs per figure, in alternating order")
 	duration = flag.Duration("duration", 3*time.Second, "length of each throughput run")
 	conns    = flag.Int("conns", 16, "concurrent connections")
+	poolSize = flag.Int("pool", 20, "PostgreSQL connections of the portal (UNIONPORTAL_DATABASE_MAX_CONNS; 20 is its default) and of the bare handlers alike")
 	profile  = flag.String("cpuprofile", "", "have the portal write a CPU profile of its whole run to this file (UNIONPORTAL_CPU_PROFILE)")
 )
 
@@ -76,7 +78,9 @@ func main() {
 	authSvc, err := auth.NewService(ctx, db, auth.Options{Logger: quiet, SecretKey: []byte(secretKey),
 		PasswordParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
 	check(err)
-	wf := workflow.NewService(db, workflow.Options{Logger: quiet, Keys: keys.NewService(db, keys.NewMaster())})
+	master, err := keys.ParseMaster(masterKey)
+	check(err)
+	wf := workflow.NewService(db, workflow.Options{Logger: quiet, Keys: keys.NewService(db, master)})
 	token, tenantID := seed(ctx, db, authSvc, wf)
 	log.Printf("loading %d submissions…", *rows)
 	start := time.Now()
@@ -85,7 +89,9 @@ func main() {
 
 	portal, portalPID, stopPortal := runPortal(ctx, binary, dataDir, url)
 	defer stopPortal()
-	pool, err := pgxpool.New(ctx, url)
+	// The bare handlers may open as many connections as the portal: on a machine with
+	// few cores, PostgreSQL's cost per statement grows with its busy backends.
+	pool, err := pgxpool.New(ctx, url+"&pool_max_conns="+strconv.Itoa(*poolSize))
 	check(err)
 	defer pool.Close()
 	bare := serve(bareHandler(pool, tenantID))
@@ -103,6 +109,7 @@ func main() {
 			log.Fatalf("GET %s: %d", path, resp.StatusCode)
 		}
 	}
+	detailPath := "/api/v1/tenants/bench/submissions/" + benchSubmission
 	// Warm both sides.
 	for i := 0; i < 200; i++ {
 		get(portal, listPath)
@@ -136,18 +143,63 @@ func main() {
 	check(err)
 	p3 := pairs.Ratios(p3Far, p3First)
 
+	// P1: one submission, against the same statements run bare, and against one query.
+	var tokenHash string
+	check(pool.QueryRow(ctx, "SELECT token_hash FROM api_tokens WHERE id = $1", benchToken).Scan(&tokenHash))
+	args := [][]any{{"bench", tokenHash, 1, 1}, {benchUser, benchUser, tenantID, benchSubmission, 1}, {benchSubmission, 1}}
+	same := serve(bareDetail(pool, detailStatements, args))
+	one := serve(bareDetail(pool, []string{"SELECT * FROM submissions WHERE id = $1"}, [][]any{{benchSubmission}}))
+	for i := 0; i < 200; i++ {
+		get(portal, detailPath)
+		get(same, detailPath)
+		get(one, detailPath)
+	}
+	detailSide := pairs.Side{Name: "portal detail", Run: func() (float64, float64) { return throughput(func() { get(portal, detailPath) }) }}
+	p1Portal, p1Same, err := pairs.Interleave(*nPairs, meters, detailSide,
+		pairs.Side{Name: "same statements", Run: func() (float64, float64) { return throughput(func() { get(same, detailPath) }) }},
+		func(i int, a, b pairs.Result) {
+			log.Printf("P1 pair %d: portal %.0f req/s, bare pgx running its statements %.0f req/s, ratio %.3f", i, a.Value, b.Value, a.Value/b.Value)
+		})
+	check(err)
+	p1Portal2, p1One, err := pairs.Interleave(*nPairs, meters, detailSide,
+		pairs.Side{Name: "one query", Run: func() (float64, float64) { return throughput(func() { get(one, detailPath) }) }},
+		func(i int, a, b pairs.Result) {
+			log.Printf("P1 pair %d: portal %.0f req/s, bare pgx running one query %.0f req/s, ratio %.3f", i, a.Value, b.Value, a.Value/b.Value)
+		})
+	check(err)
+
 	// P8: queries per request.
 	check(db.Conn(ctx).Exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").Error)
-	count := func(path string) int {
-		// The portal's own statements, without River's queue polling and maintenance
-		// (which run whatever the requests do) and without these statistics queries.
+	// statements runs one request and returns the statements it ran, as PostgreSQL
+	// recorded them (the portal's own: without River's queue polling and maintenance,
+	// which run whatever the requests do, and without these statistics queries).
+	statements := func(path string) []string {
 		const ours = `query NOT ILIKE '%river%' AND query NOT ILIKE '%pg_stat_statements%' AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`
-		var before, after int
-		check(db.Conn(ctx).Raw("SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements WHERE " + ours).Scan(&before).Error)
+		type stat struct {
+			Queryid int64
+			Calls   int
+			Query   string
+		}
+		read := func() map[int64]stat {
+			var rows []stat
+			check(db.Conn(ctx).Raw("SELECT queryid, calls, query FROM pg_stat_statements WHERE " + ours).Find(&rows).Error)
+			m := make(map[int64]stat, len(rows))
+			for _, r := range rows {
+				m[r.Queryid] = r
+			}
+			return m
+		}
+		before := read()
 		get(portal, path)
-		check(db.Conn(ctx).Raw("SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements WHERE " + ours).Scan(&after).Error)
-		return after - before // the statistics queries are filtered out, the first included
+		var out []string
+		for id, r := range read() {
+			for i := before[id].Calls; i < r.Calls; i++ {
+				out = append(out, r.Query)
+			}
+		}
+		return out
 	}
+	count := func(path string) int { return len(statements(path)) }
 	var first struct {
 		Items []struct{ ID string } `json:"items"`
 	}
@@ -160,11 +212,26 @@ func main() {
 	q5, q50 := count("/api/v1/tenants/bench/submissions?limit=5"), count(listPath)
 	qDetail := count("/api/v1/tenants/bench/submissions/" + first.Items[0].ID)
 	log.Printf("P8: list of 5 rows %d queries, list of 50 rows %d queries, detail %d queries", q5, q50, qDetail)
+	// The same-statements baseline runs exactly what the portal ran.
+	ran := statements(detailPath)
+	slices.Sort(ran)
+	if want := slices.Sorted(slices.Values(detailStatements)); !slices.Equal(ran, want) {
+		for _, q := range ran {
+			log.Printf("P1: the portal's detail request ran: %s", q)
+		}
+		log.Fatalf("P1: the baseline's statements (detailStatements) are no longer the portal's; copy those above")
+	}
 
 	fmt.Printf("machine: %s/%s, %d CPUs; %d submissions; %d pairs in alternating order\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rows, *nPairs)
 	fmt.Printf("P2 requests/s: portal %s, bare pgx %s\n", pairs.Summary("%.0f", pairs.Values(p2Portal)), pairs.Summary("%.0f", pairs.Values(p2Bare)))
 	fmt.Println(pairs.CPUReport(meters, "request", map[string][]pairs.Result{"P2 portal": p2Portal, "P2 bare pgx": p2Bare}, "P2 portal", "P2 bare pgx"))
-	fmt.Printf("P2 list/bare-pgx %s | P3 page2000/page1 %s | P8 queries list5=%d list50=%d detail=%d\n",
+	fmt.Printf("P1 requests/s: portal %s, bare same statements %s; portal %s, bare one query %s\n",
+		pairs.Summary("%.0f", pairs.Values(p1Portal)), pairs.Summary("%.0f", pairs.Values(p1Same)),
+		pairs.Summary("%.0f", pairs.Values(p1Portal2)), pairs.Summary("%.0f", pairs.Values(p1One)))
+	fmt.Println(pairs.CPUReport(meters, "request", map[string][]pairs.Result{"P1 portal": p1Portal, "P1 same statements": p1Same}, "P1 portal", "P1 same statements"))
+	fmt.Println(pairs.CPUReport(meters, "request", map[string][]pairs.Result{"P1 portal": p1Portal2, "P1 one query": p1One}, "P1 portal", "P1 one query"))
+	fmt.Printf("P1 detail/same-statements %s detail/one-query %s | P2 list/bare-pgx %s | P3 page2000/page1 %s | P8 queries list5=%d list50=%d detail=%d\n",
+		pairs.Summary("%.3f", pairs.Ratios(p1Portal, p1Same)), pairs.Summary("%.3f", pairs.Ratios(p1Portal2, p1One)),
 		pairs.Summary("%.3f", p2), pairs.Summary("%.3f", p3), q5, q50, qDetail)
 }
 
@@ -176,6 +243,10 @@ func check(err error) {
 
 // secretKey is shared by the seeding and the portal: API tokens are keyed with it.
 const secretKey = "bench-secret-bench-secret-bench-secret"
+
+// masterKey is shared by the seeding and the portal too: it wraps the tenant key that
+// wraps the P1 submission's data key.
+var masterKey = keys.GenerateMaster()
 
 func startPostgres(ctx context.Context) (*testrig.Postgres, func()) {
 	pg, cleanup, err := testrig.TempPostgres(ctx, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
@@ -205,12 +276,19 @@ func seed(ctx context.Context, db *database.DB, a *auth.Service, wf *workflow.Se
 	num, country, title := "1", "CH", "Bench case"
 	c, err := wf.CreateCase(ctx, access, workflow.CaseInput{Number: &num, Country: &country, Title: &title})
 	check(err)
+	// The submission P1 reads, created as the portal creates one: its title and body
+	// sealed under its own data key (encryption at rest is on).
+	kind, title2, body, lang := "additional_information", "Case 3386: further information", "The union reports further violations.", "en"
+	v, err := wf.CreateSubmission(ctx, access, workflow.SubmissionInput{CaseID: &c.ID, Kind: &kind, Title: &title2, Body: &body, Language: &lang})
+	check(err)
+	_, err = wf.Transition(ctx, access, v.ID, workflow.ActionSubmit, "")
+	check(err)
 	check(db.Conn(ctx).Exec("UPDATE tenants SET settings = '{}' WHERE id = ?", t.ID).Error)
-	benchCase, benchOrg, benchUser = c.ID, org.ID, m.ID
+	benchCase, benchOrg, benchUser, benchSubmission, benchToken = c.ID, org.ID, m.ID, v.ID, tok.ID
 	return tok.Token, t.ID
 }
 
-var benchCase, benchOrg, benchUser string
+var benchCase, benchOrg, benchUser, benchSubmission, benchToken string
 
 // load inserts the submissions in one statement, newest first one second apart.
 func load(ctx context.Context, db *database.DB, tenantID string) {
@@ -255,6 +333,56 @@ func bareHandler(pool *pgxpool.Pool, tenantID string) http.Handler {
 	})
 }
 
+// detailStatements are the statements the portal runs for GET …/submissions/{id}, as
+// PostgreSQL recorded them (main checks they still are): the credentials with the
+// tenant, the membership and the policy version; the submission with the caller's
+// facts and its approval count; the submission's data key. Their arguments are in
+// main's args, in this order.
+var detailStatements = []string{
+	`SELECT users.*, api_tokens.id AS token_id, api_tokens.name AS token_name, api_tokens.created_at AS token_created, api_tokens.expires_at AS token_expires, api_tokens.last_used_at AS token_used, api_tokens.can_create_tokens AS token_can_create, api_tokens.parent_id AS token_parent, api_tokens.scopes AS token_scopes, tenants.id AS tenant_id, tenants.slug AS tenant_slug, tenants.name AS tenant_name, tenants.created_at AS tenant_created_at, tenants.updated_at AS tenant_updated_at, tenants.settings AS tenant_settings, memberships.id AS member_id, memberships.organization_id AS member_org, memberships.created_at AS member_since, (SELECT version FROM authz_state WHERE id = $4) AS policy_version FROM "api_tokens" JOIN users ON users.id = api_tokens.user_id LEFT JOIN tenants ON tenants.slug = $1 LEFT JOIN memberships ON memberships.tenant_id = tenants.id AND memberships.user_id = users.id AND memberships.active WHERE api_tokens.token_hash = $2 AND api_tokens.revoked_at IS NULL AND users.active LIMIT $3`,
+	`SELECT submissions.*, (SELECT COUNT(*) FROM submission_contributors sc WHERE sc.submission_id = submissions.id AND sc.user_id = $1) AS contributed, (SELECT COUNT(*) FROM approvals ap WHERE ap.submission_id = submissions.id AND ap.revision = submissions.revision AND ap.reviewer_id = $2) AS approved_by_me, (SELECT COUNT(*) FROM approvals ap WHERE ap.submission_id = submissions.id AND ap.revision = submissions.revision) AS approvals FROM "submissions" WHERE submissions.tenant_id = $3 AND submissions.id = $4 LIMIT $5`,
+	`SELECT * FROM "submission_keys" WHERE submission_id = $1 ORDER BY "submission_keys"."submission_id" LIMIT $2`,
+}
+
+// bareDetail runs the statements with their arguments through pgx, reads every row
+// into column → value maps, and answers the last-but-one statement's row (or the only
+// one's) as JSON: nothing else.
+func bareDetail(pool *pgxpool.Pool, statements []string, args [][]any) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var answer map[string]any
+		for i, q := range statements {
+			rows, err := pool.Query(r.Context(), q, args[i]...)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			var got map[string]any
+			for rows.Next() {
+				vals, err := rows.Values()
+				if err != nil {
+					rows.Close()
+					http.Error(w, err.Error(), 500)
+					return
+				}
+				got = make(map[string]any, len(vals))
+				for j, fd := range rows.FieldDescriptions() {
+					got[fd.Name] = vals[j]
+				}
+			}
+			rows.Close()
+			if got == nil {
+				http.Error(w, "no row", 404)
+				return
+			}
+			if i == max(0, len(statements)-2) {
+				answer = got
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(answer)
+	})
+}
+
 // buildPortal builds the unionportal binary of this checkout into a temporary
 // directory, which also serves as the portal's data directory.
 func buildPortal(ctx context.Context) (binary, dataDir string, remove func()) {
@@ -280,8 +408,8 @@ func runPortal(ctx context.Context, binary, dataDir, databaseURL string) (base s
 	check(err)
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = append(os.Environ(), "UNIONPORTAL_ADDR="+addr, "UNIONPORTAL_DATA_DIR="+dataDir,
-		"UNIONPORTAL_DATABASE_URL="+databaseURL, "UNIONPORTAL_SECRET_KEY="+secretKey, "UNIONPORTAL_MASTER_KEY="+keys.GenerateMaster(),
-		"UNIONPORTAL_LOG_FORMAT=json")
+		"UNIONPORTAL_DATABASE_URL="+databaseURL, "UNIONPORTAL_SECRET_KEY="+secretKey, "UNIONPORTAL_MASTER_KEY="+masterKey,
+		"UNIONPORTAL_LOG_FORMAT=json", "UNIONPORTAL_DATABASE_MAX_CONNS="+strconv.Itoa(*poolSize))
 	if *profile != "" {
 		abs, err := filepath.Abs(*profile)
 		check(err)

@@ -68,6 +68,8 @@ type Config struct {
 	MailboxCAFile       string
 	// WorkerMetricsAddr is where `worker` serves /metrics and /healthz ("" for nowhere).
 	WorkerMetricsAddr string
+	// DatabaseMaxConns bounds each process's PostgreSQL pool.
+	DatabaseMaxConns int
 	// CPUProfile is a file where serve and worker write a CPU profile of their whole
 	// run, for performance work ("" for none).
 	CPUProfile string
@@ -116,6 +118,14 @@ var settings = []setting{
 	{"DATABASE_URL", "", "postgres://user:password@host:port/dbname, sqlite://PATH or a SQLite file path", func(c *Config, v string) error {
 		c.DatabaseURL = v
 		return nil // parsed after DATA_DIR is known, in loadConfig
+	}},
+	{"DATABASE_MAX_CONNS", "20", "an integer from 2 to 1000: PostgreSQL connections each process may open (SQLite always uses one)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 || n > 1000 {
+			return fmt.Errorf("%q is not an integer from 2 to 1000", v)
+		}
+		c.DatabaseMaxConns = n
+		return nil
 	}},
 	{"STORAGE", "local", "local or s3", func(c *Config, v string) error {
 		if v != "local" && v != "s3" {

@@ -40,6 +40,7 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"UNIONPORTAL_DATABASE_URL=mysql://db/x", "UNIONPORTAL_DATABASE_URL: unsupported scheme"},
 		{"UNIONPORTAL_DATABASE_URL=postgres://h:notaport/x", "UNIONPORTAL_DATABASE_URL: not a valid URL"},
 		{"UNIONPORTAL_DATABASE_URL=postgres://h:99999999/x", "UNIONPORTAL_DATABASE_URL: invalid PostgreSQL URL"},
+		{"UNIONPORTAL_DATABASE_MAX_CONNS=1", "UNIONPORTAL_DATABASE_MAX_CONNS=\"1\": \"1\" is not an integer from 2 to 1000"},
 		{"UNIONPORTAL_STORAGE=disk", "UNIONPORTAL_STORAGE=\"disk\": unknown storage \"disk\"; expected local or s3"},
 		{"UNIONPORTAL_STORAGE=s3", "UNIONPORTAL_S3_BUCKET: required when UNIONPORTAL_STORAGE=s3"},
 		{"UNIONPORTAL_S3_ENDPOINT=https://s3.example", "UNIONPORTAL_S3_ENDPOINT=\"https://s3.example\": give host:port"},

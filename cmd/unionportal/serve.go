@@ -41,7 +41,7 @@ func openDatabase(ctx context.Context, cfg *Config, log *slog.Logger) (*database
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	db, err := database.Open(ctx, cfg.Database, database.Options{Logger: log})
+	db, err := database.Open(ctx, cfg.Database, database.Options{Logger: log, MaxOpenConns: cfg.DatabaseMaxConns})
 	if err != nil {
 		return nil, fmt.Errorf("%sDATABASE_URL: %v", envPrefix, err)
 	}
