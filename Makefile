@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 
-.PHONY: run build ui node chromium haproxy exiftool dovecot test test-unit test-ui test-image test-deploy image image-context lint bench bench-upload bench-dispatch bench-render bench-load clean
+.PHONY: run build ui node chromium haproxy exiftool dovecot test test-unit test-ui test-image test-deploy image image-context lint bench bench-upload bench-dispatch bench-render bench-letter bench-load clean
 
 # The front-end tool chain never downloads a browser: the browser tests use Debian's.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -142,6 +142,10 @@ bench-load:
 ## bench-render: letter render and revision diff of adversarial 1 MiB bodies (P10 of BENCHMARKS.md); no server needed
 bench-render:
 	$(GO) run ./bench/render
+
+## bench-letter: the Case 3386 letter through the portal's fpdf renderer vs headless Chromium printing it as HTML, warm and cold (P7b of BENCHMARKS.md); needs Debian's Chromium
+bench-letter: chromium
+	$(GO) run ./bench/letter
 
 ## lint: gofmt and go vet
 lint:
