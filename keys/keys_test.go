@@ -213,3 +213,39 @@ func TestShredTenant(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenWrappedSubmissionKey: a data key read beside its submission (through
+// WrappedSubmissionKeyColumn) opens as ExistingSubmissionKey's does; none means
+// shredded; another submission's or tenant's wrapped key does not open.
+func TestOpenWrappedSubmissionKey(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		s := NewService(db, mustMaster(t))
+		k1, err := s.SubmissionKey(ctx, "t1", "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SubmissionKey(ctx, "t2", "s2"); err != nil {
+			t.Fatal(err)
+		}
+		wrapped := func(id string) *string {
+			var rows []struct{ WrappedSubmissionKey *string }
+			if err := db.Conn(ctx).Raw("SELECT "+WrappedSubmissionKeyColumn+" FROM (SELECT ? AS id) submissions", id).Find(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			return rows[0].WrappedSubmissionKey
+		}
+		if k, err := s.OpenWrappedSubmissionKey(ctx, "t1", "s1", wrapped("s1")); err != nil || k != k1 {
+			t.Errorf("s1's key read with it: %v", err)
+		}
+		if _, err := s.OpenWrappedSubmissionKey(ctx, "t1", "s3", wrapped("s3")); !errors.Is(err, ErrShredded) {
+			t.Errorf("no key: %v, want ErrShredded", err)
+		}
+		if _, err := s.OpenWrappedSubmissionKey(ctx, "t1", "s1", wrapped("s2")); !errors.Is(err, ErrCannotOpen) {
+			t.Errorf("another submission's key (of another tenant): %v, want ErrCannotOpen", err)
+		}
+		if _, err := s.OpenWrappedSubmissionKey(ctx, "t2", "s1", wrapped("s1")); err == nil {
+			t.Error("s1's key opened for another tenant")
+		}
+	})
+}

@@ -168,13 +168,37 @@ func (s *Service) submissionKey(ctx context.Context, tenantID, submissionID stri
 	if row.TenantID != tenantID {
 		return Key{}, fmt.Errorf("%w: the submission's key belongs to another tenant", ErrCannotOpen)
 	}
-	raw, err := Open(tk, row.Wrapped, "submission-key", tenantID, submissionID)
+	return openSubmissionKey(tk, tenantID, submissionID, row.Wrapped)
+}
+
+func openSubmissionKey(tk Key, tenantID, submissionID, wrapped string) (Key, error) {
+	raw, err := Open(tk, wrapped, "submission-key", tenantID, submissionID)
 	if err != nil {
 		return Key{}, fmt.Errorf("submission %s's key: %w", submissionID, err)
 	}
 	var k Key
 	copy(k[:], raw)
 	return k, nil
+}
+
+// WrappedSubmissionKeyColumn reads a submission's wrapped data key (NULL once shredded)
+// in the statement that reads the submission, a query on the table "submissions": the
+// hottest reads then need no statement of their own for the key
+// (OpenWrappedSubmissionKey). The wrapping is bound to the tenant and the submission,
+// so a key row of another submission or tenant does not open.
+const WrappedSubmissionKeyColumn = "(SELECT submission_keys.wrapped FROM submission_keys WHERE submission_keys.submission_id = submissions.id) AS wrapped_submission_key"
+
+// OpenWrappedSubmissionKey opens the data key read through WrappedSubmissionKeyColumn:
+// ErrShredded when there was none, as ExistingSubmissionKey answers.
+func (s *Service) OpenWrappedSubmissionKey(ctx context.Context, tenantID, submissionID string, wrapped *string) (Key, error) {
+	if wrapped == nil {
+		return Key{}, ErrShredded
+	}
+	tk, err := s.TenantKey(ctx, tenantID)
+	if err != nil {
+		return Key{}, err
+	}
+	return openSubmissionKey(tk, tenantID, submissionID, *wrapped)
 }
 
 // ShredSubmission deletes the submission's data key: whatever it encrypted, in the

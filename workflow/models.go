@@ -68,6 +68,10 @@ type Submission struct {
 	Body       string `json:"body" gorm:"-"`
 	SealedBody string `json:"-" gorm:"column:body"`
 	bodyOpen   bool
+	// wrappedKey is the submission's wrapped data key when the statement that read the
+	// submission read it too (keyRead); openBody then reads no key.
+	wrappedKey *string
+	keyRead    bool
 	Language   string    `json:"language"`
 	State      State     `json:"state"`
 	Version    int64     `json:"version"`

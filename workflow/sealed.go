@@ -24,6 +24,9 @@ type sealer struct {
 	s                      *Service
 	tenantID, submissionID string
 	key                    *keys.Key
+	// wrapped is the wrapped key when it was read with the submission (wrappedRead).
+	wrapped     *string
+	wrappedRead bool
 }
 
 func (s *Service) sealer(tenantID, submissionID string) *sealer {
@@ -51,7 +54,13 @@ func (z *sealer) open(ctx context.Context, table, column, rowID, stored string) 
 		return stored, nil // written before encryption at rest
 	}
 	if z.key == nil {
-		k, err := z.s.opts.Keys.ExistingSubmissionKey(ctx, z.tenantID, z.submissionID)
+		var k keys.Key
+		var err error
+		if z.wrappedRead {
+			k, err = z.s.opts.Keys.OpenWrappedSubmissionKey(ctx, z.tenantID, z.submissionID, z.wrapped)
+		} else {
+			k, err = z.s.opts.Keys.ExistingSubmissionKey(ctx, z.tenantID, z.submissionID)
+		}
 		if err != nil {
 			if gone := z.s.retained(ctx, z.submissionID, err); gone != nil {
 				return "", gone
@@ -152,7 +161,9 @@ func (s *Service) openBody(ctx context.Context, sub *Submission) error {
 	if sub.bodyOpen {
 		return nil
 	}
-	body, err := s.sealer(sub.TenantID, sub.ID).open(ctx, "submissions", "body", sub.ID, sub.SealedBody)
+	z := s.sealer(sub.TenantID, sub.ID)
+	z.wrapped, z.wrappedRead = sub.wrappedKey, sub.keyRead
+	body, err := z.open(ctx, "submissions", "body", sub.ID, sub.SealedBody)
 	if err != nil {
 		return err
 	}

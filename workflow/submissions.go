@@ -12,6 +12,7 @@ import (
 	"github.com/unionportal/unionportal/apperr"
 	"github.com/unionportal/unionportal/auth"
 	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/keys"
 )
 
 // MaxBodyBytes bounds a submission's Markdown body.
@@ -182,9 +183,12 @@ func (s *Service) Submission(ctx context.Context, a *auth.TenantAccess, id strin
 		Contributed  int64
 		ApprovedByMe int64
 		Approvals    int64
+		// The data key that opens its body, read here rather than by a statement of
+		// its own.
+		WrappedSubmissionKey *string
 	}
 	err = sc.Apply(s.db.Conn(ctx).Table("submissions"), "submissions", true).
-		Select("submissions.*, "+
+		Select("submissions.*, "+keys.WrappedSubmissionKeyColumn+", "+
 			"(SELECT COUNT(*) FROM submission_contributors sc WHERE sc.submission_id = submissions.id AND sc.user_id = ?) AS contributed, "+
 			"(SELECT COUNT(*) FROM approvals ap WHERE ap.submission_id = submissions.id AND ap.revision = submissions.revision AND ap.reviewer_id = ?) AS approved_by_me, "+
 			"(SELECT COUNT(*) FROM approvals ap WHERE ap.submission_id = submissions.id AND ap.revision = submissions.revision) AS approvals", uid, uid).
@@ -196,6 +200,7 @@ func (s *Service) Submission(ctx context.Context, a *auth.TenantAccess, id strin
 		return nil, apperr.NotFound("submission")
 	}
 	r := rows[0]
+	r.Submission.wrappedKey, r.Submission.keyRead = r.WrappedSubmissionKey, true
 	who := newActor(a)
 	who.contributor, who.approved = r.Contributed > 0, r.ApprovedByMe > 0
 	return s.viewOf(ctx, a, &r.Submission, who, r.Approvals)

@@ -1,10 +1,13 @@
-// Command list measures the submission list (docs/benchmarks.md, P2, P3, P8) on PostgreSQL
+// Command list measures the submission list and detail (docs/benchmarks.md, P1, P2, P3, P4, P8) on PostgreSQL
 // with 1,000,000 submissions:
 //
 //	P2  portal GET …/submissions?limit=50 requests/s at 16 connections, over a bare
 //	    net/http + pgx handler running the same keyset query (target >= 0.60)
 //	P3  portal latency at page 2,000 over page 1 (target <= 1.2)
 //	P8  queries per request for the list (5 and 50 rows) and the detail (constant)
+//	P1  portal GET of one submission (encrypted) requests/s, over bare pgx running the
+//	    statements the portal ran (target >= 0.75), and over one query
+//	P4  the same GET with 10,000 more rules in the policy over none (target >= 0.95)
 //
 // It starts its own throwaway PostgreSQL cluster and measures the real portal: the
 // unionportal binary, built from this checkout and run as `serve`, logging as it does in
@@ -168,6 +171,34 @@ func main() {
 		})
 	check(err)
 
+	// P4: the detail with 10,000 more rules in the policy (other users' roles in other
+	// tenants) against the same with none; each run first makes the portal reload
+	// its policy (the policy version is bumped), outside the measurement.
+	extraRules := func(n int) pairs.Side {
+		return pairs.Side{Name: fmt.Sprintf("%d extra rules", n),
+			Prepare: func() {
+				_, err := pool.Exec(ctx, `DELETE FROM casbin_rule WHERE v0 LIKE 'bench-extra-%'`)
+				check(err)
+				_, err = pool.Exec(ctx, `INSERT INTO casbin_rule (ptype, v0, v1, v2)
+					SELECT 'g', 'bench-extra-' || g, (ARRAY['editor','viewer','reviewer'])[1 + g % 3], 'bench-tenant-' || (g % 500)
+					FROM generate_series(1, $1::int) AS g`, n)
+				check(err)
+				_, err = pool.Exec(ctx, `UPDATE authz_state SET version = version + 1 WHERE id = 1`)
+				check(err)
+				for i := 0; i < 200; i++ { // the first reloads the policy
+					get(portal, detailPath)
+				}
+			},
+			Run: func() (float64, float64) { return throughput(func() { get(portal, detailPath) }) }}
+	}
+	p4Many, p4Few, err := pairs.Interleave(*nPairs, meters, extraRules(10_000), extraRules(0),
+		func(i int, a, b pairs.Result) {
+			log.Printf("P4 pair %d: 10,000 extra rules %.0f req/s, none %.0f req/s, ratio %.3f", i, a.Value, b.Value, a.Value/b.Value)
+		})
+	check(err)
+	var policy int
+	check(pool.QueryRow(ctx, "SELECT count(*) FROM casbin_rule").Scan(&policy))
+
 	// P8: queries per request.
 	check(db.Conn(ctx).Exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").Error)
 	// statements runs one request and returns the statements it ran, as PostgreSQL
@@ -230,8 +261,10 @@ func main() {
 		pairs.Summary("%.0f", pairs.Values(p1Portal2)), pairs.Summary("%.0f", pairs.Values(p1One)))
 	fmt.Println(pairs.CPUReport(meters, "request", map[string][]pairs.Result{"P1 portal": p1Portal, "P1 same statements": p1Same}, "P1 portal", "P1 same statements"))
 	fmt.Println(pairs.CPUReport(meters, "request", map[string][]pairs.Result{"P1 portal": p1Portal2, "P1 one query": p1One}, "P1 portal", "P1 one query"))
-	fmt.Printf("P1 detail/same-statements %s detail/one-query %s | P2 list/bare-pgx %s | P3 page2000/page1 %s | P8 queries list5=%d list50=%d detail=%d\n",
-		pairs.Summary("%.3f", pairs.Ratios(p1Portal, p1Same)), pairs.Summary("%.3f", pairs.Ratios(p1Portal2, p1One)),
+	fmt.Printf("P4 requests/s: 10,000 extra rules %s, none (%d rules) %s\n", pairs.Summary("%.0f", pairs.Values(p4Many)), policy, pairs.Summary("%.0f", pairs.Values(p4Few)))
+	fmt.Println(pairs.CPUReport(meters, "request", map[string][]pairs.Result{"P4 10,000 extra rules": p4Many, "P4 none": p4Few}, "P4 10,000 extra rules", "P4 none"))
+	fmt.Printf("P4 10k-rules/few-rules %s | P1 detail/same-statements %s detail/one-query %s | P2 list/bare-pgx %s | P3 page2000/page1 %s | P8 queries list5=%d list50=%d detail=%d\n",
+		pairs.Summary("%.3f", pairs.Ratios(p4Many, p4Few)), pairs.Summary("%.3f", pairs.Ratios(p1Portal, p1Same)), pairs.Summary("%.3f", pairs.Ratios(p1Portal2, p1One)),
 		pairs.Summary("%.3f", p2), pairs.Summary("%.3f", p3), q5, q50, qDetail)
 }
 
