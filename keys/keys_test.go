@@ -230,7 +230,7 @@ func TestOpenWrappedSubmissionKey(t *testing.T) {
 		}
 		wrapped := func(id string) *string {
 			var rows []struct{ WrappedSubmissionKey *string }
-			if err := db.Conn(ctx).Raw("SELECT "+WrappedSubmissionKeyColumn+" FROM (SELECT ? AS id) submissions", id).Find(&rows).Error; err != nil {
+			if err := db.Conn(ctx).Raw("SELECT "+WrappedSubmissionKeyColumn+" FROM (SELECT CAST(? AS TEXT) AS id) submissions", id).Find(&rows).Error; err != nil {
 				t.Fatal(err)
 			}
 			return rows[0].WrappedSubmissionKey

@@ -186,7 +186,7 @@ func openSubmissionKey(tk Key, tenantID, submissionID, wrapped string) (Key, err
 // hottest reads then need no statement of their own for the key
 // (OpenWrappedSubmissionKey). The wrapping is bound to the tenant and the submission,
 // so a key row of another submission or tenant does not open.
-const WrappedSubmissionKeyColumn = "(SELECT submission_keys.wrapped FROM submission_keys WHERE submission_keys.submission_id = submissions.id) AS wrapped_submission_key"
+const WrappedSubmissionKeyColumn = "(SELECT submission_keys.wrapped FROM submission_keys WHERE submission_keys.submission_id = CAST(submissions.id AS TEXT)) AS wrapped_submission_key"
 
 // OpenWrappedSubmissionKey opens the data key read through WrappedSubmissionKeyColumn:
 // ErrShredded when there was none, as ExistingSubmissionKey answers.
