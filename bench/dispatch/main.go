@@ -42,10 +42,11 @@ import (
 )
 
 var (
-	nPairs  = flag.Int("pairs", pairs.DefaultPairs, "A/B pairs, in alternating order")
-	batch   = flag.Int("batch", 40, "dispatches per run")
-	workers = flag.Int("workers", 2, "dispatch workers, and baseline senders")
-	profile = flag.String("cpuprofile", "", "write a CPU profile of the portal runs to this file")
+	nPairs     = flag.Int("pairs", pairs.DefaultPairs, "A/B pairs, in alternating order")
+	batch      = flag.Int("batch", 40, "dispatches per run")
+	workers    = flag.Int("workers", 2, "dispatch workers, and baseline senders")
+	statements = flag.Bool("statements", false, "list the statements PostgreSQL ran most, with their calls (pg_stat_statements)")
+	profile    = flag.String("cpuprofile", "", "write a CPU profile of the portal runs to this file")
 )
 
 func check(err error) {
@@ -58,7 +59,7 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	ctx := context.Background()
-	pg, cleanup, err := testrig.TempPostgres(ctx)
+	pg, cleanup, err := testrig.TempPostgres(ctx, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
 	check(err)
 	defer cleanup()
 	bin, err := testrig.EnsureTool(ctx, "mailpit", testrig.MailpitModule, testrig.MailpitVersion, func(m string) { log.Print(m) })
@@ -84,6 +85,7 @@ func main() {
 	_, err = db.Migrate(ctx, nil)
 	check(err)
 	check(dispatch.MigrateQueue(ctx, db))
+	check(db.Conn(ctx).Exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").Error)
 	store, err := storage.NewLocal(filepath.Join(dir, "files"))
 	check(err)
 	smtp, err := dispatch.NewSMTP("smtp://" + pit.SMTPAddr)
@@ -111,6 +113,10 @@ func main() {
 				d = services.Dispatch
 				ids = prepare(ctx, db, services.Auth, services.Workflow, portalRun)
 				portalRun++
+				// The notices of the approvals just made are the approvals' work, not the
+				// dispatches': they are dropped, so that a run holds its dispatches and
+				// what they enqueue (the authors' notices of the dispatch) and nothing else.
+				check(db.Conn(ctx).Exec("DELETE FROM river_job WHERE kind = 'notify' AND state = 'available'").Error)
 				if prerender {
 					renderLetters(ctx, db, ks.Files(store), services.Workflow, ids)
 				}
@@ -124,7 +130,7 @@ func main() {
 				}
 				start := time.Now()
 				check(d.Start(ctx))
-				waitDispatched(ctx, db, ids)
+				waitDone(ctx, db, ids)
 				rate := float64(len(ids)) / time.Since(start).Seconds()
 				check(d.Stop(ctx))
 				if letterSize == 0 {
@@ -151,6 +157,22 @@ func main() {
 		log.Printf("P7 pair %d: portal, rendering, %.1f dispatches/s, plain go-mail %.1f messages/s, ratio %.3f", i, a.Value, b.Value, a.Value/b.Value)
 	})
 	check(err)
+	if *statements {
+		var top []struct {
+			Calls int
+			Query string
+		}
+		check(db.Conn(ctx).Raw(`SELECT calls, query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+			ORDER BY calls DESC LIMIT 60`).Find(&top).Error)
+		total := 0
+		for _, t := range top {
+			total += t.Calls
+		}
+		log.Printf("statements over all runs (%d dispatches): the 60 most called, %d calls in all", portalRun**batch, total)
+		for _, t := range top {
+			log.Printf("%7d  %.160s", t.Calls, t.Query)
+		}
+	}
 	fmt.Printf("machine: %s/%s, %d CPUs; %d dispatches per run, %d workers; %d pairs in alternating order\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *batch, *workers, *nPairs)
 	fmt.Printf("P7a per second: portal (letters rendered) %s, go-mail %s\n", pairs.Summary("%.1f", pairs.Values(p7aPortal)), pairs.Summary("%.1f", pairs.Values(p7aPlain)))
 	fmt.Println(pairs.CPUReport(meters, "message", map[string][]pairs.Result{"P7a portal": p7aPortal, "P7a go-mail": p7aPlain}, "P7a portal", "P7a go-mail"))
@@ -228,14 +250,18 @@ func prepare(ctx context.Context, db *database.DB, a *auth.Service, wf *workflow
 	return ids
 }
 
-func waitDispatched(ctx context.Context, db *database.DB, ids []string) {
+// waitDone waits until the submissions are dispatched and the queue holds no job left
+// to run (the dispatches' notices to their authors included).
+func waitDone(ctx context.Context, db *database.DB, ids []string) {
+	// One cheap statement every 20 ms: it runs on the PostgreSQL whose CPU is metered.
 	for {
-		var n int64
-		check(db.Conn(ctx).Table("submissions").Where("id IN ? AND state = 'dispatched'", ids).Count(&n).Error)
-		if int(n) == len(ids) {
+		var busy bool
+		check(db.Conn(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM submissions WHERE id IN ? AND state <> 'dispatched')
+			OR EXISTS (SELECT 1 FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled'))`, ids).Find(&busy).Error)
+		if !busy {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
