@@ -128,6 +128,30 @@ func (f *Files) Put(ctx context.Context, tenantID, submissionID, key string, r i
 	return f.store.Put(ctx, key, enc, size, "application/octet-stream")
 }
 
+// PutSpooled is Put, keeping in sp (NewSealedSpool) the encrypted bytes it stores as
+// they go to the store; sp.Finish then reads their plaintext back with the file's key.
+func (f *Files) PutSpooled(ctx context.Context, tenantID, submissionID, key string, r io.Reader, size int64, sp *Spool) error {
+	if !sp.sealed || sp.w == nil {
+		return errors.New("keys: PutSpooled needs a new spool from NewSealedSpool")
+	}
+	if !IsSealedObject(key) {
+		return errors.New("keys: an encrypted file's key must end in " + SealedSuffix + ": " + key)
+	}
+	k, err := f.keys.SubmissionKey(ctx, tenantID, submissionID)
+	if err != nil {
+		return err
+	}
+	sp.wrap = fileKeyWrap{key: k, context: fileContext(tenantID, submissionID, key)}
+	enc, err := age.EncryptReader(r, sp.wrap)
+	if err != nil {
+		return err
+	}
+	if size >= 0 {
+		size = SealedSize(size)
+	}
+	return f.store.Put(ctx, key, io.TeeReader(enc, sp.f), size, "application/octet-stream")
+}
+
 // ErrUnreadable is a stored file that does not decrypt: moved, altered, or its
 // submission's key shredded.
 var ErrUnreadable = errors.New("keys: the stored file does not decrypt")

@@ -18,6 +18,9 @@ type Spool struct {
 	w    io.WriteCloser
 	ra   io.ReaderAt
 	size int64
+	// sealed: the spool holds what Files.PutSpooled stored, written already encrypted,
+	// and opens with that file's key (wrap, set by PutSpooled).
+	sealed bool
 }
 
 // NewSpool creates an empty spool, open for writing.
@@ -34,10 +37,31 @@ func NewSpool() (*Spool, error) {
 	return s, nil
 }
 
+// NewSealedSpool creates an empty spool for Files.PutSpooled, which writes into it the
+// encrypted bytes it stores, as they are: one encryption serves the store and the
+// copy read back (an upload's metadata inspection). Its file is encrypted under the
+// stored file's own key, not a key of this process's: a copy left behind by a crash is
+// as unreadable as the stored object, and goes with it when its submission's key is
+// shredded.
+func NewSealedSpool() (*Spool, error) {
+	f, err := os.CreateTemp("", "unionportal-spool-*.age")
+	if err != nil {
+		return nil, err
+	}
+	return &Spool{f: f, w: nopCloser{f}, sealed: true}, nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
 // Write encrypts p into the spool.
 func (s *Spool) Write(p []byte) (int, error) {
 	if s.w == nil {
 		return 0, errors.New("keys: the spool is finished")
+	}
+	if s.sealed {
+		return 0, errors.New("keys: a sealed spool is written by Files.PutSpooled only")
 	}
 	return s.w.Write(p)
 }

@@ -2,10 +2,15 @@ package keys
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
 	"testing"
+
+	"github.com/unionportal/unionportal/database"
+	"github.com/unionportal/unionportal/database/dbtest"
+	"github.com/unionportal/unionportal/storage"
 )
 
 // TestSpool: what goes through a spool is on disk only encrypted, reads back whole and
@@ -42,4 +47,51 @@ func TestSpool(t *testing.T) {
 	if _, err := os.Stat(sp.f.Name()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the spool outlived its reader: %v", err)
 	}
+}
+
+// TestPutSpooled: the sealed spool holds exactly the bytes stored, which open with the
+// stored file's key and read back the plaintext; it accepts no other writer, and Put's
+// other uses are untouched.
+func TestPutSpooled(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		store, err := storage.NewLocal(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := NewService(db, mustMaster(t)).Files(store)
+		plain := bytes.Repeat([]byte("evidence of the violations "), 10000) // several 64 KiB chunks
+		sp, err := NewSealedSpool()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sp.Remove()
+		if _, err := sp.Write([]byte("x")); err == nil {
+			t.Error("a sealed spool took bytes from another writer")
+		}
+		key := SealedKey("t1/s1/a1")
+		if err := files.PutSpooled(ctx, "t1", "s1", key, bytes.NewReader(plain), -1, sp); err != nil {
+			t.Fatal(err)
+		}
+		if err := sp.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(io.NewSectionReader(sp, 0, sp.Size()))
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("the spool reads back %d bytes (%v), want the %d written", len(got), err, len(plain))
+		}
+		stored, err := store.Open(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stored.Close()
+		raw, _ := io.ReadAll(stored)
+		onDisk, _ := os.ReadFile(sp.f.Name())
+		if !bytes.Equal(raw, onDisk) || bytes.Contains(onDisk, []byte("evidence")) {
+			t.Errorf("the spool is not the stored ciphertext (%d vs %d bytes)", len(onDisk), len(raw))
+		}
+		if err := files.PutSpooled(ctx, "t1", "s1", key, bytes.NewReader(plain), -1, sp); err == nil {
+			t.Error("a finished spool was filled again")
+		}
+	})
 }

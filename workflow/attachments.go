@@ -158,13 +158,14 @@ func (s *Service) Upload(ctx context.Context, a *auth.TenantAccess, submissionID
 	att := Attachment{ID: database.NewID(), TenantID: sub.TenantID, SubmissionID: sub.ID, FileName: SanitizeFileName(fileName),
 		ContentType: contentType, CreatedBy: a.Principal.User.ID}
 	att.ObjectKey = keys.SealedKey(storage.AttachmentKey(sub.TenantID, sub.ID, att.ID))
-	// A copy for the metadata inspection, encrypted under a key only this process holds.
-	sp, err := keys.NewSpool()
+	// A copy for the metadata inspection: the encrypted bytes stored, kept as they go
+	// (one encryption for both).
+	sp, err := keys.NewSealedSpool()
 	if err != nil {
 		return nil, err
 	}
 	defer sp.Remove()
-	if err := s.store(ctx, a, &att, io.TeeReader(io.MultiReader(bytes.NewReader(head), r), sp), room); err != nil {
+	if err := s.store(ctx, a, &att, io.MultiReader(bytes.NewReader(head), r), room, sp); err != nil {
 		return nil, err
 	}
 	if err := sp.Finish(); err != nil {
@@ -222,8 +223,9 @@ func detectType(head []byte) *mimetype.MIME {
 }
 
 // store streams body (at most room bytes) to att's object, hashing it, and through the
-// malware scanner when one is configured; on any failure nothing stays stored.
-func (s *Service) store(ctx context.Context, a *auth.TenantAccess, att *Attachment, body io.Reader, room int64) error {
+// malware scanner when one is configured, keeping the stored bytes in sp for the
+// inspection; on any failure nothing stays stored.
+func (s *Service) store(ctx context.Context, a *auth.TenantAccess, att *Attachment, body io.Reader, room int64, sp *keys.Spool) error {
 	limits := s.opts.Limits
 	hash := sha256.New()
 	lr := &limitReader{r: body, max: room}
@@ -239,7 +241,7 @@ func (s *Service) store(ctx context.Context, a *auth.TenantAccess, att *Attachme
 		defer scan.Close()
 		in = io.TeeReader(in, scan)
 	}
-	if err := s.files.Put(ctx, att.TenantID, att.SubmissionID, att.ObjectKey, in, -1); err != nil {
+	if err := s.files.PutSpooled(ctx, att.TenantID, att.SubmissionID, att.ObjectKey, in, -1, sp); err != nil {
 		_ = s.opts.Storage.Delete(context.WithoutCancel(ctx), att.ObjectKey) // in case a store kept a part
 		switch {
 		case errors.Is(err, errLimit) && room < limits.file():

@@ -155,6 +155,10 @@ func main() {
 	peakP6 := procKiB(portal.Process.Pid, "VmHWM")
 	log.Printf("P6: idle RSS %d MiB; peak %d MiB after P5, %d MiB after %d x %d MiB (%.0f MB/s)",
 		idle>>10, peakP5>>10, peakP6>>10, *parallel, *bigMiB, bigRate)
+	// Stopped as an operator stops it, so that it finishes its log (and a CPU profile,
+	// with UNIONPORTAL_CPU_PROFILE set).
+	_ = portal.Process.Signal(os.Interrupt)
+	_ = portal.Wait()
 
 	fmt.Printf("machine: %s/%s, %d CPUs; %d x %d MiB at once; %d pairs in alternating order\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *parallel, *fileMiB, *nPairs)
 	fmt.Printf("P5 MB/s: portal %s, minio-go %s\n", pairs.Summary("%.0f", pairs.Values(p5Portal)), pairs.Summary("%.0f", pairs.Values(p5Baseline)))
