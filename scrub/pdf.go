@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
 	"sync"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
@@ -25,10 +23,11 @@ var pdfInfoKeys = map[string]string{"Author": "author", "Creator": "creator tool
 // package uses.
 var pdfConfigOnce sync.Once
 
-// PDFMemoryBudget bounds the memory PDF files take while they are read or rewritten:
-// pdfcpu holds a whole file, its streams included, in memory. The files being read at
-// once may together weigh at most this much; a larger file waits for the whole budget
-// and is read alone. Other formats are read in a constant amount of memory.
+// PDFMemoryBudget bounds the memory PDF files take while they are rewritten (CleanPDF):
+// pdfcpu holds a whole file, its streams included, in memory. The files being rewritten
+// at once may together weigh at most this much; a larger file waits for the whole
+// budget and is rewritten alone. FindPDF, which runs on every upload, needs no budget:
+// it reads a file streaming, in a constant amount of memory, as other formats are read.
 const PDFMemoryBudget = 48 << 20
 
 var pdfMemory = semaphore.NewWeighted(PDFMemoryBudget)
@@ -55,49 +54,6 @@ func readPDF(r io.ReaderAt, size int64) (*model.Context, error) {
 		return nil, errors.New("the PDF is encrypted")
 	}
 	return ctx, nil
-}
-
-// FindPDF reports the document information entries of a PDF file and its XMP
-// metadata (the document's and any object's).
-func FindPDF(r io.ReaderAt, size int64) (found []string, err error) {
-	err = withPDFMemory(size, func() error {
-		found, err = findPDF(r, size)
-		return err
-	})
-	return found, err
-}
-
-func findPDF(r io.ReaderAt, size int64) ([]string, error) {
-	ctx, err := readPDF(r, size)
-	if err != nil {
-		return nil, err
-	}
-	var f findings
-	if info, _ := pdfInfo(ctx); info != nil {
-		keys := make([]string, 0, len(info))
-		for k := range info {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			s, err := ctx.DereferenceStringOrHexLiteral(info[k], model.V10, nil)
-			if err != nil || s == "" {
-				continue
-			}
-			if k == "Producer" && strings.HasPrefix(s, "pdfcpu ") {
-				continue // what a cleaned copy says
-			}
-			if name, ok := pdfInfoKeys[k]; ok {
-				f.add("%s %s", name, quote(s))
-			} else if k != "CreationDate" && k != "ModDate" && k != "Trapped" {
-				f.add("document property %s: %s", quote(k), quote(s))
-			}
-		}
-	}
-	if n := pdfMetadata(ctx, false); n > 0 {
-		f.add("XMP metadata")
-	}
-	return f.list, nil
 }
 
 // CleanPDF writes a PDF file without its document information entries (all but the
