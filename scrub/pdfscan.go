@@ -54,10 +54,11 @@ const (
 	keyFirst
 	keyInfo
 	keyEncrypt
+	keyRoot
 )
 
 var pdfKeys = map[string]pdfKey{"Type": keyType, "Length": keyLength, "Filter": keyFilter, "DecodeParms": keyDecodeParms,
-	"N": keyN, "First": keyFirst, "Info": keyInfo, "Encrypt": keyEncrypt}
+	"N": keyN, "First": keyFirst, "Info": keyInfo, "Encrypt": keyEncrypt, "Root": keyRoot}
 
 // pdfFrame is an open array or dictionary.
 type pdfFrame struct {
@@ -80,6 +81,7 @@ type pdfTop struct {
 	hasInfo        bool
 	infoNotRef     bool
 	encrypt        bool
+	root           bool
 	trailer, owned bool // the dictionary is a trailer; an object's value
 }
 
@@ -153,7 +155,7 @@ type pdfScanner struct {
 
 	// What the scan found.
 	err        error
-	trailers   int
+	roots      int // trailers naming the catalog
 	infoRefs   []pdfRef
 	metadata   bool
 	entries    []pdfEntry
@@ -372,6 +374,8 @@ func (s *pdfScanner) endValue(key pdfKey) {
 		}
 	case keyEncrypt:
 		s.top.encrypt = !v.null
+	case keyRoot:
+		s.top.root = v.ref
 	case keyDecodeParms:
 		s.top.decodeParms = !v.null
 	}
@@ -387,7 +391,9 @@ func (s *pdfScanner) endTop() {
 	t := s.top
 	s.trailer = false
 	if t.trailer || t.xref && !s.inObjStm {
-		s.trailers++
+		if t.root {
+			s.roots++
+		}
 		if t.encrypt {
 			s.err = errPDFEncrypted
 		}
@@ -673,8 +679,9 @@ func FindPDF(r io.ReaderAt, size int64) ([]string, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	if s.trailers == 0 {
-		return nil, errors.New("the PDF has no trailer")
+	if s.roots == 0 {
+		// Not a document a reader could show; pdfcpu refused it too.
+		return nil, errors.New("the PDF has no trailer naming its catalog")
 	}
 	metadata, unreadable := s.metadata, s.unreadable
 	var entries []pdfEntry

@@ -2,6 +2,7 @@ package scrub_test
 
 import (
 	"bytes"
+	"cmp"
 	"compress/zlib"
 	"fmt"
 	"io"
@@ -394,12 +395,12 @@ func TestFindPDFMemory(t *testing.T) {
 }
 
 // hostileFile writes a file of a header, then what fill writes, then a trailer.
-func hostileFile(t *testing.T, name string, fill func(w io.Writer)) (*os.File, int64) {
+func hostileFile(t *testing.T, name string, fill func(w io.Writer), trailer string) (*os.File, int64) {
 	return writePDF(t, name, func(p *pdfBuilder) {
 		c := &countingWriter{w: p.w}
 		fill(c)
 		p.off += c.n
-		p.printf("\ntrailer\n<< /Root 1 0 R >>\n%%%%EOF\n")
+		p.printf("\ntrailer\n%s\n%%%%EOF\n", trailer)
 	})
 }
 
@@ -433,68 +434,70 @@ func TestFindPDFHostile(t *testing.T) {
 		fill    func(w io.Writer)
 		wantErr bool
 		want    []string
+		trailer string // << /Root 1 0 R >> if empty
 	}{
-		{"deep arrays", func(w io.Writer) { io.WriteString(w, "1 0 obj\n"); repeat(w, "[", 1<<20) }, true, nil},
-		{"deep dictionaries", func(w io.Writer) { io.WriteString(w, "1 0 obj\n"); repeat(w, "<< /A ", 1<<18) }, true, nil},
+		{"deep arrays", func(w io.Writer) { io.WriteString(w, "1 0 obj\n"); repeat(w, "[", 1<<20) }, true, nil, ""},
+		{"deep dictionaries", func(w io.Writer) { io.WriteString(w, "1 0 obj\n"); repeat(w, "<< /A ", 1<<18) }, true, nil, ""},
 		{"nesting just within the bound", func(w io.Writer) {
 			io.WriteString(w, "1 0 obj\n")
 			repeat(w, "[", 99)
 			io.WriteString(w, "<< /Metadata 2 0 R >>")
 			repeat(w, "]", 99)
 			io.WriteString(w, "\nendobj\n")
-		}, false, []string{"XMP metadata"}},
-		{"unterminated string", func(w io.Writer) { io.WriteString(w, "1 0 obj\n("); repeat(w, "(a\\", 8<<20) }, true, nil},
-		{"unterminated hex string", func(w io.Writer) { io.WriteString(w, "1 0 obj\n<"); repeat(w, "0123456789abcdef ", 1<<20) }, true, nil},
+		}, false, []string{"XMP metadata"}, ""},
+		{"unterminated string", func(w io.Writer) { io.WriteString(w, "1 0 obj\n("); repeat(w, "(a\\", 8<<20) }, true, nil, ""},
+		{"unterminated hex string", func(w io.Writer) { io.WriteString(w, "1 0 obj\n<"); repeat(w, "0123456789abcdef ", 1<<20) }, true, nil, ""},
 		{"unterminated dictionary", func(w io.Writer) {
 			io.WriteString(w, "1 0 obj\n<< /Type /Catalog /Metadata 2 0 R /Kids [")
 			repeat(w, "3 0 R ", 1<<20)
-		}, false, []string{"XMP metadata"}},
+		}, false, []string{"XMP metadata"}, ""},
 		{"a huge dictionary", func(w io.Writer) {
 			io.WriteString(w, "1 0 obj\n<<")
 			repeat(w, "/Key (value) ", 1<<20)
 			io.WriteString(w, "/Metadata 2 0 R >>\nendobj\n")
-		}, false, []string{"XMP metadata"}},
+		}, false, []string{"XMP metadata"}, ""},
 		{"huge information values", func(w io.Writer) {
 			io.WriteString(w, "1 0 obj\n<< /Author (")
 			repeat(w, "A", 4<<20)
 			io.WriteString(w, ") /Title <")
 			repeat(w, "41", 4<<20)
 			io.WriteString(w, "> >>\nendobj\ntrailer << /Info 1 0 R >>\n")
-		}, false, []string{"author '" + strings.Repeat("A", 80) + "…'", "title '" + strings.Repeat("A", 80) + "…'"}},
+		}, false, []string{"author '" + strings.Repeat("A", 80) + "…'", "title '" + strings.Repeat("A", 80) + "…'"}, ""},
 		{"length past the end", func(w io.Writer) {
 			io.WriteString(w, "1 0 obj\n<< /Length 99999999999 >>\nstream\nBT (some text) Tj ET\nendstream\nendobj\n2 0 obj\n<< /Metadata 3 0 R >>\nendobj\n")
-		}, false, []string{"XMP metadata"}},
+		}, false, []string{"XMP metadata"}, ""},
 		{"negative length", func(w io.Writer) {
 			io.WriteString(w, "1 0 obj\n<< /Length -5 >>\nstream\nabc\nendstream\nendobj\n2 0 obj\n<< /Metadata 3 0 R >>\nendobj\n")
-		}, false, []string{"XMP metadata"}},
+		}, false, []string{"XMP metadata"}, ""},
 		{"stream without endstream", func(w io.Writer) {
 			io.WriteString(w, "1 0 obj\n<< /Length 1 0 R >>\nstream\nabc\nendobj\n2 0 obj\n<< /Metadata 3 0 R >>\nendobj\n")
-		}, false, []string{"XMP metadata"}},
-		{"zlib bomb", func(w io.Writer) { zlibBomb(w, 64<<20) }, true, nil},
+		}, false, []string{"XMP metadata"}, ""},
+		{"zlib bomb", func(w io.Writer) { zlibBomb(w, 64<<20) }, true, nil, ""},
 		{"object stream of another encoding", func(w io.Writer) {
 			io.WriteString(w, "5 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Filter /LZWDecode /Length 3 >>\nstream\nabc\nendstream\nendobj\n")
-		}, false, []string{"parts that could not be inspected (an object stream in an encoding the portal does not read)"}},
+		}, false, []string{"parts that could not be inspected (an object stream in an encoding the portal does not read)"}, ""},
 		{"object stream that does not decompress", func(w io.Writer) {
 			io.WriteString(w, "5 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length 3 >>\nstream\nabc\nendstream\nendobj\n")
-		}, false, []string{"parts that could not be inspected (an object stream that does not decompress)"}},
+		}, false, []string{"parts that could not be inspected (an object stream that does not decompress)"}, ""},
 		{"many revisions", func(w io.Writer) {
 			for i := range 300 {
 				fmt.Fprintf(w, "trailer << /Info %d 0 R >>\n", i+10)
 			}
-		}, false, []string{"parts that could not be inspected (too many revisions)"}},
+		}, false, []string{"parts that could not be inspected (too many revisions)"}, ""},
 		// A comment ends at the end of its line, where the trailer is.
-		{"long comment", func(w io.Writer) { io.WriteString(w, "%"); repeat(w, "/Metadata ", 1<<20) }, false, nil},
+		{"long comment", func(w io.Writer) { io.WriteString(w, "%"); repeat(w, "/Metadata ", 1<<20) }, false, nil, ""},
 		// A parenthesis in the noise opens a string that runs to the end of the file,
 		// trailer included.
 		{"noise", func(w io.Writer) {
 			noise := make([]byte, 1<<20)
 			rand.NewChaCha8([32]byte{2}).Read(noise)
 			w.Write(noise)
-		}, true, nil},
+		}, true, nil, ""},
+		{"no catalog", func(w io.Writer) { io.WriteString(w, "1 0 obj\n<< /Author (A) >>\nendobj\n") }, true, nil, "<< /Info 1 0 R >>"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f, size := hostileFile(t, "hostile.pdf", c.fill)
+			f, size := hostileFile(t, "hostile.pdf", c.fill, cmp.Or(c.trailer, "<< /Root 1 0 R >>"))
 			var got []string
 			var err error
 			n := allocated(func() { got, err = scrub.FindPDF(f, size) })
