@@ -174,7 +174,8 @@ func (s *pdfScanner) run(targets map[pdfRef]bool) {
 	s.inflate = min(max(pdfMinInflate, pdfInflateRatio*s.file.size), pdfMaxInflate)
 	s.file.seek(0)
 	s.lex.reset(s.file)
-	s.stack, s.depth, s.inObject, s.collecting, s.trailer, s.nInts, s.hasStream = s.stack[:0], 0, false, false, false, 0, false
+	s.reset()
+	s.nInts = 0
 	for s.err == nil {
 		t := s.lex.next()
 		if t == tokEOF {
@@ -258,7 +259,7 @@ func (s *pdfScanner) token(t pdfToken) {
 	if s.depth == 1 && parent != nil && parent.dict {
 		s.topValue(t, parent.key)
 	}
-	if s.depth == 2 && s.stack[0].dict && s.stack[0].key == keyFilter && t == tokName {
+	if s.depth == 2 && s.stack[0].dict && s.stack[0].key == keyFilter && !s.stack[1].dict && t == tokName {
 		s.filter()
 	}
 	if t == tokDictOpen || t == tokArrayOpen {
@@ -549,20 +550,20 @@ func (s *pdfScanner) objectStream(start, end int64, t pdfTop) {
 		r = s.zr
 	}
 	s.limit = pdfInflateLimit{r: r, left: &s.inflate}
-	limit := &s.limit
-	s.br.Reset(limit)
-	saved := s.lex
-	defer func() { s.lex = saved }()
+	s.br.Reset(&s.limit)
+	// The objects are lexed from the decompressed bytes; the file's lexer (which
+	// shares the text buffer) takes over again after the stream.
+	fileLex := s.lex
 	s.lex.reset(s.br)
-	s.lex.text = saved.text
 	s.reset()
 	s.inObjStm = true
-	defer func() { s.inObjStm = false; s.reset() }()
+	defer func() {
+		fileLex.text = s.lex.text
+		s.lex, s.inObjStm = fileLex, false
+		s.reset()
+	}()
 
-	if !s.objectStreamHeader(t) {
-		return
-	}
-	for s.err == nil {
+	for read := s.objectStreamHeader(t); read && s.err == nil; {
 		tok := s.lex.next()
 		if tok == tokEOF {
 			break
@@ -573,7 +574,7 @@ func (s *pdfScanner) objectStream(start, end int64, t pdfTop) {
 		s.token(tok)
 	}
 	switch {
-	case limit.over:
+	case s.limit.over:
 		s.err = errPDFBomb
 	case s.lex.err != nil && s.err == nil:
 		s.unread("an object stream that does not decompress")
@@ -607,6 +608,7 @@ func (s *pdfScanner) objectStreamHeader(t pdfTop) bool {
 	}
 	for s.lex.pos < t.first {
 		if _, ok := s.lex.read(); !ok {
+			s.unread("an object stream whose objects could not be found")
 			return false
 		}
 	}
