@@ -529,3 +529,49 @@ func FuzzFindPDF(f *testing.F) {
 		findPDF(b)
 	})
 }
+
+// TestFindPDFCorpus compares the streaming finder with pdfcpu on every PDF under the
+// directory UNIONPORTAL_PDF_CORPUS (e.g. pdfcpu's own test files, in the module cache:
+// $(go list -m -f '{{.Dir}}' github.com/pdfcpu/pdfcpu)/pkg/testdata). Files pdfcpu
+// cannot read are counted, not compared; differences are listed for a person to judge
+// (older revisions are expected ones), and fail the test only when the streaming
+// finder misses something pdfcpu reports.
+func TestFindPDFCorpus(t *testing.T) {
+	dir := os.Getenv("UNIONPORTAL_PDF_CORPUS")
+	if dir == "" {
+		t.Skip("UNIONPORTAL_PDF_CORPUS not set")
+	}
+	var compared, unreadable int
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.EqualFold(filepath.Ext(path), ".pdf") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, werr := oraclePDF(b)
+		got, gerr := findPDF(b)
+		name, _ := filepath.Rel(dir, path)
+		if werr != nil {
+			unreadable++
+			t.Logf("%s: pdfcpu: %v; streaming: %q, %v", name, werr, got, gerr)
+			return nil
+		}
+		compared++
+		if gerr != nil {
+			t.Errorf("%s: pdfcpu %q; streaming: %v", name, want, gerr)
+			return nil
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("%s: streaming misses %q (reports %q)", name, w, got)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Logf("%s: pdfcpu %q\n\tstreaming %q", name, want, got)
+		}
+		return nil
+	})
+	t.Logf("%d files compared, %d that pdfcpu cannot read", compared, unreadable)
+}
