@@ -145,13 +145,15 @@ type pdfScanner struct {
 	inObjStm   bool
 	ranges     []pdfObjRange
 
-	section   pdfSection
-	zin       *bufio.Reader // the compressed bytes
-	zr        io.ReadCloser
-	limit     pdfInflateLimit
-	br        *bufio.Reader // the decompressed bytes
-	inflate   int64         // bytes object streams may still decompress to
-	collected int
+	section     pdfSection
+	zin         *bufio.Reader // the compressed bytes
+	zr          io.ReadCloser
+	limit       pdfInflateLimit
+	br          *bufio.Reader               // the decompressed bytes
+	inflate     int64                       // bytes object streams may still decompress to
+	probe       [64 + len("endstream")]byte // endstreamAt's, kept: a buffer handed to ReadAt escapes
+	noEndstream int64                       // no "endstream" from there to the end of the file
+	collected   int
 
 	// What the scan found.
 	err        error
@@ -172,6 +174,7 @@ func newPDFScanner(r io.ReaderAt, size int64) *pdfScanner {
 func (s *pdfScanner) run(targets map[pdfRef]bool) {
 	s.targets = targets
 	s.inflate = min(max(pdfMinInflate, pdfInflateRatio*s.file.size), pdfMaxInflate)
+	s.noEndstream = s.file.size + 1
 	s.file.seek(0)
 	s.lex.reset(s.file)
 	s.reset()
@@ -482,14 +485,19 @@ func (s *pdfScanner) skipStream(t pdfTop) {
 	start := f.pos()
 	end, resume, ok := int64(0), int64(0), false
 	if t.lengthDirect && t.length >= 0 && t.length <= f.size-start {
-		f.seek(start + t.length)
-		resume, ok = s.endstreamHere()
 		end = start + t.length
+		resume, ok = s.endstreamAt(end)
 	}
-	if !ok {
+	// A search that reached the end of the file without finding "endstream" is not
+	// made again from a later point: a file of many unterminated streams costs one
+	// search, not one each.
+	if !ok && start < s.noEndstream {
 		f.seek(start)
 		end, ok = f.find("endstream")
 		resume = end + int64(len("endstream"))
+		if !ok {
+			s.noEndstream = start
+		}
 	}
 	if !ok {
 		f.seek(start)
@@ -504,23 +512,22 @@ func (s *pdfScanner) skipStream(t pdfTop) {
 	f.seek(resume)
 }
 
-// endstreamHere reports whether "endstream" follows, after white space, and where it ends.
-func (s *pdfScanner) endstreamHere() (int64, bool) {
+// endstreamAt reports whether "endstream" follows at, after white space, and where
+// it ends. It reads a few bytes on their own, not through the window, so that a file
+// of many streams with lengths pointing afar costs a few bytes a stream.
+func (s *pdfScanner) endstreamAt(at int64) (int64, bool) {
 	const kw = "endstream"
-	f := s.file
-	c, err := f.ReadByte()
-	for n := 0; err == nil && isPDFSpace(c) && n < 64; n++ {
-		c, err = f.ReadByte()
+	buf := s.probe[:]
+	n, _ := s.file.r.ReadAt(buf[:min(int64(len(buf)), s.file.size-at)], at)
+	b := buf[:n]
+	i := 0
+	for i < len(b) && isPDFSpace(b[i]) {
+		i++
 	}
-	for i := range len(kw) {
-		if err != nil || c != kw[i] {
-			return 0, false
-		}
-		if i+1 < len(kw) {
-			c, err = f.ReadByte()
-		}
+	if !bytes.HasPrefix(b[i:], []byte(kw)) {
+		return 0, false
 	}
-	return f.pos(), true
+	return at + int64(i+len(kw)), true
 }
 
 // objectStream reads the objects of an object stream (7.5.7), decompressing its data
@@ -619,11 +626,12 @@ func (s *pdfScanner) objectStreamHeader(t pdfTop) bool {
 // /First) belongs to.
 func (s *pdfScanner) enterObject(offset int64) {
 	s.inObject, s.collecting = true, false
-	for _, r := range s.ranges {
-		if offset >= r.start && (r.end < 0 || offset < r.end) {
-			s.cur, s.collecting = r.ref, true
-			return
-		}
+	// Offsets only grow, in the header as in the data: the ranges passed are done with.
+	for len(s.ranges) > 0 && s.ranges[0].end >= 0 && offset >= s.ranges[0].end {
+		s.ranges = s.ranges[1:]
+	}
+	if len(s.ranges) > 0 && offset >= s.ranges[0].start {
+		s.cur, s.collecting = s.ranges[0].ref, true
 	}
 }
 
