@@ -1,10 +1,13 @@
 package scrub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
@@ -54,6 +57,107 @@ func readPDF(r io.ReaderAt, size int64) (*model.Context, error) {
 		return nil, errors.New("the PDF is encrypted")
 	}
 	return ctx, nil
+}
+
+// FindPDF reports the document information entries of a PDF file and its XMP
+// metadata (the document's and any object's). It reads the file streaming, in a
+// constant amount of memory whatever its size: a survey finds the trailers and any
+// /Metadata, a second pass the Info dictionaries, a third the strings their entries
+// refer to, if any.
+//
+// Every Info dictionary a trailer refers to is reported, not only the current one:
+// an incremental update leaves the older ones in the file, where any reader of the
+// bytes finds them, and CleanPDF removes them all.
+func FindPDF(r io.ReaderAt, size int64) ([]string, error) {
+	if !pdfHeader(r, size) {
+		return nil, errors.New("not a PDF file: no %PDF- header")
+	}
+	s := newPDFScanner(r, size)
+	s.run(nil)
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.roots == 0 {
+		// Not a document a reader could show; pdfcpu refused it too.
+		return nil, errors.New("the PDF has no trailer naming its catalog")
+	}
+	metadata, unreadable := s.metadata, s.unreadable
+	var entries []pdfEntry
+	var values map[pdfRef][]pdfString
+	if len(s.infoRefs) > 0 {
+		s.run(refSet(s.infoRefs))
+		entries = s.entries
+		var refs []pdfRef
+		for _, e := range entries {
+			if e.isRef && len(refs) < pdfMaxRefs {
+				refs = append(refs, e.ref)
+			}
+		}
+		if len(refs) > 0 {
+			s.entries, s.strings = nil, nil
+			s.run(refSet(refs))
+			values = s.strings
+		}
+		if s.err != nil {
+			return nil, s.err
+		}
+		unreadable = s.unreadable
+	}
+	var f findings
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
+	for _, e := range entries {
+		vs := []pdfString{{e.str, e.hex}}
+		if e.isRef {
+			vs = values[e.ref]
+		}
+		for _, v := range vs {
+			reportInfo(&f, e.key, v)
+		}
+	}
+	if metadata {
+		f.add("XMP metadata")
+	}
+	for _, why := range unreadable {
+		f.add("parts that could not be inspected (%s)", why)
+	}
+	return f.list, nil
+}
+
+// reportInfo adds an Info entry's value, decoded as pdfcpu decodes it.
+func reportInfo(f *findings, key string, v pdfString) {
+	var s string
+	var err error
+	if v.hex {
+		s, err = types.HexLiteralToString(types.HexLiteral(v.str))
+	} else {
+		s, err = types.StringLiteralToString(types.StringLiteral(v.str))
+	}
+	if err != nil || s == "" {
+		return
+	}
+	if key == "Producer" && strings.HasPrefix(s, "pdfcpu ") {
+		return // what a cleaned copy says
+	}
+	if name, ok := pdfInfoKeys[key]; ok {
+		f.add("%s %s", name, quote(s))
+	} else if key != "CreationDate" && key != "ModDate" && key != "Trapped" {
+		f.add("document property %s: %s", quote(key), quote(s))
+	}
+}
+
+func refSet(refs []pdfRef) map[pdfRef]bool {
+	m := make(map[pdfRef]bool, len(refs))
+	for _, r := range refs {
+		m[r] = true
+	}
+	return m
+}
+
+// pdfHeader reports whether "%PDF-" is in the first kilobyte, where readers look for it.
+func pdfHeader(r io.ReaderAt, size int64) bool {
+	b := make([]byte, min(size, 1024))
+	n, _ := r.ReadAt(b, 0)
+	return bytes.Contains(b[:n], []byte("%PDF-"))
 }
 
 // CleanPDF writes a PDF file without its document information entries (all but the

@@ -2,21 +2,18 @@ package scrub
 
 import (
 	"bufio"
-	"bytes"
-	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
-
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
 
 // Bounds on what a hostile file can make the scanner do.
 const (
-	// pdfMaxDepth bounds the nesting of arrays and dictionaries, as pdfcpu's own
-	// parser does (its MaxRecursionDepth): pdfcpu could not rewrite a deeper file.
+	// pdfMaxDepth bounds the nesting of arrays and dictionaries the scanner follows
+	// key by key. Deeper, it only counts the levels, and takes any /Metadata name for
+	// XMP metadata, since it no longer tells keys from values; the file is reported as
+	// not wholly inspected. pdfcpu reads (and so cleans) such files, so refusing them
+	// would be harsher than before.
 	pdfMaxDepth = 100
 	// pdfMaxRefs bounds the objects looked up by number: the Info dictionaries (one
 	// per revision) and the values they refer to.
@@ -35,7 +32,6 @@ const (
 
 var (
 	errPDFEncrypted = errors.New("the PDF is encrypted")
-	errPDFTooDeep   = fmt.Errorf("the PDF nests arrays or dictionaries deeper than %d", pdfMaxDepth)
 	errPDFBomb      = errors.New("the PDF's object streams decompress to too many bytes")
 )
 
@@ -129,7 +125,7 @@ type pdfScanner struct {
 	targets map[pdfRef]bool
 
 	stack []pdfFrame
-	depth int // may exceed len(stack) only on the way to errPDFTooDeep
+	depth int // levels open; those beyond pdfMaxDepth are not in stack
 	top   pdfTop
 	val   pdfValue
 	key   []byte // the top dictionary's current key, when collecting
@@ -236,13 +232,22 @@ func (s *pdfScanner) reset() {
 // token follows the nesting of arrays and dictionaries, and the keys and values of
 // dictionaries: any dictionary's /Metadata key or /Type /Metadata is XMP metadata.
 func (s *pdfScanner) token(t pdfToken) {
-	var parent *pdfFrame
-	if s.depth > 0 && s.depth <= len(s.stack) {
-		parent = &s.stack[s.depth-1]
-	}
 	if t == tokDictClose || t == tokArrayClose {
 		s.close()
 		return
+	}
+	if s.depth > len(s.stack) {
+		if t == tokName && string(s.lex.text) == "Metadata" {
+			s.metadata = true
+		}
+		if t == tokDictOpen || t == tokArrayOpen {
+			s.depth++
+		}
+		return
+	}
+	var parent *pdfFrame
+	if s.depth > 0 {
+		parent = &s.stack[s.depth-1]
 	}
 	if parent != nil && parent.dict && parent.wantKey && t == tokName {
 		parent.wantKey = false
@@ -273,7 +278,7 @@ func (s *pdfScanner) token(t pdfToken) {
 func (s *pdfScanner) open(dict bool) {
 	s.depth++
 	if s.depth > pdfMaxDepth {
-		s.err = errPDFTooDeep
+		s.unread(fmt.Sprintf("arrays or dictionaries nested deeper than %d", pdfMaxDepth))
 		return
 	}
 	s.stack = append(s.stack, pdfFrame{dict: dict, wantKey: true})
@@ -287,6 +292,10 @@ func (s *pdfScanner) open(dict bool) {
 func (s *pdfScanner) close() {
 	if s.depth == 0 {
 		return // a stray delimiter
+	}
+	if s.depth > len(s.stack) {
+		s.depth--
+		return
 	}
 	if s.depth == 1 && s.stack[0].dict {
 		s.endValue(s.stack[0].key)
@@ -463,311 +472,4 @@ func (s *pdfScanner) collectString(hex bool) {
 		s.strings = map[pdfRef][]pdfString{}
 	}
 	s.strings[s.cur] = append(s.strings[s.cur], pdfString{string(s.lex.text), hex})
-}
-
-// skipStream moves past a stream's data, reading it first if it is an object stream.
-// The data ends /Length bytes on when "endstream" follows there; otherwise (an indirect
-// or wrong length) at the next "endstream". With none, the data is read as if it were
-// objects, so that nothing after it goes unseen.
-func (s *pdfScanner) skipStream(t pdfTop) {
-	f := s.file
-	if c, err := f.ReadByte(); err == nil {
-		switch c {
-		case '\r':
-			if c, err := f.ReadByte(); err == nil && c != '\n' {
-				f.UnreadByte()
-			}
-		case '\n':
-		default:
-			f.UnreadByte()
-		}
-	}
-	start := f.pos()
-	end, resume, ok := int64(0), int64(0), false
-	if t.lengthDirect && t.length >= 0 && t.length <= f.size-start {
-		end = start + t.length
-		resume, ok = s.endstreamAt(end)
-	}
-	// A search that reached the end of the file without finding "endstream" is not
-	// made again from a later point: a file of many unterminated streams costs one
-	// search, not one each.
-	if !ok && start < s.noEndstream {
-		f.seek(start)
-		end, ok = f.find("endstream")
-		resume = end + int64(len("endstream"))
-		if !ok {
-			s.noEndstream = start
-		}
-	}
-	if !ok {
-		f.seek(start)
-		if t.objStm {
-			s.unread("an object stream without its end")
-		}
-		return
-	}
-	if t.objStm {
-		s.objectStream(start, end, t)
-	}
-	f.seek(resume)
-}
-
-// endstreamAt reports whether "endstream" follows at, after white space, and where
-// it ends. It reads a few bytes on their own, not through the window, so that a file
-// of many streams with lengths pointing afar costs a few bytes a stream.
-func (s *pdfScanner) endstreamAt(at int64) (int64, bool) {
-	const kw = "endstream"
-	buf := s.probe[:]
-	n, _ := s.file.r.ReadAt(buf[:min(int64(len(buf)), s.file.size-at)], at)
-	b := buf[:n]
-	i := 0
-	for i < len(b) && isPDFSpace(b[i]) {
-		i++
-	}
-	if !bytes.HasPrefix(b[i:], []byte(kw)) {
-		return 0, false
-	}
-	return at + int64(i+len(kw)), true
-}
-
-// objectStream reads the objects of an object stream (7.5.7), decompressing its data
-// through a window: N pairs of object number and offset, then the objects from
-// /First. A collecting pass decompresses only the streams holding a target.
-func (s *pdfScanner) objectStream(start, end int64, t pdfTop) {
-	if t.filters > 1 || t.filters == 1 && !t.flate || t.decodeParms {
-		s.unread("an object stream in an encoding the portal does not read")
-		return
-	}
-	// The readers are reused from stream to stream: a file of many object streams
-	// allocates no more than one of few.
-	s.section = pdfSection{r: s.file.r, off: start, end: end}
-	var r io.Reader = &s.section
-	if t.flate {
-		s.zin.Reset(&s.section)
-		var err error
-		if s.zr == nil {
-			s.zr, err = zlib.NewReader(s.zin)
-		} else {
-			err = s.zr.(zlib.Resetter).Reset(s.zin, nil)
-		}
-		if err != nil {
-			s.unread("an object stream that does not decompress")
-			return
-		}
-		r = s.zr
-	}
-	s.limit = pdfInflateLimit{r: r, left: &s.inflate}
-	s.br.Reset(&s.limit)
-	// The objects are lexed from the decompressed bytes; the file's lexer (which
-	// shares the text buffer) takes over again after the stream.
-	fileLex := s.lex
-	s.lex.reset(s.br)
-	s.reset()
-	s.inObjStm = true
-	defer func() {
-		fileLex.text = s.lex.text
-		s.lex, s.inObjStm = fileLex, false
-		s.reset()
-	}()
-
-	for read := s.objectStreamHeader(t); read && s.err == nil; {
-		tok := s.lex.next()
-		if tok == tokEOF {
-			break
-		}
-		if s.depth == 0 {
-			s.enterObject(s.lex.start - t.first)
-		}
-		s.token(tok)
-	}
-	switch {
-	case s.limit.over:
-		s.err = errPDFBomb
-	case s.lex.err != nil && s.err == nil:
-		s.unread("an object stream that does not decompress")
-	}
-}
-
-// objectStreamHeader reads the pairs of object numbers and offsets, keeping the
-// ranges of the targets, and moves to the first object. It reports whether the
-// objects are to be read: always in a survey, only for a target when collecting.
-func (s *pdfScanner) objectStreamHeader(t pdfTop) bool {
-	s.ranges = s.ranges[:0]
-	var num, off int64
-	for i := int64(0); i < 2*t.n && s.lex.pos < t.first; i++ {
-		if s.lex.next() != tokInt {
-			break
-		}
-		if i%2 == 0 {
-			num = s.lex.num
-			continue
-		}
-		off = s.lex.num
-		if n := len(s.ranges); n > 0 && s.ranges[n-1].end < 0 {
-			s.ranges[n-1].end = off // offsets increase (7.5.7)
-		}
-		if s.targets[pdfRef{num, 0}] && len(s.ranges) < pdfMaxRefs {
-			s.ranges = append(s.ranges, pdfObjRange{pdfRef{num, 0}, off, -1})
-		}
-	}
-	if s.targets != nil && len(s.ranges) == 0 {
-		return false
-	}
-	for s.lex.pos < t.first {
-		if _, ok := s.lex.read(); !ok {
-			s.unread("an object stream whose objects could not be found")
-			return false
-		}
-	}
-	return true
-}
-
-// enterObject starts the object of an object stream that a token at offset (from
-// /First) belongs to.
-func (s *pdfScanner) enterObject(offset int64) {
-	s.inObject, s.collecting = true, false
-	// Offsets only grow, in the header as in the data: the ranges passed are done with.
-	for len(s.ranges) > 0 && s.ranges[0].end >= 0 && offset >= s.ranges[0].end {
-		s.ranges = s.ranges[1:]
-	}
-	if len(s.ranges) > 0 && offset >= s.ranges[0].start {
-		s.cur, s.collecting = s.ranges[0].ref, true
-	}
-}
-
-// pdfSection reads the bytes of a stream's data.
-type pdfSection struct {
-	r        io.ReaderAt
-	off, end int64
-}
-
-func (s *pdfSection) Read(p []byte) (int, error) {
-	if s.off >= s.end {
-		return 0, io.EOF
-	}
-	n, err := s.r.ReadAt(p[:min(int64(len(p)), s.end-s.off)], s.off)
-	s.off += int64(n)
-	if n > 0 && err == io.EOF {
-		err = nil
-	}
-	return n, err
-}
-
-// pdfInflateLimit ends an object stream's data when the file's budget of decompressed
-// bytes is spent.
-type pdfInflateLimit struct {
-	r    io.Reader
-	left *int64
-	over bool
-}
-
-func (l *pdfInflateLimit) Read(p []byte) (int, error) {
-	if *l.left <= 0 {
-		l.over = true
-		return 0, io.EOF
-	}
-	n, err := l.r.Read(p[:min(int64(len(p)), *l.left)])
-	*l.left -= int64(n)
-	return n, err
-}
-
-// FindPDF reports the document information entries of a PDF file and its XMP
-// metadata (the document's and any object's). It reads the file streaming, in a
-// constant amount of memory whatever its size: a survey finds the trailers and any
-// /Metadata, a second pass the Info dictionaries, a third the strings their entries
-// refer to, if any.
-//
-// Every Info dictionary a trailer refers to is reported, not only the current one:
-// an incremental update leaves the older ones in the file, where any reader of the
-// bytes finds them, and CleanPDF removes them all.
-func FindPDF(r io.ReaderAt, size int64) ([]string, error) {
-	if !pdfHeader(r, size) {
-		return nil, errors.New("not a PDF file: no %PDF- header")
-	}
-	s := newPDFScanner(r, size)
-	s.run(nil)
-	if s.err != nil {
-		return nil, s.err
-	}
-	if s.roots == 0 {
-		// Not a document a reader could show; pdfcpu refused it too.
-		return nil, errors.New("the PDF has no trailer naming its catalog")
-	}
-	metadata, unreadable := s.metadata, s.unreadable
-	var entries []pdfEntry
-	var values map[pdfRef][]pdfString
-	if len(s.infoRefs) > 0 {
-		s.run(refSet(s.infoRefs))
-		entries = s.entries
-		var refs []pdfRef
-		for _, e := range entries {
-			if e.isRef && len(refs) < pdfMaxRefs {
-				refs = append(refs, e.ref)
-			}
-		}
-		if len(refs) > 0 {
-			s.entries, s.strings = nil, nil
-			s.run(refSet(refs))
-			values = s.strings
-		}
-		if s.err != nil {
-			return nil, s.err
-		}
-		unreadable = s.unreadable
-	}
-	var f findings
-	sort.SliceStable(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
-	for _, e := range entries {
-		vs := []pdfString{{e.str, e.hex}}
-		if e.isRef {
-			vs = values[e.ref]
-		}
-		for _, v := range vs {
-			reportInfo(&f, e.key, v)
-		}
-	}
-	if metadata {
-		f.add("XMP metadata")
-	}
-	for _, why := range unreadable {
-		f.add("parts that could not be inspected (%s)", why)
-	}
-	return f.list, nil
-}
-
-// reportInfo adds an Info entry's value, decoded as pdfcpu decodes it.
-func reportInfo(f *findings, key string, v pdfString) {
-	var s string
-	var err error
-	if v.hex {
-		s, err = types.HexLiteralToString(types.HexLiteral(v.str))
-	} else {
-		s, err = types.StringLiteralToString(types.StringLiteral(v.str))
-	}
-	if err != nil || s == "" {
-		return
-	}
-	if key == "Producer" && strings.HasPrefix(s, "pdfcpu ") {
-		return // what a cleaned copy says
-	}
-	if name, ok := pdfInfoKeys[key]; ok {
-		f.add("%s %s", name, quote(s))
-	} else if key != "CreationDate" && key != "ModDate" && key != "Trapped" {
-		f.add("document property %s: %s", quote(key), quote(s))
-	}
-}
-
-func refSet(refs []pdfRef) map[pdfRef]bool {
-	m := make(map[pdfRef]bool, len(refs))
-	for _, r := range refs {
-		m[r] = true
-	}
-	return m
-}
-
-// pdfHeader reports whether "%PDF-" is in the first kilobyte, where readers look for it.
-func pdfHeader(r io.ReaderAt, size int64) bool {
-	b := make([]byte, min(size, 1024))
-	n, _ := r.ReadAt(b, 0)
-	return bytes.Contains(b[:n], []byte("%PDF-"))
 }

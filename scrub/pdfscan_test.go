@@ -165,8 +165,8 @@ func deflate(s string) []byte {
 }
 
 // TestFindPDFMatchesPdfcpu: on every kind of file, the streaming finder reports what
-// the pdfcpu-based one reported, and more only for older revisions, which pdfcpu does
-// not read and the streaming finder reports on purpose.
+// the pdfcpu-based one reported, and more only on purpose: the older revisions, which
+// pdfcpu does not read, and the parts it could not inspect.
 func TestFindPDFMatchesPdfcpu(t *testing.T) {
 	exiftoolUpdate := func(t *testing.T) ([]byte, []string) {
 		bin, err := exec.LookPath("exiftool")
@@ -178,7 +178,7 @@ func TestFindPDFMatchesPdfcpu(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		file func(t *testing.T) (file []byte, older []string)
+		file func(t *testing.T) (file []byte, extra []string)
 		want []string // what the streaming finder must report, besides matching pdfcpu
 	}{
 		{"fpdf fixture", func(*testing.T) ([]byte, []string) { return scrubtest.PDF(), nil },
@@ -208,11 +208,18 @@ func TestFindPDFMatchesPdfcpu(t *testing.T) {
 		{"incremental update of the same object", func(*testing.T) ([]byte, []string) {
 			return incrementalSameObject(), []string{"author 'Old Author'", "creator tool 'Old Tool'"}
 		}, []string{"author 'New Author'"}},
+		{"nesting deeper than the scanner follows", func(*testing.T) ([]byte, []string) {
+			return built(func(p *pdfBuilder) {
+				pdfPagesObjs(p, "/Deep "+strings.Repeat("<< /A ", 150)+strings.Repeat(">>", 150), "")
+				p.obj(5, "<< /Author (Deep Author) >>")
+				p.xrefTable("/Root 1 0 R /Info 5 0 R")
+			}), []string{"parts that could not be inspected (arrays or dictionaries nested deeper than 100)"}
+		}, []string{"author 'Deep Author'"}},
 		{"exiftool update", exiftoolUpdate, []string{"author '" + scrubtest.Byline + "'", "XMP metadata"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			file, older := c.file(t)
+			file, extra := c.file(t)
 			want, err := oraclePDF(file)
 			if err != nil {
 				t.Fatalf("pdfcpu: %v", err)
@@ -221,12 +228,12 @@ func TestFindPDFMatchesPdfcpu(t *testing.T) {
 			if err != nil {
 				t.Fatalf("FindPDF: %v", err)
 			}
-			// The older revisions' findings, in their place among the keys' order.
-			current := slices.DeleteFunc(slices.Clone(got), func(s string) bool { return slices.Contains(older, s) })
+			// The extra findings, in their place among the keys' order.
+			current := slices.DeleteFunc(slices.Clone(got), func(s string) bool { return slices.Contains(extra, s) })
 			if !slices.Equal(current, want) {
-				t.Errorf("FindPDF reports %q,\npdfcpu %q (older revisions: %q)", got, want, older)
+				t.Errorf("FindPDF reports %q,\npdfcpu %q (extra: %q)", got, want, extra)
 			}
-			for _, w := range append(c.want, older...) {
+			for _, w := range append(c.want, extra...) {
 				if !slices.Contains(got, w) {
 					t.Errorf("FindPDF reports %q, want %q among them", got, w)
 				}
@@ -448,8 +455,20 @@ func TestFindPDFHostile(t *testing.T) {
 		want    []string
 		trailer string // << /Root 1 0 R >> if empty
 	}{
-		{"deep arrays", func(w io.Writer) { io.WriteString(w, "1 0 obj\n"); repeat(w, "[", 1<<20) }, true, nil, ""},
-		{"deep dictionaries", func(w io.Writer) { io.WriteString(w, "1 0 obj\n"); repeat(w, "<< /A ", 1<<18) }, true, nil, ""},
+		{"deep arrays", func(w io.Writer) {
+			io.WriteString(w, "1 0 obj\n")
+			repeat(w, "[", 1<<20)
+			repeat(w, "]", 1<<20)
+			io.WriteString(w, "\nendobj\n2 0 obj\n<< /Metadata 3 0 R >>\nendobj\n")
+		}, false, []string{"XMP metadata", "parts that could not be inspected (arrays or dictionaries nested deeper than 100)"}, ""},
+		{"deep dictionaries", func(w io.Writer) {
+			io.WriteString(w, "1 0 obj\n")
+			repeat(w, "<< /A ", 1<<18)
+			io.WriteString(w, "/Metadata 3 0 R")
+			repeat(w, ">>", 1<<18)
+		}, false, []string{"XMP metadata", "parts that could not be inspected (arrays or dictionaries nested deeper than 100)"}, ""},
+		{"deep dictionaries, unterminated", func(w io.Writer) { io.WriteString(w, "1 0 obj\n"); repeat(w, "<< /A ", 1<<18) },
+			false, []string{"parts that could not be inspected (arrays or dictionaries nested deeper than 100)"}, ""},
 		{"nesting just within the bound", func(w io.Writer) {
 			io.WriteString(w, "1 0 obj\n")
 			repeat(w, "[", 99)
