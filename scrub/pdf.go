@@ -1,6 +1,7 @@
 package scrub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,10 +26,11 @@ var pdfInfoKeys = map[string]string{"Author": "author", "Creator": "creator tool
 // package uses.
 var pdfConfigOnce sync.Once
 
-// PDFMemoryBudget bounds the memory PDF files take while they are read or rewritten:
-// pdfcpu holds a whole file, its streams included, in memory. The files being read at
-// once may together weigh at most this much; a larger file waits for the whole budget
-// and is read alone. Other formats are read in a constant amount of memory.
+// PDFMemoryBudget bounds the memory PDF files take while they are rewritten (CleanPDF):
+// pdfcpu holds a whole file, its streams included, in memory. The files being rewritten
+// at once may together weigh at most this much; a larger file waits for the whole
+// budget and is rewritten alone. FindPDF, which runs on every upload, needs no budget:
+// it reads a file streaming, in a constant amount of memory, as other formats are read.
 const PDFMemoryBudget = 48 << 20
 
 var pdfMemory = semaphore.NewWeighted(PDFMemoryBudget)
@@ -58,46 +60,104 @@ func readPDF(r io.ReaderAt, size int64) (*model.Context, error) {
 }
 
 // FindPDF reports the document information entries of a PDF file and its XMP
-// metadata (the document's and any object's).
-func FindPDF(r io.ReaderAt, size int64) (found []string, err error) {
-	err = withPDFMemory(size, func() error {
-		found, err = findPDF(r, size)
-		return err
-	})
-	return found, err
-}
-
-func findPDF(r io.ReaderAt, size int64) ([]string, error) {
-	ctx, err := readPDF(r, size)
-	if err != nil {
-		return nil, err
+// metadata (the document's and any object's). It reads the file streaming, in a
+// constant amount of memory whatever its size: a survey finds the trailers and any
+// /Metadata, a second pass the Info dictionaries, a third the strings their entries
+// refer to, if any.
+//
+// Every Info dictionary a trailer refers to is reported, not only the current one:
+// an incremental update leaves the older ones in the file, where any reader of the
+// bytes finds them, and CleanPDF removes them all.
+func FindPDF(r io.ReaderAt, size int64) ([]string, error) {
+	if !pdfHeader(r, size) {
+		return nil, errors.New("not a PDF file: no %PDF- header")
+	}
+	s := newPDFScanner(r, size)
+	s.run(nil)
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.roots == 0 {
+		// Not a document a reader could show; pdfcpu refused it too.
+		return nil, errors.New("the PDF has no trailer naming its catalog")
+	}
+	metadata, unreadable := s.metadata, s.unreadable
+	var entries []pdfEntry
+	var values map[pdfRef][]pdfString
+	if len(s.infoRefs) > 0 {
+		s.run(refSet(s.infoRefs))
+		entries = s.entries
+		var refs []pdfRef
+		for _, e := range entries {
+			if e.isRef && len(refs) < pdfMaxRefs {
+				refs = append(refs, e.ref)
+			}
+		}
+		if len(refs) > 0 {
+			s.entries, s.strings = nil, nil
+			s.run(refSet(refs))
+			values = s.strings
+		}
+		if s.err != nil {
+			return nil, s.err
+		}
+		unreadable = s.unreadable
 	}
 	var f findings
-	if info, _ := pdfInfo(ctx); info != nil {
-		keys := make([]string, 0, len(info))
-		for k := range info {
-			keys = append(keys, k)
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
+	for _, e := range entries {
+		vs := []pdfString{{e.str, e.hex}}
+		if e.isRef {
+			vs = values[e.ref]
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			s, err := ctx.DereferenceStringOrHexLiteral(info[k], model.V10, nil)
-			if err != nil || s == "" {
-				continue
-			}
-			if k == "Producer" && strings.HasPrefix(s, "pdfcpu ") {
-				continue // what a cleaned copy says
-			}
-			if name, ok := pdfInfoKeys[k]; ok {
-				f.add("%s %s", name, quote(s))
-			} else if k != "CreationDate" && k != "ModDate" && k != "Trapped" {
-				f.add("document property %s: %s", quote(k), quote(s))
-			}
+		for _, v := range vs {
+			reportInfo(&f, e.key, v)
 		}
 	}
-	if n := pdfMetadata(ctx, false); n > 0 {
+	if metadata {
 		f.add("XMP metadata")
 	}
+	for _, why := range unreadable {
+		f.add("parts that could not be inspected (%s)", why)
+	}
 	return f.list, nil
+}
+
+// reportInfo adds an Info entry's value, decoded as pdfcpu decodes it.
+func reportInfo(f *findings, key string, v pdfString) {
+	var s string
+	var err error
+	if v.hex {
+		s, err = types.HexLiteralToString(types.HexLiteral(v.str))
+	} else {
+		s, err = types.StringLiteralToString(types.StringLiteral(v.str))
+	}
+	if err != nil || s == "" {
+		return
+	}
+	if key == "Producer" && strings.HasPrefix(s, "pdfcpu ") {
+		return // what a cleaned copy says
+	}
+	if name, ok := pdfInfoKeys[key]; ok {
+		f.add("%s %s", name, quote(s))
+	} else if key != "CreationDate" && key != "ModDate" && key != "Trapped" {
+		f.add("document property %s: %s", quote(key), quote(s))
+	}
+}
+
+func refSet(refs []pdfRef) map[pdfRef]bool {
+	m := make(map[pdfRef]bool, len(refs))
+	for _, r := range refs {
+		m[r] = true
+	}
+	return m
+}
+
+// pdfHeader reports whether "%PDF-" is in the first kilobyte, where readers look for it.
+func pdfHeader(r io.ReaderAt, size int64) bool {
+	b := make([]byte, min(size, 1024))
+	n, _ := r.ReadAt(b, 0)
+	return bytes.Contains(b[:n], []byte("%PDF-"))
 }
 
 // CleanPDF writes a PDF file without its document information entries (all but the

@@ -6,9 +6,9 @@
 // Each format family has one entry point that reports what it finds and, when the
 // format can be cleaned safely, writes a cleaned copy. Images, Office and OpenDocument
 // files are cleaned streaming, with bounded memory: the image data, pixels, document
-// bodies and colour profiles are copied byte for byte. PDF files are rewritten by
-// pdfcpu, which holds the document's objects in memory. A format that cannot be
-// cleaned safely (TIFF) is reported as such, never guessed at.
+// bodies and colour profiles are copied byte for byte. PDF files are inspected
+// streaming too, and rewritten by pdfcpu, which holds the document's objects in memory.
+// A format that cannot be cleaned safely (TIFF) is reported as such, never guessed at.
 package scrub
 
 import (
