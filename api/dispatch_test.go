@@ -8,9 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/wneessen/go-mail"
 
 	"github.com/unionportal/unionportal/database"
 	"github.com/unionportal/unionportal/database/dbtest"
@@ -384,4 +388,72 @@ func rejectedAndRetried(t *testing.T, db *database.DB, bin string) {
 	if n := len(mailpit{api: pit.APIURL}.byMessageID(t, ds.Items[0].MessageID)); n != 1 {
 		t.Errorf("%d copies delivered, want 1", n)
 	}
+}
+
+// heldLetters holds every message to the sandbox recipient (a letter to the ILO) until
+// released, and records the others (notices) as they are sent.
+type heldLetters struct {
+	release chan struct{}
+	mu      sync.Mutex
+	notices []string
+}
+
+func (h *heldLetters) Send(ctx context.Context, m *mail.Msg) error {
+	for _, to := range m.GetTo() {
+		if to.Address == "sandbox@alpha.test" {
+			select {
+			case <-h.release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.notices = append(h.notices, strings.Join(m.GetToString(), ","))
+	return nil
+}
+
+func (h *heldLetters) sent() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.notices)
+}
+
+// TestNoticesDoNotWaitForLetters: notices have a queue and workers of their own, so
+// that a letter to the ILO held up by its mail server (or many letters) keeps no
+// notice waiting, and a burst of notices keeps no letter waiting.
+func TestNoticesDoNotWaitForLetters(t *testing.T) {
+	db := dbtest.New(t, database.SQLite)
+	sender := &heldLetters{release: make(chan struct{})}
+	h := newPortalHarness(t, db, dispatch.Options{Sender: sender, Workers: 1, PollInterval: 50 * time.Millisecond}, true)
+	w := h.world()
+	w.adminA.must(200, "PUT", "/api/v1/tenants/alpha/settings", dispatchReady(1, false))
+	// The only dispatch worker takes the letter, whose delivery hangs.
+	w.reviewerA.must(200, "POST", subPath(w.submissionA.ID, "/transitions"), map[string]string{"action": "approve"})
+	waitFor(t, 10*time.Second, func() bool {
+		var n int64
+		db.Conn(context.Background()).Table("river_job").Where("kind = 'dispatch' AND state = 'running'").Count(&n)
+		return n == 1
+	})
+	// A draft submitted meanwhile: its reviewers are told at once.
+	before := sender.sent()
+	var sub workflow.SubmissionView
+	w.editorA1.must(201, "POST", "/api/v1/tenants/alpha/submissions", map[string]any{"case_id": w.caseA.ID,
+		"kind": "follow_up", "title": "Second", "body": "Body.", "language": "en"}).json(t, &sub)
+	w.editorA1.must(200, "POST", subPath(sub.ID, "/transitions"), map[string]string{"action": "submit"})
+	waitFor(t, 10*time.Second, func() bool { return sender.sent() > before })
+	var queues []string
+	db.Conn(context.Background()).Table("river_job").Where("kind = 'notify'").Distinct().Pluck("queue", &queues)
+	if !slices.Equal(queues, []string{dispatch.NoticeQueue}) {
+		t.Errorf("notices went to the queues %v, want %s", queues, dispatch.NoticeQueue)
+	}
+	close(sender.release)
+	approveDone := func() bool {
+		var v workflow.SubmissionView
+		w.reviewerA.must(200, "GET", subPath(w.submissionA.ID), nil).json(t, &v)
+		return v.State == workflow.Dispatched
+	}
+	waitFor(t, 10*time.Second, approveDone)
 }

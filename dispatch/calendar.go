@@ -75,6 +75,9 @@ type ReminderArgs struct {
 // Kind names the job for River.
 func (ReminderArgs) Kind() string { return "cfa_reminder" }
 
+// InsertOpts puts reminders with the other notices (NoticeQueue).
+func (ReminderArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: NoticeQueue} }
+
 // RemindDeadline enqueues, in the transaction ctx carries, the reminder to one person.
 func (s *Service) RemindDeadline(ctx context.Context, tenantID, userID string, session workflow.CFASession, daysLeft int) error {
 	tx, ok := s.db.SQLTx(ctx)

@@ -96,6 +96,9 @@ type CorrespondenceArgs struct {
 // Kind names the job for River.
 func (CorrespondenceArgs) Kind() string { return "correspondence_notice" }
 
+// InsertOpts puts these notices with the others (NoticeQueue).
+func (CorrespondenceArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: NoticeQueue} }
+
 // CorrespondenceImported enqueues the notice, in the import's transaction.
 func (s *Service) CorrespondenceImported(ctx context.Context, it *workflow.CorrespondenceItem, caseNumber string) error {
 	tx, ok := s.db.SQLTx(ctx)

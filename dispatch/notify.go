@@ -32,6 +32,10 @@ type NotifyArgs struct {
 // Kind names the job for River.
 func (NotifyArgs) Kind() string { return "notify" }
 
+// InsertOpts puts notices in their own queue: a burst of them never keeps a letter to
+// the ILO waiting for a worker (issue 17).
+func (NotifyArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: NoticeQueue} }
+
 // notifyWorker sends one notification. Its Message-ID is derived from the job, so a
 // retried job repeats the same e-mail.
 type notifyWorker struct {

@@ -36,6 +36,10 @@ const RetentionJobID = "retention"
 // dispatches rather than in their place.
 const RetentionQueue = "maintenance"
 
+// NoticeQueue is the queue of the notices to the portal's users (state changes,
+// reminders, the ILO's answers): as many workers as the dispatches, beside them.
+const NoticeQueue = "notices"
+
 // retentionTimeout bounds one run over every tenant.
 const retentionTimeout = 30 * time.Minute
 

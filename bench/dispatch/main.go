@@ -45,7 +45,8 @@ var (
 	nPairs     = flag.Int("pairs", pairs.DefaultPairs, "A/B pairs, in alternating order")
 	batch      = flag.Int("batch", 40, "dispatches per run")
 	workers    = flag.Int("workers", 2, "dispatch workers, and baseline senders")
-	statements = flag.Bool("statements", false, "list the statements PostgreSQL ran most, with their calls (pg_stat_statements)")
+	poll       = flag.Duration("poll", time.Second, "how often idle workers look for jobs (the portal's default, 1s; jobs inserted meanwhile wake them)")
+	statements = flag.Bool("statements", false, "list the statements PostgreSQL ran most in the last portal run, with their calls (pg_stat_statements)")
 	profile    = flag.String("cpuprofile", "", "write a CPU profile of the portal runs to this file")
 )
 
@@ -108,7 +109,7 @@ func main() {
 			Prepare: func() {
 				ks := keys.NewService(db, keys.NewMaster())
 				services, err := portal.New(ctx, db, store, portal.Options{Logger: logger, Keys: ks, Auth: authOpts,
-					Dispatch: dispatch.Options{Sender: smtp, BaseURL: base, PollInterval: 20 * time.Millisecond, Workers: *workers}})
+					Dispatch: dispatch.Options{Sender: smtp, BaseURL: base, PollInterval: *poll, Workers: *workers}})
 				check(err)
 				d = services.Dispatch
 				ids = prepare(ctx, db, services.Auth, services.Workflow, portalRun)
@@ -119,6 +120,9 @@ func main() {
 				check(db.Conn(ctx).Exec("DELETE FROM river_job WHERE kind = 'notify' AND state = 'available'").Error)
 				if prerender {
 					renderLetters(ctx, db, ks.Files(store), services.Workflow, ids)
+				}
+				if *statements { // count the runs' statements only
+					check(db.Conn(ctx).Exec("SELECT pg_stat_statements_reset()").Error)
 				}
 			},
 			Run: func() (float64, float64) {
@@ -168,7 +172,7 @@ func main() {
 		for _, t := range top {
 			total += t.Calls
 		}
-		log.Printf("statements over all runs (%d dispatches): the 60 most called, %d calls in all", portalRun**batch, total)
+		log.Printf("statements of the last portal run and the go-mail run after it (%d dispatches): the 60 most called, %d calls in all", *batch, total)
 		for _, t := range top {
 			log.Printf("%7d  %.160s", t.Calls, t.Query)
 		}
