@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/unionportal/unionportal/internal/testrig"
@@ -84,6 +85,41 @@ func conformance(t *testing.T, s storage.Store) {
 		got, _ := io.ReadAll(obj)
 		if !bytes.Equal(got, big) {
 			t.Fatal("multipart object differs")
+		}
+	})
+	t.Run("part boundaries", func(t *testing.T) {
+		// Exactly one part, exactly two, and a failing reader mid-way: the reader's error
+		// comes back as it is and nothing is stored.
+		for _, n := range []int{storage.S3PartSize, 2 * storage.S3PartSize} {
+			b := make([]byte, n)
+			rand.Read(b)
+			k := "tenants/t1/parts"
+			if err := s.Put(ctx, k, bytes.NewReader(b), -1, "application/octet-stream"); err != nil {
+				t.Fatal(err)
+			}
+			obj, err := s.Open(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(obj)
+			obj.Close()
+			if !bytes.Equal(got, b) {
+				t.Fatalf("%d bytes: read back %d bytes, differing", n, len(got))
+			}
+			if err := s.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		broken := errors.New("the client went away")
+		r := io.MultiReader(bytes.NewReader(make([]byte, storage.S3PartSize+1)), iotest.ErrReader(broken))
+		if err := s.Put(ctx, "tenants/t1/broken", r, -1, "application/octet-stream"); !errors.Is(err, broken) {
+			t.Errorf("a reader failing after a part: %v, want its error", err)
+		}
+		if _, err := s.Stat(ctx, "tenants/t1/broken"); !errors.Is(err, storage.ErrNotExist) {
+			t.Errorf("an object stored from a failed reader: %v", err)
+		}
+		if err := s.Put(ctx, "tenants/t1/short", bytes.NewReader(make([]byte, 10)), 11, "application/octet-stream"); err == nil {
+			t.Error("10 bytes stored where 11 were announced")
 		}
 	})
 	t.Run("range", func(t *testing.T) {

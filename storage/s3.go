@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,10 +14,12 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// S3PartSize is the part size of multipart uploads. minio-go buffers one part per
-// upload in memory, and with an unknown size it would otherwise pick a part size that
-// allocates hundreds of MiB per upload (minio-go issues 848 and 1473).
-const S3PartSize = 8 << 20
+// S3PartSize is the part size of multipart uploads: each upload holds one part in
+// memory while it streams (partBuffers). It is S3's least part size: with 4 uploads
+// at once, 8 MiB parts kept the portal's memory 70 MiB above idle, 5 MiB parts 46 MiB,
+// and were no slower (issue 17, P5 and P6). minio-go's own choice for a stream of
+// unknown size would allocate hundreds of MiB per upload (minio-go issues 848 and 1473).
+const S3PartSize = 5 << 20
 
 // S3Config locates a bucket.
 type S3Config struct {
@@ -74,11 +77,79 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, conte
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	_, err := s.client.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
-		ContentType: contentType,
-		PartSize:    S3PartSize,
-	})
-	return mapS3(err)
+	buf := partBuffers.get()
+	defer partBuffers.put(buf)
+	n, err := io.ReadFull(r, buf)
+	if err == io.EOF || err == io.ErrUnexpectedEOF { // it fits in one part: one PUT
+		if size >= 0 && int64(n) != size {
+			return fmt.Errorf("storage: %s: %d bytes read, %d announced", key, n, size)
+		}
+		_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(buf[:n]), int64(n), minio.PutObjectOptions{ContentType: contentType})
+		return mapS3(err)
+	}
+	if err != nil {
+		return err // the reader's failure, as it is (a limit, a slow client)
+	}
+	// A multipart upload through minio-go's Core, one part at a time from the one
+	// buffer; minio-go's PutObject would allocate a buffer of its own for every upload.
+	core := minio.Core{Client: s.client}
+	id, err := core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: contentType})
+	if err != nil {
+		return mapS3(err)
+	}
+	completed := false
+	defer func() {
+		if !completed {
+			_ = core.AbortMultipartUpload(context.WithoutCancel(ctx), s.bucket, key, id)
+		}
+	}()
+	var parts []minio.CompletePart
+	var total int64
+	for number := 1; n > 0; number++ {
+		part, err := core.PutObjectPart(ctx, s.bucket, key, id, number, bytes.NewReader(buf[:n]), int64(n), minio.PutObjectPartOptions{})
+		if err != nil {
+			return mapS3(err)
+		}
+		parts = append(parts, minio.CompletePart{PartNumber: number, ETag: part.ETag})
+		total += int64(n)
+		n, err = io.ReadFull(r, buf)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return err
+		}
+	}
+	if size >= 0 && total != size {
+		return fmt.Errorf("storage: %s: %d bytes read, %d announced", key, total, size)
+	}
+	if _, err := core.CompleteMultipartUpload(ctx, s.bucket, key, id, parts, minio.PutObjectOptions{ContentType: contentType}); err != nil {
+		return mapS3(err)
+	}
+	completed = true
+	return nil
+}
+
+// partBuffers keeps the part buffers of finished uploads for the next ones: an upload
+// to S3 holds one S3PartSize buffer while it streams, and the uploads at once are few
+// (UNIONPORTAL_MAX_CONCURRENT_UPLOADS), so the same few buffers serve them all instead
+// of one new one per upload for the collector to reclaim (issue 17, P6). At most 8 are
+// kept (64 MiB); a burst beyond that allocates, and its extra buffers are collected.
+var partBuffers = bufferPool{free: make(chan []byte, 8)}
+
+type bufferPool struct{ free chan []byte }
+
+func (p bufferPool) get() []byte {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+		return make([]byte, S3PartSize)
+	}
+}
+
+func (p bufferPool) put(b []byte) {
+	select {
+	case p.free <- b:
+	default:
+	}
 }
 
 type s3Object struct {

@@ -264,7 +264,7 @@ var settings = []setting{
 		c.MaxSubmission, err = parseSize(v)
 		return err
 	}},
-	{"MAX_CONCURRENT_UPLOADS", "4", "an integer from 1 to 64: uploads running at once (each holds an 8 MiB buffer)", func(c *Config, v string) error {
+	{"MAX_CONCURRENT_UPLOADS", "4", "an integer from 1 to 64: uploads running at once (each holds a 5 MiB part buffer with S3 storage)", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 64 {
 			return fmt.Errorf("%q is not an integer from 1 to 64", v)
