@@ -123,7 +123,7 @@ image-context:
 test-unit:
 	$(GO) test ./...
 
-## bench: the list benchmark (P2, P3, P8 of BENCHMARKS.md) on a private PostgreSQL
+## bench: the list and detail benchmark (P1, P2, P3, P4, P8 of BENCHMARKS.md) on a private PostgreSQL
 bench:
 	$(GO) run ./bench/list
 
@@ -131,7 +131,7 @@ bench:
 bench-upload:
 	$(GO) run ./bench/upload
 
-## bench-dispatch: the dispatch benchmark (P7 of BENCHMARKS.md) on a private PostgreSQL and Mailpit
+## bench-dispatch: the dispatch benchmark (P7a, and P7 with rendering, of BENCHMARKS.md) on a private PostgreSQL and Mailpit
 bench-dispatch:
 	$(GO) run ./bench/dispatch
 
