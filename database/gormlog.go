@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"time"
 
 	"gorm.io/gorm"
@@ -38,6 +39,11 @@ var (
 func init() {
 	logger.RecorderParamsFilter = func(_ context.Context, sql string, _ ...any) (string, []any) { return sql, nil }
 }
+
+// explainedPlaceholder is "$1$", a PostgreSQL placeholder as gorm's Explain leaves it
+// without its argument (ParamsFilter drops them all). No dollar-quote tag starts with a
+// digit, so nothing else in a statement looks like it.
+var explainedPlaceholder = regexp.MustCompile(`\$(\d+)\$`)
 
 func newGormLogger(log *slog.Logger, level logger.LogLevel, slow time.Duration) *gormLogger {
 	return &gormLogger{log: log, level: level, slow: slow}
@@ -97,6 +103,8 @@ func (l *gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (sql 
 		return
 	}
 	sql, rows := fc()
+	// gorm's PostgreSQL dialect writes a placeholder it has no argument for as "$1$".
+	sql = explainedPlaceholder.ReplaceAllString(sql, "$$$1")
 	fields := []slog.Attr{
 		slog.String("duration", fmt.Sprintf("%.3fms", float64(elapsed.Nanoseconds())/1e6)),
 		slog.String("sql", sql),

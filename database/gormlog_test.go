@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm/logger"
 )
 
@@ -105,4 +106,16 @@ func (s *syncLog) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// TestLoggedPlaceholders: a PostgreSQL statement is logged with its placeholders as
+// written ($1), not as gorm's Explain leaves them without arguments ($1$).
+func TestLoggedPlaceholders(t *testing.T) {
+	var out bytes.Buffer
+	l := newGormLogger(slog.New(slog.NewTextHandler(&out, nil)), logger.Warn, time.Second)
+	explained := postgres.Dialector{}.Explain("SELECT a FROM t WHERE b = $1 AND c = $12", []any{}...)
+	l.Trace(context.Background(), time.Now(), func() (string, int64) { return explained, 0 }, errors.New("boom"))
+	if !strings.Contains(out.String(), "WHERE b = $1 AND c = $12") {
+		t.Errorf("logged %q (gorm explained %q)", out.String(), explained)
+	}
 }
