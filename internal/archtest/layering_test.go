@@ -36,6 +36,7 @@ var layer = map[string]float64{
 	// running its binary, so they never need api).
 	"cmd/unionportal": 8,
 	"bench/dispatch":  6.5,
+	"bench/letter":    6.5,
 	"bench/list":      6.5,
 	"bench/load":      6.5,
 	"bench/render":    6.5,
