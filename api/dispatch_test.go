@@ -366,8 +366,15 @@ func rejectedAndRetried(t *testing.T, db *database.DB, bin string) {
 		t.Fatal(err)
 	}
 	w.reviewerA.must(200, "POST", subPath(sub.ID, "/transitions"), map[string]string{"action": "approve"})
-	time.Sleep(1500 * time.Millisecond)
-	w.reviewerA.must(200, "GET", subPath(sub.ID, "/dispatches"), nil).json(t, &ds)
+	// A first attempt fails and is recorded; the dispatch stays queued for a retry.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		w.reviewerA.must(200, "GET", subPath(sub.ID, "/dispatches"), nil).json(t, &ds)
+		if ds.Items[0].Attempts > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if ds.Items[0].State != "queued" || ds.Items[0].Attempts == 0 || ds.Items[0].LastError == "" {
 		t.Fatalf("while Mailpit is down: %+v", ds.Items[0])
 	}
