@@ -119,13 +119,9 @@ var settings = []setting{
 		c.DatabaseURL = v
 		return nil // parsed after DATA_DIR is known, in loadConfig
 	}},
-	{"DATABASE_MAX_CONNS", "20", "an integer from 2 to 1000: PostgreSQL connections each process may open (SQLite always uses one)", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 2 || n > 1000 {
-			return fmt.Errorf("%q is not an integer from 2 to 1000", v)
-		}
-		c.DatabaseMaxConns = n
-		return nil
+	{"DATABASE_MAX_CONNS", "20", "an integer from 2 to 1000: PostgreSQL connections each process may open (SQLite always uses one)", func(c *Config, v string) (err error) {
+		c.DatabaseMaxConns, err = intBetween(v, 2, 1000)
+		return err
 	}},
 	{"STORAGE", "local", "local or s3", func(c *Config, v string) error {
 		if v != "local" && v != "s3" {
@@ -264,13 +260,9 @@ var settings = []setting{
 		c.MaxSubmission, err = parseSize(v)
 		return err
 	}},
-	{"MAX_CONCURRENT_UPLOADS", "4", "an integer from 1 to 64: uploads running at once (each holds a 5 MiB part buffer with S3 storage)", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 64 {
-			return fmt.Errorf("%q is not an integer from 1 to 64", v)
-		}
-		c.MaxUploads = n
-		return nil
+	{"MAX_CONCURRENT_UPLOADS", "4", "an integer from 1 to 64: uploads running at once (each holds a 5 MiB part buffer with S3 storage)", func(c *Config, v string) (err error) {
+		c.MaxUploads, err = intBetween(v, 1, 64)
+		return err
 	}},
 	{"DISPATCH_TIMEOUT", "5m", "a duration such as 5m: one delivery attempt's limit; a dispatch cut off by a crash resumes twice that long after it began", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
@@ -353,6 +345,15 @@ var (
 	hostnameRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
 	configFileKV = regexp.MustCompile(`^([A-Z0-9_]+)\s*=\s*(.*)$`)
 )
+
+// intBetween parses v as an integer from lo to hi.
+func intBetween(v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%q is not an integer from %d to %d", v, lo, hi)
+	}
+	return n, nil
+}
 
 func parseSize(v string) (int64, error) {
 	n, err := gbytes.Parse(v)
